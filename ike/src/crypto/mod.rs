@@ -1,0 +1,1 @@
+//! The IKEv2 transforms peers use (RFC 8247).

@@ -1,0 +1,1 @@
+//! Helpers for vtid's whole-system tests.
