@@ -1,3 +1,312 @@
 //! vtid's configuration: strongSwan's swanctl.conf syntax and the typed model
 //! it yields.
+//!
+//! * [`settings`]: the untyped tree ([`Section`]) and its parser, following
+//!   strongSwan's settings lexer/grammar (sections, `key = value`, quoted
+//!   strings, comments, `include` with globs, section references,
+//!   merge-on-repeat).
+//! * [`load_file`] / [`load_str`]: text → [`Loaded`] = typed [`Config`] plus
+//!   [`Warning`]s for everything vtid does not know or support (never
+//!   skipped silently).
+//! * [`connection_from_section`]: one [`Section`] → [`Connection`], shared
+//!   with the VICI control socket.
+//! * Derived defaults: [`Connection::lifetimes`], [`Child::lifetimes`],
+//!   [`Config::traffic_selectors`], [`Config::reqid_allocator`].
 #![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+mod conn;
+mod daemon;
+mod error;
+mod glob;
+mod reader;
+mod secret;
+mod secrets;
+pub mod settings;
+pub mod values;
+
+pub use conn::{
+    child_from_section, connection_from_section, AuthConfig, Child, ChildLifetimes, Childless,
+    Connection, CopyDscp, Fragmentation, HwOffload, IkeLifetimes, IkeVersion, Mode, SendCert,
+    Unique, DEFAULT_CHILD_REKEY_TIME, DEFAULT_IKE_REKEY_TIME,
+};
+pub use daemon::{
+    interface_unit, Daemon, Dataplane, Interface, LogLevels, Vici, DEFAULT_MTU, LOG_SUBSYSTEMS,
+    MIN_MTU,
+};
+pub use error::{ConfigError, Location, Warning};
+pub use secret::Secret;
+pub use secrets::{SecretKind, SharedSecret};
+pub use settings::{KeyValue, Section};
+pub use values::{Action, AddrFamily, HostSpec, IfId, IpNet, Mark, MarkValue};
+
+use reader::Reader;
+
+/// The typed configuration.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize, Default)]
+pub struct Config {
+    /// `connections`, in file order.
+    pub connections: Vec<Connection>,
+    /// `secrets` (supported kinds only), in file order.
+    pub secrets: Vec<SharedSecret>,
+    /// `vtid { ... }`.
+    pub daemon: Daemon,
+    /// `interfaces { ... }` (top level, or inside `vtid`), in file order.
+    pub interfaces: Vec<Interface>,
+}
+
+/// A loaded configuration and what the operator should be told about it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Warnings, in the order found (log them).
+    pub warnings: Vec<Warning>,
+}
+
+/// Reads and loads a swanctl.conf-syntax file (with its includes).
+pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, ConfigError> {
+    let mut warnings = Vec::new();
+    let root = settings::parse_file(path.as_ref(), &mut warnings)?;
+    load_settings(&root, warnings)
+}
+
+/// Loads swanctl.conf-syntax `text`; `name` is used in locations and as the
+/// base for relative includes.
+pub fn load_str(text: &str, name: &str) -> Result<Loaded, ConfigError> {
+    let mut warnings = Vec::new();
+    let root = settings::parse_str(text, name, &mut warnings)?;
+    load_settings(&root, warnings)
+}
+
+/// Builds the typed configuration from a parsed settings tree (references
+/// are resolved here); `warnings` are the parser's, to which this adds.
+pub fn load_settings(root: &Section, mut warnings: Vec<Warning>) -> Result<Loaded, ConfigError> {
+    let resolved = root.resolve_references(&mut warnings)?;
+    let mut config = Config::default();
+    let mut top = Reader::new(&resolved, "");
+
+    for cs in top.sections(|n| n == "connections") {
+        let mut r = Reader::new(cs, "connections");
+        for c in r.sections(|_| true) {
+            config
+                .connections
+                .push(connection_from_section(c, &mut warnings)?);
+        }
+        r.finish(&mut warnings);
+    }
+    for s in top.sections(|n| n == "secrets") {
+        config.secrets = secrets::secrets_from_section(s, &mut warnings)?;
+    }
+    for (what, name) in [
+        ("address pools", "pools"),
+        ("certification authorities", "authorities"),
+    ] {
+        for s in top.sections(|n| n == name) {
+            for p in &s.sections {
+                warnings.push(Warning::new(
+                    &p.location,
+                    format!(
+                        "'{name}.{}': {what} are not supported by vtid yet; ignored",
+                        p.name
+                    ),
+                ));
+            }
+            for kv in &s.settings {
+                warnings.push(Warning::new(
+                    &kv.location,
+                    format!("unknown key '{name}.{}'; ignored", kv.key),
+                ));
+            }
+        }
+    }
+    let mut iface_sections = Vec::new();
+    for s in top.sections(|n| n == "vtid") {
+        let (daemon, ifaces) = daemon::daemon_from_section(s, &mut warnings)?;
+        config.daemon = daemon;
+        iface_sections.extend(ifaces);
+    }
+    iface_sections.extend(top.sections(|n| n == "interfaces"));
+    for s in iface_sections {
+        for iface in daemon::interfaces_from_section(s, &mut warnings)? {
+            if let Some(prev) = config.interfaces.iter().find(|i| i.name == iface.name) {
+                return Err(ConfigError::invalid(
+                    iface.location.as_ref().unwrap_or(&s.location),
+                    format!(
+                        "interface '{}' is defined both in 'interfaces' and 'vtid.interfaces' (first at {})",
+                        iface.name,
+                        prev.location.as_ref().map(|l| l.to_string()).unwrap_or_default()
+                    ),
+                ));
+            }
+            config.interfaces.push(iface);
+        }
+    }
+    // Sections used only as templates for references are fine; anything
+    // else unknown at the top level gets a warning.
+    top.sections(|n| root.is_referenced(n));
+    top.finish(&mut warnings);
+
+    config.validate()?;
+    Ok(Loaded { config, warnings })
+}
+
+/// Hands out reqids for children without a fixed one, skipping reserved
+/// reqids (interfaces' and explicitly configured ones).
+#[derive(Clone, Debug)]
+pub struct ReqidAllocator {
+    next: u32,
+    reserved: BTreeSet<u32>,
+}
+
+impl ReqidAllocator {
+    /// Starts at `base` (charon's `reqid_base`), never returning a reserved
+    /// reqid or 0.
+    pub fn new(base: u32, reserved: BTreeSet<u32>) -> ReqidAllocator {
+        ReqidAllocator {
+            next: base.max(1),
+            reserved,
+        }
+    }
+
+    /// The next free reqid, or `None` when exhausted.
+    pub fn allocate(&mut self) -> Option<u32> {
+        loop {
+            let r = self.next;
+            if r == 0 {
+                return None;
+            }
+            self.next = r.wrapping_add(1);
+            if !self.reserved.contains(&r) {
+                self.reserved.insert(r);
+                return Some(r);
+            }
+        }
+    }
+
+    /// Marks a reqid as taken.
+    pub fn reserve(&mut self, reqid: u32) {
+        self.reserved.insert(reqid);
+    }
+}
+
+impl Config {
+    /// The interface a child is routed through, if any: the one whose reqid
+    /// equals the child's non-zero `reqid`, or else its effective fixed
+    /// `if_id_in`/`if_id_out` (the child's, falling back to the
+    /// connection's). A child is "routed" exactly when this returns `Some`.
+    pub fn interface_for_child(&self, conn: &Connection, child: &Child) -> Option<&Interface> {
+        let by = |id: u32| self.interfaces.iter().find(|i| i.reqid == id);
+        if child.reqid != 0 {
+            if let Some(i) = by(child.reqid) {
+                return Some(i);
+            }
+        }
+        [conn.child_if_id_in(child), conn.child_if_id_out(child)]
+            .into_iter()
+            .filter_map(IfId::fixed)
+            .find_map(by)
+    }
+
+    /// Reqids automatic allocation must skip: every interface's reqid and
+    /// every explicitly configured child reqid.
+    pub fn reserved_reqids(&self) -> BTreeSet<u32> {
+        let mut set: BTreeSet<u32> = self.interfaces.iter().map(|i| i.reqid).collect();
+        for c in &self.connections {
+            set.extend(c.children.iter().map(|ch| ch.reqid).filter(|&r| r != 0));
+        }
+        set
+    }
+
+    /// An allocator for automatic reqids, starting at `vtid.reqid_base`.
+    pub fn reqid_allocator(&self) -> ReqidAllocator {
+        ReqidAllocator::new(self.daemon.reqid_base, self.reserved_reqids())
+    }
+
+    /// A child's effective traffic selectors `(local, remote)`: as
+    /// configured, else `dynamic` — or `0.0.0.0/0, ::/0` when the child is
+    /// routed through an interface (see [`Config::interface_for_child`]).
+    pub fn traffic_selectors(
+        &self,
+        conn: &Connection,
+        child: &Child,
+    ) -> (Vec<String>, Vec<String>) {
+        let routed = self.interface_for_child(conn, child).is_some();
+        let default = || -> Vec<String> {
+            if routed {
+                vec!["0.0.0.0/0".into(), "::/0".into()]
+            } else {
+                vec!["dynamic".into()]
+            }
+        };
+        let pick = |ts: &Vec<String>| if ts.is_empty() { default() } else { ts.clone() };
+        (pick(&child.local_ts), pick(&child.remote_ts))
+    }
+
+    /// A connection by name.
+    pub fn connection(&self, name: &str) -> Option<&Connection> {
+        self.connections.iter().find(|c| c.name == name)
+    }
+
+    /// Checks cross-references: unique interface reqids, and that a child's
+    /// reqid and interface IDs do not name different interfaces.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let nowhere = Location::synthetic("<config>");
+        for (i, a) in self.interfaces.iter().enumerate() {
+            let loc = a.location.as_ref().unwrap_or(&nowhere);
+            if interface_unit(&a.name).is_none() {
+                return Err(ConfigError::invalid(
+                    loc,
+                    format!("interface name '{}' must look like ipsecN", a.name),
+                ));
+            }
+            if let Some(b) = self.interfaces[..i].iter().find(|b| b.reqid == a.reqid) {
+                return Err(ConfigError::invalid(
+                    loc,
+                    format!(
+                        "interfaces '{}' and '{}' both use reqid {}",
+                        b.name, a.name, a.reqid
+                    ),
+                ));
+            }
+            if a.mtu < MIN_MTU {
+                return Err(ConfigError::invalid(
+                    loc,
+                    format!("interface '{}': mtu below {MIN_MTU}", a.name),
+                ));
+            }
+        }
+        for conn in &self.connections {
+            for child in &conn.children {
+                let by = |id: u32| self.interfaces.iter().find(|i| i.reqid == id);
+                let named: Vec<(&str, &Interface)> = [
+                    ("reqid", child.reqid),
+                    ("if_id_in", conn.child_if_id_in(child).fixed().unwrap_or(0)),
+                    (
+                        "if_id_out",
+                        conn.child_if_id_out(child).fixed().unwrap_or(0),
+                    ),
+                ]
+                .into_iter()
+                .filter(|&(_, id)| id != 0)
+                .filter_map(|(what, id)| by(id).map(|i| (what, i)))
+                .collect();
+                if let Some(w) = named.windows(2).find(|w| w[0].1.name != w[1].1.name) {
+                    let loc = w[1].1.location.as_ref().unwrap_or(&nowhere);
+                    return Err(ConfigError::invalid(
+                        loc,
+                        format!(
+                            "child '{}.{}': {} names interface '{}' but {} names '{}'",
+                            conn.name, child.name, w[0].0, w[0].1.name, w[1].0, w[1].1.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,412 @@
+//! vtid's own sections: `vtid { ... }` (daemon-wide settings, named after
+//! strongswan.conf's `charon.*` where one exists) and `interfaces { ipsecN {
+//! ... } }` (route-based VPN interfaces).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, Location, Warning};
+use crate::reader::Reader;
+use crate::settings::Section;
+use crate::values::{self, parse_choice, IpNet};
+
+/// Which kernel interface installs SAs and policies.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Dataplane {
+    /// Pick the best available (default).
+    Auto,
+    /// vtid's own userspace ESP.
+    Userspace,
+    /// Linux XFRM (netlink).
+    Xfrm,
+    /// PF_KEY (FreeBSD).
+    Pfkey,
+}
+
+/// `vtid.vici { ... }`: the control socket.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Vici {
+    /// `socket` (default `unix:///run/vtid.vici`).
+    pub socket: String,
+    /// `mode`: file mode of the socket (default 0600; read like strtoul base
+    /// 0, so `0600` is octal).
+    pub mode: u32,
+    /// `owner` (user name or uid; default: the daemon's).
+    pub owner: Option<String>,
+    /// `group` (group name or gid; default: the daemon's).
+    pub group: Option<String>,
+}
+
+impl Default for Vici {
+    fn default() -> Vici {
+        Vici {
+            socket: "unix:///run/vtid.vici".into(),
+            mode: 0o600,
+            owner: None,
+            group: None,
+        }
+    }
+}
+
+/// charon's logging subsystems (strongSwan `debug_t` names).
+pub const LOG_SUBSYSTEMS: &[&str] = &[
+    "dmn", "mgr", "ike", "chd", "job", "cfg", "knl", "net", "asn", "enc", "tnc", "imc", "imv",
+    "pts", "tls", "esp", "lib", "app",
+];
+
+/// `vtid.log { default = 1, ike = 2, ... }`: log levels (-1 silent .. 4
+/// most verbose) as in charon's `filelog`/`syslog` sections.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LogLevels {
+    /// `default` (1).
+    pub default: i8,
+    /// Per-subsystem levels; subsystems not listed use `default`.
+    pub subsystems: BTreeMap<String, i8>,
+}
+
+impl Default for LogLevels {
+    fn default() -> LogLevels {
+        LogLevels {
+            default: 1,
+            subsystems: BTreeMap::new(),
+        }
+    }
+}
+
+impl LogLevels {
+    /// The level for a subsystem.
+    pub fn level(&self, subsystem: &str) -> i8 {
+        self.subsystems
+            .get(subsystem)
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// Daemon-wide settings (`vtid { ... }`). Defaults are strongSwan's for the
+/// `charon.*` option of the same name unless noted.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Daemon {
+    /// `retransmit_timeout` in seconds (4.0).
+    pub retransmit_timeout: f64,
+    /// `retransmit_base` (1.8).
+    pub retransmit_base: f64,
+    /// `retransmit_tries` (5).
+    pub retransmit_tries: u32,
+    /// `retransmit_jitter` in percent (0).
+    pub retransmit_jitter: u32,
+    /// `retransmit_limit`: upper bound of one retransmission timeout in
+    /// seconds (0 = none).
+    pub retransmit_limit: u32,
+    /// `cookie_threshold`: half-open IKE_SAs before cookies are required
+    /// (30).
+    pub cookie_threshold: u32,
+    /// `init_limit_half_open` (0 = no limit).
+    pub init_limit_half_open: u32,
+    /// `keep_alive`: NAT keepalive interval (20s).
+    pub keep_alive: Duration,
+    /// `delete_rekeyed_delay` (5s).
+    pub delete_rekeyed_delay: Duration,
+    /// `make_before_break` for reauthentication (yes; strongSwan ≥ 6.0 has
+    /// yes too, 5.x had no).
+    pub make_before_break: bool,
+    /// `reqid_base`: first automatically allocated reqid (1).
+    pub reqid_base: u32,
+    /// `vici { ... }`.
+    pub vici: Vici,
+    /// `log { ... }`.
+    pub log: LogLevels,
+    /// `dataplane` (auto).
+    pub dataplane: Dataplane,
+}
+
+impl Default for Daemon {
+    fn default() -> Daemon {
+        Daemon {
+            retransmit_timeout: 4.0,
+            retransmit_base: 1.8,
+            retransmit_tries: 5,
+            retransmit_jitter: 0,
+            retransmit_limit: 0,
+            cookie_threshold: 30,
+            init_limit_half_open: 0,
+            keep_alive: Duration::from_secs(20),
+            delete_rekeyed_delay: Duration::from_secs(5),
+            make_before_break: true,
+            reqid_base: 1,
+            vici: Vici::default(),
+            log: LogLevels::default(),
+            dataplane: Dataplane::Auto,
+        }
+    }
+}
+
+fn parse_f64(s: &str) -> Result<f64, String> {
+    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok().map(|v| v as f64)
+    } else {
+        f64::from_str(s.trim()).ok()
+    };
+    v.filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| "expected a non-negative number like 4.0".into())
+}
+
+fn log_level(s: &str) -> Result<i8, String> {
+    s.trim()
+        .parse::<i8>()
+        .ok()
+        .filter(|v| (-1..=4).contains(v))
+        .ok_or_else(|| "expected a log level from -1 to 4".into())
+}
+
+/// Reads `vtid { ... }`; its `interfaces` subsection is returned
+/// separately.
+pub(crate) fn daemon_from_section<'a>(
+    sec: &'a Section,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Daemon, Option<&'a Section>), ConfigError> {
+    let mut r = Reader::new(sec, "vtid");
+    let d = Daemon::default();
+    let mut daemon = Daemon {
+        retransmit_timeout: r
+            .parse("retransmit_timeout", parse_f64)?
+            .unwrap_or(d.retransmit_timeout),
+        retransmit_base: r
+            .parse("retransmit_base", parse_f64)?
+            .unwrap_or(d.retransmit_base),
+        retransmit_tries: r.u32("retransmit_tries", d.retransmit_tries)?,
+        retransmit_jitter: r
+            .parse("retransmit_jitter", |s| {
+                let v = values::parse_u32(s)?;
+                if v <= 100 {
+                    Ok(v)
+                } else {
+                    Err("expected a percentage 0..100".into())
+                }
+            })?
+            .unwrap_or(d.retransmit_jitter),
+        retransmit_limit: r.u32("retransmit_limit", d.retransmit_limit)?,
+        cookie_threshold: r.u32("cookie_threshold", d.cookie_threshold)?,
+        init_limit_half_open: r.u32("init_limit_half_open", d.init_limit_half_open)?,
+        keep_alive: r
+            .parse("keep_alive", values::parse_duration)?
+            .unwrap_or(d.keep_alive),
+        delete_rekeyed_delay: r
+            .parse("delete_rekeyed_delay", values::parse_duration)?
+            .unwrap_or(d.delete_rekeyed_delay),
+        make_before_break: r.bool("make_before_break", d.make_before_break)?,
+        reqid_base: r.u32("reqid_base", d.reqid_base)?,
+        vici: Vici::default(),
+        log: LogLevels::default(),
+        dataplane: r
+            .parse("dataplane", |s| {
+                parse_choice(
+                    s,
+                    &[
+                        ("auto", Dataplane::Auto),
+                        ("userspace", Dataplane::Userspace),
+                        ("xfrm", Dataplane::Xfrm),
+                        ("pfkey", Dataplane::Pfkey),
+                    ],
+                )
+            })?
+            .unwrap_or(Dataplane::Auto),
+    };
+    if daemon.reqid_base == 0 {
+        let kv = sec.get("reqid_base").expect("reqid_base was read");
+        return Err(r.value_error(kv, "reqid_base must be at least 1".into()));
+    }
+    for v in r.sections(|n| n == "vici") {
+        let mut vr = Reader::new(v, "vtid.vici");
+        daemon.vici = Vici {
+            socket: vr.string("socket").unwrap_or(d.vici.socket.clone()),
+            mode: vr
+                .parse("mode", |s| {
+                    values::parse_u32(s).and_then(|m| {
+                        if m <= 0o7777 {
+                            Ok(m)
+                        } else {
+                            Err("expected a file mode like 0600".into())
+                        }
+                    })
+                })?
+                .unwrap_or(d.vici.mode),
+            owner: vr.string("owner"),
+            group: vr.string("group"),
+        };
+        vr.finish(warnings);
+    }
+    for l in r.sections(|n| n == "log") {
+        let mut lr = Reader::new(l, "vtid.log");
+        daemon.log.default = lr.parse("default", log_level)?.unwrap_or(1);
+        for sub in LOG_SUBSYSTEMS {
+            if let Some(level) = lr.parse(sub, log_level)? {
+                daemon.log.subsystems.insert((*sub).to_string(), level);
+            }
+        }
+        lr.finish(warnings);
+    }
+    let interfaces = r.sections(|n| n == "interfaces").into_iter().next();
+    r.finish(warnings);
+    Ok((daemon, interfaces))
+}
+
+/// A route-based VPN interface `ipsecN` bound to CHILD_SAs by reqid.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Interface {
+    /// The name, `ipsecN`.
+    pub name: String,
+    /// `reqid`: children with this reqid (or if_id_in/if_id_out) are routed
+    /// through this interface. Required, non-zero, unique.
+    pub reqid: u32,
+    /// `local_addr`: the interface's own addresses, with prefix lengths.
+    pub local_addrs: Vec<IpNet>,
+    /// `remote_addr`: the peer's tunnel addresses.
+    pub remote_addrs: Vec<IpAddr>,
+    /// `routes`: prefixes routed into the interface.
+    pub routes: Vec<IpNet>,
+    /// `mtu` (default 1400; at least 1280).
+    pub mtu: u32,
+    /// `monitor`: address to probe through the tunnel, `off` = none
+    /// (default: none).
+    pub monitor: Option<IpAddr>,
+    /// `monitor_interval` (default 10s; vtid's choice).
+    pub monitor_interval: Duration,
+    /// `mss_clamp`: clamp TCP MSS to the MTU (default no; vtid's choice).
+    pub mss_clamp: bool,
+    /// `description`.
+    pub description: Option<String>,
+    /// Where the interface is defined (for messages).
+    #[serde(skip)]
+    pub location: Option<Location>,
+}
+
+/// Default interface MTU.
+pub const DEFAULT_MTU: u32 = 1400;
+/// Smallest allowed interface MTU (IPv6 minimum).
+pub const MIN_MTU: u32 = 1280;
+
+/// Parses the number of an `ipsecN` name.
+pub fn interface_unit(name: &str) -> Option<u32> {
+    let n = name.strip_prefix("ipsec")?;
+    if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()) || (n.len() > 1 && n.starts_with('0'))
+    {
+        return None;
+    }
+    n.parse().ok()
+}
+
+pub(crate) fn interfaces_from_section(
+    sec: &Section,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Interface>, ConfigError> {
+    let mut top = Reader::new(sec, "interfaces");
+    let mut out = Vec::new();
+    for s in top.sections(|_| true) {
+        if interface_unit(&s.name).is_none() {
+            return Err(ConfigError::invalid(
+                &s.location,
+                format!(
+                    "interface name '{}' must look like ipsecN (e.g. ipsec7)",
+                    s.name
+                ),
+            ));
+        }
+        let mut r = Reader::new(s, format!("interfaces.{}", s.name));
+        let reqid = match r.parse("reqid", values::parse_u32)? {
+            Some(0) | None => {
+                return Err(ConfigError::invalid(
+                    &s.location,
+                    format!("interface '{}' needs a non-zero 'reqid'", s.name),
+                ))
+            }
+            Some(n) => n,
+        };
+        let local_addrs: Vec<IpNet> = r
+            .parse("local_addr", |v| {
+                values::split_list(v)
+                    .iter()
+                    .map(|a| IpNet::parse(a, false))
+                    .collect()
+            })?
+            .unwrap_or_default();
+        let remote_addrs: Vec<IpAddr> = r
+            .parse("remote_addr", |v| {
+                values::split_list(v)
+                    .iter()
+                    .map(|a| {
+                        IpAddr::from_str(a)
+                            .map_err(|_| format!("expected an IP address, found '{a}'"))
+                    })
+                    .collect()
+            })?
+            .unwrap_or_default();
+        let routes = r
+            .parse("routes", |v| {
+                values::split_list(v)
+                    .iter()
+                    .map(|a| IpNet::parse(a, true))
+                    .collect()
+            })?
+            .unwrap_or_default();
+        let mtu = r
+            .parse("mtu", |v| {
+                let m = values::parse_u32(v)?;
+                if !(MIN_MTU..=65535).contains(&m) {
+                    return Err(format!("expected an MTU from {MIN_MTU} to 65535"));
+                }
+                Ok(m)
+            })?
+            .unwrap_or(DEFAULT_MTU);
+        let monitor = r
+            .parse("monitor", |v| {
+                if v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("no") {
+                    Ok(None)
+                } else {
+                    IpAddr::from_str(v)
+                        .map(Some)
+                        .map_err(|_| "expected an IP address or 'off'".to_string())
+                }
+            })?
+            .flatten();
+        let monitor_interval = r
+            .parse("monitor_interval", values::parse_duration)?
+            .unwrap_or(Duration::from_secs(10));
+        let mss_clamp = r.bool("mss_clamp", false)?;
+        let description = r.string("description");
+        // remote_addr should lie inside local_addr's subnet of its family.
+        if let Some(kv) = s.get("remote_addr") {
+            for ra in &remote_addrs {
+                if !local_addrs.iter().any(|n| n.contains(*ra)) {
+                    warnings.push(Warning::new(
+                        &kv.location,
+                        format!(
+                            "interfaces.{}: remote_addr {ra} is not inside any local_addr subnet",
+                            s.name
+                        ),
+                    ));
+                }
+            }
+        }
+        r.finish(warnings);
+        out.push(Interface {
+            name: s.name.clone(),
+            reqid,
+            local_addrs,
+            remote_addrs,
+            routes,
+            mtu,
+            monitor,
+            monitor_interval,
+            mss_clamp,
+            description,
+            location: Some(s.location.clone()),
+        });
+    }
+    top.finish(warnings);
+    Ok(out)
+}

@@ -1,0 +1,115 @@
+//! `secrets { ike-NAME { id = ..., secret = ... } }`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, Warning};
+use crate::reader::Reader;
+use crate::secret::Secret;
+use crate::settings::Section;
+
+/// The kind of a shared secret, from its section name's prefix (as swanctl's
+/// `load_secret`: `ike`, `ppk`, `eap`, `xauth`, `ntlm`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum SecretKind {
+    /// IKE pre-shared key.
+    Ike,
+    /// Post-quantum preshared key (RFC 8784).
+    Ppk,
+    /// EAP secret (not used by vtid; warns).
+    Eap,
+    /// XAuth secret (not used by vtid; warns).
+    Xauth,
+    /// NTLM secret (not used by vtid; warns).
+    Ntlm,
+}
+
+/// A shared secret and the identities it belongs to.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SharedSecret {
+    /// The section name (e.g. `ike-gw1`).
+    pub name: String,
+    /// What it is for.
+    pub kind: SecretKind,
+    /// Owner identities (`id`, `id-1`, `id2`, ... in file order); empty
+    /// means the secret applies to any identity.
+    pub ids: Vec<String>,
+    /// The secret (plain, `0x` hex or `0s` base64 decoded).
+    pub secret: Secret,
+}
+
+/// Reads the `secrets` section.
+pub(crate) fn secrets_from_section(
+    sec: &Section,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<SharedSecret>, ConfigError> {
+    let mut out = Vec::new();
+    let mut top = Reader::new(sec, "secrets");
+    for s in top.sections(|_| true) {
+        // The order matters: swanctl tests these prefixes in this order.
+        let kinds: [(&str, Option<SecretKind>); 11] = [
+            ("eap", Some(SecretKind::Eap)),
+            ("xauth", Some(SecretKind::Xauth)),
+            ("ntlm", Some(SecretKind::Ntlm)),
+            ("ike", Some(SecretKind::Ike)),
+            ("ppk", Some(SecretKind::Ppk)),
+            ("private", None),
+            ("rsa", None),
+            ("ecdsa", None),
+            ("pkcs8", None),
+            ("pkcs12", None),
+            ("token", None),
+        ];
+        let Some(&(prefix, kind)) = kinds.iter().find(|(p, _)| s.name.starts_with(p)) else {
+            warnings.push(Warning::new(
+                &s.location,
+                format!(
+                    "unsupported secret 'secrets.{}' (unknown type); ignored",
+                    s.name
+                ),
+            ));
+            continue;
+        };
+        let Some(kind) = kind else {
+            warnings.push(Warning::new(
+                &s.location,
+                format!(
+                    "'{prefix}' secrets ('secrets.{}') are not supported by vtid; ignored",
+                    s.name
+                ),
+            ));
+            continue;
+        };
+        if matches!(kind, SecretKind::Eap | SecretKind::Xauth | SecretKind::Ntlm) {
+            warnings.push(Warning::new(
+                &s.location,
+                format!(
+                    "'{prefix}' secret 'secrets.{}' is not used by vtid (no EAP/XAuth)",
+                    s.name
+                ),
+            ));
+        }
+        let mut r = Reader::new(s, format!("secrets.{}", s.name));
+        let Some(kv) = r.kv("secret") else {
+            return Err(ConfigError::invalid(
+                &s.location,
+                format!("'secrets.{}' has no 'secret'", s.name),
+            ));
+        };
+        let secret = Secret::parse(kv.value.as_deref().unwrap_or_default())
+            .map_err(|m| r.value_error(kv, m))?;
+        let ids = r
+            .keys(|k| k.starts_with("id"))
+            .into_iter()
+            .filter_map(|kv| kv.value.clone())
+            .collect();
+        r.finish(warnings);
+        out.push(SharedSecret {
+            name: s.name.clone(),
+            kind,
+            ids,
+            secret,
+        });
+    }
+    top.finish(warnings);
+    Ok(out)
+}

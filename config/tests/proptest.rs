@@ -1,0 +1,114 @@
+//! Property tests: the parser never panics, and printed trees parse back.
+
+use config::settings::parse_str;
+use config::Section;
+use proptest::prelude::*;
+
+/// The shape of a tree without locations: (name, refs, settings, sections).
+#[derive(Debug, PartialEq)]
+struct Shape(
+    String,
+    Vec<String>,
+    Vec<(String, Option<String>)>,
+    Vec<Shape>,
+);
+
+fn shape(s: &Section) -> Shape {
+    Shape(
+        s.name.clone(),
+        s.references.clone(),
+        s.settings
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect(),
+        s.sections.iter().map(shape).collect(),
+    )
+}
+
+fn name() -> impl Strategy<Value = String> {
+    // Any name characters, but not the keyword `include`.
+    "[a-zA-Z0-9_%*/@+-]{1,8}".prop_filter("include is a keyword", |n| n != "include")
+}
+
+fn value() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        1 => Just(None),
+        6 => any::<String>().prop_map(Some),
+        3 => "[ -~\t\n]{0,12}".prop_map(Some),
+    ]
+}
+
+fn tree(depth: u32) -> BoxedStrategy<Section> {
+    let loc = config::Location::synthetic("gen");
+    let leaf = (
+        name(),
+        prop::collection::vec("[a-z]{1,4}(\\.[a-z]{1,4}){0,2}", 0..3),
+        prop::collection::btree_map(name(), value(), 0..5),
+    );
+    if depth == 0 {
+        let loc = loc.clone();
+        leaf.prop_map(move |(n, refs, kvs)| build(n, refs, kvs, vec![], &loc))
+            .boxed()
+    } else {
+        (
+            leaf,
+            prop::collection::btree_map(name(), tree(depth - 1), 0..4),
+        )
+            .prop_map(move |((n, refs, kvs), subs)| {
+                let subs = subs
+                    .into_iter()
+                    .map(|(k, mut s)| {
+                        s.name = k;
+                        s
+                    })
+                    .collect();
+                build(n, refs, kvs, subs, &loc)
+            })
+            .boxed()
+    }
+}
+
+fn build(
+    name: String,
+    refs: Vec<String>,
+    kvs: std::collections::BTreeMap<String, Option<String>>,
+    sections: Vec<Section>,
+    loc: &config::Location,
+) -> Section {
+    let mut s = Section::new(name, loc.clone());
+    for r in refs {
+        s.add_reference(r);
+    }
+    for (k, v) in kvs {
+        s.set(k, v, loc.clone());
+    }
+    s.sections = sections;
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in any::<String>()) {
+        let _ = parse_str(&text, "fuzz", &mut Vec::new());
+        let _ = config::load_str(&text, "fuzz");
+    }
+
+    #[test]
+    fn settings_like_text_never_panics(
+        text in "([a-z{}=\"#:,. \t\n\\\\]|include |%any|0x|[0-9]){0,80}"
+    ) {
+        let _ = config::load_str(&text, "fuzz");
+    }
+
+    #[test]
+    fn printed_tree_parses_back(mut root in tree(2)) {
+        root.name = String::new();
+        root.references.clear();
+        let text = root.to_string();
+        let parsed = parse_str(&text, "rt", &mut Vec::new())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(shape(&parsed), shape(&root), "text was:\n{}", text);
+    }
+}
