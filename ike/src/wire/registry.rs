@@ -62,6 +62,7 @@ macro_rules! registry {
         }
     };
 }
+#[allow(unused_imports)] // for modules that declare their own registries
 pub(crate) use registry;
 
 registry! {
@@ -368,6 +369,11 @@ registry! {
     /// Notify Message Type (RFC 7296 §3.10.1; IANA "IKEv2 Notify Message
     /// Types", both the Error Types (1–8191) and the Status Types
     /// (16384–40959)).
+    ///
+    /// Every IANA assignment we know of: errors 1–49 (gaps 2, 3, 6, 8, 10,
+    /// 12, 13, 15, 16, 18–23, 25–33 are Reserved), status 16384–16447.
+    /// 8192–16383 and 40960–65535 are Private Use. Other values are kept
+    /// as numbers.
     NotifyType(u16) {
         UNSUPPORTED_CRITICAL_PAYLOAD = 1,
         INVALID_IKE_SPI = 4,
@@ -457,10 +463,16 @@ registry! {
         SA_RESOURCE_INFO = 16444,
         USE_PPK_INT = 16445,
         PPK_IDENTITY_KEY = 16446,
+        /// Early IANA allocation for draft-ietf-ipsecme-ikev2-downgrade-prevention.
+        IKE_SA_INIT_FULL_TRANSCRIPT_AUTH = 16447,
     }
 }
 
 impl NotifyType {
+    /// 16429's name since RFC 9838 (G-IKEv2); IANA first registered it as
+    /// SENDER_REQUEST_ID.
+    pub const GROUP_SENDER: NotifyType = NotifyType::SENDER_REQUEST_ID;
+
     /// Error types are 0–16383 (RFC 7296 §3.10.1).
     pub fn is_error(self) -> bool {
         self.0 < 16384

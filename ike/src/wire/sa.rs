@@ -1,7 +1,9 @@
 //! Security Association payload (RFC 7296 §3.3): proposals, transforms and
 //! transform attributes.
 
-use super::registry::{ProtocolId, TransformAttrType, TransformType};
+use super::error::{Part, WireError};
+use super::reader::{len16, len8, Reader};
+use super::registry::{PayloadType, ProtocolId, TransformAttrType, TransformType};
 
 /// The SA payload body: one or more proposals (RFC 7296 §3.3).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -83,5 +85,217 @@ impl Transform {
             TransformAttr::Tv { ty, value } if *ty == TransformAttrType::KEY_LENGTH => Some(*value),
             _ => None,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Codec (RFC 7296 §3.3).
+
+/// Last Substruc value of a proposal followed by another (§3.3.1).
+const MORE_PROPOSALS: u8 = 2;
+/// Last Substruc value of a transform followed by another (§3.3.2).
+const MORE_TRANSFORMS: u8 = 3;
+/// The Attribute Format bit: TV when set (§3.3.5).
+const AF: u16 = 0x8000;
+
+/// Splits the next substructure (Last Substruc, RESERVED, Length, ...) off
+/// `r`: checks that its Length is at least `min` and fits, and that Last
+/// Substruc is 0 exactly when nothing follows and `more` otherwise.
+fn substructure<'a>(
+    r: &mut Reader<'a>,
+    part: Part,
+    min: usize,
+    more: u8,
+) -> Result<&'a [u8], WireError> {
+    let mut peek = Reader::new(r.peek(), part);
+    let last = peek.u8()?;
+    let _reserved = peek.u8()?;
+    let len = usize::from(peek.u16()?);
+    if len < min {
+        return Err(WireError::BadLength {
+            part,
+            detail: "length below the fixed part",
+        });
+    }
+    if len > r.remaining() {
+        return Err(WireError::BadLength {
+            part,
+            detail: "length overruns the enclosing structure",
+        });
+    }
+    let whole = r.take(len)?;
+    let expect = if r.is_empty() { 0 } else { more };
+    if last != expect {
+        return Err(WireError::BadValue {
+            part,
+            detail: if last == 0 || last == more {
+                "Last Substruc disagrees with the length"
+            } else {
+                "Last Substruc is neither 0 nor the 'more' value"
+            },
+        });
+    }
+    Ok(whole)
+}
+
+impl SaPayload {
+    /// Parses the body of an SA payload (after the generic header),
+    /// checking that lengths, Last Substruc fields and transform counts
+    /// are consistent (§3.3: "an implementation MUST check that the total
+    /// Payload Length is consistent with the payload's internal lengths and
+    /// counts"). An empty body gives no proposals; whether that is
+    /// acceptable is for the proposal logic to say.
+    pub fn parse(body: &[u8]) -> Result<SaPayload, WireError> {
+        let mut r = Reader::new(body, Part::Payload(PayloadType::SA));
+        let mut proposals = Vec::new();
+        while !r.is_empty() {
+            let bytes = substructure(&mut r, Part::Proposal, 8, MORE_PROPOSALS)?;
+            proposals.push(Proposal::parse(bytes)?);
+        }
+        Ok(SaPayload { proposals })
+    }
+
+    /// Encoded size of the body.
+    pub fn buffer_len(&self) -> usize {
+        self.proposals.iter().map(Proposal::buffer_len).sum()
+    }
+
+    /// Appends the body.
+    ///
+    /// # Panics
+    /// If a proposal has more than 255 transforms or an SPI longer than
+    /// 255 octets, or a structure exceeds 65535 octets.
+    pub fn emit_into(&self, out: &mut Vec<u8>) {
+        let n = self.proposals.len();
+        for (i, p) in self.proposals.iter().enumerate() {
+            p.emit_into(out, i + 1 == n);
+        }
+    }
+}
+
+impl Proposal {
+    fn parse(bytes: &[u8]) -> Result<Proposal, WireError> {
+        let mut r = Reader::new(bytes, Part::Proposal);
+        r.take(4)?; // Last Substruc, RESERVED, Proposal Length: checked by `substructure`.
+        let num = r.u8()?;
+        let protocol = ProtocolId(r.u8()?);
+        let spi_size = usize::from(r.u8()?);
+        let count = usize::from(r.u8()?);
+        let spi = r.take(spi_size)?.to_vec();
+        let mut transforms = Vec::new();
+        while !r.is_empty() {
+            let t = substructure(&mut r, Part::Transform, 8, MORE_TRANSFORMS)?;
+            transforms.push(Transform::parse(t)?);
+        }
+        if transforms.len() != count {
+            return Err(WireError::BadValue {
+                part: Part::Proposal,
+                detail: "Num Transforms disagrees with the transforms present",
+            });
+        }
+        Ok(Proposal {
+            num,
+            protocol,
+            spi,
+            transforms,
+        })
+    }
+
+    fn buffer_len(&self) -> usize {
+        8 + self.spi.len()
+            + self
+                .transforms
+                .iter()
+                .map(Transform::buffer_len)
+                .sum::<usize>()
+    }
+
+    fn emit_into(&self, out: &mut Vec<u8>, last: bool) {
+        out.push(if last { 0 } else { MORE_PROPOSALS });
+        out.push(0);
+        out.extend_from_slice(&len16(self.buffer_len(), "proposal").to_be_bytes());
+        out.push(self.num);
+        out.push(self.protocol.0);
+        out.push(len8(self.spi.len(), "proposal SPI size"));
+        out.push(len8(self.transforms.len(), "proposal transform count"));
+        out.extend_from_slice(&self.spi);
+        let n = self.transforms.len();
+        for (i, t) in self.transforms.iter().enumerate() {
+            t.emit_into(out, i + 1 == n);
+        }
+    }
+}
+
+impl Transform {
+    fn parse(bytes: &[u8]) -> Result<Transform, WireError> {
+        let mut r = Reader::new(bytes, Part::Transform);
+        r.take(4)?; // checked by `substructure`
+        let ty = TransformType(r.u8()?);
+        let _reserved = r.u8()?;
+        let id = r.u16()?;
+        let mut a = Reader::new(r.rest(), Part::TransformAttr);
+        let mut attributes = Vec::new();
+        while !a.is_empty() {
+            let t = a.u16()?;
+            let ty = TransformAttrType(t & !AF);
+            if t & AF != 0 {
+                attributes.push(TransformAttr::Tv {
+                    ty,
+                    value: a.u16()?,
+                });
+            } else {
+                let len = usize::from(a.u16()?);
+                attributes.push(TransformAttr::Tlv {
+                    ty,
+                    value: a.take(len)?.to_vec(),
+                });
+            }
+        }
+        Ok(Transform { ty, id, attributes })
+    }
+
+    fn buffer_len(&self) -> usize {
+        8 + self
+            .attributes
+            .iter()
+            .map(TransformAttr::buffer_len)
+            .sum::<usize>()
+    }
+
+    fn emit_into(&self, out: &mut Vec<u8>, last: bool) {
+        out.push(if last { 0 } else { MORE_TRANSFORMS });
+        out.push(0);
+        out.extend_from_slice(&len16(self.buffer_len(), "transform").to_be_bytes());
+        out.push(self.ty.0);
+        out.push(0);
+        out.extend_from_slice(&self.id.to_be_bytes());
+        for a in &self.attributes {
+            a.emit_into(out);
+        }
+    }
+}
+
+impl TransformAttr {
+    fn buffer_len(&self) -> usize {
+        match self {
+            TransformAttr::Tv { .. } => 4,
+            TransformAttr::Tlv { value, .. } => 4 + value.len(),
+        }
+    }
+
+    /// The attribute type's top bit is the AF bit: only the low 15 bits of
+    /// `ty` are emitted.
+    fn emit_into(&self, out: &mut Vec<u8>) {
+        match self {
+            TransformAttr::Tv { ty, value } => {
+                out.extend_from_slice(&(AF | ty.0).to_be_bytes());
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+            TransformAttr::Tlv { ty, value } => {
+                out.extend_from_slice(&(ty.0 & !AF).to_be_bytes());
+                out.extend_from_slice(&len16(value.len(), "transform attribute").to_be_bytes());
+                out.extend_from_slice(value);
+            }
+        }
     }
 }
