@@ -1,1 +1,860 @@
-//! strongSwan-style proposal strings and responder selection (RFC 7296 §2.7, §3.3.6).
+//! strongSwan-style proposal strings and responder selection (RFC 7296 §2.7,
+//! §3.3.6).
+//!
+//! # Grammar
+//!
+//! A proposal list is proposals separated by commas; a proposal is algorithm
+//! keywords separated by dashes, as in swanctl.conf (`proposals`,
+//! `esp_proposals`). Keywords are strongSwan's (its
+//! `proposal_keywords_static.txt`), restricted to what vtid implements:
+//!
+//! | type  | keywords |
+//! |-------|----------|
+//! | ENCR  | `aes` `aes128` `aes192` `aes256` (AES-CBC); `aes{128,192,256}gcm16`, `…gcm128`, `…gcm` (AES-GCM-16, 192 only for ESP); `chacha20poly1305`, `chacha20poly1305compat` (with Key Length 256) |
+//! | INTEG | `sha` `sha1` (HMAC_SHA1_96), `sha256` `sha2_256`, `sha384` `sha2_384`, `sha512` `sha2_512` |
+//! | PRF   | `prfsha1` `prfsha256` `prfsha384` `prfsha512` (IKE only; dropped from ESP, as strongSwan does) |
+//! | KE    | `modp2048` `modp3072` `modp4096` `ecp256` `ecp384` `ecp521` `x25519` `curve25519`, `none`/`modpnone` |
+//! | ESN   | `esn` `noesn` (ESP only) |
+//!
+//! Several algorithms of one type in a proposal are alternatives, in order
+//! of preference. The whole token `default` stands for strongSwan 5.9's
+//! default proposals restricted to what we implement (see
+//! [`default_ike_proposals`], [`default_esp_proposals`]).
+//!
+//! The checks follow strongSwan 5.9's `check_proposal()`:
+//! - IKE without a `prf…` keyword gets the PRFs matching its integrity
+//!   algorithms (`sha256` → `prfsha256`, ...). An IKE proposal with only
+//!   AEAD ciphers has no integrity algorithm to derive a PRF from, so
+//!   `aes128gcm16-ecp256` is **rejected** ("a PRF algorithm is mandatory in
+//!   IKE proposals"), as strongSwan 5.9 rejects it: write
+//!   `aes128gcm16-prfsha256-ecp256`.
+//! - `none` is removed from IKE proposals, and IKE needs a KE method.
+//! - AEAD and non-AEAD ciphers cannot be mixed in one proposal; integrity
+//!   algorithms are removed from all-AEAD proposals; non-AEAD IKE needs
+//!   an integrity algorithm.
+//! - ESP without `esn`/`noesn` gets NO_ESN.
+//! - Deviation: an ESP proposal with AES-CBC and no integrity algorithm is
+//!   rejected (strongSwan accepts it; unauthenticated CBC is not something a
+//!   firewall should negotiate).
+//!
+//! # Selection
+//!
+//! [`select`] implements RFC 7296 §3.3.6 the way strongSwan does by
+//! default: our configured proposals are tried in our order, each against
+//! the peer's proposals in theirs, and for each transform type the first of
+//! *our* algorithms the peer also offers is taken
+//! ([`Preference::Configured`]). [`Preference::Peer`] (strongSwan's
+//! `prefer_supplied`) walks the peer's order instead.
+
+use core::fmt;
+
+use crate::wire::{
+    DhGroup, EncrId, EsnId, IntegId, PrfId, Proposal, ProtocolId, Transform, TransformAttr,
+    TransformAttrType, TransformType,
+};
+
+/// Why a proposal string was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalError {
+    /// A keyword we do not know (or do not implement).
+    #[error("unknown or unsupported algorithm keyword '{keyword}' in proposal '{proposal}'")]
+    UnknownKeyword {
+        /// The keyword.
+        keyword: String,
+        /// The proposal it is in.
+        proposal: String,
+    },
+    /// A keyword that exists but not for this protocol (e.g. `esn` in IKE,
+    /// `aes192gcm16` for IKE).
+    #[error("algorithm '{keyword}' is not supported in {protocol} proposals")]
+    NotForProtocol {
+        /// The keyword.
+        keyword: String,
+        /// IKE or ESP.
+        protocol: ProtocolId,
+    },
+    /// The proposal is incomplete or inconsistent.
+    #[error("invalid {protocol} proposal '{proposal}': {reason}")]
+    Invalid {
+        /// IKE or ESP.
+        protocol: ProtocolId,
+        /// The proposal string.
+        proposal: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An empty proposal list.
+    #[error("empty proposal list")]
+    Empty,
+    /// Only IKE and ESP proposals are supported.
+    #[error("proposals for protocol {0} are not supported")]
+    UnsupportedProtocol(ProtocolId),
+}
+
+const ENCR: TransformType = TransformType::ENCR;
+const PRF: TransformType = TransformType::PRF;
+const INTEG: TransformType = TransformType::INTEG;
+const KE: TransformType = TransformType::KE;
+const ESN: TransformType = TransformType::ESN;
+
+/// Our keyword table: keyword, type, transform ID, key length in bits.
+const KEYWORDS: &[(&str, TransformType, u16, Option<u16>)] = &[
+    ("aes", ENCR, EncrId::AES_CBC.0, Some(128)),
+    ("aes128", ENCR, EncrId::AES_CBC.0, Some(128)),
+    ("aes192", ENCR, EncrId::AES_CBC.0, Some(192)),
+    ("aes256", ENCR, EncrId::AES_CBC.0, Some(256)),
+    ("aes128gcm16", ENCR, EncrId::AES_GCM_16.0, Some(128)),
+    ("aes128gcm128", ENCR, EncrId::AES_GCM_16.0, Some(128)),
+    ("aes128gcm", ENCR, EncrId::AES_GCM_16.0, Some(128)),
+    ("aes192gcm16", ENCR, EncrId::AES_GCM_16.0, Some(192)),
+    ("aes192gcm128", ENCR, EncrId::AES_GCM_16.0, Some(192)),
+    ("aes192gcm", ENCR, EncrId::AES_GCM_16.0, Some(192)),
+    ("aes256gcm16", ENCR, EncrId::AES_GCM_16.0, Some(256)),
+    ("aes256gcm128", ENCR, EncrId::AES_GCM_16.0, Some(256)),
+    ("aes256gcm", ENCR, EncrId::AES_GCM_16.0, Some(256)),
+    ("chacha20poly1305", ENCR, EncrId::CHACHA20_POLY1305.0, None),
+    (
+        "chacha20poly1305compat",
+        ENCR,
+        EncrId::CHACHA20_POLY1305.0,
+        Some(256),
+    ),
+    ("sha", INTEG, IntegId::HMAC_SHA1_96.0, None),
+    ("sha1", INTEG, IntegId::HMAC_SHA1_96.0, None),
+    ("sha256", INTEG, IntegId::HMAC_SHA2_256_128.0, None),
+    ("sha2_256", INTEG, IntegId::HMAC_SHA2_256_128.0, None),
+    ("sha384", INTEG, IntegId::HMAC_SHA2_384_192.0, None),
+    ("sha2_384", INTEG, IntegId::HMAC_SHA2_384_192.0, None),
+    ("sha512", INTEG, IntegId::HMAC_SHA2_512_256.0, None),
+    ("sha2_512", INTEG, IntegId::HMAC_SHA2_512_256.0, None),
+    ("prfsha1", PRF, PrfId::HMAC_SHA1.0, None),
+    ("prfsha256", PRF, PrfId::HMAC_SHA2_256.0, None),
+    ("prfsha384", PRF, PrfId::HMAC_SHA2_384.0, None),
+    ("prfsha512", PRF, PrfId::HMAC_SHA2_512.0, None),
+    ("none", KE, DhGroup::NONE.0, None),
+    ("modpnone", KE, DhGroup::NONE.0, None),
+    ("modp2048", KE, DhGroup::MODP2048.0, None),
+    ("modp3072", KE, DhGroup::MODP3072.0, None),
+    ("modp4096", KE, DhGroup::MODP4096.0, None),
+    ("ecp256", KE, DhGroup::ECP256.0, None),
+    ("ecp384", KE, DhGroup::ECP384.0, None),
+    ("ecp521", KE, DhGroup::ECP521.0, None),
+    ("x25519", KE, DhGroup::CURVE25519.0, None),
+    ("curve25519", KE, DhGroup::CURVE25519.0, None),
+    ("noesn", ESN, EsnId::NO_ESN.0, None),
+    ("esn", ESN, EsnId::ESN.0, None),
+];
+
+/// strongSwan 5.9 `proposal_create_default_aead(PROTO_IKE)` restricted to
+/// what we implement (drops AES-GCM-16-192, AES-CCM, Camellia-CCM, the
+/// Brainpool curves, Curve448, MODP 6144/8192).
+const DEFAULT_IKE_AEAD: &str =
+    "aes128gcm16-aes256gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-prfsha1-\
+                                ecp256-ecp384-ecp521-x25519-modp3072-modp4096-modp2048";
+/// strongSwan 5.9 `proposal_create_default(PROTO_IKE)` restricted to what we
+/// implement (drops AES-CTR, Camellia, 3DES, AES-XCBC/CMAC integrity and
+/// PRFs, the Brainpool curves, Curve448, MODP 6144/8192).
+const DEFAULT_IKE: &str =
+    "aes128-aes192-aes256-sha256-sha384-sha512-sha1-prfsha256-prfsha384-prfsha512-prfsha1-\
+                           ecp256-ecp384-ecp521-x25519-modp3072-modp4096-modp2048";
+/// strongSwan 5.9 `proposal_create_default_aead(PROTO_ESP)`.
+const DEFAULT_ESP_AEAD: &str = "aes128gcm16-aes192gcm16-aes256gcm16";
+/// strongSwan 5.9 `proposal_create_default(PROTO_ESP)` without AES-XCBC.
+const DEFAULT_ESP: &str = "aes128-aes192-aes256-sha256-sha384-sha512-sha1-noesn";
+
+/// The canonical order of transform types in the proposals we build.
+const TYPE_ORDER: [TransformType; 5] = [ENCR, PRF, INTEG, KE, ESN];
+
+fn is_aead(t: &Transform) -> bool {
+    t.ty == ENCR && t.id != EncrId::AES_CBC.0
+}
+
+fn transform(ty: TransformType, id: u16, bits: Option<u16>) -> Transform {
+    match bits {
+        Some(b) => Transform::with_key_length(ty, id, b),
+        None => Transform::new(ty, id),
+    }
+}
+
+/// Parses one dash-separated proposal (no `default`, no commas).
+fn parse_one(protocol: ProtocolId, s: &str) -> Result<Proposal, ProposalError> {
+    let is_ike = protocol == ProtocolId::IKE;
+    let invalid = |reason| ProposalError::Invalid {
+        protocol,
+        proposal: s.to_string(),
+        reason,
+    };
+    let mut by_type: Vec<(TransformType, Vec<Transform>)> =
+        TYPE_ORDER.iter().map(|&t| (t, Vec::new())).collect();
+    for kw in s.split('-') {
+        let kw = kw.trim();
+        let lower = kw.to_ascii_lowercase();
+        let Some(&(_, ty, id, bits)) = KEYWORDS.iter().find(|(k, ..)| *k == lower) else {
+            return Err(ProposalError::UnknownKeyword {
+                keyword: kw.to_string(),
+                proposal: s.to_string(),
+            });
+        };
+        let not_for = || ProposalError::NotForProtocol {
+            keyword: kw.to_string(),
+            protocol,
+        };
+        if is_ike && (ty == ESN || (id == EncrId::AES_GCM_16.0 && ty == ENCR && bits == Some(192)))
+        {
+            return Err(not_for());
+        }
+        if !is_ike && ty == PRF {
+            // strongSwan removes PRFs from ESP/AH proposals.
+            continue;
+        }
+        let t = transform(ty, id, bits);
+        if let Some((_, list)) = by_type.iter_mut().find(|(k, _)| *k == ty) {
+            if !list.contains(&t) {
+                list.push(t);
+            }
+        }
+    }
+    let get = |by_type: &Vec<(TransformType, Vec<Transform>)>, ty| {
+        by_type
+            .iter()
+            .find(|(k, _)| *k == ty)
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default()
+    };
+    let encr = get(&by_type, ENCR);
+    if encr.is_empty() {
+        return Err(invalid("an encryption algorithm is mandatory"));
+    }
+    let all_aead = encr.iter().all(is_aead);
+    let any_aead = encr.iter().any(is_aead);
+    if any_aead && !all_aead {
+        return Err(invalid(
+            "classic and combined-mode (AEAD) encryption algorithms can't be in the same proposal",
+        ));
+    }
+    let mut integ = get(&by_type, INTEG);
+    if all_aead {
+        integ.clear();
+    } else if integ.is_empty() {
+        return Err(invalid(
+            "an integrity algorithm is mandatory with classic (non-AEAD) encryption",
+        ));
+    }
+    let mut prf = get(&by_type, PRF);
+    let mut ke = get(&by_type, KE);
+    let mut esn = get(&by_type, ESN);
+    if is_ike {
+        if prf.is_empty() {
+            // strongSwan: no explicit PRF → the PRFs of the integrity
+            // algorithms, in their order.
+            for t in &integ {
+                let p = match IntegId(t.id) {
+                    IntegId::HMAC_SHA1_96 => PrfId::HMAC_SHA1,
+                    IntegId::HMAC_SHA2_256_128 => PrfId::HMAC_SHA2_256,
+                    IntegId::HMAC_SHA2_384_192 => PrfId::HMAC_SHA2_384,
+                    IntegId::HMAC_SHA2_512_256 => PrfId::HMAC_SHA2_512,
+                    _ => continue,
+                };
+                let pt = Transform::new(PRF, p.0);
+                if !prf.contains(&pt) {
+                    prf.push(pt);
+                }
+            }
+        }
+        if prf.is_empty() {
+            return Err(invalid(
+                "a PRF algorithm is mandatory in IKE proposals (AEAD ciphers need an explicit prf… keyword)",
+            ));
+        }
+        ke.retain(|t| t.id != DhGroup::NONE.0);
+        if ke.is_empty() {
+            return Err(invalid(
+                "a key exchange method is mandatory in IKE proposals",
+            ));
+        }
+    } else if esn.is_empty() {
+        esn.push(Transform::new(ESN, EsnId::NO_ESN.0));
+    }
+    let mut transforms = encr;
+    transforms.extend(prf);
+    transforms.extend(integ);
+    transforms.extend(ke);
+    transforms.extend(esn);
+    Ok(Proposal {
+        num: 0,
+        protocol,
+        spi: Vec::new(),
+        transforms,
+    })
+}
+
+/// Parses a comma-separated strongSwan proposal list for `protocol` (IKE or
+/// ESP) into proposals numbered from 1, with empty SPIs.
+pub fn parse_proposals(protocol: ProtocolId, s: &str) -> Result<Vec<Proposal>, ProposalError> {
+    if protocol != ProtocolId::IKE && protocol != ProtocolId::ESP {
+        return Err(ProposalError::UnsupportedProtocol(protocol));
+    }
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        if item.is_empty() {
+            continue;
+        }
+        if item.eq_ignore_ascii_case("default") {
+            let (aead, classic) = if protocol == ProtocolId::IKE {
+                (DEFAULT_IKE_AEAD, DEFAULT_IKE)
+            } else {
+                (DEFAULT_ESP_AEAD, DEFAULT_ESP)
+            };
+            out.push(parse_one(protocol, aead)?);
+            out.push(parse_one(protocol, classic)?);
+        } else {
+            out.push(parse_one(protocol, item)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(ProposalError::Empty);
+    }
+    if out.len() > 255 {
+        return Err(ProposalError::Invalid {
+            protocol,
+            proposal: s.to_string(),
+            reason: "more than 255 proposals",
+        });
+    }
+    for (i, p) in out.iter_mut().enumerate() {
+        p.num = (i + 1) as u8;
+    }
+    Ok(out)
+}
+
+/// [`parse_proposals`] for IKE (swanctl `proposals`).
+pub fn parse_ike_proposals(s: &str) -> Result<Vec<Proposal>, ProposalError> {
+    parse_proposals(ProtocolId::IKE, s)
+}
+
+/// [`parse_proposals`] for ESP (swanctl `esp_proposals`). A KE method in an
+/// ESP proposal means PFS for CREATE_CHILD_SA.
+pub fn parse_esp_proposals(s: &str) -> Result<Vec<Proposal>, ProposalError> {
+    parse_proposals(ProtocolId::ESP, s)
+}
+
+/// Our `default` IKE proposals: strongSwan 5.9's AEAD default then its
+/// classic default, restricted to what we implement:
+///
+/// 1. `aes128gcm16-aes256gcm16-chacha20poly1305-prfsha256-prfsha384-prfsha512-prfsha1-ecp256-ecp384-ecp521-x25519-modp3072-modp4096-modp2048`
+/// 2. `aes128-aes192-aes256-sha256-sha384-sha512-sha1-prfsha256-prfsha384-prfsha512-prfsha1-ecp256-ecp384-ecp521-x25519-modp3072-modp4096-modp2048`
+pub fn default_ike_proposals() -> Vec<Proposal> {
+    parse_ike_proposals("default").unwrap_or_default()
+}
+
+/// Our `default` ESP proposals: `aes128gcm16-aes192gcm16-aes256gcm16` then
+/// `aes128-aes192-aes256-sha256-sha384-sha512-sha1-noesn` (strongSwan 5.9's,
+/// without AES-XCBC).
+pub fn default_esp_proposals() -> Vec<Proposal> {
+    parse_esp_proposals("default").unwrap_or_default()
+}
+
+/// Whose order wins when several algorithms would do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Preference {
+    /// Ours (strongSwan's default).
+    #[default]
+    Configured,
+    /// The peer's (strongSwan's `prefer_supplied`).
+    Peer,
+}
+
+/// How [`select`] chooses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SelectOptions {
+    /// Whose order of preference wins.
+    pub prefer: Preference,
+    /// Ignore KE transforms on both sides: for the CHILD SA created by
+    /// IKE_AUTH, whose keys come from the IKE SA's exchange (RFC 7296 §1.2:
+    /// the KE transforms are ignored there), so a configured PFS group still
+    /// matches a peer's proposal with or without one.
+    pub ignore_ke: bool,
+}
+
+impl SelectOptions {
+    /// Options for the first CHILD SA (in IKE_AUTH): KE transforms ignored.
+    pub fn first_child_sa() -> Self {
+        SelectOptions {
+            prefer: Preference::Configured,
+            ignore_ke: true,
+        }
+    }
+}
+
+/// No acceptable proposal: answer with a NO_PROPOSAL_CHOSEN notification
+/// (RFC 7296 §3.10.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("NO_PROPOSAL_CHOSEN: none of the peer's proposals is acceptable")]
+pub struct NoProposalChosen;
+
+fn is_ke_type(ty: TransformType) -> bool {
+    ty == KE || (TransformType::ADDKE1.0..=TransformType::ADDKE7.0).contains(&ty.0)
+}
+
+/// A proposal without its KE (and additional KE) transforms.
+pub fn strip_ke(p: &Proposal) -> Proposal {
+    Proposal {
+        num: p.num,
+        protocol: p.protocol,
+        spi: p.spi.clone(),
+        transforms: p
+            .transforms
+            .iter()
+            .filter(|t| !is_ke_type(t.ty))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// Whether two transforms are the same algorithm with the same key length;
+/// a peer transform with an attribute other than Key Length is never
+/// acceptable (RFC 7296 §3.3.6).
+fn transform_matches(ours: &Transform, theirs: &Transform) -> bool {
+    ours.ty == theirs.ty
+        && ours.id == theirs.id
+        && ours.key_length() == theirs.key_length()
+        && theirs.attributes.iter().all(
+            |a| matches!(a, TransformAttr::Tv { ty, .. } if *ty == TransformAttrType::KEY_LENGTH),
+        )
+}
+
+/// A type may be absent on one side if the other side offers its NONE value
+/// (KE NONE = PFS optional, INTEG NONE with AEAD), or for ESN, NO_ESN.
+fn absent_ok(list: &[&Transform], ty: TransformType) -> bool {
+    list.iter().any(|t| {
+        (t.id == 0 && (is_ke_type(ty) || ty == INTEG)) || (ty == ESN && t.id == EsnId::NO_ESN.0)
+    })
+}
+
+/// The single-choice proposal for `ours` against `theirs`, if acceptable.
+fn match_one(ours: &Proposal, theirs: &Proposal, prefer: Preference) -> Option<Proposal> {
+    if ours.protocol != theirs.protocol {
+        return None;
+    }
+    let mut types: Vec<TransformType> = Vec::new();
+    for t in ours.transforms.iter().chain(&theirs.transforms) {
+        if !types.contains(&t.ty) {
+            types.push(t.ty);
+        }
+    }
+    types.sort_by_key(|ty| {
+        TYPE_ORDER
+            .iter()
+            .position(|o| o == ty)
+            .unwrap_or(usize::MAX)
+    });
+    let mut chosen = Vec::new();
+    for ty in types {
+        let o: Vec<&Transform> = ours.transforms.iter().filter(|t| t.ty == ty).collect();
+        let t: Vec<&Transform> = theirs.transforms.iter().filter(|t| t.ty == ty).collect();
+        match (o.is_empty(), t.is_empty()) {
+            (true, true) => {}
+            (false, true) => {
+                if !absent_ok(&o, ty) {
+                    return None;
+                }
+            }
+            (true, false) => {
+                // Echo the peer's NONE so the reply has each offered type.
+                let none = t
+                    .iter()
+                    .find(|x| x.id == 0 && (is_ke_type(ty) || ty == INTEG))?;
+                chosen.push((*none).clone());
+            }
+            (false, false) => {
+                let pick = match prefer {
+                    Preference::Configured => o
+                        .iter()
+                        .find_map(|a| t.iter().find(|b| transform_matches(a, b)))
+                        .copied(),
+                    Preference::Peer => t
+                        .iter()
+                        .find(|b| o.iter().any(|a| transform_matches(a, b)))
+                        .copied(),
+                }?;
+                chosen.push(pick.clone());
+            }
+        }
+    }
+    Some(Proposal {
+        num: theirs.num,
+        protocol: theirs.protocol,
+        spi: theirs.spi.clone(),
+        transforms: chosen,
+    })
+}
+
+/// Responder selection (RFC 7296 §2.7, §3.3.6): the first acceptable
+/// combination, as a single proposal with exactly one transform of each
+/// type the peer offered, carrying the peer's proposal number and SPI.
+/// Replace the SPI with ours before sending it back in a CHILD SA or IKE SA
+/// rekey.
+pub fn select(
+    configured: &[Proposal],
+    offered: &[Proposal],
+    opts: SelectOptions,
+) -> Result<Proposal, NoProposalChosen> {
+    let (cfg, off): (Vec<Proposal>, Vec<Proposal>) = if opts.ignore_ke {
+        (
+            configured.iter().map(strip_ke).collect(),
+            offered.iter().map(strip_ke).collect(),
+        )
+    } else {
+        (configured.to_vec(), offered.to_vec())
+    };
+    match opts.prefer {
+        Preference::Configured => cfg
+            .iter()
+            .find_map(|c| off.iter().find_map(|o| match_one(c, o, opts.prefer))),
+        Preference::Peer => off
+            .iter()
+            .find_map(|o| cfg.iter().find_map(|c| match_one(c, o, opts.prefer))),
+    }
+    .ok_or(NoProposalChosen)
+}
+
+fn encr_name(id: u16) -> String {
+    match EncrId(id) {
+        EncrId::AES_CBC => "AES_CBC".into(),
+        EncrId::AES_GCM_16 => "AES_GCM_16".into(),
+        EncrId::CHACHA20_POLY1305 => "CHACHA20_POLY1305".into(),
+        EncrId::TRIPLE_DES => "3DES".into(),
+        e => e
+            .name()
+            .map_or_else(|| format!("UNKNOWN_1_{id}"), str::to_string),
+    }
+}
+
+fn ke_name(id: u16) -> String {
+    match DhGroup(id) {
+        DhGroup::NONE => "KE_NONE".into(),
+        DhGroup::CURVE25519 => "CURVE_25519".into(),
+        DhGroup::CURVE448 => "CURVE_448".into(),
+        g => match g.name() {
+            Some(n) if n.starts_with("MODP") || n.starts_with("ECP") => {
+                // MODP2048 -> MODP_2048, ECP256 -> ECP_256.
+                let split = n.find(|c: char| c.is_ascii_digit()).unwrap_or(n.len());
+                format!("{}_{}", &n[..split], &n[split..])
+            }
+            Some(n) => n.to_string(),
+            None => format!("UNKNOWN_4_{id}"),
+        },
+    }
+}
+
+struct Name<'a>(&'a Proposal);
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for ty in [ENCR, INTEG, PRF, KE, ESN] {
+            for t in self.0.transforms.iter().filter(|t| t.ty == ty) {
+                if !first {
+                    f.write_str("/")?;
+                }
+                first = false;
+                let name = match ty {
+                    ENCR => encr_name(t.id),
+                    INTEG => IntegId(t.id)
+                        .name()
+                        .map_or_else(|| format!("UNKNOWN_3_{}", t.id), str::to_string),
+                    PRF => PrfId(t.id)
+                        .name()
+                        .map_or_else(|| format!("UNKNOWN_2_{}", t.id), |n| format!("PRF_{n}")),
+                    KE => ke_name(t.id),
+                    _ => match EsnId(t.id) {
+                        EsnId::NO_ESN => "NO_EXT_SEQ".into(),
+                        EsnId::ESN => "EXT_SEQ".into(),
+                        _ => format!("UNKNOWN_5_{}", t.id),
+                    },
+                };
+                f.write_str(&name)?;
+                if let Some(bits) = t.key_length() {
+                    write!(f, "_{bits}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The proposal as strongSwan names it in its logs ("selected proposal:
+/// IKE:AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256"), without the protocol
+/// prefix: `AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256`. Types are printed in
+/// the order ENCR, INTEG, PRF, KE, ESN.
+pub fn proposal_name(p: &Proposal) -> String {
+    Name(p).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(p: &Proposal, ty: TransformType) -> Vec<(u16, Option<u16>)> {
+        p.transforms
+            .iter()
+            .filter(|t| t.ty == ty)
+            .map(|t| (t.id, t.key_length()))
+            .collect()
+    }
+
+    #[test]
+    fn ike_aead_with_prf() {
+        let p = parse_ike_proposals("aes128gcm16-prfsha256-ecp256").unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].num, 1);
+        assert_eq!(p[0].protocol, ProtocolId::IKE);
+        assert_eq!(ids(&p[0], ENCR), vec![(20, Some(128))]);
+        assert_eq!(ids(&p[0], PRF), vec![(5, None)]);
+        assert!(ids(&p[0], INTEG).is_empty());
+        assert_eq!(ids(&p[0], KE), vec![(19, None)]);
+        assert_eq!(
+            proposal_name(&p[0]),
+            "AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256"
+        );
+    }
+
+    #[test]
+    fn ike_classic_derives_prf() {
+        let p = parse_ike_proposals("aes256-sha384-modp3072").unwrap();
+        assert_eq!(ids(&p[0], ENCR), vec![(12, Some(256))]);
+        assert_eq!(ids(&p[0], INTEG), vec![(13, None)]);
+        assert_eq!(ids(&p[0], PRF), vec![(6, None)]);
+        assert_eq!(ids(&p[0], KE), vec![(15, None)]);
+        assert_eq!(
+            proposal_name(&p[0]),
+            "AES_CBC_256/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384/MODP_3072"
+        );
+        let p = parse_ike_proposals("aes256-sha256-modp2048").unwrap();
+        assert_eq!(ids(&p[0], PRF), vec![(5, None)]);
+        let p = parse_ike_proposals("aes128-sha256-ecp256").unwrap();
+        assert_eq!(ids(&p[0], ENCR), vec![(12, Some(128))]);
+    }
+
+    #[test]
+    fn ike_chacha_and_x25519() {
+        let p = parse_ike_proposals("chacha20poly1305-prfsha256-x25519").unwrap();
+        assert_eq!(ids(&p[0], ENCR), vec![(28, None)]);
+        assert_eq!(ids(&p[0], KE), vec![(31, None)]);
+        assert_eq!(
+            proposal_name(&p[0]),
+            "CHACHA20_POLY1305/PRF_HMAC_SHA2_256/CURVE_25519"
+        );
+        let p = parse_ike_proposals("aes256gcm16-prfsha384-x25519").unwrap();
+        assert_eq!(ids(&p[0], ENCR), vec![(20, Some(256))]);
+        let p = parse_ike_proposals("chacha20poly1305-prfsha256-ecp384").unwrap();
+        assert_eq!(ids(&p[0], KE), vec![(20, None)]);
+    }
+
+    #[test]
+    fn ike_aead_without_prf_is_rejected_like_strongswan() {
+        let e = parse_ike_proposals("aes128gcm16-ecp256").unwrap_err();
+        assert!(matches!(e, ProposalError::Invalid { .. }), "{e}");
+        assert!(e.to_string().contains("PRF"));
+    }
+
+    #[test]
+    fn several_of_one_type_and_lists() {
+        let p = parse_ike_proposals(
+            "aes256-aes128-sha256-sha384-ecp384-ecp256-modp3072, aes256gcm16-aes128gcm16-prfsha384-prfsha256-x25519",
+        )
+        .unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].num, p[1].num), (1, 2));
+        assert_eq!(ids(&p[0], ENCR), vec![(12, Some(256)), (12, Some(128))]);
+        assert_eq!(ids(&p[0], PRF), vec![(5, None), (6, None)]);
+        assert_eq!(ids(&p[0], KE), vec![(20, None), (19, None), (15, None)]);
+        assert_eq!(ids(&p[1], PRF), vec![(6, None), (5, None)]);
+        // Order of different kinds does not matter.
+        let a = parse_ike_proposals("aes256gcm16-prfsha384-ecp384-aes192-sha1");
+        assert!(a.is_err(), "AEAD and classic mixed");
+    }
+
+    #[test]
+    fn unknown_keyword_is_named() {
+        let e = parse_ike_proposals("aes256-sha256-modp2048-frobnicate").unwrap_err();
+        assert_eq!(
+            e,
+            ProposalError::UnknownKeyword {
+                keyword: "frobnicate".into(),
+                proposal: "aes256-sha256-modp2048-frobnicate".into()
+            }
+        );
+        assert!(e.to_string().contains("'frobnicate'"));
+        assert!(parse_ike_proposals("3des-sha1-modp1024").is_err());
+        assert!(matches!(
+            parse_ike_proposals("aes192gcm16-prfsha256-ecp256"),
+            Err(ProposalError::NotForProtocol { .. })
+        ));
+        assert!(matches!(
+            parse_ike_proposals("aes128-sha256-ecp256-esn"),
+            Err(ProposalError::NotForProtocol { .. })
+        ));
+        assert_eq!(parse_ike_proposals(" , "), Err(ProposalError::Empty));
+        assert!(parse_ike_proposals("aes128-sha256").is_err(), "no KE");
+        assert!(
+            parse_ike_proposals("aes128-ecp256").is_err(),
+            "no integrity"
+        );
+    }
+
+    #[test]
+    fn esp() {
+        let p = parse_esp_proposals("aes128gcm16").unwrap();
+        assert_eq!(p[0].protocol, ProtocolId::ESP);
+        assert_eq!(ids(&p[0], ENCR), vec![(20, Some(128))]);
+        assert_eq!(ids(&p[0], ESN), vec![(0, None)]);
+        assert!(ids(&p[0], KE).is_empty());
+        assert_eq!(proposal_name(&p[0]), "AES_GCM_16_128/NO_EXT_SEQ");
+
+        let p = parse_esp_proposals("aes256gcm16-ecp256").unwrap();
+        assert_eq!(ids(&p[0], KE), vec![(19, None)]);
+
+        let p = parse_esp_proposals("aes256-sha256").unwrap();
+        assert_eq!(ids(&p[0], INTEG), vec![(12, None)]);
+        assert!(ids(&p[0], PRF).is_empty());
+
+        let p = parse_esp_proposals("chacha20poly1305-esn-noesn").unwrap();
+        assert_eq!(ids(&p[0], ESN), vec![(1, None), (0, None)]);
+        let p = parse_esp_proposals("aes256gcm16-esn").unwrap();
+        assert_eq!(ids(&p[0], ESN), vec![(1, None)]);
+
+        // PRF keywords are dropped from ESP, as strongSwan does.
+        let p = parse_esp_proposals("aes256-sha256-prfsha256").unwrap();
+        assert!(ids(&p[0], PRF).is_empty());
+        // Deviation from strongSwan: no unauthenticated CBC.
+        assert!(parse_esp_proposals("aes256").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let ike = parse_ike_proposals("default").unwrap();
+        assert_eq!(ike, default_ike_proposals());
+        assert_eq!(ike.len(), 2);
+        assert!(ike[0]
+            .transforms
+            .iter()
+            .filter(|t| t.ty == ENCR)
+            .all(is_aead));
+        assert!(!ike[1].transforms.iter().any(is_aead));
+        let esp = default_esp_proposals();
+        assert_eq!(esp.len(), 2);
+        assert_eq!(ids(&esp[1], ESN), vec![(0, None)]);
+        let mixed = parse_ike_proposals("aes256-sha256-modp2048,default").unwrap();
+        assert_eq!(mixed.len(), 3);
+        assert_eq!(
+            mixed.iter().map(|p| p.num).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+    }
+
+    fn offer(s: &str, proto: ProtocolId, spi: &[u8]) -> Vec<Proposal> {
+        let mut v = parse_proposals(proto, s).unwrap();
+        for p in &mut v {
+            p.spi = spi.to_vec();
+        }
+        v
+    }
+
+    #[test]
+    fn select_prefers_ours() {
+        let ours = parse_ike_proposals("aes256gcm16-aes128gcm16-prfsha384-prfsha256-ecp384-ecp256")
+            .unwrap();
+        let theirs = offer(
+            "aes128-sha256-modp2048,aes128gcm16-aes256gcm16-prfsha256-prfsha384-ecp256-ecp384",
+            ProtocolId::IKE,
+            &[],
+        );
+        let s = select(&ours, &theirs, SelectOptions::default()).unwrap();
+        assert_eq!(s.num, 2);
+        assert_eq!(
+            proposal_name(&s),
+            "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384"
+        );
+        assert_eq!(s.transforms.len(), 3);
+
+        let s = select(
+            &ours,
+            &theirs,
+            SelectOptions {
+                prefer: Preference::Peer,
+                ignore_ke: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            proposal_name(&s),
+            "AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256"
+        );
+    }
+
+    #[test]
+    fn select_no_proposal_chosen() {
+        let ours = parse_ike_proposals("aes256gcm16-prfsha384-ecp384").unwrap();
+        let theirs = offer("aes256gcm16-prfsha384-ecp256", ProtocolId::IKE, &[]);
+        assert_eq!(
+            select(&ours, &theirs, SelectOptions::default()),
+            Err(NoProposalChosen)
+        );
+        // Key length must match.
+        let theirs = offer("aes128gcm16-prfsha384-ecp384", ProtocolId::IKE, &[]);
+        assert_eq!(
+            select(&ours, &theirs, SelectOptions::default()),
+            Err(NoProposalChosen)
+        );
+        // Protocol must match.
+        let theirs = offer("aes256gcm16-ecp384", ProtocolId::ESP, &[1, 2, 3, 4]);
+        assert_eq!(
+            select(&ours, &theirs, SelectOptions::default()),
+            Err(NoProposalChosen)
+        );
+    }
+
+    #[test]
+    fn select_esp_keeps_spi_and_handles_ke() {
+        let ours = parse_esp_proposals("aes256gcm16-ecp256").unwrap();
+        let theirs = offer(
+            "aes128gcm16-aes256gcm16-ecp256-modp2048",
+            ProtocolId::ESP,
+            &[1, 2, 3, 4],
+        );
+        let s = select(&ours, &theirs, SelectOptions::default()).unwrap();
+        assert_eq!(s.spi, vec![1, 2, 3, 4]);
+        assert_eq!(proposal_name(&s), "AES_GCM_16_256/ECP_256/NO_EXT_SEQ");
+
+        // In IKE_AUTH the peer sends no KE (or one): ignore KE on both sides.
+        let theirs = offer("aes256gcm16", ProtocolId::ESP, &[9, 9, 9, 9]);
+        assert_eq!(
+            select(&ours, &theirs, SelectOptions::default()),
+            Err(NoProposalChosen)
+        );
+        let s = select(&ours, &theirs, SelectOptions::first_child_sa()).unwrap();
+        assert_eq!(proposal_name(&s), "AES_GCM_16_256/NO_EXT_SEQ");
+        assert!(s.transforms.iter().all(|t| t.ty != KE));
+
+        // KE NONE offered by the peer: PFS optional, we have none configured.
+        let ours = parse_esp_proposals("aes256gcm16").unwrap();
+        let theirs = offer("aes256gcm16-ecp256-none", ProtocolId::ESP, &[1, 1, 1, 1]);
+        let s = select(&ours, &theirs, SelectOptions::default()).unwrap();
+        assert_eq!(ids(&s, KE), vec![(0, None)]);
+    }
+
+    #[test]
+    fn select_rejects_unknown_attributes() {
+        let ours = parse_esp_proposals("aes256gcm16").unwrap();
+        let mut theirs = offer("aes256gcm16", ProtocolId::ESP, &[1, 2, 3, 4]);
+        theirs[0].transforms[0].attributes.push(TransformAttr::Tv {
+            ty: TransformAttrType(99),
+            value: 1,
+        });
+        assert_eq!(
+            select(&ours, &theirs, SelectOptions::default()),
+            Err(NoProposalChosen)
+        );
+    }
+}

@@ -1,1 +1,35 @@
-//! The IKEv2 transforms peers use (RFC 8247).
+//! The IKEv2 transforms peers use (RFC 8247): SK payload protection, PRFs,
+//! integrity, key exchange, key derivation and AUTH inputs.
+//!
+//! Implemented transforms:
+//! - ENCR: AES-CBC-128/192/256 (+ an integrity transform), AES-GCM-16 with
+//!   128/256-bit keys (RFC 5282), ChaCha20-Poly1305 (RFC 7634);
+//! - PRF: HMAC-SHA1, HMAC-SHA2-256/384/512;
+//! - INTEG: HMAC-SHA1-96, HMAC-SHA2-256-128/384-192/512-256;
+//! - KE: MODP 2048/3072/4096 (14/15/16), ECP 256/384/521 (19/20/21),
+//!   Curve25519 (31).
+//!
+//! Key material lives in [`SecretBytes`] (zeroized on drop, redacted in
+//! `Debug`). Keys inside ring (HMAC/AEAD key schedules) and the AES key
+//! schedule are not zeroized by those crates.
+
+mod auth;
+mod encr;
+mod error;
+mod integ;
+mod kdf;
+mod ke;
+mod modp_primes;
+mod prf;
+mod secret;
+mod suite;
+
+pub use auth::{psk_auth, signed_octets, verify_psk_auth, KEY_PAD};
+pub use encr::{Encr, SkCipher};
+pub use error::CryptoError;
+pub use integ::Integ;
+pub use kdf::{rekey_skeyseed, skeyseed, ChildKeys, IkeKeys};
+pub use ke::{modp_exponent_bits, modp_prime, KeyExchange, SharedSecret, SUPPORTED_GROUPS};
+pub use prf::Prf;
+pub use secret::SecretBytes;
+pub use suite::Suite;

@@ -1,0 +1,425 @@
+//! Key exchange (RFC 7296 §2.14, §3.4): MODP groups 14/15/16 (RFC 3526),
+//! ECP groups 19/20/21 (RFC 5903) and Curve25519 (RFC 8031).
+
+use core::fmt;
+use std::sync::OnceLock;
+
+use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
+use crypto_bigint::{Uint, U2048, U3072, U4096};
+use rand_core::CryptoRngCore;
+use zeroize::Zeroize;
+
+use super::modp_primes::{MODP2048_HEX, MODP3072_HEX, MODP4096_HEX};
+use super::{CryptoError, SecretBytes};
+use crate::wire::DhGroup;
+
+/// The shared secret g^ir, in the encoding RFC 7296 feeds to the PRF:
+/// left-padded to the group's length for MODP (§2.14 / §3.4), the x
+/// coordinate for ECP (RFC 5903 §7), the X25519 output (RFC 8031 §2.2).
+pub type SharedSecret = SecretBytes;
+
+/// Every key exchange method we implement, in our order of preference.
+pub const SUPPORTED_GROUPS: [DhGroup; 7] = [
+    DhGroup::CURVE25519,
+    DhGroup::ECP256,
+    DhGroup::ECP384,
+    DhGroup::ECP521,
+    DhGroup::MODP3072,
+    DhGroup::MODP4096,
+    DhGroup::MODP2048,
+];
+
+/// One side of a key exchange: our private key and our public value (the KE
+/// payload's Key Exchange Data).
+pub struct KeyExchange {
+    group: DhGroup,
+    private: Private,
+    public: Vec<u8>,
+}
+
+enum Private {
+    Modp { x: SecretBytes },
+    P256(p256::SecretKey),
+    P384(p384::SecretKey),
+    P521(p521::SecretKey),
+    X25519(x25519_dalek::StaticSecret),
+}
+
+impl fmt::Debug for KeyExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyExchange")
+            .field("group", &self.group)
+            .field("private", &"[redacted]")
+            .field("public_len", &self.public.len())
+            .finish()
+    }
+}
+
+/// A MODP group of RFC 3526, generator 2.
+struct Modp {
+    /// The prime, big-endian, exactly `len` bytes.
+    p: Vec<u8>,
+    /// Bits of the private exponent; see [`modp_exponent_bits`].
+    exp_bits: usize,
+}
+
+/// The private exponent length for a MODP group: the upper end of the
+/// exponent sizes RFC 3526 §8 gives for the group's strength estimates
+/// (2048: 220–320, 3072: 260–420, 4096: 300–480 bits), rounded up to a
+/// multiple of 64 bits. That is ≥ 2 × the group's security strength, and far
+/// cheaper than a full-length exponent.
+pub fn modp_exponent_bits(group: DhGroup) -> Option<usize> {
+    match group {
+        DhGroup::MODP2048 => Some(320),
+        DhGroup::MODP3072 => Some(448),
+        DhGroup::MODP4096 => Some(512),
+        _ => None,
+    }
+}
+
+fn modp(group: DhGroup) -> Option<&'static Modp> {
+    static G14: OnceLock<Modp> = OnceLock::new();
+    static G15: OnceLock<Modp> = OnceLock::new();
+    static G16: OnceLock<Modp> = OnceLock::new();
+    let (cell, hex) = match group {
+        DhGroup::MODP2048 => (&G14, MODP2048_HEX),
+        DhGroup::MODP3072 => (&G15, MODP3072_HEX),
+        DhGroup::MODP4096 => (&G16, MODP4096_HEX),
+        _ => return None,
+    };
+    Some(cell.get_or_init(|| Modp {
+        p: decode_hex(hex),
+        exp_bits: modp_exponent_bits(group).unwrap_or(0),
+    }))
+}
+
+fn decode_hex(s: &str) -> Vec<u8> {
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        b'A'..=b'F' => c - b'A' + 10,
+        _ => 0,
+    };
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| (nib(p[0]) << 4) | nib(p[1]))
+        .collect()
+}
+
+/// The prime of a MODP group we implement (big-endian), for tests and
+/// oracles.
+pub fn modp_prime(group: DhGroup) -> Option<&'static [u8]> {
+    modp(group).map(|m| m.p.as_slice())
+}
+
+/// base^exp mod p, constant time in the value of `exp` (crypto-bigint
+/// Montgomery ladder over a fixed `exp_bits`), result left-padded to the
+/// length of p. `base` and `exp` must not be longer than p.
+fn modpow_fixed<const L: usize>(base: &[u8], exp: &[u8], exp_bits: usize, p: &[u8]) -> Vec<u8> {
+    let n = p.len();
+    let p = Uint::<L>::from_be_slice(p);
+    let params = DynResidueParams::new(&p);
+    let mut b = Uint::<L>::from_be_slice(&left_pad(base, n));
+    let mut e_bytes = left_pad(exp, n);
+    let mut e = Uint::<L>::from_be_slice(&e_bytes);
+    e_bytes.zeroize();
+    let mut r = DynResidue::new(&b, params).pow_bounded_exp(&e, exp_bits);
+    let mut out = r.retrieve();
+    e.zeroize();
+    b.zeroize();
+    r.zeroize();
+    let mut bytes = Vec::with_capacity(n);
+    for w in out.as_words().iter().rev() {
+        bytes.extend_from_slice(&w.to_be_bytes());
+    }
+    out.zeroize();
+    bytes
+}
+
+fn modpow(group: DhGroup, base: &[u8], exp: &[u8]) -> Option<Vec<u8>> {
+    let m = modp(group)?;
+    Some(match group {
+        DhGroup::MODP2048 => modpow_fixed::<{ U2048::LIMBS }>(base, exp, m.exp_bits, &m.p),
+        DhGroup::MODP3072 => modpow_fixed::<{ U3072::LIMBS }>(base, exp, m.exp_bits, &m.p),
+        DhGroup::MODP4096 => modpow_fixed::<{ U4096::LIMBS }>(base, exp, m.exp_bits, &m.p),
+        _ => return None,
+    })
+}
+
+fn left_pad(v: &[u8], n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n.saturating_sub(v.len())];
+    out.extend_from_slice(&v[v.len().saturating_sub(n)..]);
+    out
+}
+
+/// RFC 6989 §2.1 check of a MODP public value (or shared secret):
+/// 1 < y < p - 1, i.e. neither 0, 1 nor p - 1 nor anything ≥ p. Both are
+/// big-endian of the same length; p is odd so p - 1 only differs in the last
+/// byte.
+fn modp_in_range(y: &[u8], p: &[u8]) -> bool {
+    let mut p_minus_1 = p.to_vec();
+    if let Some(last) = p_minus_1.last_mut() {
+        *last &= 0xfe;
+    }
+    let gt_one = y[..y.len() - 1].iter().any(|&b| b != 0) || y[y.len() - 1] > 1;
+    gt_one && y < p_minus_1.as_slice()
+}
+
+impl KeyExchange {
+    /// True if we implement `group`.
+    pub fn is_supported(group: DhGroup) -> bool {
+        SUPPORTED_GROUPS.contains(&group)
+    }
+
+    /// Length of the Key Exchange Data (and of the shared secret's group
+    /// element) for `group`.
+    pub fn public_value_len(group: DhGroup) -> Result<usize, CryptoError> {
+        Ok(match group {
+            DhGroup::MODP2048 => 256,
+            DhGroup::MODP3072 => 384,
+            DhGroup::MODP4096 => 512,
+            DhGroup::ECP256 => 64,
+            DhGroup::ECP384 => 96,
+            DhGroup::ECP521 => 132,
+            DhGroup::CURVE25519 => 32,
+            g => return Err(CryptoError::UnsupportedGroup(g)),
+        })
+    }
+
+    /// A fresh key pair for `group`.
+    pub fn generate<R: CryptoRngCore + ?Sized>(
+        group: DhGroup,
+        rng: &mut R,
+    ) -> Result<Self, CryptoError> {
+        let private = match group {
+            DhGroup::MODP2048 | DhGroup::MODP3072 | DhGroup::MODP4096 => {
+                let bits = modp_exponent_bits(group).unwrap_or(256);
+                let mut x = vec![0u8; bits / 8];
+                loop {
+                    rng.fill_bytes(&mut x);
+                    // Exclude the tiny exponents 0 and 1.
+                    if x[..x.len() - 1].iter().any(|&b| b != 0) || x[x.len() - 1] > 1 {
+                        break;
+                    }
+                }
+                Private::Modp {
+                    x: SecretBytes::new(x),
+                }
+            }
+            DhGroup::ECP256 => Private::P256(p256::SecretKey::random(&mut RngAdapter(rng))),
+            DhGroup::ECP384 => Private::P384(p384::SecretKey::random(&mut RngAdapter(rng))),
+            DhGroup::ECP521 => Private::P521(p521::SecretKey::random(&mut RngAdapter(rng))),
+            DhGroup::CURVE25519 => {
+                let mut k = [0u8; 32];
+                rng.fill_bytes(&mut k);
+                let s = x25519_dalek::StaticSecret::from(k);
+                k.zeroize();
+                Private::X25519(s)
+            }
+            g => return Err(CryptoError::UnsupportedGroup(g)),
+        };
+        Self::from_private(group, private)
+    }
+
+    /// A key pair from a fixed private key, **for known-answer tests only**
+    /// (a fixed key makes every exchange with it predictable).
+    ///
+    /// The private key is the exponent (big-endian, any length up to the
+    /// group's, used with [`modp_exponent_bits`] bits — longer exponents are
+    /// rejected) for MODP, the scalar (big-endian, 32/48/66 bytes) for
+    /// ECP, the 32-byte scalar of RFC 7748 for Curve25519.
+    pub fn from_fixed_private_key(group: DhGroup, private: &[u8]) -> Result<Self, CryptoError> {
+        let bad = || CryptoError::InvalidPrivateKey(group);
+        let private = match group {
+            DhGroup::MODP2048 | DhGroup::MODP3072 | DhGroup::MODP4096 => {
+                let bits = modp_exponent_bits(group).unwrap_or(0);
+                let first = private
+                    .iter()
+                    .position(|&b| b != 0)
+                    .unwrap_or(private.len());
+                let significant = &private[first..];
+                let nbits = significant
+                    .first()
+                    .map(|b| significant.len() * 8 - b.leading_zeros() as usize)
+                    .unwrap_or(0);
+                if nbits > bits || nbits < 2 {
+                    return Err(bad());
+                }
+                Private::Modp {
+                    x: SecretBytes::from_slice(significant),
+                }
+            }
+            DhGroup::ECP256 if private.len() == 32 => {
+                Private::P256(p256::SecretKey::from_slice(private).map_err(|_| bad())?)
+            }
+            DhGroup::ECP384 if private.len() == 48 => {
+                Private::P384(p384::SecretKey::from_slice(private).map_err(|_| bad())?)
+            }
+            DhGroup::ECP521 if private.len() == 66 => {
+                Private::P521(p521::SecretKey::from_slice(private).map_err(|_| bad())?)
+            }
+            DhGroup::CURVE25519 => {
+                let k: [u8; 32] = private.try_into().map_err(|_| bad())?;
+                Private::X25519(x25519_dalek::StaticSecret::from(k))
+            }
+            DhGroup::ECP256 | DhGroup::ECP384 | DhGroup::ECP521 => return Err(bad()),
+            g => return Err(CryptoError::UnsupportedGroup(g)),
+        };
+        Self::from_private(group, private)
+    }
+
+    fn from_private(group: DhGroup, private: Private) -> Result<Self, CryptoError> {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let public = match &private {
+            Private::Modp { x } => {
+                modpow(group, &[2], x.as_bytes()).ok_or(CryptoError::UnsupportedGroup(group))?
+            }
+            // RFC 5903 §7: x | y, without the SEC1 0x04 prefix.
+            Private::P256(k) => k.public_key().to_encoded_point(false).as_bytes()[1..].to_vec(),
+            Private::P384(k) => k.public_key().to_encoded_point(false).as_bytes()[1..].to_vec(),
+            Private::P521(k) => k.public_key().to_encoded_point(false).as_bytes()[1..].to_vec(),
+            Private::X25519(k) => x25519_dalek::PublicKey::from(k).as_bytes().to_vec(),
+        };
+        Ok(KeyExchange {
+            group,
+            private,
+            public,
+        })
+    }
+
+    /// The group.
+    pub fn group(&self) -> DhGroup {
+        self.group
+    }
+
+    /// Our Key Exchange Data for the KE payload, in the group's fixed
+    /// length.
+    pub fn public_value(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// Computes g^ir from the peer's Key Exchange Data, after validating it
+    /// (RFC 6989 range check for MODP, on-curve check for ECP, all-zero
+    /// output check for X25519).
+    pub fn agree(&self, peer: &[u8]) -> Result<SharedSecret, CryptoError> {
+        let group = self.group;
+        let expected = Self::public_value_len(group)?;
+        if peer.len() != expected {
+            return Err(CryptoError::BadPeerPublicValue {
+                group,
+                reason: "wrong length",
+            });
+        }
+        let bad_point = CryptoError::BadPeerPublicValue {
+            group,
+            reason: "not a point on the curve",
+        };
+        match &self.private {
+            Private::Modp { x } => {
+                let p = modp_prime(group).ok_or(CryptoError::UnsupportedGroup(group))?;
+                if !modp_in_range(peer, p) {
+                    return Err(CryptoError::BadPeerPublicValue {
+                        group,
+                        reason: "not in the range 1 < y < p-1 (RFC 6989)",
+                    });
+                }
+                let s = SecretBytes::new(
+                    modpow(group, peer, x.as_bytes())
+                        .ok_or(CryptoError::UnsupportedGroup(group))?,
+                );
+                if !modp_in_range(s.as_bytes(), p) {
+                    return Err(CryptoError::DegenerateSharedSecret(group));
+                }
+                Ok(s)
+            }
+            Private::P256(k) => {
+                let pk = p256::PublicKey::from_sec1_bytes(&sec1_uncompressed(peer))
+                    .map_err(|_| bad_point)?;
+                let ss = p256::ecdh::diffie_hellman(k.to_nonzero_scalar(), pk.as_affine());
+                Ok(SecretBytes::from_slice(ss.raw_secret_bytes()))
+            }
+            Private::P384(k) => {
+                let pk = p384::PublicKey::from_sec1_bytes(&sec1_uncompressed(peer))
+                    .map_err(|_| bad_point)?;
+                let ss = p384::ecdh::diffie_hellman(k.to_nonzero_scalar(), pk.as_affine());
+                Ok(SecretBytes::from_slice(ss.raw_secret_bytes()))
+            }
+            Private::P521(k) => {
+                let pk = p521::PublicKey::from_sec1_bytes(&sec1_uncompressed(peer))
+                    .map_err(|_| bad_point)?;
+                let ss = p521::ecdh::diffie_hellman(k.to_nonzero_scalar(), pk.as_affine());
+                Ok(SecretBytes::from_slice(ss.raw_secret_bytes()))
+            }
+            Private::X25519(k) => {
+                let mut arr = [0u8; 32];
+                arr.copy_from_slice(peer);
+                let ss = k.diffie_hellman(&x25519_dalek::PublicKey::from(arr));
+                // RFC 7748 §6.1 / RFC 8031 §2.3: an all-zero output means a
+                // small-order peer point.
+                let all_zero = ss.as_bytes().iter().fold(0u8, |a, &b| a | b) == 0;
+                if all_zero {
+                    return Err(CryptoError::DegenerateSharedSecret(group));
+                }
+                Ok(SecretBytes::from_slice(ss.as_bytes()))
+            }
+        }
+    }
+}
+
+/// SEC1 uncompressed encoding: 0x04 | x | y.
+fn sec1_uncompressed(xy: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(xy.len() + 1);
+    v.push(0x04);
+    v.extend_from_slice(xy);
+    v
+}
+
+/// Lets a `?Sized` RNG be passed where the RustCrypto crates want a sized
+/// `CryptoRngCore`.
+struct RngAdapter<'a, R: CryptoRngCore + ?Sized>(&'a mut R);
+
+impl<R: CryptoRngCore + ?Sized> rand_core::RngCore for RngAdapter<'_, R> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.try_fill_bytes(dest)
+    }
+}
+
+impl<R: CryptoRngCore + ?Sized> rand_core::CryptoRng for RngAdapter<'_, R> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_check() {
+        let p = modp_prime(DhGroup::MODP2048).unwrap();
+        let mut y = vec![0u8; 256];
+        assert!(!modp_in_range(&y, p)); // 0
+        y[255] = 1;
+        assert!(!modp_in_range(&y, p)); // 1
+        y[255] = 2;
+        assert!(modp_in_range(&y, p)); // 2
+        let mut pm1 = p.to_vec();
+        pm1[255] = 0xfe;
+        assert!(!modp_in_range(&pm1, p)); // p - 1
+        pm1[255] = 0xfd;
+        assert!(modp_in_range(&pm1, p)); // p - 2
+        assert!(!modp_in_range(p, p)); // p
+        assert!(!modp_in_range(&[0xff; 256], p)); // > p
+    }
+
+    #[test]
+    fn left_pad_works() {
+        assert_eq!(left_pad(&[1, 2], 4), vec![0, 0, 1, 2]);
+        assert_eq!(left_pad(&[1, 2, 3, 4], 4), vec![1, 2, 3, 4]);
+    }
+}
