@@ -80,6 +80,10 @@ ss_init() {
 	fi
 	mkdir -p "$SS_WORKDIR"
 	trap 'ss_cleanup' EXIT
+	# Say which command failed under set -e (otherwise the exit is silent);
+	# errtrace makes functions and subshells inherit the ERR trap.
+	set -o errtrace
+	trap 'ss_log "FAILED (exit $?): $BASH_COMMAND"' ERR
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 }
@@ -304,6 +308,7 @@ ss_capture_stop() {
 ss_cleanup() {
 	local rc=$? name ns
 	set +e
+	trap - ERR
 	for name in "${!SS_CAPTURE_PID[@]}"; do ss_capture_stop "$name" 2; done
 	for name in "${!SS_CHARON_PID[@]}"; do ss_charon_stop "$name" 3; done
 	for ns in "${SS_CREATED_NETNS[@]}"; do
