@@ -23,13 +23,13 @@ fn measure(budget: Duration, mut f: impl FnMut()) -> (f64, f64) {
 }
 
 fn row(name: &str, (ops, us): (f64, f64)) {
-    println!("| {name:<44} | {ops:>12.1} | {us:>10.2} |");
+    println!("| {name:<50} | {ops:>12.1} | {us:>10.2} |");
 }
 
 fn main() {
     let budget = Duration::from_millis(1500);
-    println!("| operation                                    |        ops/s |      µs/op |");
-    println!("|----------------------------------------------|-------------:|-----------:|");
+    println!("| operation                                          |        ops/s |      µs/op |");
+    println!("|----------------------------------------------------|-------------:|-----------:|");
 
     for (group, name) in [
         (DhGroup::MODP2048, "KE generate+agree, group 14 (MODP 2048)"),
