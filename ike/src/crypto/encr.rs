@@ -142,10 +142,10 @@ enum Inner {
     Cbc {
         key: SecretBytes,
         integ: Integ,
-        integ_key: hmac::Key,
+        integ_key: Box<hmac::Key>,
     },
     Aead {
-        key: aead::LessSafeKey,
+        key: Box<aead::LessSafeKey>,
         salt: [u8; AEAD_SALT_LEN],
     },
 }
@@ -193,7 +193,7 @@ impl SkCipher {
                 Inner::Cbc {
                     key: SecretBytes::from_slice(encr_key),
                     integ,
-                    integ_key: hmac::Key::new(integ.algorithm(), integ_key),
+                    integ_key: Box::new(hmac::Key::new(integ.algorithm(), integ_key)),
                 }
             }
             (Encr::AesCbc { .. }, None) => {
@@ -229,7 +229,7 @@ impl SkCipher {
                 let mut salt = [0u8; AEAD_SALT_LEN];
                 salt.copy_from_slice(s);
                 Inner::Aead {
-                    key: aead::LessSafeKey::new(unbound),
+                    key: Box::new(aead::LessSafeKey::new(unbound)),
                     salt,
                 }
             }

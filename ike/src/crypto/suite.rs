@@ -22,7 +22,7 @@ pub struct Suite {
     pub esn: Option<bool>,
 }
 
-fn single<'a>(p: &'a Proposal, ty: TransformType) -> Result<Option<&'a Transform>, CryptoError> {
+fn single(p: &Proposal, ty: TransformType) -> Result<Option<&Transform>, CryptoError> {
     let mut it = p.transforms.iter().filter(|t| t.ty == ty);
     let first = it.next();
     if it.next().is_some() {
