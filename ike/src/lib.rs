@@ -5,5 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod crypto;
+pub mod engine;
 pub mod proposal;
 pub mod wire;

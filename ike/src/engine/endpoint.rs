@@ -1,0 +1,675 @@
+//! The endpoint: routes datagrams to IKE SAs by SPI, answers what needs no
+//! state (cookies, errors for unknown SAs), and drives the timers.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand_core::CryptoRngCore;
+use tracing::{debug, info, warn};
+
+use crate::engine::config::{ChildConfig, EngineConfig, PeerConfig, SharedKey};
+use crate::engine::ike_sa::{Ctx, IkeSa, Note, State, Task};
+use crate::engine::natd::CookieJar;
+use crate::engine::types::{Action, Datagram, Event, Failure, IkeInfo, IkeSaId, Transmit};
+use crate::wire::{
+    ExchangeType, Flags, Header, Message, NotifyPayload, NotifyType, Payload, PayloadBody,
+    PayloadType,
+};
+
+/// Counters for `stats` and the control socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams that did not parse.
+    pub malformed: u64,
+    /// Datagrams for IKE SAs we do not have.
+    pub unknown_spi: u64,
+    /// IKE_SA_INIT requests answered with a COOKIE.
+    pub cookies_sent: u64,
+    /// IKE_SA_INIT requests dropped by `init_limit_half_open`.
+    pub init_dropped: u64,
+    /// IKE SAs currently half-open (responder).
+    pub half_open: usize,
+    /// IKE SAs in total.
+    pub ike_sas: usize,
+}
+
+/// The IKE endpoint of a daemon: every IKE SA, by our SPI.
+///
+/// See the [module documentation](super) for how to drive it.
+pub struct Endpoint {
+    cfg: EngineConfig,
+    rng: Box<dyn CryptoRngCore + Send>,
+    peers: Vec<Arc<PeerConfig>>,
+    keys: Vec<SharedKey>,
+    sas: HashMap<u64, IkeSa>,
+    /// Half-open responder SAs by (initiator SPI, peer address), to answer
+    /// a retransmitted IKE_SA_INIT from the same SA.
+    half_open_index: HashMap<([u8; 8], SocketAddr), u64>,
+    cookies: CookieJar,
+    cookie_rotate_at: Option<Instant>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    next_unique: u32,
+    stats: Stats,
+    /// Where we send from when initiating: our address per family.
+    local_v4: Option<SocketAddr>,
+    local_v6: Option<SocketAddr>,
+    /// Restarts waiting for their time.
+    pending_restarts: Vec<(Instant, String, Option<String>, u32)>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("peers", &self.peers.len())
+            .field("sas", &self.sas.len())
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! ctx {
+    ($self:ident, $now:expr, $notes:ident, $inuse:ident) => {
+        Ctx {
+            now: $now,
+            cfg: &$self.cfg,
+            rng: &mut *$self.rng,
+            transmits: &mut $self.transmits,
+            events: &mut $self.events,
+            actions: &mut $self.actions,
+            keys: &$self.keys,
+            peers: &$self.peers,
+            next_unique: &mut $self.next_unique,
+            spi_in_use: &mut $inuse,
+            notes: &mut $notes,
+        }
+    };
+}
+
+impl Endpoint {
+    /// A new endpoint with no connections.
+    pub fn new(cfg: EngineConfig, mut rng: Box<dyn CryptoRngCore + Send>) -> Self {
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        Endpoint {
+            cfg,
+            rng,
+            peers: Vec::new(),
+            keys: Vec::new(),
+            sas: HashMap::new(),
+            half_open_index: HashMap::new(),
+            cookies: CookieJar::new(&secret),
+            cookie_rotate_at: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+            next_unique: 0,
+            stats: Stats::default(),
+            local_v4: None,
+            local_v6: None,
+            pending_restarts: Vec::new(),
+        }
+    }
+
+    /// The addresses we initiate from (the daemon's bound sockets).
+    pub fn set_local_addrs(&mut self, v4: Option<SocketAddr>, v6: Option<SocketAddr>) {
+        self.local_v4 = v4;
+        self.local_v6 = v6;
+    }
+
+    /// Replaces the connections and shared keys. IKE SAs of connections that
+    /// are gone are deleted; the others keep running with the new settings
+    /// from their next exchange on.
+    pub fn load(&mut self, now: Instant, peers: Vec<PeerConfig>, keys: Vec<SharedKey>) {
+        let peers: Vec<Arc<PeerConfig>> = peers.into_iter().map(Arc::new).collect();
+        self.keys = keys;
+        let gone: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| !peers.iter().any(|p| p.name == sa.peer.name))
+            .map(|(k, _)| *k)
+            .collect();
+        for sa in self.sas.values_mut() {
+            if let Some(p) = peers.iter().find(|p| p.name == sa.peer.name) {
+                sa.peer = p.clone();
+            }
+        }
+        self.peers = peers;
+        for k in gone {
+            self.with_sa(now, k, |sa, ctx| {
+                info!(conn = %sa.peer.name, "connection removed, deleting its IKE_SA");
+                sa.terminate(ctx);
+            });
+        }
+    }
+
+    /// The loaded connections.
+    pub fn peers(&self) -> &[Arc<PeerConfig>] {
+        &self.peers
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            half_open: self.sas.values().filter(|s| s.half_open).count(),
+            ike_sas: self.sas.len(),
+            ..self.stats
+        }
+    }
+
+    fn local_for(&self, remote: SocketAddr) -> SocketAddr {
+        let pick = if remote.is_ipv4() {
+            self.local_v4
+        } else {
+            self.local_v6
+        };
+        let mut l = pick.unwrap_or_else(|| {
+            if remote.is_ipv4() {
+                SocketAddr::from(([0, 0, 0, 0], self.cfg.port))
+            } else {
+                SocketAddr::from(([0u16; 8], self.cfg.port))
+            }
+        });
+        l.set_port(self.cfg.port);
+        l
+    }
+
+    /// Initiates connection `conn`, with its child `child` (or its first
+    /// child) in IKE_AUTH; further children follow in CREATE_CHILD_SA.
+    /// An IKE SA that is already up gets only the CHILD SA.
+    pub fn initiate(
+        &mut self,
+        now: Instant,
+        conn: &str,
+        child: Option<&str>,
+    ) -> Result<IkeSaId, Failure> {
+        self.initiate_attempt(now, conn, child, 1)
+    }
+
+    fn initiate_attempt(
+        &mut self,
+        now: Instant,
+        conn: &str,
+        child: Option<&str>,
+        attempt: u32,
+    ) -> Result<IkeSaId, Failure> {
+        let peer = self
+            .peers
+            .iter()
+            .find(|p| p.name == conn)
+            .cloned()
+            .ok_or_else(|| Failure::Local(format!("no connection named '{conn}'")))?;
+        let child_cfg: Option<ChildConfig> = match child {
+            Some(name) => Some(
+                peer.children
+                    .iter()
+                    .find(|c| c.name == name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Failure::Local(format!("connection '{conn}' has no child '{name}'"))
+                    })?,
+            ),
+            None => peer.children.first().cloned(),
+        };
+        // Reuse an established IKE SA (not for reauthentication).
+        if attempt == 1 {
+            if let Some(key) = self
+                .sas
+                .iter()
+                .find(|(_, s)| s.peer.name == conn && s.state == State::Established)
+                .map(|(k, _)| *k)
+            {
+                if let Some(c) = child_cfg {
+                    self.with_sa(now, key, |sa, ctx| {
+                        sa.queue(ctx, Task::CreateChild(Box::new(c)))
+                    });
+                }
+                return Ok(IkeSaId(key));
+            }
+        }
+        let remote_ip = peer
+            .remote_addrs
+            .iter()
+            .find_map(|a| a.host())
+            .ok_or_else(|| {
+                Failure::Local(format!(
+                    "connection '{conn}' has no concrete remote address to initiate to"
+                ))
+            })?;
+        let remote = SocketAddr::new(remote_ip, peer.remote_port);
+        let local = self.local_for(remote);
+        let mut notes = Vec::new();
+        let sas = &self.sas;
+        let mut inuse = |spi: u32| sas.values().any(|s| s.has_spi_in(spi));
+        let mut ctx = ctx!(self, now, notes, inuse);
+        let sa = IkeSa::initiate(&mut ctx, peer, child_cfg, local, remote, attempt)?;
+        let id = sa.id;
+        self.sas.insert(id.0, sa);
+        self.process_notes(now, notes);
+        Ok(id)
+    }
+
+    /// Deletes an IKE SA (with a DELETE to the peer).
+    pub fn terminate_ike(&mut self, now: Instant, id: IkeSaId) -> Result<(), Failure> {
+        if !self.sas.contains_key(&id.0) {
+            return Err(Failure::Local(format!("no IKE_SA {id}")));
+        }
+        self.with_sa(now, id.0, |sa, ctx| sa.terminate(ctx));
+        Ok(())
+    }
+
+    /// Deletes every IKE SA of a connection.
+    pub fn terminate_conn(&mut self, now: Instant, conn: &str) -> usize {
+        let ids: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| s.peer.name == conn)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &ids {
+            self.with_sa(now, *k, |sa, ctx| sa.terminate(ctx));
+        }
+        ids.len()
+    }
+
+    /// Deletes a CHILD SA by our inbound SPI.
+    pub fn terminate_child(&mut self, now: Instant, spi_in: u32) -> Result<(), Failure> {
+        let key = self.sa_of_child(spi_in)?;
+        self.with_sa(now, key, |sa, ctx| sa.queue(ctx, Task::DeleteChild(spi_in)));
+        Ok(())
+    }
+
+    /// Rekeys an IKE SA now.
+    pub fn rekey_ike(&mut self, now: Instant, id: IkeSaId) -> Result<(), Failure> {
+        if !self.sas.contains_key(&id.0) {
+            return Err(Failure::Local(format!("no IKE_SA {id}")));
+        }
+        self.with_sa(now, id.0, |sa, ctx| sa.queue(ctx, Task::RekeyIke));
+        Ok(())
+    }
+
+    /// Rekeys a CHILD SA now, by our inbound SPI.
+    pub fn rekey_child(&mut self, now: Instant, spi_in: u32) -> Result<(), Failure> {
+        let key = self.sa_of_child(spi_in)?;
+        self.with_sa(now, key, |sa, ctx| sa.queue(ctx, Task::RekeyChild(spi_in)));
+        Ok(())
+    }
+
+    fn sa_of_child(&self, spi_in: u32) -> Result<u64, Failure> {
+        self.sas
+            .iter()
+            .find(|(_, s)| s.has_spi_in(spi_in))
+            .map(|(k, _)| *k)
+            .ok_or_else(|| Failure::Local(format!("no CHILD_SA with SPI {spi_in:08x}")))
+    }
+
+    /// Deletes every IKE SA (shutdown).
+    pub fn shutdown(&mut self, now: Instant) {
+        let keys: Vec<u64> = self.sas.keys().copied().collect();
+        for k in keys {
+            self.with_sa(now, k, |sa, ctx| sa.terminate(ctx));
+        }
+    }
+
+    /// ESP arrived on the CHILD SA with this inbound SPI: the peer lives.
+    pub fn child_activity(&mut self, now: Instant, spi_in: u32) {
+        if let Ok(k) = self.sa_of_child(spi_in) {
+            self.with_sa(now, k, |sa, ctx| sa.esp_activity(ctx, spi_in));
+        }
+    }
+
+    /// The data plane's byte/packet limit of a CHILD SA ran out: soft
+    /// starts a rekey, hard deletes it.
+    pub fn child_expired(&mut self, now: Instant, spi_in: u32, hard: bool) {
+        if let Ok(k) = self.sa_of_child(spi_in) {
+            self.with_sa(now, k, |sa, ctx| sa.child_expired(ctx, spi_in, hard));
+        }
+    }
+
+    /// Every IKE SA, for listings.
+    pub fn ike_sas(&self) -> Vec<IkeInfo> {
+        let mut v: Vec<IkeInfo> = self
+            .sas
+            .values()
+            .filter(|s| s.state != State::Dead)
+            .map(IkeSa::info)
+            .collect();
+        v.sort_by_key(|i| i.unique_id);
+        v
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next data-plane action.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Endpoint::handle_timeout`] wants to run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = self
+            .sas
+            .values()
+            .filter_map(|s| s.poll_timeout(&self.cfg))
+            .min();
+        for (at, ..) in &self.pending_restarts {
+            t = Some(t.map_or(*at, |x| x.min(*at)));
+        }
+        if let Some(c) = self.cookie_rotate_at {
+            t = Some(t.map_or(c, |x| x.min(c)));
+        }
+        t
+    }
+
+    /// Runs the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let keys: Vec<u64> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| s.poll_timeout(&self.cfg).is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            self.with_sa(now, k, |sa, ctx| sa.handle_timeout(ctx));
+        }
+        if self.cookie_rotate_at.is_some_and(|t| t <= now) {
+            let mut s = [0u8; 32];
+            self.rng.fill_bytes(&mut s);
+            self.cookies.rotate(&s);
+            self.cookie_rotate_at = Some(now + Duration::from_secs(120));
+        }
+        let due: Vec<_> = self
+            .pending_restarts
+            .iter()
+            .filter(|r| r.0 <= now)
+            .cloned()
+            .collect();
+        self.pending_restarts.retain(|r| r.0 > now);
+        for (_, conn, child, attempt) in due {
+            if let Err(e) = self.initiate_attempt(now, &conn, child.as_deref(), attempt) {
+                warn!(%conn, "restarting failed: {e}");
+            }
+        }
+    }
+
+    /// Processes one received IKE datagram.
+    pub fn handle_datagram(&mut self, now: Instant, d: Datagram<'_>) {
+        let header = match Header::parse(d.data) {
+            Ok(h) => h,
+            Err(e) => {
+                self.stats.malformed += 1;
+                debug!(remote = %d.remote, "dropping datagram: {e}");
+                return;
+            }
+        };
+        let msg = match Message::parse(d.data) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.malformed += 1;
+                // §2.21.1: answer only IKE_SA_INIT requests about an
+                // unsupported major version or critical payload, without
+                // creating state; everything else is dropped.
+                if !header.flags.response && header.exchange == ExchangeType::IKE_SA_INIT {
+                    let ty = e.notify_type();
+                    if ty == NotifyType::INVALID_MAJOR_VERSION
+                        || ty == NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD
+                    {
+                        self.reply_stateless(&d, &header, ty, e.notify_data());
+                    }
+                }
+                debug!(remote = %d.remote, "dropping malformed message: {e}");
+                return;
+            }
+        };
+        let our_spi = if header.flags.initiator {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        if header.exchange == ExchangeType::IKE_SA_INIT
+            && !header.flags.response
+            && header.spi_r == [0; 8]
+        {
+            return self.on_init_request(now, &d, &msg);
+        }
+        let key = u64::from_be_bytes(our_spi);
+        if !self.sas.contains_key(&key) {
+            self.stats.unknown_spi += 1;
+            debug!(remote = %d.remote, spi = %format!("{key:016x}"), "dropping message for an unknown IKE_SA");
+            return;
+        }
+        let mut notes = Vec::new();
+        {
+            let mut sa = self.sas.remove(&key).expect("checked");
+            let sas = &self.sas;
+            let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
+            let mut inuse2 =
+                |spi: u32| spis.contains(&spi) || sas.values().any(|s| s.has_spi_in(spi));
+            let mut ctx = ctx!(self, now, notes, inuse2);
+            sa.handle(&mut ctx, &msg, d.data, d.remote, d.local, d.nat_t);
+            self.put_back(sa);
+        }
+        self.process_notes(now, notes);
+    }
+
+    fn put_back(&mut self, sa: IkeSa) {
+        if sa.state == State::Dead {
+            self.half_open_index.retain(|_, v| *v != sa.id.0);
+            return;
+        }
+        if !sa.half_open {
+            self.half_open_index.retain(|_, v| *v != sa.id.0);
+        }
+        self.sas.insert(sa.route_spi(), sa);
+    }
+
+    fn reply_stateless(&mut self, d: &Datagram<'_>, h: &Header, ty: NotifyType, data: Vec<u8>) {
+        let mut h = *h;
+        h.flags = Flags {
+            initiator: false,
+            version: false,
+            response: true,
+            reserved: 0,
+        };
+        h.major = Header::IKEV2_MAJOR;
+        h.minor = 0;
+        let m = Message::new(
+            h,
+            vec![Payload::new(PayloadBody::Notify(NotifyPayload::new(
+                ty, data,
+            )))],
+        );
+        self.transmits.push_back(Transmit {
+            local: d.local,
+            remote: d.remote,
+            nat_t: d.nat_t,
+            data: m.emit(),
+        });
+    }
+
+    fn on_init_request(&mut self, now: Instant, d: &Datagram<'_>, msg: &Message) {
+        let spi_i = msg.header.spi_i;
+        // A retransmission of an IKE_SA_INIT we answered (§2.1).
+        if let Some(&k) = self.half_open_index.get(&(spi_i, d.remote)) {
+            if self.sas.contains_key(&k) {
+                let mut notes = Vec::new();
+                let mut inuse = |_: u32| false;
+                let mut sa = self.sas.remove(&k).expect("present");
+                let mut ctx = ctx!(self, now, notes, inuse);
+                sa.handle(&mut ctx, msg, d.data, d.remote, d.local, d.nat_t);
+                self.put_back(sa);
+                self.process_notes(now, notes);
+                return;
+            }
+        }
+        let half_open = self.sas.values().filter(|s| s.half_open).count();
+        if self.cfg.init_limit_half_open > 0 && half_open >= self.cfg.init_limit_half_open {
+            self.stats.init_dropped += 1;
+            debug!(remote = %d.remote, "dropping IKE_SA_INIT: too many half-open IKE_SAs");
+            return;
+        }
+        // Stateless cookies (§2.6).
+        if self.cfg.cookie_threshold > 0 && half_open >= self.cfg.cookie_threshold {
+            if self.cookie_rotate_at.is_none() {
+                self.cookie_rotate_at = Some(now + Duration::from_secs(120));
+            }
+            let ni = msg.payloads.iter().find_map(|p| match &p.body {
+                PayloadBody::Nonce(n) => Some(n.data.clone()),
+                _ => None,
+            });
+            let Some(ni) = ni else {
+                self.stats.malformed += 1;
+                return;
+            };
+            let presented = msg.payloads.first().and_then(|p| match &p.body {
+                PayloadBody::Notify(n) if n.ty == NotifyType::COOKIE => Some(n.data.clone()),
+                _ => None,
+            });
+            let ok = presented.is_some_and(|c| self.cookies.check(&c, &ni, d.remote.ip(), &spi_i));
+            if !ok {
+                self.stats.cookies_sent += 1;
+                let cookie = self.cookies.make(&ni, d.remote.ip(), &spi_i);
+                debug!(remote = %d.remote, "sending COOKIE ({half_open} half-open IKE_SAs)");
+                self.reply_stateless(d, &msg.header, NotifyType::COOKIE, cookie);
+                return;
+            }
+        }
+        // The connection by addresses (strongSwan: best address match).
+        let peer = self
+            .peers
+            .iter()
+            .filter_map(|p| {
+                let r = p
+                    .remote_addrs
+                    .iter()
+                    .filter_map(|m| m.matches(d.remote.ip()))
+                    .max()?;
+                let l = p
+                    .local_addrs
+                    .iter()
+                    .filter_map(|m| m.matches(d.local.ip()))
+                    .max()?;
+                Some((r + l, p.clone()))
+            })
+            .max_by_key(|(s, _)| *s)
+            .map(|(_, p)| p);
+        let Some(peer) = peer else {
+            info!(remote = %d.remote, local = %d.local, "no IKE config found for {}...{}, sending NO_PROPOSAL_CHOSEN", d.local.ip(), d.remote.ip());
+            self.reply_stateless(d, &msg.header, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
+            return;
+        };
+        let mut notes = Vec::new();
+        let sas = &self.sas;
+        let mut inuse = |spi: u32| sas.values().any(|s| s.has_spi_in(spi));
+        let mut ctx = ctx!(self, now, notes, inuse);
+        if let Some(sa) =
+            IkeSa::respond_init(&mut ctx, peer, msg, d.data, d.local, d.remote, d.nat_t)
+        {
+            self.half_open_index.insert((spi_i, d.remote), sa.id.0);
+            self.sas.insert(sa.id.0, sa);
+        }
+        self.process_notes(now, notes);
+    }
+
+    /// Runs `f` on one SA with a context, then puts it back and handles its
+    /// follow-ups.
+    fn with_sa(&mut self, now: Instant, key: u64, f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>)) {
+        let Some(mut sa) = self.sas.remove(&key) else {
+            return;
+        };
+        let mut notes = Vec::new();
+        {
+            let sas = &self.sas;
+            let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
+            let mut inuse =
+                |spi: u32| spis.contains(&spi) || sas.values().any(|s| s.has_spi_in(spi));
+            let mut ctx = ctx!(self, now, notes, inuse);
+            f(&mut sa, &mut ctx);
+        }
+        self.put_back(sa);
+        self.process_notes(now, notes);
+    }
+
+    fn process_notes(&mut self, now: Instant, notes: Vec<Note>) {
+        for n in notes {
+            match n {
+                Note::Spawned(sa) => {
+                    let sa = *sa;
+                    self.sas.insert(sa.route_spi(), sa);
+                }
+                Note::AdoptChildren { from, to } => {
+                    let children = self
+                        .sas
+                        .get_mut(&from.0)
+                        .map(IkeSa::take_children)
+                        .unwrap_or_default();
+                    let mut notes2 = Vec::new();
+                    if let Some(mut target) = self.sas.remove(&to.0) {
+                        {
+                            let mut inuse = |_: u32| false;
+                            let mut ctx = ctx!(self, now, notes2, inuse);
+                            target.adopt_children(&mut ctx, children);
+                        }
+                        self.put_back(target);
+                    }
+                    self.process_notes(now, notes2);
+                }
+                Note::DeleteRedundantIke(id) => {
+                    self.with_sa(now, id.0, |sa, ctx| sa.terminate(ctx));
+                }
+                Note::InitialContact(id) => {
+                    // RFC 7296 §2.4: the peer lost its state; delete our
+                    // other IKE SAs with it, without notifying it.
+                    let stale: Vec<u64> = match self.sas.get(&id.0) {
+                        Some(new) => self
+                            .sas
+                            .iter()
+                            .filter(|(_, s)| s.same_peer(new))
+                            .map(|(k, _)| *k)
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    for k in stale {
+                        info!("INITIAL_CONTACT: deleting stale IKE_SA {k:016x}");
+                        self.with_sa(now, k, |sa, ctx| sa.die(ctx, Failure::Replaced));
+                    }
+                }
+                Note::Restart {
+                    conn,
+                    child,
+                    attempt,
+                } => {
+                    // Retry with back-off for keyingtries (strongSwan retries at once
+                    // after the retransmits are exhausted; a short pause avoids a tight
+                    // loop against an unreachable peer).
+                    let delay = if attempt > 1 {
+                        Duration::from_secs(1)
+                    } else {
+                        Duration::ZERO
+                    };
+                    if delay.is_zero() {
+                        if let Err(e) = self.initiate_attempt(now, &conn, child.as_deref(), attempt)
+                        {
+                            warn!(%conn, "restart failed: {e}");
+                        }
+                    } else {
+                        self.pending_restarts
+                            .push((now + delay, conn, child, attempt));
+                    }
+                }
+            }
+        }
+        self.sas.retain(|_, s| s.state != State::Dead);
+        let _ = PayloadType::NONE;
+    }
+}

@@ -1,0 +1,937 @@
+//! Two engines in one process on a virtual clock with seeded randomness
+//! (STYLE.md §1): handshakes for every suite, loss, duplication,
+//! INVALID_KE, cookies, narrowing, rekeys and their collisions, delete, DPD.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ike::crypto::SecretBytes;
+use ike::engine::{
+    Action, ChildConfig, ChildInstall, Datagram, Endpoint, EngineConfig, Event, Failure,
+    PeerConfig, SharedKey, Ts, TsSpec,
+};
+use ike::proposal::{parse_esp_proposals, parse_ike_proposals};
+use ike::wire::{ExchangeType, Header, Identification};
+use rand_core::{CryptoRng, RngCore};
+
+/// A deterministic generator for tests (SplitMix64). Not for production.
+struct TestRng(u64);
+
+impl RngCore for TestRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for TestRng {}
+
+const A: &str = "192.0.2.1";
+const B: &str = "192.0.2.2";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn fqdn(s: &str) -> Identification {
+    Identification::Fqdn(s.as_bytes().to_vec())
+}
+
+struct Side {
+    ep: Endpoint,
+    addr: IpAddr,
+    installed: Vec<ChildInstall>,
+    deleted: Vec<u32>,
+    events: Vec<Event>,
+    /// Outbound SPIs in use per reqid, newest last.
+    active_out: Vec<u32>,
+}
+
+/// What happens to datagrams in flight.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Net {
+    Deliver,
+    Duplicate,
+}
+
+struct Pair {
+    a: Side,
+    b: Side,
+    now: Instant,
+    /// Datagrams in flight: (to_b, data, local, remote, nat_t).
+    wire: VecDeque<(bool, Vec<u8>, SocketAddr, SocketAddr, bool)>,
+    net: Net,
+    /// Drop the next N datagrams matching the predicate.
+    drop_if: Option<Box<dyn FnMut(bool, &[u8]) -> bool>>,
+    /// Count of datagrams sent by each side.
+    sent: (usize, usize),
+    /// Every message seen on the wire (to_b, header).
+    log: Vec<(bool, Header)>,
+}
+
+fn peer_cfg(
+    name: &str,
+    me: &str,
+    them: &str,
+    ike: &str,
+    esp: &str,
+    remote: Option<&str>,
+) -> PeerConfig {
+    let mut p = PeerConfig::new(name, fqdn(me), parse_ike_proposals(ike).unwrap());
+    p.remote_id = Some(fqdn(them));
+    if let Some(r) = remote {
+        p.remote_addrs = vec![ike::engine::AddrMatch::Addr(ip(r))];
+    }
+    let mut c = ChildConfig::new("net", parse_esp_proposals(esp).unwrap());
+    c.local_ts = vec![TsSpec::Dynamic];
+    c.remote_ts = vec![TsSpec::Dynamic];
+    c.reqid = 7;
+    p.children.push(c);
+    p
+}
+
+fn psk(secret: &str) -> Vec<SharedKey> {
+    vec![SharedKey {
+        ids: vec![fqdn("moon.example.org"), fqdn("sun.example.org")],
+        secret: SecretBytes::from_slice(secret.as_bytes()),
+    }]
+}
+
+impl Pair {
+    fn new(seed: u64, cfg_a: PeerConfig, cfg_b: PeerConfig, ecfg: EngineConfig) -> Pair {
+        Pair::with_keys(
+            seed,
+            cfg_a,
+            cfg_b,
+            ecfg.clone(),
+            ecfg,
+            psk("lab-psk"),
+            psk("lab-psk"),
+        )
+    }
+
+    fn with_keys(
+        seed: u64,
+        cfg_a: PeerConfig,
+        cfg_b: PeerConfig,
+        ea: EngineConfig,
+        eb: EngineConfig,
+        ka: Vec<SharedKey>,
+        kb: Vec<SharedKey>,
+    ) -> Pair {
+        let now = Instant::now();
+        let mk = |addr: &str, cfg: PeerConfig, e: EngineConfig, keys, seed| {
+            let mut ep = Endpoint::new(e, Box::new(TestRng(seed)));
+            ep.set_local_addrs(Some(SocketAddr::new(ip(addr), 500)), None);
+            ep.load(now, vec![cfg], keys);
+            Side {
+                ep,
+                addr: ip(addr),
+                installed: Vec::new(),
+                deleted: Vec::new(),
+                events: Vec::new(),
+                active_out: Vec::new(),
+            }
+        };
+        Pair {
+            a: mk(A, cfg_a, ea, ka, seed),
+            b: mk(B, cfg_b, eb, kb, seed.wrapping_mul(31).wrapping_add(7)),
+            now,
+            wire: VecDeque::new(),
+            net: Net::Deliver,
+            drop_if: None,
+            sent: (0, 0),
+            log: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        for (to_b, side) in [(true, &mut self.a), (false, &mut self.b)] {
+            while let Some(t) = side.ep.poll_transmit() {
+                assert_eq!(t.local.ip(), side.addr, "sends from its own address");
+                if t.data == [0xff] {
+                    continue; // NAT keepalive
+                }
+                if to_b {
+                    self.sent.0 += 1;
+                } else {
+                    self.sent.1 += 1;
+                }
+                self.log.push((to_b, Header::parse(&t.data).unwrap()));
+                if let Some(f) = &mut self.drop_if {
+                    if f(to_b, &t.data) {
+                        continue;
+                    }
+                }
+                let copies = if self.net == Net::Duplicate { 2 } else { 1 };
+                for _ in 0..copies {
+                    self.wire
+                        .push_back((to_b, t.data.clone(), t.remote, t.local, t.nat_t));
+                }
+            }
+            while let Some(a) = side.ep.poll_action() {
+                match a {
+                    Action::Install(i) => {
+                        if i.outbound_active {
+                            side.active_out.push(i.outbound.spi);
+                        }
+                        side.installed.push(*i);
+                    }
+                    Action::Delete {
+                        spi_in, spi_out, ..
+                    } => {
+                        side.deleted.push(spi_in);
+                        side.active_out.retain(|s| *s != spi_out);
+                    }
+                    Action::ActivateOutbound { spi_out, .. } => {
+                        side.active_out.retain(|s| *s != spi_out);
+                        side.active_out.push(spi_out);
+                    }
+                    Action::RemoveOutbound { spi_out, .. } => {
+                        side.active_out.retain(|s| *s != spi_out)
+                    }
+                    Action::UpdateAddress { .. } => {}
+                }
+            }
+            while let Some(e) = side.ep.poll_event() {
+                side.events.push(e);
+            }
+        }
+    }
+
+    /// Delivers everything in flight until quiet.
+    fn run(&mut self) {
+        for _ in 0..10_000 {
+            self.drain();
+            let Some((to_b, data, to, from, nat_t)) = self.wire.pop_front() else {
+                return;
+            };
+            let side = if to_b { &mut self.b } else { &mut self.a };
+            side.ep.handle_datagram(
+                self.now,
+                Datagram {
+                    local: to,
+                    remote: from,
+                    nat_t,
+                    data: &data,
+                },
+            );
+        }
+        panic!("did not settle");
+    }
+
+    /// Advances the virtual clock to `until`, firing timers on the way.
+    fn advance(&mut self, by: Duration) {
+        let until = self.now + by;
+        loop {
+            self.run();
+            let next = [self.a.ep.poll_timeout(), self.b.ep.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match next {
+                Some(t) if t <= until => {
+                    self.now = t.max(self.now);
+                    self.a.ep.handle_timeout(self.now);
+                    self.b.ep.handle_timeout(self.now);
+                }
+                _ => break,
+            }
+        }
+        self.now = until;
+        self.run();
+    }
+
+    fn ike_up(side: &Side) -> usize {
+        side.events
+            .iter()
+            .filter(|e| matches!(e, Event::IkeUp(_)))
+            .count()
+    }
+
+    fn assert_child_pair(&self) {
+        let ia = self.a.installed.last().expect("A installed a CHILD_SA");
+        let ib = self.b.installed.last().expect("B installed a CHILD_SA");
+        assert_eq!(ia.outbound.spi, ib.inbound.spi);
+        assert_eq!(ia.inbound.spi, ib.outbound.spi);
+        assert_eq!(
+            ia.outbound.encr_key.as_bytes(),
+            ib.inbound.encr_key.as_bytes()
+        );
+        assert_eq!(
+            ia.inbound.encr_key.as_bytes(),
+            ib.outbound.encr_key.as_bytes()
+        );
+        assert_eq!(
+            ia.outbound.integ_key.as_bytes(),
+            ib.inbound.integ_key.as_bytes()
+        );
+        assert_eq!(ia.reqid, 7);
+        assert_eq!(ia.local_ts, ib.remote_ts);
+        assert_eq!(ia.remote_ts, ib.local_ts);
+    }
+}
+
+fn pair(ike: &str, esp: &str) -> Pair {
+    Pair::new(
+        1,
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            ike,
+            esp,
+            Some(B),
+        ),
+        peer_cfg("lab", "sun.example.org", "moon.example.org", ike, esp, None),
+        EngineConfig::default(),
+    )
+}
+
+fn established(p: &mut Pair) {
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(Pair::ike_up(&p.a), 1, "A: {:?}", p.a.events);
+    assert_eq!(Pair::ike_up(&p.b), 1, "B: {:?}", p.b.events);
+    p.assert_child_pair();
+}
+
+/// Every suite of the crypto issue, both as IKE and ESP proposals.
+#[test]
+fn handshake_every_suite() {
+    let suites = [
+        ("aes128gcm16-prfsha256-ecp256", "aes128gcm16"),
+        ("aes256gcm16-prfsha384-x25519", "aes256gcm16"),
+        ("aes256-sha256-modp2048", "aes256-sha256"),
+        ("aes128-sha256-modp3072", "aes128-sha384"),
+        ("aes256-sha512-modp4096", "aes256-sha512"),
+        ("aes256-sha384-ecp384", "aes128-sha1"),
+        ("aes128-sha1-ecp521", "aes256-sha256"),
+        ("chacha20poly1305-prfsha256-ecp384", "chacha20poly1305"),
+        ("chacha20poly1305-prfsha512-x25519", "chacha20poly1305"),
+    ];
+    for (ike_p, esp) in suites {
+        let mut p = pair(ike_p, esp);
+        established(&mut p);
+        let info = &p.a.ep.ike_sas()[0];
+        assert_eq!(info.state, "ESTABLISHED", "{ike_p}");
+        assert_eq!(info.children.len(), 1);
+        assert_eq!(info.children[0].state, "INSTALLED");
+        // IKE_SA_INIT and IKE_AUTH: two round trips, nothing more.
+        assert_eq!(p.sent, (2, 2), "{ike_p}");
+    }
+}
+
+#[test]
+fn lost_and_duplicated_messages() {
+    // The first IKE_SA_INIT request and the first IKE_AUTH response are
+    // lost: the initiator retransmits after 4 s, the responder answers the
+    // retransmitted IKE_AUTH from its cache.
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    let mut dropped_init = false;
+    let mut dropped_auth = false;
+    p.drop_if = Some(Box::new(move |to_b, data| {
+        let h = Header::parse(data).unwrap();
+        if to_b && h.exchange == ExchangeType::IKE_SA_INIT && !dropped_init {
+            dropped_init = true;
+            return true;
+        }
+        if !to_b && h.exchange == ExchangeType::IKE_AUTH && !dropped_auth {
+            dropped_auth = true;
+            return true;
+        }
+        false
+    }));
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(Pair::ike_up(&p.a), 0);
+    p.advance(Duration::from_secs(4));
+    assert_eq!(
+        Pair::ike_up(&p.b),
+        1,
+        "B established on the retransmitted IKE_SA_INIT + IKE_AUTH"
+    );
+    assert_eq!(Pair::ike_up(&p.a), 0, "A's IKE_AUTH response was lost");
+    p.advance(Duration::from_secs(4));
+    assert_eq!(Pair::ike_up(&p.a), 1);
+    assert_eq!(
+        p.b.installed.len(),
+        1,
+        "the retransmitted IKE_AUTH did not install twice"
+    );
+    p.assert_child_pair();
+
+    // Every datagram delivered twice.
+    let mut p = pair("aes256-sha256-modp2048", "aes256-sha256");
+    p.net = Net::Duplicate;
+    established(&mut p);
+    assert_eq!(p.a.installed.len(), 1);
+    assert_eq!(p.b.installed.len(), 1);
+}
+
+#[test]
+fn retransmits_follow_strongswan_schedule_then_give_up() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    p.drop_if = Some(Box::new(|_, _| true));
+    let start = p.now;
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    // 4 s × 1.8^n: 4, 7.2, 12.96, 23.33, 41.99 then 75.58 s until giving up.
+    let mut times = Vec::new();
+    for _ in 0..6 {
+        let t = p.a.ep.poll_timeout().unwrap();
+        times.push(t.duration_since(start).as_secs_f64());
+        p.now = t;
+        p.a.ep.handle_timeout(t);
+        p.drain();
+    }
+    let expect = [4.0, 11.2, 24.16, 47.49, 89.48, 165.06];
+    for (t, e) in times.iter().zip(expect) {
+        assert!((t - e).abs() < 0.1, "{times:?}");
+    }
+    assert_eq!(p.sent.0, 6, "one request and five retransmits");
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::IkeDown {
+            reason: Failure::Timeout(_),
+            ..
+        }
+    )));
+    assert!(p.a.ep.ike_sas().is_empty());
+}
+
+#[test]
+fn invalid_ke_payload_retries_with_requested_group() {
+    let mut p = Pair::new(
+        2,
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256-modp2048",
+            "aes128gcm16",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-modp2048",
+            "aes128gcm16",
+            None,
+        ),
+        EngineConfig::default(),
+    );
+    established(&mut p);
+    let inits: Vec<_> = p
+        .log
+        .iter()
+        .filter(|(_, h)| h.exchange == ExchangeType::IKE_SA_INIT)
+        .collect();
+    assert_eq!(
+        inits.len(),
+        4,
+        "request, INVALID_KE, retried request, response"
+    );
+    assert!(p.a.ep.ike_sas()[0].proposal.contains("MODP_2048"));
+}
+
+#[test]
+fn cookies_when_half_open_threshold_reached() {
+    let mut eb = EngineConfig::default();
+    eb.cookie_threshold = 1;
+    let mut p = Pair::with_keys(
+        3,
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        ),
+        EngineConfig::default(),
+        eb,
+        psk("lab-psk"),
+        psk("lab-psk"),
+    );
+    // A half-open IKE SA from elsewhere: an IKE_SA_INIT whose IKE_AUTH never comes.
+    let mut other = Endpoint::new(EngineConfig::default(), Box::new(TestRng(99)));
+    other.set_local_addrs(Some(SocketAddr::new(ip("192.0.2.9"), 500)), None);
+    other.load(
+        p.now,
+        vec![peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        )],
+        psk("x"),
+    );
+    other.initiate(p.now, "lab", None).unwrap();
+    let t = other.poll_transmit().unwrap();
+    p.b.ep.handle_datagram(
+        p.now,
+        Datagram {
+            local: t.remote,
+            remote: t.local,
+            nat_t: false,
+            data: &t.data,
+        },
+    );
+    while p.b.ep.poll_transmit().is_some() {}
+    assert_eq!(p.b.ep.stats().half_open, 1);
+    established(&mut p);
+    assert_eq!(p.b.ep.stats().cookies_sent, 1);
+    let inits = p
+        .log
+        .iter()
+        .filter(|(_, h)| h.exchange == ExchangeType::IKE_SA_INIT)
+        .count();
+    assert_eq!(inits, 4, "request, COOKIE, request with cookie, response");
+}
+
+#[test]
+fn traffic_selectors_are_narrowed() {
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    a.children[0].local_ts = vec![TsSpec::Range(Ts::any(true)), TsSpec::Range(Ts::any(false))];
+    a.children[0].remote_ts = vec![TsSpec::Range(Ts::any(true)), TsSpec::Range(Ts::any(false))];
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    b.children[0].local_ts = vec![TsSpec::Range(Ts::subnet(ip("10.2.0.0"), 16))];
+    b.children[0].remote_ts = vec![TsSpec::Range(Ts::subnet(ip("10.1.0.0"), 16))];
+    let mut p = Pair::new(4, a, b, EngineConfig::default());
+    established(&mut p);
+    let ia = p.a.installed.last().unwrap();
+    assert_eq!(ia.local_ts, vec![Ts::subnet(ip("10.1.0.0"), 16)]);
+    assert_eq!(ia.remote_ts, vec![Ts::subnet(ip("10.2.0.0"), 16)]);
+
+    // Disjoint selectors: TS_UNACCEPTABLE, the IKE SA stays up without the child.
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    a.children[0].remote_ts = vec![TsSpec::Range(Ts::subnet(ip("10.9.0.0"), 16))];
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    b.children[0].local_ts = vec![TsSpec::Range(Ts::subnet(ip("10.2.0.0"), 16))];
+    let mut p = Pair::new(5, a, b, EngineConfig::default());
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(Pair::ike_up(&p.a), 1);
+    assert!(p.a.installed.is_empty());
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::ChildDown {
+            reason: Failure::TsUnacceptable(_),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn wrong_psk_and_no_proposal() {
+    let mut p = Pair::with_keys(
+        6,
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        ),
+        EngineConfig::default(),
+        EngineConfig::default(),
+        psk("one"),
+        psk("two"),
+    );
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert!(
+        p.a.events.iter().any(|e| matches!(
+            e,
+            Event::IkeDown {
+                reason: Failure::AuthFailed(_),
+                ..
+            }
+        )),
+        "{:?}",
+        p.a.events
+    );
+    assert!(p.a.ep.ike_sas().is_empty() && p.b.ep.ike_sas().is_empty());
+
+    let mut p = Pair::new(
+        7,
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes256-sha256-modp2048",
+            "aes128gcm16",
+            None,
+        ),
+        EngineConfig::default(),
+    );
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert!(
+        p.a.events.iter().any(|e| matches!(
+            e,
+            Event::IkeDown {
+                reason: Failure::NoProposal(_),
+                ..
+            }
+        )),
+        "{:?}",
+        p.a.events
+    );
+}
+
+#[test]
+fn child_rekey_both_directions_make_before_break() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    for round in 0..4 {
+        let (init, other) = if round % 2 == 0 {
+            (&mut p.a, &p.b)
+        } else {
+            (&mut p.b, &p.a)
+        };
+        let spi = init.installed.last().unwrap().inbound.spi;
+        let _ = other;
+        init.ep.rekey_child(p.now, spi).unwrap();
+        p.run();
+        p.assert_child_pair();
+        // Both sides now send on the new SA only.
+        let na = p.a.installed.last().unwrap().outbound.spi;
+        let nb = p.b.installed.last().unwrap().outbound.spi;
+        assert_eq!(p.a.active_out, vec![na], "round {round}");
+        assert_eq!(p.b.active_out, vec![nb], "round {round}");
+        // Old inbound halves stay for delete_rekeyed_delay, then go.
+        p.advance(Duration::from_secs(6));
+        let sa = &p.a.ep.ike_sas()[0];
+        assert_eq!(sa.children.len(), 1, "round {round}: {:?}", sa.children);
+    }
+    assert_eq!(p.a.installed.len(), 5);
+    assert_eq!(p.a.deleted.len(), 4);
+}
+
+#[test]
+fn child_rekey_collision() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    let sa_spi = p.a.installed[0].inbound.spi;
+    let sb_spi = p.b.installed[0].inbound.spi;
+    p.a.ep.rekey_child(p.now, sa_spi).unwrap();
+    p.b.ep.rekey_child(p.now, sb_spi).unwrap();
+    p.advance(Duration::from_secs(10));
+    let a = &p.a.ep.ike_sas()[0];
+    let b = &p.b.ep.ike_sas()[0];
+    assert_eq!(
+        a.children.len(),
+        1,
+        "one CHILD_SA survives: {:?}",
+        a.children
+    );
+    assert_eq!(b.children.len(), 1, "{:?}", b.children);
+    assert_eq!(a.children[0].spi_in, b.children[0].spi_out);
+    assert_eq!(a.children[0].spi_out, b.children[0].spi_in);
+    assert_ne!(a.children[0].spi_in, sa_spi);
+    assert_eq!(p.a.active_out, vec![a.children[0].spi_out]);
+    assert_eq!(p.b.active_out, vec![b.children[0].spi_out]);
+}
+
+#[test]
+fn ike_rekey_both_directions_and_collision() {
+    let mut p = pair("aes256-sha256-modp2048", "aes256-sha256");
+    established(&mut p);
+    let child_spi = p.a.installed[0].inbound.spi;
+    let first = p.a.ep.ike_sas()[0].id;
+    p.a.ep.rekey_ike(p.now, first).unwrap();
+    p.run();
+    let a = p.a.ep.ike_sas();
+    let b = p.b.ep.ike_sas();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_ne!(a[0].id, first);
+    assert_eq!(
+        a[0].children.len(),
+        1,
+        "the CHILD_SA moved to the new IKE_SA"
+    );
+    assert_eq!(a[0].children[0].spi_in, child_spi);
+    assert_eq!(b[0].spi_i, a[0].spi_i);
+    // The responder rekeys too; the child can be rekeyed on the new SA.
+    let bid = b[0].id;
+    p.b.ep.rekey_ike(p.now, bid).unwrap();
+    p.run();
+    assert_eq!(p.a.ep.ike_sas().len(), 1);
+    p.a.ep.rekey_child(p.now, child_spi).unwrap();
+    p.run();
+    p.assert_child_pair();
+    // Both at once.
+    let ida = p.a.ep.ike_sas()[0].id;
+    let idb = p.b.ep.ike_sas()[0].id;
+    p.a.ep.rekey_ike(p.now, ida).unwrap();
+    p.b.ep.rekey_ike(p.now, idb).unwrap();
+    p.advance(Duration::from_secs(10));
+    let a = p.a.ep.ike_sas();
+    let b = p.b.ep.ike_sas();
+    assert_eq!(a.len(), 1, "one IKE_SA survives the collision: {a:?}");
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!(a[0].spi_i, b[0].spi_i);
+    assert_eq!(a[0].spi_r, b[0].spi_r);
+    assert_eq!(a[0].children.len(), 1);
+    assert_eq!(b[0].children.len(), 1);
+    // The survivor works: a DPD-style exchange and a child rekey.
+    let s = p.b.installed.last().unwrap().inbound.spi;
+    p.b.ep.rekey_child(p.now, s).unwrap();
+    p.run();
+    p.assert_child_pair();
+}
+
+#[test]
+fn delete_child_and_ike() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    let spi = p.b.installed[0].inbound.spi;
+    p.b.ep.terminate_child(p.now, spi).unwrap();
+    p.run();
+    assert!(p.a.ep.ike_sas()[0].children.is_empty());
+    assert!(p.b.ep.ike_sas()[0].children.is_empty());
+    assert_eq!(p.a.deleted.len(), 1);
+    // A new child on the existing IKE SA, then delete the IKE SA.
+    p.a.ep.initiate(p.now, "lab", Some("net")).unwrap();
+    p.run();
+    p.assert_child_pair();
+    let id = p.a.ep.ike_sas()[0].id;
+    p.a.ep.terminate_ike(p.now, id).unwrap();
+    p.run();
+    assert!(p.a.ep.ike_sas().is_empty());
+    assert!(p.b.ep.ike_sas().is_empty());
+    assert!(p.b.events.iter().any(|e| matches!(
+        e,
+        Event::IkeDown {
+            reason: Failure::DeletedByPeer,
+            ..
+        }
+    )));
+    assert_eq!(p.b.deleted.len(), 2);
+}
+
+#[test]
+fn dpd_detects_a_dead_peer_and_skips_while_esp_flows() {
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    a.dpd_delay = Duration::from_secs(30);
+    let b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    let mut p = Pair::new(8, a, b, EngineConfig::default());
+    established(&mut p);
+    // ESP keeps arriving: no DPD exchange.
+    let spi = p.a.installed[0].inbound.spi;
+    let before = p.sent.0;
+    for _ in 0..6 {
+        p.advance(Duration::from_secs(10));
+        p.a.ep.child_activity(p.now, spi);
+    }
+    assert_eq!(p.sent.0, before, "no DPD while ESP flows");
+    // Silence: a DPD exchange after 30 s, answered.
+    p.advance(Duration::from_secs(31));
+    assert_eq!(p.sent.0, before + 1);
+    // The peer dies: retransmits, then the IKE SA is declared dead.
+    p.drop_if = Some(Box::new(|_, _| true));
+    p.advance(Duration::from_secs(31 + 170));
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::IkeDown {
+            reason: Failure::Timeout(_),
+            ..
+        }
+    )));
+    assert!(p.a.ep.ike_sas().is_empty());
+    assert!(p.a.deleted.contains(&spi));
+}
+
+#[test]
+fn scheduled_rekeys_with_lifetimes() {
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    a.rekey_time = Duration::from_secs(300);
+    a.rand_time = Duration::from_secs(30);
+    a.children[0].rekey_time = Duration::from_secs(60);
+    a.children[0].life_time = Duration::from_secs(66);
+    a.children[0].rand_time = Duration::from_secs(6);
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    b.rekey_time = Duration::from_secs(300);
+    b.rand_time = Duration::from_secs(30);
+    b.children[0] = a.children[0].clone();
+    let mut p = Pair::new(9, a, b, EngineConfig::default());
+    established(&mut p);
+    p.advance(Duration::from_secs(1000));
+    let a = p.a.ep.ike_sas();
+    let b = p.b.ep.ike_sas();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(b.len(), 1);
+    assert_eq!(a[0].children.len(), 1, "{:?}", a[0].children);
+    assert!(
+        p.a.installed.len() >= 16,
+        "about one rekey a minute: {}",
+        p.a.installed.len()
+    );
+    let rekeyed_ike =
+        p.a.events
+            .iter()
+            .filter(|e| matches!(e, Event::IkeRekeyed { .. }))
+            .count()
+            + p.b
+                .events
+                .iter()
+                .filter(|e| matches!(e, Event::IkeRekeyed { .. }))
+                .count();
+    assert!(rekeyed_ike >= 6, "IKE rekeys on both sides: {rekeyed_ike}");
+    // No CHILD SA ever expired: rekeys happened in time.
+    assert!(!p.a.events.iter().any(|e| matches!(
+        e,
+        Event::ChildDown {
+            reason: Failure::Expired,
+            ..
+        }
+    )));
+    p.assert_child_pair();
+}
+
+#[test]
+fn fragmentation_both_ways() {
+    let mut e = EngineConfig::default();
+    e.fragment_size = 300;
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes256-sha256-modp4096",
+        "aes256-sha256",
+        Some(B),
+    );
+    // Many selectors make IKE_AUTH large.
+    a.children[0].local_ts = (0..20)
+        .map(|i| TsSpec::Range(Ts::subnet(ip(&format!("10.1.{i}.0")), 24)))
+        .collect();
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes256-sha256-modp4096",
+        "aes256-sha256",
+        None,
+    );
+    b.children[0].remote_ts = vec![TsSpec::Range(Ts::subnet(ip("10.1.0.0"), 16))];
+    b.children[0].local_ts = (0..20)
+        .map(|i| TsSpec::Range(Ts::subnet(ip(&format!("10.2.{i}.0")), 24)))
+        .collect();
+    a.children[0].remote_ts = vec![TsSpec::Range(Ts::subnet(ip("10.2.0.0"), 16))];
+    let mut p = Pair::new(10, a, b, e);
+    established(&mut p);
+    let auth_datagrams: Vec<_> = p
+        .log
+        .iter()
+        .filter(|(_, h)| h.exchange == ExchangeType::IKE_AUTH)
+        .collect();
+    assert!(
+        auth_datagrams.len() > 4,
+        "IKE_AUTH went in fragments: {}",
+        auth_datagrams.len()
+    );
+    assert_eq!(p.a.installed[0].local_ts.len(), 20);
+}
