@@ -306,10 +306,7 @@ mod tests {
         assert_eq!(infer_esn(HI | 0xFFFF_FFF0, 0, 3), (8 << 32) | 3);
         assert_eq!(infer_esn((8 << 32) | 3, 0, 0xFFFF_FFF0), HI | 0xFFFF_FFF0);
         // Cannot leave the 64-bit space.
-        assert_eq!(
-            infer_esn(u64::MAX - 5, 32, 3),
-            (u64::MAX & !0xFFFF_FFFF) | 3
-        );
+        assert_eq!(infer_esn(u64::MAX - 5, 32, 3), !0xFFFF_FFFF_u64 | 3);
     }
 
     #[test]
