@@ -100,7 +100,16 @@ fn encapsulate_checks_buffer_and_inner() {
             have: 3
         }
     );
-    assert_eq!(out.counters().other_errors, 3);
+    buf[HEADROOM] = 0x45;
+    let have = buf.len();
+    assert_eq!(
+        out.encapsulate(&mut buf, usize::MAX, now).unwrap_err(),
+        EspError::BufferTooSmall {
+            needed: usize::MAX,
+            have
+        }
+    );
+    assert_eq!(out.counters().other_errors, 4);
     assert_eq!(out.last_seq(), 1, "failures consume no sequence numbers");
 }
 

@@ -446,6 +446,12 @@ impl OutboundSa {
         if inner_len == 0 {
             return Err(EspError::NotIp);
         }
+        if inner_len > buf.len() - HEADROOM {
+            return Err(EspError::BufferTooSmall {
+                needed: HEADROOM.saturating_add(inner_len),
+                have: buf.len(),
+            });
+        }
         // RFC 4303 §2.4: pad so that payload + pad + 2 is a multiple of the
         // alignment.
         let pad = (align - (inner_len + 2) % align) % align;
