@@ -3,3 +3,5 @@
 //!
 //! The interface layer and the data plane arrive with the VTI issue; this
 //! crate is the place they live.
+
+pub mod esp;
