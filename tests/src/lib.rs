@@ -1,1 +1,3 @@
 //! Helpers for vtid's whole-system tests.
+
+pub mod fixtures;
