@@ -1,3 +1,4 @@
 //! Helpers for vtid's whole-system tests.
 
 pub mod fixtures;
+pub mod pcap;
