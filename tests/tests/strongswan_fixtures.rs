@@ -577,7 +577,7 @@ fn auth_payloads_recomputed() {
             );
             assert!(verify_psk_auth(sa.prf, &k.psk, &octets, &auth.data));
             assert!(!verify_psk_auth(sa.prf, b"wrong psk", &octets, &auth.data));
-            // The other side's signed octets do not verify.
+            // Another identity (ID_FQDN "x") does not verify.
             let swapped = signed_octets(sa.prf, real_message, peer_nonce, sk_p, b"\x02\0\0\0x");
             assert!(!verify_psk_auth(sa.prf, &k.psk, &swapped, &auth.data));
         }
