@@ -63,6 +63,9 @@ struct Side {
     active_out: Vec<u32>,
 }
 
+/// Decides whether a datagram (direction, bytes) is lost.
+type DropFn = Box<dyn FnMut(bool, &[u8]) -> bool>;
+
 /// What happens to datagrams in flight.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Net {
@@ -78,7 +81,7 @@ struct Pair {
     wire: VecDeque<(bool, Vec<u8>, SocketAddr, SocketAddr, bool)>,
     net: Net,
     /// Drop the next N datagrams matching the predicate.
-    drop_if: Option<Box<dyn FnMut(bool, &[u8]) -> bool>>,
+    drop_if: Option<DropFn>,
     /// Count of datagrams sent by each side.
     sent: (usize, usize),
     /// Every message seen on the wire (to_b, header).
@@ -454,8 +457,10 @@ fn invalid_ke_payload_retries_with_requested_group() {
 
 #[test]
 fn cookies_when_half_open_threshold_reached() {
-    let mut eb = EngineConfig::default();
-    eb.cookie_threshold = 1;
+    let eb = EngineConfig {
+        cookie_threshold: 1,
+        ..Default::default()
+    };
     let mut p = Pair::with_keys(
         3,
         peer_cfg(
@@ -894,8 +899,10 @@ fn scheduled_rekeys_with_lifetimes() {
 
 #[test]
 fn fragmentation_both_ways() {
-    let mut e = EngineConfig::default();
-    e.fragment_size = 300;
+    let e = EngineConfig {
+        fragment_size: 300,
+        ..Default::default()
+    };
     let mut a = peer_cfg(
         "lab",
         "moon.example.org",

@@ -1303,24 +1303,16 @@ impl IkeSa {
                 info!(conn = %self.conn(), child = %c.cfg.name, "peer narrowed the {fam} traffic selectors away");
             }
         }
-        let (ni, nr) = match c.rekeys.is_some()
-            || c.ke.is_some()
-            || ke_secret.is_some()
-            || !matches!(self.state, State::Established)
-        {
-            _ => (c.nonce.clone(), find_nonce(p).map(<[u8]>::to_vec)),
-        };
-        // For IKE_AUTH the nonces are those of IKE_SA_INIT (§2.17).
-        let first = c.nonce.is_empty();
-        let (ni, nr) = if first || !p.iter().any(|x| matches!(x.body, PayloadBody::Nonce(_))) {
-            (self.ni.clone(), self.nr.clone())
-        } else {
-            (ni, nr.unwrap_or_default())
+        // The IKE_AUTH child uses the IKE_SA_INIT nonces; a CREATE_CHILD_SA
+        // child those of its own exchange (RFC 7296 §2.17).
+        let nonces = match find_nonce(p) {
+            Some(nr) => (c.nonce.clone(), nr.to_vec()),
+            None => (self.ni.clone(), self.nr.clone()),
         };
         let mut c = c;
         c.local_ts = tsi;
         c.remote_ts = tsr;
-        self.install_child(ctx, c, chosen, spi_out, (ni, nr), ke_secret, true);
+        self.install_child(ctx, c, chosen, spi_out, nonces, ke_secret, true);
     }
 
     /// Derives keys and installs a CHILD SA (either role).
