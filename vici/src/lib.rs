@@ -32,6 +32,6 @@ pub use io::FrameError;
 pub use message::{DecodeError, DecodeErrorKind, Element, EncodeError, Item, Message};
 pub use packet::{Header, Packet, PacketType, MAX_PACKET_SIZE};
 pub use server::{
-    error_reply, CommandError, EventBroadcaster, EventSink, Handler, Owner, Server, ServerConfig,
-    SinkError, DEFAULT_SOCKET_MODE, STANDARD_EVENTS,
+    error_reply, version_reply, CommandError, EventBroadcaster, EventSink, Handler, Owner, Server,
+    ServerConfig, SinkError, DEFAULT_SOCKET_MODE, STANDARD_EVENTS,
 };

@@ -614,3 +614,17 @@ async fn handle_packet<H: Handler>(
         .await
         .map_err(|e| Close(e.to_string()))
 }
+
+/// The reply to `version` as charon gives it: `daemon`, `version`, and the
+/// `sysname`, `release` and `machine` of uname(2).
+pub fn version_reply(daemon: &str, version: &str) -> Message {
+    let mut m = Message::new()
+        .with_value("daemon", daemon)
+        .with_value("version", version);
+    if let Ok(u) = nix::sys::utsname::uname() {
+        m.push_value("sysname", u.sysname().to_string_lossy().as_bytes());
+        m.push_value("release", u.release().to_string_lossy().as_bytes());
+        m.push_value("machine", u.machine().to_string_lossy().as_bytes());
+    }
+    m
+}
