@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use vici::{Element, Message, Packet};
 
@@ -364,4 +364,65 @@ fn fixtures_round_trip() {
         );
     }
     assert!(n >= 8);
+}
+
+/// `swanctl --monitor-sa` registers for `ike-updown` and `child-updown` and
+/// prints what the daemon broadcasts.
+#[tokio::test]
+async fn monitor_sa_prints_broadcasts() {
+    let srv = start("monitor").await;
+    let uri = format!("unix://{}", srv.path.display());
+    // Line-buffered, so we can wait for the output before stopping it.
+    let mut child = tokio::process::Command::new("stdbuf")
+        .args(["-oL", SWANCTL, "--monitor-sa", "--uri", &uri])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(WAIT, async {
+        while srv.broadcaster.registered("child-updown") == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("swanctl --monitor-sa did not register");
+    assert_eq!(srv.broadcaster.registered("ike-updown"), 1);
+    let mut ev = list_sa_event();
+    ev.items.insert(
+        0,
+        vici::Item {
+            name: "up".into(),
+            value: Element::Value(b"yes".to_vec()),
+        },
+    );
+    assert_eq!(srv.broadcaster.raise("ike-updown", &ev).unwrap(), 1);
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            text.push_str(&line);
+            text.push('\n');
+            if line.starts_with("    remote ") {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("swanctl printed no SA; got:\n{text}"));
+    // Stop it as a user would (Ctrl-C).
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("swanctl --monitor-sa did not exit on SIGINT")
+        .unwrap();
+    eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+    assert!(
+        text.contains("gw: #1, ESTABLISHED, IKEv2, 0123456789abcdef_i* fedcba9876543210_r"),
+        "{text}"
+    );
+    assert!(text.contains("  net: #1, reqid 7, INSTALLED, TUNNEL, ESP:AES_GCM_16-256"));
 }
