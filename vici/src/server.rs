@@ -27,8 +27,15 @@
 //! for at most [`ServerConfig::write_timeout`], then drops the client; so
 //! does a write to the socket that does not finish in that time. A client
 //! that stops reading therefore blocks only its own command, and only for a
-//! bounded time. When a client goes away, its running command's future is
-//! dropped: handlers must be cancel-safe.
+//! bounded time.
+//!
+//! # Cancellation
+//!
+//! The reader reads at most one packet ahead of the command being run, so
+//! the end of a connection is seen while a command runs: the command's
+//! future is then dropped (handlers must be cancel-safe). End of stream
+//! counts as gone, so a client that half-closes right after a request may
+//! get no reply (libvici, davici and the Python bindings never do that).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -507,33 +514,56 @@ async fn client_task<H: Handler>(
         }
     };
     tokio::pin!(writer);
-    let reader_done = {
-        let reader = async {
-            loop {
-                let packet = match read_frame(&mut rd, Some(config.packet_timeout)).await {
-                    Ok(Some(p)) => p,
-                    Ok(None) => return,
-                    Err(e) => {
-                        info!(client = id, error = %e, "closing vici connection");
+    // The reader runs ahead of the dispatcher by at most one packet, so
+    // that the end of the connection is noticed while a command runs.
+    let (ftx, mut frx) = mpsc::channel::<Vec<u8>>(1);
+    let gone = Notify::new();
+    let reader = async {
+        loop {
+            match read_frame(&mut rd, Some(config.packet_timeout)).await {
+                Ok(Some(p)) => {
+                    if ftx.send(p).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    info!(client = id, error = %e, "closing vici connection");
+                    break;
+                }
+            }
+        }
+        drop(ftx);
+        gone.notify_one();
+        // Nothing more to read; the dispatcher finishes the rest.
+        std::future::pending::<()>().await;
+    };
+    let dispatcher = async {
+        while let Some(packet) = frx.recv().await {
+            tokio::select! {
+                r = handle_packet(&packet, &*handler, &sink) => {
+                    if let Err(Close(why)) = r {
+                        info!(client = id, reason = %why, "closing vici connection");
                         return;
                     }
-                };
-                if let Err(Close(why)) = handle_packet(&packet, &*handler, &sink).await {
-                    info!(client = id, reason = %why, "closing vici connection");
+                }
+                () = gone.notified() => {
+                    debug!(client = id, "vici client left during a command, cancelling it");
                     return;
                 }
             }
-        };
-        tokio::select! {
-            () = &mut writer => false,
-            () = reader => true,
-            () = kill.notified() => false,
         }
+    };
+    let dispatcher_done = tokio::select! {
+        () = &mut writer => false,
+        () = reader => false,
+        () = dispatcher => true,
+        () = kill.notified() => false,
     };
     shared.clients().remove(&id);
     drop(sink);
-    if reader_done {
-        // The client half-closed or sent a last request: flush what is queued.
+    if dispatcher_done {
+        // Flush what is queued (e.g. the reply to a last request).
         let _ = tokio::time::timeout(config.write_timeout, writer).await;
     }
     debug!(client = id, "vici client gone");

@@ -3,6 +3,7 @@
 mod common;
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
@@ -449,7 +450,15 @@ async fn hanging_command_blocks_only_its_client() {
     .await;
     assert!(r.is_err());
     assert_alive(&srv.path).await;
+    assert_eq!(srv.handler.cancelled.load(Ordering::SeqCst), 0);
     drop(c);
+    timeout(WAIT, async {
+        while srv.handler.cancelled.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("command of a departed client not cancelled");
     assert_alive(&srv.path).await;
 }
 

@@ -71,6 +71,16 @@ pub struct Seen {
 #[derive(Clone, Debug, Default)]
 pub struct DemoHandler {
     pub seen: Arc<Mutex<Seen>>,
+    /// How many `hang` commands were dropped (cancelled).
+    pub cancelled: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountOnDrop(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl DemoHandler {
@@ -175,6 +185,7 @@ impl Handler for DemoHandler {
             "echo" => Ok(Message::new().with_value("items", request.items.len().to_string())),
             // Never answers (cancelled when its client goes away).
             "hang" => {
+                let _guard = CountOnDrop(self.cancelled.clone());
                 std::future::pending::<()>().await;
                 Ok(ok())
             }
