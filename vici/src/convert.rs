@@ -1,0 +1,119 @@
+//! VICI messages → vtid's configuration tree ([`config::Section`]).
+//!
+//! A `load-conn` request has the shape of a `connections.NAME` section of
+//! swanctl.conf: swanctl reads the file and sends each connection as a
+//! section, turning the values of its list keys (`local_addrs`,
+//! `proposals`, `local_ts`, ...) into VICI lists of the comma-separated
+//! items. Going back, lists become comma-joined values, which is exactly
+//! what the config crate's loader splits again; so a connection loaded over
+//! VICI goes through the same [`config::connection_from_section`] as one
+//! read from a file.
+
+use config::{ConfigError, Connection, Location, Section, Warning};
+
+use crate::message::{Element, Message};
+
+/// Why a message does not convert.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// A value or list item that is not UTF-8 (e.g. `certs` sent as file
+    /// contents, which vtid does not support yet).
+    #[error("value of '{0}' is not UTF-8 text")]
+    NotUtf8(String),
+    /// `load-conn` content that is not a section.
+    #[error("'{0}' is not a connection section")]
+    NotASection(String),
+    /// The connection is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The location given to settings that came over VICI.
+pub fn vici_location() -> Location {
+    Location::synthetic("vici")
+}
+
+fn text(path: &str, v: &[u8]) -> Result<String, ConvertError> {
+    String::from_utf8(v.to_vec()).map_err(|_| ConvertError::NotUtf8(path.into()))
+}
+
+/// Converts `message` into a settings section named `name`: key/values as
+/// they are, lists joined with `,`, subsections recursively. A repeated key
+/// overrides the earlier one, a repeated section extends it (swanctl.conf's
+/// rules).
+pub fn to_config_section(name: &str, message: &Message) -> Result<Section, ConvertError> {
+    convert(name, name, message)
+}
+
+fn convert(name: &str, path: &str, message: &Message) -> Result<Section, ConvertError> {
+    let loc = vici_location();
+    let mut sec = Section::new(name, loc.clone());
+    for item in &message.items {
+        let here = format!("{path}.{}", item.name);
+        match &item.value {
+            Element::Value(v) => sec.set(&item.name, Some(text(&here, v)?), loc.clone()),
+            Element::List(items) => {
+                let items = items
+                    .iter()
+                    .map(|v| text(&here, v))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sec.set(&item.name, Some(items.join(",")), loc.clone());
+            }
+            Element::Section(m) => {
+                let sub = convert(&item.name, &here, m)?;
+                sec.section_mut(&item.name, &loc).merge(sub);
+            }
+        }
+    }
+    Ok(sec)
+}
+
+/// The connections of a `load-conn` request (normally one: swanctl sends a
+/// request per connection), with warnings for unknown or unsupported keys.
+pub fn connections_from_load_conn(
+    message: &Message,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Connection>, ConvertError> {
+    let mut out = Vec::new();
+    for item in &message.items {
+        let Element::Section(m) = &item.value else {
+            return Err(ConvertError::NotASection(item.name.clone()));
+        };
+        let sec = to_config_section(&item.name, m)?;
+        out.push(config::connection_from_section(&sec, warnings)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_join_and_sections_nest() {
+        let m = Message::new()
+            .with_list("remote_addrs", ["192.0.2.1", "gw.example.net"])
+            .with_list("proposals", Vec::<Vec<u8>>::new())
+            .with_value("version", "2")
+            .with_section("local", Message::new().with_value("auth", "psk"));
+        let s = to_config_section("gw", &m).unwrap();
+        assert_eq!(s.name, "gw");
+        assert_eq!(s.value("remote_addrs"), Some("192.0.2.1,gw.example.net"));
+        assert_eq!(s.value("proposals"), Some(""));
+        assert_eq!(s.section("local").unwrap().value("auth"), Some("psk"));
+    }
+
+    #[test]
+    fn rejects_binary_and_non_sections() {
+        let m = Message::new().with_list("certs", [vec![0x30u8, 0x82, 0xff]]);
+        assert!(matches!(
+            to_config_section("gw", &m),
+            Err(ConvertError::NotUtf8(p)) if p == "gw.certs"
+        ));
+        let m = Message::new().with_value("gw", "x");
+        assert!(matches!(
+            connections_from_load_conn(&m, &mut Vec::new()),
+            Err(ConvertError::NotASection(_))
+        ));
+    }
+}
