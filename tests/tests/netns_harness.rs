@@ -248,10 +248,10 @@ fn netns_psk_tunnel_through_nat_with_lan_hosts() {
     let nat = lab
         .nat(
             "nat",
-            (&moon, "wan", &["10.99.0.2/24"]),
-            &["10.99.0.1/24"],
-            &["192.0.2.1/24"],
-            (&sun, "wan", &["192.0.2.2/24"]),
+            (&moon, "wan", &["10.99.0.2/24", "2001:db8:99::2/64"]),
+            &["10.99.0.1/24", "2001:db8:99::1/64"],
+            &["192.0.2.1/24", "2001:db8:1::1/64"],
+            (&sun, "wan", &["192.0.2.2/24", "2001:db8:1::2/64"]),
         )
         .unwrap();
     // real LAN hosts behind each gateway
@@ -265,8 +265,17 @@ fn netns_psk_tunnel_through_nat_with_lan_hosts() {
         .exec(&["iptables", "-t", "nat", "-S"])
         .unwrap()
         .contains("MASQUERADE --random"));
-    let r = moon.ping("192.0.2.2").count(1).run().unwrap();
-    assert!(r.all_received(), "moon reaches sun through the NAT: {r:#?}");
+    for dst in ["192.0.2.2", "2001:db8:1::2"] {
+        let r = moon.ping(dst).count(1).run().unwrap();
+        assert!(r.all_received(), "moon reaches sun through the NAT: {r:#?}");
+    }
+    // sun has no route to moon's private networks (no default route
+    // either), so the replies above only came back because the NAT
+    // rewrote moon's source addresses (IPv6 too: ip6tables)
+    for fam in ["-4", "-6"] {
+        let routes = sun.ip(&[fam, "route", "show", "default"]).unwrap();
+        assert!(routes.trim().is_empty(), "{routes}");
+    }
     let r = alice.ping("10.1.0.1").count(1).run().unwrap();
     assert!(r.all_received(), "alice reaches her gateway: {r:#?}");
 
@@ -446,15 +455,19 @@ fn netns_cleanup_after_drop() {
 
 #[test]
 fn netns_cleanup_after_panic() {
-    let mut seen = (Vec::new(), Vec::new());
+    let mut seen = (Vec::new(), Vec::new(), std::path::PathBuf::new());
     let r = catch_unwind(AssertUnwindSafe(|| {
-        let (_lab, _c, _sleep, names, pids) = busy_lab("panic");
-        seen = (names, pids);
-        panic!("deliberate panic inside a lab (expected; its charon log tail is printed above)");
+        let (lab, _c, _sleep, names, pids) = busy_lab("panic");
+        seen = (names, pids, lab.workdir().to_path_buf());
+        panic!("deliberate panic inside a lab (expected; its charon log tail follows)");
     }));
     assert!(r.is_err());
-    assert_eq!(seen.0.len(), 2);
-    assert_all_gone(&seen.0, &seen.1);
+    let (names, pids, workdir) = seen;
+    assert_eq!(names.len(), 2);
+    assert_all_gone(&names, &pids);
+    // the scratch dir (charon logs) survives a panic for the post-mortem
+    assert!(workdir.join("charon-a/charon.log").exists());
+    std::fs::remove_dir_all(&workdir).unwrap();
 }
 
 #[test]
