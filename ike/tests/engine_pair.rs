@@ -86,7 +86,18 @@ struct Pair {
     sent: (usize, usize),
     /// Every message seen on the wire (to_b, header).
     log: Vec<(bool, Header)>,
+    /// Every IKE datagram seen on the wire.
+    captured: Vec<Vec<u8>>,
+    /// Address translation of datagrams (to_b, local, remote) -> (local, remote).
+    nat: Option<NatFn>,
+    /// Whether the NAT-T socket was used.
+    natt_seen: bool,
+    /// NAT keepalives sent by (A, B).
+    keepalives: (usize, usize),
 }
+
+/// Rewrites the (destination, source) of a datagram in flight.
+type NatFn = Box<dyn Fn(bool, SocketAddr, SocketAddr) -> (SocketAddr, SocketAddr)>;
 
 fn peer_cfg(
     name: &str,
@@ -161,6 +172,10 @@ impl Pair {
             drop_if: None,
             sent: (0, 0),
             log: Vec::new(),
+            captured: Vec::new(),
+            nat: None,
+            natt_seen: false,
+            keepalives: (0, 0),
         }
     }
 
@@ -169,8 +184,15 @@ impl Pair {
             while let Some(t) = side.ep.poll_transmit() {
                 assert_eq!(t.local.ip(), side.addr, "sends from its own address");
                 if t.data == [0xff] {
-                    continue; // NAT keepalive
+                    if to_b {
+                        self.keepalives.0 += 1;
+                    } else {
+                        self.keepalives.1 += 1;
+                    }
+                    continue;
                 }
+                self.natt_seen |= t.nat_t;
+                self.captured.push(t.data.clone());
                 if to_b {
                     self.sent.0 += 1;
                 } else {
@@ -941,4 +963,181 @@ fn fragmentation_both_ways() {
         auth_datagrams.len()
     );
     assert_eq!(p.a.installed[0].local_ts.len(), 20);
+}
+
+#[test]
+fn pfs_rekey_with_invalid_ke_retry() {
+    let mut p = Pair::new(
+        11,
+        peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256-modp2048", Some(B)),
+        peer_cfg("lab", "sun.example.org", "moon.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-modp2048", None),
+        EngineConfig::default(),
+    );
+    // IKE_AUTH ignores the KE transforms (RFC 7296 §1.2): the child comes up.
+    established(&mut p);
+    let spi = p.a.installed[0].inbound.spi;
+    let before = p.log.len();
+    p.a.ep.rekey_child(p.now, spi).unwrap();
+    p.run();
+    p.assert_child_pair();
+    let ccs: Vec<_> = p.log[before..]
+        .iter()
+        .filter(|(_, h)| h.exchange == ExchangeType::CREATE_CHILD_SA)
+        .collect();
+    assert_eq!(ccs.len(), 4, "request, INVALID_KE_PAYLOAD, retry with MODP_2048, response");
+    assert_eq!(p.a.installed.len(), 2);
+}
+
+#[test]
+fn pfs_mismatch_keeps_the_old_child() {
+    let mut p = Pair::new(
+        12,
+        peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256", Some(B)),
+        peer_cfg("lab", "sun.example.org", "moon.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", None),
+        EngineConfig::default(),
+    );
+    established(&mut p);
+    let spi = p.a.installed[0].inbound.spi;
+    p.a.ep.rekey_child(p.now, spi).unwrap();
+    p.run();
+    // The rekey is refused; the working SA stays.
+    assert_eq!(p.a.installed.len(), 1);
+    let a = &p.a.ep.ike_sas()[0];
+    assert_eq!(a.children.len(), 1);
+    assert_eq!(a.children[0].state, "INSTALLED");
+    assert!(p.a.deleted.is_empty());
+}
+
+#[test]
+fn nat_traversal_floats_and_encapsulates() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    // A sits behind a NAT that maps 192.0.2.1:P to 203.0.113.7:(P+40000).
+    let nat_ip = ip("203.0.113.7");
+    let a_ip = ip(A);
+    p.nat = Some(Box::new(move |to_b, mut local, mut remote| {
+        if to_b {
+            // A's source (in `remote` from B's view) is rewritten.
+            assert_eq!(remote.ip(), a_ip);
+            remote = SocketAddr::new(nat_ip, remote.port() + 40000);
+        } else {
+            assert_eq!(local.ip(), nat_ip);
+            local = SocketAddr::new(a_ip, local.port() - 40000);
+        }
+        (local, remote)
+    }));
+    established(&mut p);
+    let a = &p.a.ep.ike_sas()[0];
+    let b = &p.b.ep.ike_sas()[0];
+    assert!(a.nat_local && !a.nat_remote, "A knows it is behind a NAT");
+    assert!(b.nat_remote && !b.nat_local, "B knows its peer is behind a NAT");
+    assert_eq!(a.remote.port(), 4500, "A floated to the NAT-T port");
+    assert_eq!(b.remote, SocketAddr::new(nat_ip, 44500));
+    let ia = p.a.installed.last().unwrap();
+    let ib = p.b.installed.last().unwrap();
+    assert!(ia.encap && ib.encap);
+    assert_eq!(ib.remote, SocketAddr::new(nat_ip, 44500));
+    assert_eq!(ia.local.port(), 4500);
+    // IKE_AUTH and later went over the NAT-T socket.
+    assert!(p.natt_seen);
+    // Keepalives from the NATed side only.
+    p.advance(Duration::from_secs(25));
+    assert!(p.keepalives.0 >= 1 && p.keepalives.1 == 0, "{:?}", p.keepalives);
+}
+
+#[test]
+fn initial_contact_replaces_stale_ike_sas() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    // A reboots: a fresh endpoint with the same config, no state.
+    let mut fresh = Endpoint::new(EngineConfig::default(), Box::new(TestRng(4242)));
+    fresh.set_local_addrs(Some(SocketAddr::new(ip(A), 500)), None);
+    fresh.load(
+        p.now,
+        vec![peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", Some(B))],
+        psk("lab-psk"),
+    );
+    p.a.ep = fresh;
+    p.a.events.clear();
+    established(&mut p);
+    assert_eq!(p.b.ep.ike_sas().len(), 1, "the stale IKE_SA is gone: {:?}", p.b.ep.ike_sas());
+    assert_eq!(Pair::ike_up(&p.b), 2);
+}
+
+#[test]
+fn half_open_sas_expire_and_keyingtries_retry() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    // Only IKE_SA_INIT gets through: B holds a half-open SA that times out.
+    p.drop_if = Some(Box::new(|_, data| Header::parse(data).unwrap().exchange != ExchangeType::IKE_SA_INIT));
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(p.b.ep.stats().half_open, 1);
+    p.advance(Duration::from_secs(31));
+    assert_eq!(p.b.ep.stats().half_open, 0);
+
+    // keyingtries = 3 against a silent peer: three attempts of six sends.
+    let mut a = peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", Some(B));
+    a.keyingtries = 3;
+    let b = peer_cfg("lab", "sun.example.org", "moon.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", None);
+    let mut p = Pair::new(13, a, b, EngineConfig::default());
+    p.drop_if = Some(Box::new(|_, _| true));
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.advance(Duration::from_secs(600));
+    assert_eq!(p.sent.0, 18, "3 attempts × (1 + 5 retransmits)");
+    assert!(p.a.ep.ike_sas().is_empty());
+    let downs = p.a.events.iter().filter(|e| matches!(e, Event::IkeDown { .. })).count();
+    assert_eq!(downs, 3);
+}
+
+#[test]
+fn garbage_never_disturbs_an_established_sa() {
+    use rand_core::RngCore as _;
+    let mut p = pair("aes256-sha256-modp2048", "aes256-sha256");
+    established(&mut p);
+    let mut rng = TestRng(77);
+    let samples: Vec<Vec<u8>> = p.captured.clone();
+    assert!(!samples.is_empty());
+    let b_addr = SocketAddr::new(ip(B), 4500);
+    let from = SocketAddr::new(ip(A), 4500);
+    for i in 0..3000 {
+        let mut d = samples[i % samples.len()].clone();
+        match i % 4 {
+            0 => {
+                let n = (rng.next_u32() as usize) % (d.len() + 1);
+                d.truncate(n);
+            }
+            1 => {
+                let k = (rng.next_u32() as usize) % d.len();
+                d[k] ^= 1 << (rng.next_u32() % 8);
+            }
+            2 => {
+                let mut r = vec![0u8; (rng.next_u32() % 600) as usize];
+                rng.fill_bytes(&mut r);
+                d = r;
+            }
+            _ => {
+                // A valid header with random SPIs and a random tail.
+                let k = 28.min(d.len());
+                rng.fill_bytes(&mut d[..16]);
+                let tail = d.len() - k;
+                let mut r = vec![0u8; tail];
+                rng.fill_bytes(&mut r);
+                d[k..].copy_from_slice(&r);
+            }
+        }
+        for nat_t in [false, true] {
+            p.b.ep.handle_datagram(p.now, Datagram { local: b_addr, remote: from, nat_t, data: &d });
+            p.a.ep.handle_datagram(p.now, Datagram { local: from, remote: b_addr, nat_t, data: &d });
+        }
+        // Whatever an endpoint answers goes nowhere.
+        while p.a.ep.poll_transmit().is_some() {}
+        while p.b.ep.poll_transmit().is_some() {}
+    }
+    let s = p.b.ep.stats();
+    assert!(s.malformed + s.unknown_spi > 1000, "{s:?}");
+    // The SA still works.
+    let spi = p.a.installed[0].inbound.spi;
+    p.a.ep.rekey_child(p.now, spi).unwrap();
+    p.run();
+    p.assert_child_pair();
+    assert_eq!(p.a.ep.ike_sas()[0].state, "ESTABLISHED");
 }
