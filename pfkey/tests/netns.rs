@@ -460,9 +460,8 @@ fn inner_allocspi_without_esp() {
         Ok(()) => println!("UPDSA of the larval SA succeeded (kernel has ESP)"),
         Err(e) => panic!("UPDSA failed otherwise: {e}"),
     }
-    // Delete whichever SA is there now (the if_id/mark of a completed SA
-    // do not matter for DELSA without XFRMA_MARK when mark is 0/0... so
-    // flush to be sure).
+    // Delete the larval SA (if UPDSA completed it, it now carries a mark
+    // that DELSA would have to repeat; the flush covers that case).
     let _ = s.delete_sa(&id, vec![]);
     s.flush_sa(0).unwrap();
     assert!(s.dump_sa().unwrap().is_empty());

@@ -19,9 +19,8 @@ fn sockaddr() -> impl Strategy<Value = SocketAddr> {
     prop_oneof![
         (any::<[u8; 4]>(), any::<u16>())
             .prop_map(|(a, p)| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(a), p))),
-        (any::<[u8; 16]>(), any::<u16>(), any::<u32>(), any::<u32>()).prop_map(
-            |(a, p, f, s)| SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(a), p, f, s))
-        ),
+        (any::<[u8; 16]>(), any::<u16>(), any::<u32>(), any::<u32>())
+            .prop_map(|(a, p, f, s)| SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(a), p, f, s))),
     ]
 }
 
@@ -155,7 +154,10 @@ fn extension(fl: Flavor) -> BoxedStrategy<Extension> {
         (addr_kind, address())
             .prop_map(|(k, a)| Extension::Address(k, a))
             .boxed(),
-        (prop_oneof![Just(KeyKind::Auth), Just(KeyKind::Encrypt)], key())
+        (
+            prop_oneof![Just(KeyKind::Auth), Just(KeyKind::Encrypt)],
+            key(),
+        )
             .prop_map(|(k, key)| Extension::Key(k, key))
             .boxed(),
         (
@@ -265,15 +267,17 @@ fn message(fl: Flavor) -> impl Strategy<Value = Message> {
         any::<(u8, u8, u8, u16, u32, u32)>(),
         proptest::collection::vec(extension(fl), 0..8),
     )
-        .prop_map(|((t, errno, satype, reserved, seq, pid), extensions)| Message {
-            msg_type: MsgType(t),
-            errno,
-            satype: SaType(satype),
-            reserved,
-            seq,
-            pid,
-            extensions,
-        })
+        .prop_map(
+            |((t, errno, satype, reserved, seq, pid), extensions)| Message {
+                msg_type: MsgType(t),
+                errno,
+                satype: SaType(satype),
+                reserved,
+                seq,
+                pid,
+                extensions,
+            },
+        )
 }
 
 fn flavored_message() -> impl Strategy<Value = (Flavor, Message)> {
@@ -409,7 +413,11 @@ fn ipsecrequest_layout_differs_per_flavor() {
     let bsd = m.emit(Flavor::FreeBsd).unwrap();
     assert_eq!(lin.len(), 16 + 16 + 16, "Linux request is 16 bytes");
     assert_eq!(bsd.len(), 16 + 16 + 8, "FreeBSD request is 8 bytes");
-    assert_eq!(u16::from_ne_bytes([lin[32], lin[33]]), 16, "length in bytes");
+    assert_eq!(
+        u16::from_ne_bytes([lin[32], lin[33]]),
+        16,
+        "length in bytes"
+    );
     assert_eq!(u16::from_ne_bytes([bsd[32], bsd[33]]), 8, "length in bytes");
     assert_eq!(&lin[40..44], &0x1234u32.to_ne_bytes());
     assert_eq!(&bsd[38..40], &0x1234u16.to_ne_bytes());

@@ -6,9 +6,9 @@ use pfkey::netlink::{NetlinkError, NlMsg};
 use pfkey::xfrm::socket::map_sa_error;
 use pfkey::xfrm::{
     Algo, AlgoAead, AlgoAuth, Attr, Body, EncapTmpl, LifetimeCfg, LifetimeCur, Mark, MsgType,
-    ReplayState, ReplayStateEsn, Selector, Stats, UserAcquire, UserExpire, UserPolexpire,
-    UserTmpl, UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo, UserspiInfo, XfrmAddress,
-    XfrmError, XfrmId, XfrmMessage, IPPROTO_AH, IPPROTO_ESP,
+    ReplayState, ReplayStateEsn, Selector, Stats, UserAcquire, UserExpire, UserPolexpire, UserTmpl,
+    UserpolicyId, UserpolicyInfo, UsersaId, UsersaInfo, UserspiInfo, XfrmAddress, XfrmError,
+    XfrmId, XfrmMessage, IPPROTO_AH, IPPROTO_ESP,
 };
 use proptest::prelude::*;
 
@@ -17,8 +17,12 @@ fn addr() -> impl Strategy<Value = XfrmAddress> {
 }
 
 fn sel() -> impl Strategy<Value = Selector> {
-    (addr(), addr(), any::<(u16, u16, u16, u16, u16, u8, u8, u8, i32, u32)>()).prop_map(
-        |(d, s, t)| Selector {
+    (
+        addr(),
+        addr(),
+        any::<(u16, u16, u16, u16, u16, u8, u8, u8, i32, u32)>(),
+    )
+        .prop_map(|(d, s, t)| Selector {
             daddr: d,
             saddr: s,
             dport: t.0,
@@ -31,8 +35,7 @@ fn sel() -> impl Strategy<Value = Selector> {
             proto: t.7,
             ifindex: t.8,
             user: t.9,
-        },
-    )
+        })
 }
 
 fn id() -> impl Strategy<Value = XfrmId> {
@@ -62,8 +65,16 @@ fn cur() -> impl Strategy<Value = LifetimeCur> {
 }
 
 fn sa() -> impl Strategy<Value = UsersaInfo> {
-    (sel(), id(), addr(), lft(), cur(), any::<[u32; 5]>(), any::<(u16, u8, u8, u8)>()).prop_map(
-        |(sel, id, saddr, lft, curlft, n, t)| UsersaInfo {
+    (
+        sel(),
+        id(),
+        addr(),
+        lft(),
+        cur(),
+        any::<[u32; 5]>(),
+        any::<(u16, u8, u8, u8)>(),
+    )
+        .prop_map(|(sel, id, saddr, lft, curlft, n, t)| UsersaInfo {
             sel,
             id,
             saddr,
@@ -80,8 +91,7 @@ fn sa() -> impl Strategy<Value = UsersaInfo> {
             mode: t.1,
             replay_window: t.2,
             flags: t.3,
-        },
-    )
+        })
 }
 
 fn pol() -> impl Strategy<Value = UserpolicyInfo> {
@@ -123,7 +133,8 @@ fn name() -> impl Strategy<Value = String> {
 
 fn keyed() -> impl Strategy<Value = (u32, Vec<u8>)> {
     (0u32..2048).prop_flat_map(|bits| {
-        proptest::collection::vec(any::<u8>(), bits.div_ceil(8) as usize).prop_map(move |k| (bits, k))
+        proptest::collection::vec(any::<u8>(), bits.div_ceil(8) as usize)
+            .prop_map(move |k| (bits, k))
     })
 }
 
@@ -140,10 +151,20 @@ fn attr() -> impl Strategy<Value = Attr> {
         algo().prop_map(Attr::AlgCrypt),
         algo().prop_map(Attr::AlgComp),
         (name(), keyed(), any::<u32>()).prop_map(|(name, (key_bits, key), t)| Attr::AlgAuthTrunc(
-            AlgoAuth { name, key_bits, trunc_bits: t, key: key.into() }
+            AlgoAuth {
+                name,
+                key_bits,
+                trunc_bits: t,
+                key: key.into()
+            }
         )),
         (name(), keyed(), any::<u32>()).prop_map(|(name, (key_bits, key), t)| Attr::AlgAead(
-            AlgoAead { name, key_bits, icv_bits: t, key: key.into() }
+            AlgoAead {
+                name,
+                key_bits,
+                icv_bits: t,
+                key: key.into()
+            }
         )),
         (any::<(u16, u16, u16)>(), addr()).prop_map(|(t, oa)| Attr::Encap(EncapTmpl {
             encap_type: t.0,
@@ -165,16 +186,20 @@ fn attr() -> impl Strategy<Value = Attr> {
         any::<u8>().prop_map(Attr::PolicyType),
         any::<(u32, u32)>().prop_map(|(v, m)| Attr::Mark(Mark { v, m })),
         any::<u32>().prop_map(Attr::TfcPad),
-        (any::<[u32; 5]>(), proptest::collection::vec(any::<u32>(), 0..8)).prop_map(|(n, bmp)| {
-            Attr::ReplayEsnVal(ReplayStateEsn {
-                oseq: n[0],
-                seq: n[1],
-                oseq_hi: n[2],
-                seq_hi: n[3],
-                replay_window: n[4],
-                bmp,
-            })
-        }),
+        (
+            any::<[u32; 5]>(),
+            proptest::collection::vec(any::<u32>(), 0..8)
+        )
+            .prop_map(|(n, bmp)| {
+                Attr::ReplayEsnVal(ReplayStateEsn {
+                    oseq: n[0],
+                    seq: n[1],
+                    oseq_hi: n[2],
+                    seq_hi: n[3],
+                    replay_window: n[4],
+                    bmp,
+                })
+            }),
         any::<u32>().prop_map(Attr::SaExtraFlags),
         any::<u8>().prop_map(Attr::Proto),
         any::<u32>().prop_map(Attr::SetMark),
@@ -190,7 +215,10 @@ fn attr() -> impl Strategy<Value = Attr> {
 
 fn body_and_type() -> impl Strategy<Value = (MsgType, Body)> {
     prop_oneof![
-        (prop_oneof![Just(MsgType::NEWSA), Just(MsgType::UPDSA)], sa())
+        (
+            prop_oneof![Just(MsgType::NEWSA), Just(MsgType::UPDSA)],
+            sa()
+        )
             .prop_map(|(t, s)| (t, Body::SaInfo(s))),
         (
             prop_oneof![Just(MsgType::DELSA), Just(MsgType::GETSA)],
@@ -199,24 +227,33 @@ fn body_and_type() -> impl Strategy<Value = (MsgType, Body)> {
         )
             .prop_map(|(t, daddr, x)| (
                 t,
-                Body::SaId(UsersaId { daddr, spi: x.0, family: x.1, proto: x.2 })
+                Body::SaId(UsersaId {
+                    daddr,
+                    spi: x.0,
+                    family: x.1,
+                    proto: x.2
+                })
             )),
         (sa(), any::<(u32, u32)>()).prop_map(|(info, (min, max))| (
             MsgType::ALLOCSPI,
             Body::SpiInfo(UserspiInfo { info, min, max })
         )),
-        (prop_oneof![Just(MsgType::NEWPOLICY), Just(MsgType::UPDPOLICY)], pol())
+        (
+            prop_oneof![Just(MsgType::NEWPOLICY), Just(MsgType::UPDPOLICY)],
+            pol()
+        )
             .prop_map(|(t, p)| (t, Body::PolicyInfo(p))),
         (
             prop_oneof![Just(MsgType::DELPOLICY), Just(MsgType::GETPOLICY)],
             sel(),
             any::<(u32, u8)>()
         )
-            .prop_map(|(t, sel, (index, dir))| (t, Body::PolicyId(UserpolicyId { sel, index, dir }))),
-        (sa(), any::<u8>()).prop_map(|(state, hard)| (
-            MsgType::EXPIRE,
-            Body::Expire(UserExpire { state, hard })
-        )),
+            .prop_map(|(t, sel, (index, dir))| (
+                t,
+                Body::PolicyId(UserpolicyId { sel, index, dir })
+            )),
+        (sa(), any::<u8>())
+            .prop_map(|(state, hard)| (MsgType::EXPIRE, Body::Expire(UserExpire { state, hard }))),
         (pol(), any::<u8>()).prop_map(|(pol, hard)| (
             MsgType::POLEXPIRE,
             Body::PolExpire(UserPolexpire { pol, hard })
@@ -254,7 +291,14 @@ fn message() -> impl Strategy<Value = XfrmMessage> {
             } else {
                 attrs
             };
-            XfrmMessage { msg_type: t, flags, seq, pid, body, attrs }
+            XfrmMessage {
+                msg_type: t,
+                flags,
+                seq,
+                pid,
+                body,
+                attrs,
+            }
         })
 }
 
@@ -358,7 +402,11 @@ fn algorithm_names_are_checked() {
         key_bits: 128,
         key: vec![0; 15].into(),
     });
-    let m = XfrmMessage::new(MsgType::NEWSA, Body::SaInfo(UsersaInfo::default()), vec![bad_key]);
+    let m = XfrmMessage::new(
+        MsgType::NEWSA,
+        Body::SaInfo(UsersaInfo::default()),
+        vec![bad_key],
+    );
     assert!(m.emit().is_err());
 }
 
@@ -371,6 +419,8 @@ fn xfrm_interface_payload_matches_iproute2() {
     let mut want = vec![0u8; 16];
     want.extend_from_slice(&[7, 0, 3, 0, b'x', b'1', 0, 0]);
     want.extend_from_slice(&[32, 0, 18, 0x80, 8, 0, 1, 0, b'x', b'f', b'r', b'm']);
-    want.extend_from_slice(&[20, 0, 2, 0x80, 8, 0, 1, 0, 1, 0, 0, 0, 8, 0, 2, 0, 3, 0, 0, 0]);
+    want.extend_from_slice(&[
+        20, 0, 2, 0x80, 8, 0, 1, 0, 1, 0, 0, 0, 8, 0, 2, 0, 3, 0, 0, 0,
+    ]);
     assert_eq!(hex::encode(&p), hex::encode(&want));
 }
