@@ -1,5 +1,27 @@
-//! Kernel SA installation: PF_KEY v2 (RFC 2367, with FreeBSD's if_ipsec
+//! Kernel SA installation: PF_KEY v2 (RFC 2367, with FreeBSD's `if_ipsec(4)`
 //! reqids) and Linux XFRM netlink.
 //!
-//! The backends arrive with the kernel-backend issue; this crate is the place
-//! they live.
+//! * [`pfkey`] — the PF_KEY v2 message codec (both the FreeBSD and the Linux
+//!   flavour, chosen with [`pfkey::Flavor`]) and the `PF_KEY` socket.
+//! * [`xfrm`] — the Linux XFRM netlink codec and socket, with the probes the
+//!   daemon calls at start-up ([`xfrm::xfrm_esp_available`]).
+//! * [`link`] — rtnetlink creation of Linux xfrm interfaces.
+//! * [`netlink`] — the small netlink transport the two Linux modules share.
+//! * `ifipsec` (FreeBSD only) — `if_ipsec(4)` interface management.
+//!
+//! The only `unsafe` code lives in the private `sys` module (raw socket
+//! creation and, on FreeBSD, interface ioctls), because `nix` cannot open a
+//! `NETLINK_XFRM` or `PF_KEY_V2` socket.
+
+pub mod error;
+pub mod link;
+pub mod netlink;
+pub mod pfkey;
+mod sys;
+pub(crate) mod wire;
+pub mod xfrm;
+
+#[cfg(target_os = "freebsd")]
+pub mod ifipsec;
+
+pub use error::ParseError;
