@@ -205,9 +205,14 @@ impl Pair {
                     }
                 }
                 let copies = if self.net == Net::Duplicate { 2 } else { 1 };
+                // (destination, source) as the receiver sees them.
+                let (mut dst, mut src) = (t.remote, t.local);
+                if let Some(nat) = &self.nat {
+                    (dst, src) = nat(to_b, dst, src);
+                }
                 for _ in 0..copies {
                     self.wire
-                        .push_back((to_b, t.data.clone(), t.remote, t.local, t.nat_t));
+                        .push_back((to_b, t.data.clone(), dst, src, t.nat_t));
                 }
             }
             while let Some(a) = side.ep.poll_action() {
@@ -291,7 +296,12 @@ impl Pair {
     }
 
     fn assert_child_pair(&self) {
-        let ia = self.a.installed.last().expect("A installed a CHILD_SA");
+        let ia = self.a.installed.last().unwrap_or_else(|| {
+            panic!(
+                "A installed no CHILD_SA: {:?} / {:?}",
+                self.a.events, self.log
+            )
+        });
         let ib = self.b.installed.last().expect("B installed a CHILD_SA");
         assert_eq!(ia.outbound.spi, ib.inbound.spi);
         assert_eq!(ia.inbound.spi, ib.outbound.spi);
@@ -969,8 +979,22 @@ fn fragmentation_both_ways() {
 fn pfs_rekey_with_invalid_ke_retry() {
     let mut p = Pair::new(
         11,
-        peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256-modp2048", Some(B)),
-        peer_cfg("lab", "sun.example.org", "moon.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-modp2048", None),
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16-ecp256-modp2048",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16-modp2048",
+            None,
+        ),
         EngineConfig::default(),
     );
     // IKE_AUTH ignores the KE transforms (RFC 7296 §1.2): the child comes up.
@@ -984,7 +1008,11 @@ fn pfs_rekey_with_invalid_ke_retry() {
         .iter()
         .filter(|(_, h)| h.exchange == ExchangeType::CREATE_CHILD_SA)
         .collect();
-    assert_eq!(ccs.len(), 4, "request, INVALID_KE_PAYLOAD, retry with MODP_2048, response");
+    assert_eq!(
+        ccs.len(),
+        4,
+        "request, INVALID_KE_PAYLOAD, retry with MODP_2048, response"
+    );
     assert_eq!(p.a.installed.len(), 2);
 }
 
@@ -992,8 +1020,22 @@ fn pfs_rekey_with_invalid_ke_retry() {
 fn pfs_mismatch_keeps_the_old_child() {
     let mut p = Pair::new(
         12,
-        peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256", Some(B)),
-        peer_cfg("lab", "sun.example.org", "moon.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", None),
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16-ecp256",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        ),
         EngineConfig::default(),
     );
     established(&mut p);
@@ -1028,8 +1070,14 @@ fn nat_traversal_floats_and_encapsulates() {
     established(&mut p);
     let a = &p.a.ep.ike_sas()[0];
     let b = &p.b.ep.ike_sas()[0];
-    assert!(a.nat_local && !a.nat_remote, "A knows it is behind a NAT");
-    assert!(b.nat_remote && !b.nat_local, "B knows its peer is behind a NAT");
+    assert!(
+        a.nat_local && !a.nat_remote,
+        "A knows it is behind a NAT: {a:?}"
+    );
+    assert!(
+        b.nat_remote && !b.nat_local,
+        "B knows its peer is behind a NAT"
+    );
     assert_eq!(a.remote.port(), 4500, "A floated to the NAT-T port");
     assert_eq!(b.remote, SocketAddr::new(nat_ip, 44500));
     let ia = p.a.installed.last().unwrap();
@@ -1041,7 +1089,11 @@ fn nat_traversal_floats_and_encapsulates() {
     assert!(p.natt_seen);
     // Keepalives from the NATed side only.
     p.advance(Duration::from_secs(25));
-    assert!(p.keepalives.0 >= 1 && p.keepalives.1 == 0, "{:?}", p.keepalives);
+    assert!(
+        p.keepalives.0 >= 1 && p.keepalives.1 == 0,
+        "{:?}",
+        p.keepalives
+    );
 }
 
 #[test]
@@ -1053,21 +1105,42 @@ fn initial_contact_replaces_stale_ike_sas() {
     fresh.set_local_addrs(Some(SocketAddr::new(ip(A), 500)), None);
     fresh.load(
         p.now,
-        vec![peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", Some(B))],
+        vec![peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        )],
         psk("lab-psk"),
     );
     p.a.ep = fresh;
     p.a.events.clear();
+    p.b.events.clear();
     established(&mut p);
-    assert_eq!(p.b.ep.ike_sas().len(), 1, "the stale IKE_SA is gone: {:?}", p.b.ep.ike_sas());
-    assert_eq!(Pair::ike_up(&p.b), 2);
+    assert_eq!(
+        p.b.ep.ike_sas().len(),
+        1,
+        "the stale IKE_SA is gone: {:?}",
+        p.b.ep.ike_sas()
+    );
+    assert!(p.b.events.iter().any(|e| matches!(
+        e,
+        Event::IkeDown {
+            reason: Failure::Replaced,
+            ..
+        }
+    )));
 }
 
 #[test]
 fn half_open_sas_expire_and_keyingtries_retry() {
     let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
     // Only IKE_SA_INIT gets through: B holds a half-open SA that times out.
-    p.drop_if = Some(Box::new(|_, data| Header::parse(data).unwrap().exchange != ExchangeType::IKE_SA_INIT));
+    p.drop_if = Some(Box::new(|_, data| {
+        Header::parse(data).unwrap().exchange != ExchangeType::IKE_SA_INIT
+    }));
     p.a.ep.initiate(p.now, "lab", None).unwrap();
     p.run();
     assert_eq!(p.b.ep.stats().half_open, 1);
@@ -1075,16 +1148,34 @@ fn half_open_sas_expire_and_keyingtries_retry() {
     assert_eq!(p.b.ep.stats().half_open, 0);
 
     // keyingtries = 3 against a silent peer: three attempts of six sends.
-    let mut a = peer_cfg("lab", "moon.example.org", "sun.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", Some(B));
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
     a.keyingtries = 3;
-    let b = peer_cfg("lab", "sun.example.org", "moon.example.org", "aes128gcm16-prfsha256-ecp256", "aes128gcm16", None);
+    let b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
     let mut p = Pair::new(13, a, b, EngineConfig::default());
     p.drop_if = Some(Box::new(|_, _| true));
     p.a.ep.initiate(p.now, "lab", None).unwrap();
     p.advance(Duration::from_secs(600));
     assert_eq!(p.sent.0, 18, "3 attempts × (1 + 5 retransmits)");
     assert!(p.a.ep.ike_sas().is_empty());
-    let downs = p.a.events.iter().filter(|e| matches!(e, Event::IkeDown { .. })).count();
+    let downs =
+        p.a.events
+            .iter()
+            .filter(|e| matches!(e, Event::IkeDown { .. }))
+            .count();
     assert_eq!(downs, 3);
 }
 
@@ -1125,8 +1216,24 @@ fn garbage_never_disturbs_an_established_sa() {
             }
         }
         for nat_t in [false, true] {
-            p.b.ep.handle_datagram(p.now, Datagram { local: b_addr, remote: from, nat_t, data: &d });
-            p.a.ep.handle_datagram(p.now, Datagram { local: from, remote: b_addr, nat_t, data: &d });
+            p.b.ep.handle_datagram(
+                p.now,
+                Datagram {
+                    local: b_addr,
+                    remote: from,
+                    nat_t,
+                    data: &d,
+                },
+            );
+            p.a.ep.handle_datagram(
+                p.now,
+                Datagram {
+                    local: from,
+                    remote: b_addr,
+                    nat_t,
+                    data: &d,
+                },
+            );
         }
         // Whatever an endpoint answers goes nowhere.
         while p.a.ep.poll_transmit().is_some() {}

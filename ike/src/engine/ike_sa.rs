@@ -799,8 +799,11 @@ impl IkeSa {
         let (Some(src), Some(dst)) = (src, dst) else {
             return;
         };
-        let remote_hash = natd_hash(&self.spi_i, &self.spi_r, self.remote);
-        let local_hash = natd_hash(&self.spi_i, &self.spi_r, self.local);
+        // The hashes cover the SPIs as in the header of the message that
+        // carried them (§2.23): SPIr is zero in the IKE_SA_INIT request.
+        let spi_r = if self.initiator { self.spi_r } else { [0; 8] };
+        let remote_hash = natd_hash(&self.spi_i, &spi_r, self.remote);
+        let local_hash = natd_hash(&self.spi_i, &spi_r, self.local);
         self.nat_remote = src.data != remote_hash;
         self.nat_local = dst.data != local_hash || self.peer.encap;
         if self.nat_local || self.nat_remote {
@@ -1776,7 +1779,7 @@ impl IkeSa {
                 .iter()
                 .find(|c| {
                     let l = resolve_ts(&c.local_ts, self.local);
-                    let r = resolve_ts(&c.remote_ts, self.remote);
+                    let r = self.remote_dynamic(&c.remote_ts, &tsi);
                     !ts::narrow(&tsr, &l).is_empty() && !ts::narrow(&tsi, &r).is_empty()
                 })
                 .cloned(),
@@ -1791,7 +1794,7 @@ impl IkeSa {
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         };
         let l = resolve_ts(&cfg.local_ts, self.local);
-        let r = resolve_ts(&cfg.remote_ts, self.remote);
+        let r = self.remote_dynamic(&cfg.remote_ts, &tsi);
         let new_tsr = ts::narrow(&tsr, &l);
         let new_tsi = ts::narrow(&tsi, &r);
         if new_tsi.is_empty() || new_tsr.is_empty() {
@@ -1908,6 +1911,18 @@ impl IkeSa {
         };
         self.install_child(ctx, pending, chosen, spi_out, nonces, g_ir, false);
         Ok(out)
+    }
+
+    /// The peer's selectors as a responder: `dynamic` is the peer's
+    /// address; behind a NAT (§2.23) that is the NAT's, so a single-host
+    /// selector the initiator proposes for itself is accepted too, as
+    /// strongSwan does for NATed hosts.
+    fn remote_dynamic(&self, specs: &[TsSpec], proposed: &[Ts]) -> Vec<Ts> {
+        let mut r = resolve_ts(specs, self.remote);
+        if self.nat_remote && specs.contains(&TsSpec::Dynamic) {
+            r.extend(proposed.iter().filter(|t| t.start == t.end).copied());
+        }
+        r
     }
 
     fn cache_and_send(
@@ -2191,7 +2206,13 @@ impl IkeSa {
                 .data
                 .get(..2)
                 .map(|d| DhGroup(u16::from_be_bytes([d[0], d[1]])));
-            let configured: Vec<DhGroup> = c.proposals.iter().filter_map(ke_of).collect();
+            let configured: Vec<DhGroup> = c
+                .proposals
+                .iter()
+                .flat_map(|p| p.transforms.iter())
+                .filter(|t| t.ty == TransformType::KE && t.id != 0)
+                .map(|t| DhGroup(t.id))
+                .collect();
             if let Some(g) = g.filter(|g| {
                 configured.contains(g) && c.ke.as_ref().map(KeyExchange::group) != Some(*g)
             }) {
@@ -2221,6 +2242,17 @@ impl IkeSa {
             self.run_queue(ctx);
             return;
         }
+        if error_notify(&p).is_some() {
+            let rekeys = c.rekeys;
+            self.finish_child_as_initiator(ctx, c, &p, None);
+            if let Some(old) = rekeys {
+                if let Some(ch) = self.children.iter_mut().find(|x| x.spi_in == old) {
+                    ch.state = ChildState::Installed;
+                }
+            }
+            self.run_queue(ctx);
+            return;
+        }
         let g_ir = match (&c.ke, find_ke(&p)) {
             (Some(ours), Some(theirs)) if theirs.group == ours.group() => {
                 match ours.agree(&theirs.data) {
@@ -2233,6 +2265,12 @@ impl IkeSa {
             }
             (Some(_), _) => {
                 warn!(conn = %self.conn(), "CREATE_CHILD_SA response lacks the PFS KE payload");
+                if let Some(ch) = c
+                    .rekeys
+                    .and_then(|old| self.children.iter_mut().find(|x| x.spi_in == old))
+                {
+                    ch.state = ChildState::Installed;
+                }
                 self.run_queue(ctx);
                 return;
             }
