@@ -1248,3 +1248,73 @@ fn garbage_never_disturbs_an_established_sa() {
     p.assert_child_pair();
     assert_eq!(p.a.ep.ike_sas()[0].state, "ESTABLISHED");
 }
+
+#[test]
+fn reauthentication_is_make_before_break() {
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    a.reauth_time = Duration::from_secs(120);
+    a.rekey_time = Duration::ZERO;
+    a.rand_time = Duration::ZERO;
+    let mut second = a.children[0].clone();
+    second.name = "second".into();
+    second.reqid = 8;
+    a.children.push(second.clone());
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    b.children.push(second);
+    let mut p = Pair::new(14, a, b, EngineConfig::default());
+    established(&mut p);
+    p.a.ep.initiate(p.now, "lab", Some("second")).unwrap();
+    p.run();
+    let old = p.a.ep.ike_sas()[0].id;
+    assert_eq!(p.a.ep.ike_sas()[0].children.len(), 2);
+    p.advance(Duration::from_secs(121));
+    let a = p.a.ep.ike_sas();
+    let b = p.b.ep.ike_sas();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_ne!(a[0].id, old);
+    assert_eq!(
+        a[0].children.len(),
+        2,
+        "both children rebuilt: {:?}",
+        a[0].children
+    );
+    assert_eq!(b[0].children.len(), 2);
+    // The new SAs were installed before the old ones were deleted.
+    let installs = p.a.installed.len();
+    assert_eq!(installs, 4);
+    let mut reqids: Vec<u32> =
+        p.a.active_out
+            .iter()
+            .map(|spi| {
+                p.a.installed
+                    .iter()
+                    .find(|i| i.outbound.spi == *spi)
+                    .unwrap()
+                    .reqid
+            })
+            .collect();
+    reqids.sort();
+    assert_eq!(reqids, vec![7, 8], "one active outbound SA per reqid");
+    assert!(!p.a.events.iter().any(|e| matches!(
+        e,
+        Event::IkeDown {
+            reason: Failure::Timeout(_),
+            ..
+        }
+    )));
+}

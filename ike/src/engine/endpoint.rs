@@ -624,6 +624,52 @@ impl Endpoint {
                     }
                     self.process_notes(now, notes2);
                 }
+                Note::Reauth { old, children } => {
+                    let conn = match self.sas.get(&old.0) {
+                        Some(sa) => sa.peer.name.clone(),
+                        None => continue,
+                    };
+                    let first = children.first().map(|c| c.name.clone());
+                    match self.initiate_attempt(now, &conn, first.as_deref(), 2) {
+                        Ok(id) => {
+                            if let Some(new) = self.sas.get_mut(&id.0) {
+                                new.replaces = Some(old);
+                                new.extra_children = children.into_iter().skip(1).collect();
+                            }
+                        }
+                        Err(e) => warn!(%conn, "reauthentication failed: {e}"),
+                    }
+                }
+                Note::Authenticated(id) => {
+                    // `unique` (strongSwan's uniqueness policy) between IKE
+                    // SAs of one connection and one remote identity.
+                    let Some(new) = self.sas.get(&id.0) else {
+                        continue;
+                    };
+                    let policy = new.peer.unique;
+                    let others: Vec<u64> = self
+                        .sas
+                        .iter()
+                        .filter(|(_, s)| s.same_peer(new) && s.replaces.is_none())
+                        .map(|(k, _)| *k)
+                        .collect();
+                    if others.is_empty() {
+                        continue;
+                    }
+                    match policy {
+                        crate::engine::config::Unique::Replace => {
+                            for k in others {
+                                info!("unique=replace: deleting duplicate IKE_SA {k:016x}");
+                                self.with_sa(now, k, |sa, ctx| sa.terminate(ctx));
+                            }
+                        }
+                        crate::engine::config::Unique::Keep => {
+                            info!("unique=keep: deleting the new duplicate IKE_SA {id}");
+                            self.with_sa(now, id.0, |sa, ctx| sa.terminate(ctx));
+                        }
+                        _ => {}
+                    }
+                }
                 Note::DeleteRedundantIke(id) => {
                     self.with_sa(now, id.0, |sa, ctx| sa.terminate(ctx));
                 }

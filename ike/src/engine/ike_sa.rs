@@ -112,6 +112,14 @@ pub(crate) enum Note {
     AdoptChildren { from: IkeSaId, to: IkeSaId },
     /// Delete the IKE SA our rekey created: it lost a collision (§2.8.2).
     DeleteRedundantIke(IkeSaId),
+    /// Reauthenticate: build a new IKE SA with these children, then delete
+    /// this one (make-before-break).
+    Reauth {
+        old: IkeSaId,
+        children: Vec<ChildConfig>,
+    },
+    /// A responder IKE SA was authenticated: apply `unique`.
+    Authenticated(IkeSaId),
 }
 
 /// Where an IKE SA stands.
@@ -302,6 +310,11 @@ pub(crate) struct IkeSa {
     /// INITIAL_CONTACT received in IKE_AUTH.
     pub(crate) initial_contact: bool,
     pub(crate) half_open: bool,
+    /// The IKE SA this one reauthenticates, deleted once this one carries
+    /// all the children.
+    pub(crate) replaces: Option<IkeSaId>,
+    /// Children to create after IKE_AUTH (reauthentication).
+    pub(crate) extra_children: Vec<ChildConfig>,
 }
 
 impl std::fmt::Debug for IkeSa {
@@ -516,6 +529,8 @@ impl IkeSa {
             peer_rekey: None,
             initial_contact: false,
             half_open: false,
+            replaces: None,
+            extra_children: Vec::new(),
         }
     }
 
@@ -1168,6 +1183,9 @@ impl IkeSa {
         if let Some(c) = child {
             self.finish_child_as_initiator(ctx, *c, &p, None);
         }
+        for c in std::mem::take(&mut self.extra_children) {
+            self.queue.push_back(Task::CreateChild(Box::new(c)));
+        }
         self.run_queue(ctx);
     }
 
@@ -1730,6 +1748,7 @@ impl IkeSa {
         if self.initial_contact {
             ctx.notes.push(Note::InitialContact(self.id));
         }
+        ctx.notes.push(Note::Authenticated(self.id));
         let (ni, nr) = (self.ni.clone(), self.nr.clone());
         if find_sa(&p).is_some() {
             match self.respond_child(ctx, &p, None, true, (ni, nr)) {
@@ -2840,6 +2859,12 @@ impl IkeSa {
             )
         {
             let Some(task) = self.queue.pop_front() else {
+                if self.state == State::Established {
+                    if let Some(old) = self.replaces.take() {
+                        info!(conn = %self.conn(), "reauthentication complete, deleting the old IKE_SA");
+                        ctx.notes.push(Note::DeleteRedundantIke(old));
+                    }
+                }
                 return;
             };
             if self.state != State::Established
@@ -3162,10 +3187,17 @@ impl IkeSa {
             self.reauth_at = None;
             // Reauthenticate by making a new IKE SA (make-before-break):
             // the endpoint starts it; INITIAL_CONTACT is not sent then.
-            ctx.notes.push(Note::Restart {
-                conn: self.peer.name.clone(),
-                child: None,
-                attempt: 2,
+            let mut children: Vec<ChildConfig> = Vec::new();
+            for c in &self.children {
+                if c.state != ChildState::Rekeyed && !children.iter().any(|x| x.name == c.cfg.name)
+                {
+                    children.push(c.cfg.clone());
+                }
+            }
+            info!(conn = %self.conn(), "reauthenticating IKE_SA {}[{}]", self.conn(), self.unique_id);
+            ctx.notes.push(Note::Reauth {
+                old: self.id,
+                children,
             });
         }
         if self.rekey_at.is_some_and(|t| t <= now) {
