@@ -258,7 +258,7 @@ impl Daemon {
             Event::IkeUp(i) => {
                 let _s = info_span!("ike", conn = %i.conn, id = %i.id).entered();
                 info!(
-                    "IKE_SA {}[{}] up: {}[{}]...{}[{}] {} spi_i={} spi_r={} nat_local={} nat_remote={}",
+                    "IKE_SA {}[{}] up: {}[{}]...{}[{}] proposal={} spi_i={} spi_r={} nat_local={} nat_remote={}",
                     i.conn,
                     i.unique_id,
                     i.local,

@@ -154,12 +154,12 @@ fn yes(b: bool) -> &'static str {
 }
 
 /// strongSwan's name of an ESP suite (`AES_GCM_16-128`,
-/// `AES_CBC-256/HMAC_SHA2_256_128`, `CHACHA20_POLY1305-256`).
+/// `AES_CBC-256/HMAC_SHA2_256_128`, `CHACHA20_POLY1305`).
 pub fn suite_name(encr: Encr, integ: Option<Integ>) -> String {
     let e = match encr {
         Encr::AesCbc { key_bits } => format!("AES_CBC-{key_bits}"),
         Encr::AesGcm16 { key_bits } => format!("AES_GCM_16-{key_bits}"),
-        Encr::ChaCha20Poly1305 => "CHACHA20_POLY1305-256".to_string(),
+        Encr::ChaCha20Poly1305 => "CHACHA20_POLY1305".to_string(),
     };
     match integ {
         None => e,
