@@ -716,8 +716,8 @@ fn child_config(
             if !engine.transport_mode_supported {
                 w.key(
                     &k("mode"),
-                    "the data plane cannot carry transport mode; the engine will \
-                     refuse it or fall back to tunnel",
+                    "the data plane cannot carry transport mode: as responder vtid answers in \
+                     tunnel mode (as initiator the engine still asks for transport)",
                 );
             }
             Mode::Transport
@@ -837,4 +837,325 @@ fn shared_keys(cfg: &Config, warnings: &mut Vec<String>) -> Vec<SharedKey> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No DNS, no routes: deterministic.
+    struct FakeEnv;
+    impl HostEnv for FakeEnv {
+        fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+            match name {
+                "gw.example.org" => Ok(vec!["198.51.100.7".parse().unwrap()]),
+                _ => Err("no such host".into()),
+            }
+        }
+        fn source_for(&self, _remote: IpAddr) -> Option<IpAddr> {
+            Some("192.0.2.1".parse().unwrap())
+        }
+    }
+
+    fn load(text: &str) -> Converted {
+        let l = config::load_str(text, "test.conf").unwrap();
+        convert(&l.config, &ReqidMap::new(), &FakeEnv, false)
+    }
+
+    const PSK: &str = "secrets {\n ike-1 {\n  id-1 = moon.example.org\n  id-2 = 192.0.2.2\n  secret = s3cret\n }\n}\n";
+
+    fn conn(body: &str, children: &str) -> String {
+        format!(
+            "connections {{\n gw {{\n  {body}\n  local {{\n   auth = psk\n   id = moon.example.org\n  }}\n  remote {{\n   auth = psk\n  }}\n  children {{\n{children}\n  }}\n }}\n}}\n{PSK}"
+        )
+    }
+
+    #[test]
+    fn ids_like_strongswan() {
+        let id = |s| parse_id(s).unwrap();
+        assert_eq!(
+            id("192.0.2.1"),
+            Some(Identification::Ipv4("192.0.2.1".parse().unwrap()))
+        );
+        assert_eq!(
+            id("2001:db8::1"),
+            Some(Identification::Ipv6("2001:db8::1".parse().unwrap()))
+        );
+        assert_eq!(
+            id("moon.example.org"),
+            Some(Identification::Fqdn(b"moon.example.org".to_vec()))
+        );
+        assert_eq!(id("@moon"), Some(Identification::Fqdn(b"moon".to_vec())));
+        assert_eq!(id("moon"), Some(Identification::Fqdn(b"moon".to_vec())));
+        assert_eq!(
+            id("alice@example.org"),
+            Some(Identification::Rfc822(b"alice@example.org".to_vec()))
+        );
+        assert_eq!(
+            id("@@alice"),
+            Some(Identification::Rfc822(b"alice".to_vec()))
+        );
+        assert_eq!(
+            id("@#0a0b:0c"),
+            Some(Identification::KeyId(vec![0x0a, 0x0b, 0x0c]))
+        );
+        assert_eq!(id("@#abc"), Some(Identification::KeyId(vec![0x0a, 0xbc])));
+        assert_eq!(
+            id("fe80::zz"),
+            Some(Identification::KeyId(b"fe80::zz".to_vec()))
+        );
+        assert_eq!(
+            id("fqdn:192.0.2.1"),
+            Some(Identification::Fqdn(b"192.0.2.1".to_vec()))
+        );
+        assert_eq!(
+            id("email:bob@x"),
+            Some(Identification::Rfc822(b"bob@x".to_vec()))
+        );
+        assert_eq!(id("keyid:#0102"), Some(Identification::KeyId(vec![1, 2])));
+        assert_eq!(
+            id("ipv4:10.0.0.1"),
+            Some(Identification::Ipv4("10.0.0.1".parse().unwrap()))
+        );
+        for any in ["%any", "%any6", "*", "0.0.0.0", "::", ""] {
+            assert_eq!(id(any), None, "{any}");
+        }
+        assert!(parse_id("C=CH, O=strongSwan, CN=moon").is_err());
+        assert!(parse_id("10.0.0.0/8").is_err());
+        assert!(parse_id("@#xyz").is_err());
+        assert!(parse_id("ipv4:nope").is_err());
+    }
+
+    #[test]
+    fn traffic_selectors() {
+        let one = |s| match parse_ts(s).unwrap().as_slice() {
+            [TsSpec::Range(t)] => *t,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(parse_ts("dynamic").unwrap(), vec![TsSpec::Dynamic]);
+        assert_eq!(
+            one("10.1.0.0/16"),
+            Ts::subnet("10.1.0.0".parse().unwrap(), 16)
+        );
+        assert_eq!(one("10.1.2.3"), Ts::host("10.1.2.3".parse().unwrap()));
+        let r = one("10.0.0.5-10.0.0.9");
+        assert_eq!(
+            (r.start, r.end),
+            ("10.0.0.5".parse().unwrap(), "10.0.0.9".parse().unwrap())
+        );
+        let t = one("10.0.0.0/8[tcp/80]");
+        assert_eq!((t.proto, t.start_port, t.end_port), (6, 80, 80));
+        let t = one("10.0.0.0/8[udp/1000-2000]");
+        assert_eq!((t.proto, t.start_port, t.end_port), (17, 1000, 2000));
+        let t = one("::/0[ipv6-icmp/%any]");
+        assert_eq!((t.proto, t.start_port, t.end_port), (58, 0, 0xffff));
+        let t = one("0.0.0.0/0[icmp/8]");
+        assert_eq!((t.proto, t.start_port, t.end_port), (1, 0x0800, 0x08ff));
+        let t = one("192.0.2.0/24[47]");
+        assert_eq!(t.proto, 47);
+        let t = one("192.0.2.0/24[tcp/https]");
+        assert_eq!(t.start_port, 443);
+        assert_eq!(parse_ts("%any").unwrap().len(), 2);
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0.9-10.0.0.1",
+            "dynamic[tcp/80]",
+            "nonsense",
+            "10.0.0.0/8[tcp/x]",
+            "10.0.0.0/8[tcp/80",
+            "1.0.0.0/8[tcp/%opaque]",
+        ] {
+            assert!(parse_ts(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_psk_connection_converts() {
+        let c = load(&conn(
+            "local_addrs = 192.0.2.1\n  remote_addrs = 192.0.2.2, 198.51.100.0/24, 203.0.113.1-203.0.113.9, gw.example.org, %any6\n  proposals = aes128gcm16-prfsha256-ecp256\n  encap = yes\n  dpd_delay = 30s\n  keyingtries = 0\n  unique = replace\n  rekey_time = 2h\n  remote_port = 4501",
+            "   net {\n    local_ts = 10.1.0.0/24, dynamic\n    remote_ts = 10.2.0.0/24[tcp/22]\n    esp_proposals = aes256gcm16\n    start_action = start\n    dpd_action = restart\n    close_action = trap\n    life_time = 2200\n   }",
+        ));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let p = &c.peers[0];
+        assert_eq!(p.name, "gw");
+        assert_eq!(
+            p.local_id,
+            Identification::Fqdn(b"moon.example.org".to_vec())
+        );
+        assert_eq!(p.remote_id, None);
+        assert_eq!(
+            p.local_addrs,
+            vec![AddrMatch::Addr("192.0.2.1".parse().unwrap())]
+        );
+        assert_eq!(
+            p.remote_addrs,
+            vec![
+                AddrMatch::Addr("192.0.2.2".parse().unwrap()),
+                AddrMatch::Net("198.51.100.0".parse().unwrap(), 24),
+                AddrMatch::Range(
+                    "203.0.113.1".parse().unwrap(),
+                    "203.0.113.9".parse().unwrap()
+                ),
+                AddrMatch::Addr("198.51.100.7".parse().unwrap()),
+                AddrMatch::Any6,
+            ]
+        );
+        assert_eq!(p.remote_port, 4501);
+        assert!(p.encap);
+        assert_eq!(p.dpd_delay, Duration::from_secs(30));
+        assert_eq!(p.keyingtries, 0);
+        assert_eq!(p.unique, Unique::Replace);
+        // IKE lifetimes derived like strongSwan: over = 10%, rand = over
+        assert_eq!(p.rekey_time, Duration::from_secs(7200));
+        assert_eq!(p.reauth_time, Duration::ZERO);
+        assert_eq!(p.over_time, Duration::from_secs(720));
+        assert_eq!(p.rand_time, Duration::from_secs(720));
+        let ch = &p.children[0];
+        assert_eq!(ch.local_ts.len(), 2);
+        assert_eq!(ch.local_ts[1], TsSpec::Dynamic);
+        assert!(matches!(ch.remote_ts[0], TsSpec::Range(t) if t.proto == 6 && t.start_port == 22));
+        // life 2200 → rekey 2200/1.1 truncated in floating point (as
+        // strongSwan) = 1999, rand = life - rekey = 201
+        assert_eq!(
+            (
+                ch.rekey_time.as_secs(),
+                ch.life_time.as_secs(),
+                ch.rand_time.as_secs()
+            ),
+            (1999, 2200, 201)
+        );
+        assert_eq!(ch.dpd_action, PeerAction::Restart);
+        assert_eq!(ch.close_action, PeerAction::Trap);
+        assert_eq!(ch.reqid, 1);
+        assert_eq!(c.start, vec![("gw".to_string(), "net".to_string())]);
+        // the secret
+        assert_eq!(c.keys.len(), 1);
+        assert_eq!(c.keys[0].secret.as_bytes(), b"s3cret");
+        assert_eq!(
+            c.keys[0].ids,
+            vec![
+                Identification::Fqdn(b"moon.example.org".to_vec()),
+                Identification::Ipv4("192.0.2.2".parse().unwrap())
+            ]
+        );
+    }
+
+    #[test]
+    fn local_id_defaults_to_our_address() {
+        let text = "connections {\n gw {\n  remote_addrs = 192.0.2.2\n  local {\n   auth = psk\n  }\n  remote {\n   auth = psk\n   id = %any\n  }\n }\n}\n";
+        let c = load(text);
+        assert_eq!(
+            c.peers[0].local_id,
+            Identification::Ipv4("192.0.2.1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn proposal_errors_name_the_connection_and_keyword() {
+        let c = load(&conn(
+            "proposals = aes128gcm16-prfsha256-bogus512",
+            "   net {\n   }",
+        ));
+        assert!(c.peers.is_empty());
+        let w = c.warnings.join("\n");
+        assert!(
+            w.contains("connection 'gw'") && w.contains("bogus512") && w.contains("proposals"),
+            "{w}"
+        );
+
+        let c = load(&conn(
+            "",
+            "   net {\n    esp_proposals = aes128-nosuchmac\n   }\n   ok {\n   }",
+        ));
+        assert_eq!(c.peers[0].children.len(), 1);
+        assert_eq!(c.peers[0].children[0].name, "ok");
+        let w = c.warnings.join("\n");
+        assert!(
+            w.contains("connection 'gw'")
+                && w.contains("children.net.esp_proposals")
+                && w.contains("nosuchmac"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn unsupported_things_warn_and_never_vanish() {
+        let text = "connections {\n cert {\n  local {\n   auth = pubkey\n  }\n  remote {\n   auth = pubkey\n  }\n }\n dns {\n  remote_addrs = nowhere.invalid\n  local {\n   auth = psk\n   id = d\n  }\n  remote {\n   auth = psk\n  }\n }\n gw {\n  vips = 0.0.0.0\n  local {\n   auth = psk\n   id = moon\n  }\n  remote {\n   auth = psk\n  }\n  children {\n   ah {\n    ah_proposals = sha256\n   }\n   net {\n    start_action = trap\n    updown = /bin/true\n    mode = beet\n   }\n   tr {\n    mode = transport\n    inactivity = 60\n    start_action = trap\n   }\n  }\n }\n}\n";
+        let c = load(text);
+        let w = c.warnings.join("\n");
+        assert!(
+            w.contains("connection 'cert'") && w.contains("auth = pubkey"),
+            "{w}"
+        );
+        assert!(w.contains("connection 'gw': vips"), "{w}");
+        assert!(w.contains("children.ah.ah_proposals"), "{w}");
+        assert!(w.contains("children.net.mode"), "{w}");
+        assert!(w.contains("children.tr.inactivity"), "{w}");
+        assert!(w.contains("children.tr.mode"), "{w}");
+        assert!(
+            w.contains("connection 'dns': remote_addrs: cannot resolve 'nowhere.invalid'"),
+            "{w}"
+        );
+        assert!(
+            w.contains("connection 'dns': remote_addrs: no usable address"),
+            "{w}"
+        );
+        assert!(
+            w.contains("connection 'gw': children.tr.start_action: trap"),
+            "{w}"
+        );
+        // gw loads with what it can do: only child 'tr'
+        assert_eq!(c.peers.len(), 1);
+        let names: Vec<&str> = c.peers[0]
+            .children
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["tr"]);
+    }
+
+    #[test]
+    fn reqids_skip_interfaces_and_stay_stable_across_reloads() {
+        let text = |extra: &str| {
+            format!(
+                "connections {{\n {extra}\n gw {{\n  local {{\n   auth = psk\n   id = a\n  }}\n  remote {{\n   auth = psk\n  }}\n  children {{\n   a {{\n   }}\n   b {{\n    reqid = 2\n   }}\n   c {{\n   }}\n  }}\n }}\n}}\ninterfaces {{\n ipsec1 {{\n  reqid = 1\n }}\n}}\n"
+            )
+        };
+        let l = config::load_str(&text(""), "t").unwrap();
+        let c = convert(&l.config, &ReqidMap::new(), &FakeEnv, false);
+        let r: Vec<u32> = c.peers[0].children.iter().map(|c| c.reqid).collect();
+        // 1 is ipsec1's, 2 is b's explicit one
+        assert_eq!(r, vec![3, 2, 4]);
+        // A new connection in front of it: gw's children keep 3 and 4.
+        let first = "first {\n  local {\n   auth = psk\n   id = f\n  }\n  remote {\n   auth = psk\n  }\n  children {\n   x {\n   }\n  }\n }";
+        let l2 = config::load_str(&text(first), "t").unwrap();
+        let c2 = convert(&l2.config, &c.reqids, &FakeEnv, false);
+        let gw = c2.peers.iter().find(|p| p.name == "gw").unwrap();
+        assert_eq!(
+            gw.children.iter().map(|c| c.reqid).collect::<Vec<_>>(),
+            vec![3, 2, 4]
+        );
+        let first = c2.peers.iter().find(|p| p.name == "first").unwrap();
+        assert_eq!(first.children[0].reqid, 5);
+    }
+
+    #[test]
+    fn engine_settings_from_the_vtid_section() {
+        let l = config::load_str(
+            "vtid {\n retransmit_timeout = 2.5\n retransmit_tries = 3\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n make_before_break = no\n retransmit_jitter = 10\n}\n",
+            "t",
+        )
+        .unwrap();
+        let c = convert(&l.config, &ReqidMap::new(), &FakeEnv, false);
+        let e = &c.engine;
+        assert_eq!(e.retransmit_timeout, Duration::from_millis(2500));
+        assert_eq!(e.retransmit_tries, 3);
+        assert_eq!((e.port, e.port_nat_t, e.fragment_size), (1500, 14500, 1400));
+        assert!(!e.make_before_break);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("retransmit_jitter")),
+            "{:?}",
+            c.warnings
+        );
+    }
 }
