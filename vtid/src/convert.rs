@@ -1158,4 +1158,16 @@ mod tests {
             c.warnings
         );
     }
+
+    /// The example in README-config.md loads without a warning.
+    #[test]
+    fn readme_example_converts_cleanly() {
+        let md = include_str!("../README-config.md");
+        let start = md.find("## A PSK site-to-site tunnel").unwrap();
+        let block = md[start..].split("```").nth(1).unwrap();
+        let c = load(block);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.start, vec![("site-b".to_string(), "lan".to_string())]);
+    }
 }

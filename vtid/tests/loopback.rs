@@ -88,8 +88,7 @@ fn stats(v: &mut Vtid) -> String {
     std::thread::sleep(Duration::from_millis(50));
     v.log()
         .lines()
-        .filter(|l| l.contains("stats:"))
-        .last()
+        .rfind(|l| l.contains("stats:"))
         .unwrap()
         .to_string()
 }
