@@ -122,6 +122,13 @@ pub struct Daemon {
     pub log: LogLevels,
     /// `dataplane` (auto).
     pub dataplane: Dataplane,
+    /// `port`: the IKE port (500).
+    pub port: u16,
+    /// `port_nat_t`: the NAT-T port (4500); must differ from `port`.
+    pub port_nat_t: u16,
+    /// `fragment_size`: largest IKE datagram before IKE fragmentation,
+    /// IP and UDP headers included (1280).
+    pub fragment_size: u32,
 }
 
 impl Default for Daemon {
@@ -141,6 +148,9 @@ impl Default for Daemon {
             vici: Vici::default(),
             log: LogLevels::default(),
             dataplane: Dataplane::Auto,
+            port: 500,
+            port_nat_t: 4500,
+            fragment_size: 1280,
         }
     }
 }
@@ -153,6 +163,13 @@ fn parse_f64(s: &str) -> Result<f64, String> {
     };
     v.filter(|v| v.is_finite() && *v >= 0.0)
         .ok_or_else(|| "expected a non-negative number like 4.0".into())
+}
+
+fn udp_port(s: &str) -> Result<u16, String> {
+    values::parse_u64_c(s)
+        .and_then(|v| u16::try_from(v).ok())
+        .filter(|&p| p != 0)
+        .ok_or_else(|| "expected a UDP port number 1..65535".into())
 }
 
 fn log_level(s: &str) -> Result<i8, String> {
@@ -215,7 +232,26 @@ pub(crate) fn daemon_from_section<'a>(
                 )
             })?
             .unwrap_or(Dataplane::Auto),
+        port: r.parse("port", udp_port)?.unwrap_or(d.port),
+        port_nat_t: r.parse("port_nat_t", udp_port)?.unwrap_or(d.port_nat_t),
+        fragment_size: r
+            .parse("fragment_size", |s| {
+                let v = values::parse_u32(s)?;
+                if (576..=65535).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err("expected a datagram size from 576 to 65535".into())
+                }
+            })?
+            .unwrap_or(d.fragment_size),
     };
+    if daemon.port == daemon.port_nat_t {
+        let kv = sec
+            .get("port_nat_t")
+            .or_else(|| sec.get("port"))
+            .expect("one of the ports was set");
+        return Err(r.value_error(kv, "port and port_nat_t must differ".into()));
+    }
     if daemon.reqid_base == 0 {
         let kv = sec.get("reqid_base").expect("reqid_base was read");
         return Err(r.value_error(kv, "reqid_base must be at least 1".into()));

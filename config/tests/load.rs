@@ -515,3 +515,20 @@ fn serde_derives_exist() {
     assert_serde::<config::Connection>();
     assert_serde::<config::SharedSecret>();
 }
+
+#[test]
+fn vtid_ports_and_fragment_size() {
+    let d = load_str(
+        "vtid {\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n}\n",
+        "t",
+    )
+    .unwrap();
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    let d = d.config.daemon;
+    assert_eq!((d.port, d.port_nat_t, d.fragment_size), (1500, 14500, 1400));
+    let d = load_str("", "t").unwrap().config.daemon;
+    assert_eq!((d.port, d.port_nat_t, d.fragment_size), (500, 4500, 1280));
+    let e = load_str("vtid {\n port = 4500\n}\n", "t").unwrap_err();
+    assert!(e.to_string().contains("must differ"), "{e}");
+    assert!(load_str("vtid {\n port = 0\n}\n", "t").is_err());
+}

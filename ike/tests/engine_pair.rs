@@ -373,6 +373,22 @@ fn handshake_every_suite() {
     }
 }
 
+/// Without a NAT neither side detects one: the responder checks the
+/// request's NAT_DETECTION_* with SPIr = 0, as the initiator hashed them.
+#[test]
+fn no_nat_detected_without_a_nat() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    for (side, sas) in [("A", p.a.ep.ike_sas()), ("B", p.b.ep.ike_sas())] {
+        assert!(
+            !sas[0].nat_local && !sas[0].nat_remote,
+            "{side}: {:?}",
+            sas[0]
+        );
+        assert!(!sas[0].children[0].encap, "{side}");
+    }
+}
+
 #[test]
 fn lost_and_duplicated_messages() {
     // The first IKE_SA_INIT request and the first IKE_AUTH response are

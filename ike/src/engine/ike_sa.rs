@@ -1587,6 +1587,10 @@ impl IkeSa {
         };
         let mut s = IkeSa::blank(ctx, peer, false, local, remote);
         s.spi_i = msg.header.spi_i;
+        // The request's NAT_DETECTION_* hash the SPIs of its header, where
+        // SPIr is still zero (RFC 7296 §2.23), so check them before ours is
+        // chosen.
+        s.detect_nat(ctx, p);
         s.spi_r = ctx.ike_spi();
         s.id = IkeSaId(u64::from_be_bytes(s.spi_r));
         s.ni = ni.to_vec();
@@ -1602,7 +1606,6 @@ impl IkeSa {
         s.suite = Some(suite);
         s.frag = s.peer.fragmentation
             && find_notify(p, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
-        s.detect_nat(ctx, p);
         let mut out = vec![
             sa_payload(vec![chosen.clone()]),
             Payload::new(PayloadBody::Ke(KePayload {

@@ -1,0 +1,497 @@
+//! The daemon: one tokio task owns the [`Endpoint`] and is fed by the
+//! socket receive tasks, the data plane's reports, its timer and the
+//! signals. After every input it drains the engine's transmits, data-plane
+//! actions and events.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ike::engine::{Action, Datagram, Endpoint, EngineConfig, Event, Failure};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, info_span, warn};
+
+use crate::convert::{self, HostEnv, ReqidMap};
+use crate::dataplane::{Dataplane, RecordBackend, Report};
+use crate::logging::LogHandle;
+use crate::net::{Inbound, NetStats, Sockets};
+
+/// How long shutdown waits for the peers to answer our DELETEs.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The data-plane backend to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataplaneKind {
+    /// Keep a table, carry nothing.
+    Record,
+}
+
+/// Command-line options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--config`.
+    pub config: PathBuf,
+    /// `--vici` (None: the config's `vtid.vici.socket`, else
+    /// `/run/vtid.vici`).
+    pub vici: Option<PathBuf>,
+    /// `--dataplane` (None: from the config).
+    pub dataplane: Option<DataplaneKind>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration could not be loaded.
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    /// The sockets could not be bound.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn log_config_warnings(loaded: &config::Loaded, conv: &convert::Converted) {
+    for w in &loaded.warnings {
+        warn!(target: "vtid::convert", "{w}");
+    }
+    for w in &conv.warnings {
+        warn!(target: "vtid::convert", "{w}");
+    }
+}
+
+/// The running daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    opts: Options,
+    log: LogHandle,
+    ep: Endpoint,
+    engine_cfg: EngineConfig,
+    sockets: Sockets,
+    dp: Box<dyn Dataplane>,
+    dp_rx: mpsc::UnboundedReceiver<Report>,
+    net_stats: Arc<NetStats>,
+    reqids: ReqidMap,
+    start: Vec<(String, String)>,
+    /// Children to initiate once their connection's IKE SA is up (the
+    /// engine starts a second IKE SA if asked while the first connects).
+    pending_children: BTreeMap<String, Vec<String>>,
+    local_v4: Option<SocketAddr>,
+    local_v6: Option<SocketAddr>,
+    send_errors: u64,
+}
+
+fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
+    if let Some(p) = &opts.vici {
+        return p.clone();
+    }
+    let s = &cfg.daemon.vici.socket;
+    PathBuf::from(s.strip_prefix("unix://").unwrap_or(s))
+}
+
+impl Daemon {
+    /// Loads the configuration, binds the sockets and builds the engine.
+    pub fn start(
+        opts: Options,
+        log: LogHandle,
+    ) -> Result<(Daemon, mpsc::Receiver<Inbound>), StartError> {
+        let loaded = config::load_file(&opts.config)?;
+        log.apply(&loaded.config.daemon.log);
+        let (dp_tx, dp_rx) = mpsc::unbounded_channel();
+        let kind = match opts.dataplane {
+            Some(k) => k,
+            None => {
+                warn!(
+                    "vtid.dataplane = {:?}: no packet-carrying data plane is available in \
+                     this build yet; using 'record' (SAs are negotiated and recorded, no \
+                     traffic flows)",
+                    loaded.config.daemon.dataplane
+                );
+                DataplaneKind::Record
+            }
+        };
+        let dp: Box<dyn Dataplane> = match kind {
+            DataplaneKind::Record => Box::new(RecordBackend::new(dp_tx)),
+        };
+        let conv = convert::convert(
+            &loaded.config,
+            &ReqidMap::new(),
+            &convert::SystemEnv,
+            dp.supports_transport_mode(),
+        );
+        log_config_warnings(&loaded, &conv);
+        let sockets = Sockets::bind(conv.engine.port, conv.engine.port_nat_t)?;
+        for s in &sockets.list {
+            info!(target: "vtid::net", "listening on UDP {}{}", s.bound, if s.nat_t { " (NAT-T)" } else { "" });
+        }
+        let vici = vici_path(&opts, &loaded.config);
+        info!(
+            "VICI control socket {} not started: the control socket is not part of this build yet",
+            vici.display()
+        );
+        let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
+        ep.load(Instant::now(), conv.peers, conv.keys);
+        info!(
+            "loaded {} connection(s) from {} with data plane '{}'",
+            ep.peers().len(),
+            opts.config.display(),
+            dp.name()
+        );
+        let (tx, rx) = mpsc::channel(1024);
+        let net_stats = Arc::new(NetStats::default());
+        sockets.spawn_receivers(tx, dp.esp_sink(), net_stats.clone());
+        let d = Daemon {
+            opts,
+            log,
+            ep,
+            engine_cfg: conv.engine,
+            sockets,
+            dp,
+            dp_rx,
+            net_stats,
+            reqids: conv.reqids,
+            start: conv.start.clone(),
+            pending_children: BTreeMap::new(),
+            local_v4: None,
+            local_v6: None,
+            send_errors: 0,
+        };
+        Ok((d, rx))
+    }
+
+    /// The data plane (tests, listings).
+    pub fn dataplane(&self) -> &dyn Dataplane {
+        &*self.dp
+    }
+
+    /// Sets our initiating address for connection `conn`: a concrete
+    /// `local_addrs` entry, else the kernel's source address towards the
+    /// peer. The engine takes one address per family for initiating.
+    fn set_source(&mut self, conn: &str) {
+        let Some(p) = self.ep.peers().iter().find(|p| p.name == conn).cloned() else {
+            return;
+        };
+        let Some(remote) = p.remote_addrs.iter().find_map(|a| a.host()) else {
+            return;
+        };
+        let local = p
+            .local_addrs
+            .iter()
+            .filter_map(|a| a.host())
+            .find(|l| l.is_ipv4() == remote.is_ipv4())
+            .or_else(|| convert::SystemEnv.source_for(remote));
+        if let Some(l) = local {
+            let sa = SocketAddr::new(l, self.engine_cfg.port);
+            match l {
+                IpAddr::V4(_) => self.local_v4 = Some(sa),
+                IpAddr::V6(_) => self.local_v6 = Some(sa),
+            }
+            self.ep.set_local_addrs(self.local_v4, self.local_v6);
+        }
+    }
+
+    fn initiate(&mut self, conn: &str, child: &str) {
+        self.set_source(conn);
+        match self.ep.initiate(Instant::now(), conn, Some(child)) {
+            Ok(id) => info!(%conn, %child, "initiating {conn}/{child} (IKE_SA {id})"),
+            Err(e) => warn!(%conn, %child, "cannot initiate {conn}/{child}: {e}"),
+        }
+    }
+
+    /// Initiates `start` children: the first per connection now, the
+    /// others once its IKE SA is up.
+    fn initiate_all(&mut self, list: &[(String, String)]) {
+        let mut seen = BTreeSet::new();
+        for (conn, child) in list {
+            if seen.insert(conn.clone()) {
+                self.initiate(conn, child);
+            } else {
+                self.pending_children
+                    .entry(conn.clone())
+                    .or_default()
+                    .push(child.clone());
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        loop {
+            let mut did = false;
+            while let Some(t) = self.ep.poll_transmit() {
+                did = true;
+                let Some(s) = self.sockets.pick(t.remote, t.nat_t).cloned() else {
+                    self.send_errors += 1;
+                    warn!(target: "vtid::net", "no socket to send to {} (nat_t {})", t.remote, t.nat_t);
+                    continue;
+                };
+                let marker: &[u8] = if t.nat_t && t.data != [0xff] {
+                    &crate::net::NON_ESP_MARKER
+                } else {
+                    &[]
+                };
+                if let Err(e) = s.send(&[marker, &t.data], t.local.ip(), t.remote).await {
+                    self.send_errors += 1;
+                    warn!(target: "vtid::net", "sending {} bytes from {} to {}: {e}", t.data.len(), t.local, t.remote);
+                }
+            }
+            while let Some(a) = self.ep.poll_action() {
+                did = true;
+                if let Err(e) = self.dp.apply(&a) {
+                    error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
+                }
+            }
+            while let Some(e) = self.ep.poll_event() {
+                did = true;
+                self.on_event(e);
+            }
+            if !did {
+                break;
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::IkeUp(i) => {
+                let _s = info_span!("ike", conn = %i.conn, id = %i.id).entered();
+                info!(
+                    "IKE_SA {}[{}] up: {}[{}]...{}[{}] proposal={} spi_i={} spi_r={} nat_local={} nat_remote={}",
+                    i.conn,
+                    i.unique_id,
+                    i.local,
+                    i.local_id,
+                    i.remote,
+                    i.remote_id,
+                    i.proposal,
+                    hex(&i.spi_i),
+                    hex(&i.spi_r),
+                    i.nat_local,
+                    i.nat_remote
+                );
+                if let Some(children) = self.pending_children.remove(&i.conn) {
+                    for c in children {
+                        self.initiate(&i.conn, &c);
+                    }
+                }
+            }
+            Event::IkeDown { id, conn, reason } => {
+                let _s = info_span!("ike", %conn, %id).entered();
+                match reason {
+                    Failure::DeletedByPeer | Failure::DeletedLocally | Failure::Replaced => {
+                        info!("IKE_SA {conn} ({id}) down: {reason}")
+                    }
+                    _ => warn!("IKE_SA {conn} ({id}) down: {reason}"),
+                }
+            }
+            Event::IkeRekeyed { old, new } => info!("IKE_SA {old} rekeyed into {new}"),
+            Event::ChildUp { ike, conn, child } => {
+                let _s = info_span!("ike", %conn, id = %ike).entered();
+                info!(
+                    "CHILD_SA {}{{{}}} up: reqid={} spi_in={:08x} spi_out={:08x} proposal={} encap={} ts={} === {}",
+                    child.name,
+                    child.unique_id,
+                    child.reqid,
+                    child.spi_in,
+                    child.spi_out,
+                    child.proposal,
+                    child.encap,
+                    ike::engine::ts::list(&child.local_ts),
+                    ike::engine::ts::list(&child.remote_ts)
+                );
+            }
+            Event::ChildDown {
+                ike,
+                conn,
+                child,
+                spi_in,
+                spi_out,
+                reason,
+            } => {
+                let _s = info_span!("ike", %conn, id = %ike).entered();
+                info!("CHILD_SA {child} down: spi_in={spi_in:08x} spi_out={spi_out:08x}: {reason}");
+            }
+            Event::ChildRekeyed {
+                ike,
+                child,
+                old_spi_in,
+                new_spi_in,
+            } => {
+                let _s = info_span!("ike", id = %ike).entered();
+                info!("CHILD_SA {child} rekeyed: spi_in {old_spi_in:08x} -> {new_spi_in:08x}");
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, d: Inbound) {
+        let spi = d
+            .data
+            .get(..16)
+            .map(|h| format!("{}_{}", hex(&h[..8]), hex(&h[8..16])))
+            .unwrap_or_default();
+        let _s = info_span!("ike", remote = %d.remote, spi = %spi).entered();
+        self.ep.handle_datagram(
+            Instant::now(),
+            Datagram {
+                local: d.local,
+                remote: d.remote,
+                nat_t: d.nat_t,
+                data: &d.data,
+            },
+        );
+    }
+
+    fn on_report(&mut self, r: Report) {
+        match r {
+            Report::Activity { spi_in } => self.ep.child_activity(Instant::now(), spi_in),
+            Report::Expired { spi_in, hard } => {
+                info!(target: "vtid::dataplane", "CHILD_SA {spi_in:08x}: {} volume limit reached", if hard { "hard" } else { "soft" });
+                self.ep.child_expired(Instant::now(), spi_in, hard)
+            }
+        }
+    }
+
+    fn dump(&self) {
+        let s = self.ep.stats();
+        info!(
+            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} send_errors={} {}",
+            s.malformed,
+            s.unknown_spi,
+            s.cookies_sent,
+            s.init_dropped,
+            s.half_open,
+            s.ike_sas,
+            self.send_errors,
+            self.net_stats.summary()
+        );
+        for i in self.ep.ike_sas() {
+            info!(
+                "sa: IKE_SA {}[{}] {} {}[{}]...{}[{}] {}",
+                i.conn,
+                i.unique_id,
+                i.state,
+                i.local,
+                i.local_id,
+                i.remote,
+                i.remote_id,
+                i.proposal
+            );
+        }
+        let sas = self.dp.sas();
+        info!(target: "vtid::dataplane", "dataplane({}): {} SA(s) installed", self.dp.name(), sas.len());
+        for e in sas {
+            info!(target: "vtid::dataplane", "dataplane({}): sa {e}", self.dp.name());
+        }
+    }
+
+    fn reload(&mut self) {
+        info!("SIGHUP: reloading {}", self.opts.config.display());
+        let loaded = match config::load_file(&self.opts.config) {
+            Ok(l) => l,
+            Err(e) => {
+                error!("reload failed, keeping the running configuration: {e}");
+                return;
+            }
+        };
+        self.log.apply(&loaded.config.daemon.log);
+        let conv = convert::convert(
+            &loaded.config,
+            &self.reqids,
+            &convert::SystemEnv,
+            self.dp.supports_transport_mode(),
+        );
+        log_config_warnings(&loaded, &conv);
+        if format!("{:?}", conv.engine) != format!("{:?}", self.engine_cfg) {
+            warn!(
+                "changes in the vtid {{ }} section (ports, retransmission, cookies, ...) take \
+                 effect only after a restart; keeping the running settings"
+            );
+        }
+        let old: BTreeSet<(String, String)> = self.start.iter().cloned().collect();
+        let new_start: Vec<(String, String)> = conv
+            .start
+            .iter()
+            .filter(|k| !old.contains(*k))
+            .cloned()
+            .collect();
+        let n = conv.peers.len();
+        self.ep.load(Instant::now(), conv.peers, conv.keys);
+        self.reqids = conv.reqids;
+        self.start = conv.start;
+        info!("reloaded: {n} connection(s)");
+        self.initiate_all(&new_start);
+    }
+
+    /// Runs until SIGTERM/SIGINT; returns after the shutdown.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Inbound>) -> std::io::Result<()> {
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        let start = self.start.clone();
+        self.initiate_all(&start);
+        let mut shutdown_at: Option<tokio::time::Instant> = None;
+        loop {
+            self.flush().await;
+            if let Some(deadline) = shutdown_at {
+                let left = self.ep.ike_sas().len();
+                if left == 0 {
+                    info!("shutdown: every IKE_SA is deleted");
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    warn!("shutdown: {left} IKE_SA(s) did not confirm the DELETE within {SHUTDOWN_GRACE:?}");
+                    break;
+                }
+            }
+            let mut wake = self.ep.poll_timeout().map(tokio::time::Instant::from_std);
+            if let Some(d) = shutdown_at {
+                wake = Some(wake.map_or(d, |w| w.min(d)));
+            }
+            let sleep = async {
+                match wake {
+                    Some(w) => tokio::time::sleep_until(w).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(d) = rx.recv() => self.on_datagram(d),
+                Some(r) = self.dp_rx.recv() => self.on_report(r),
+                () = sleep => self.ep.handle_timeout(Instant::now()),
+                _ = hup.recv() => self.reload(),
+                _ = usr1.recv() => self.dump(),
+                _ = term.recv() => {
+                    if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
+                    info!("SIGTERM: deleting every IKE_SA");
+                    self.ep.shutdown(Instant::now());
+                    shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                }
+                _ = int.recv() => {
+                    if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
+                    info!("SIGINT: deleting every IKE_SA");
+                    self.ep.shutdown(Instant::now());
+                    shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                }
+            }
+        }
+        self.dump();
+        debug!("vtid stopped");
+        Ok(())
+    }
+}
+
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::Install(_) => "install",
+        Action::ActivateOutbound { .. } => "activate-outbound",
+        Action::RemoveOutbound { .. } => "remove-outbound",
+        Action::Delete { .. } => "delete",
+        Action::UpdateAddress { .. } => "update-address",
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

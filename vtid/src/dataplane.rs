@@ -1,0 +1,347 @@
+//! The data-plane interface (STYLE.md §3; strongSwan's `kernel_ipsec_t`):
+//! one trait every backend implements — the recording backend here, the
+//! userspace ESP/TUN backend with the VTI work, XFRM/PF_KEY later.
+//!
+//! # Shape, and why
+//!
+//! * [`Dataplane::apply`] takes the engine's [`Action`]s one by one, in the
+//!   engine's order, on the daemon's engine task. It is synchronous and
+//!   must not block: order matters (an `Install` precedes the
+//!   `ActivateOutbound` that switches to it, a `Delete` follows), and a
+//!   synchronous call keeps that order without a queue whose tail could
+//!   lose actions at shutdown. A backend with slow work (netlink round
+//!   trips, building a TUN device) does the quick bookkeeping inline and
+//!   hands the rest to its own task.
+//! * ESP-in-UDP from the NAT-T socket goes to an [`EspSink`] (from
+//!   [`Dataplane::esp_sink`]) directly from the socket's receive task: ESP
+//!   is data-plane traffic and never queues behind IKE work on the engine
+//!   task. The sink is `Send + Sync` and shared.
+//! * What the data plane learns for the engine — ESP arrived on an SA
+//!   (liveness for DPD), a byte/packet limit ran out — it sends as a
+//!   [`Report`] on the channel given to the backend at construction; the
+//!   engine task feeds them to [`ike::engine::Endpoint::child_activity`] /
+//!   [`ike::engine::Endpoint::child_expired`]. A channel, because reports
+//!   come from the backend's own tasks (the ESP path), not from `apply`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ike::crypto::{Encr, Integ};
+use ike::engine::{Action, Mode, Ts};
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{info, warn};
+
+/// What the data plane tells the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// ESP arrived on the CHILD SA with this inbound SPI.
+    Activity {
+        /// Our inbound SPI.
+        spi_in: u32,
+    },
+    /// A volume limit of the CHILD SA ran out (soft: rekey; hard: delete).
+    Expired {
+        /// Our inbound SPI.
+        spi_in: u32,
+        /// Hard limit.
+        hard: bool,
+    },
+}
+
+/// A data-plane failure (the action is logged and the engine goes on).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DataplaneError(pub String);
+
+/// Receives ESP-in-UDP datagrams (the non-ESP marker check already made:
+/// `data` starts with the SPI).
+pub trait EspSink: Send + Sync + fmt::Debug {
+    /// One datagram from `remote` to our `local`.
+    fn esp_in(&self, local: SocketAddr, remote: SocketAddr, data: &[u8]);
+}
+
+/// A data-plane backend.
+pub trait Dataplane: Send + fmt::Debug {
+    /// Its name, for logs (`record`, `userspace`, ...).
+    fn name(&self) -> &'static str;
+    /// Applies one engine action. Must not block.
+    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError>;
+    /// Where ESP-in-UDP goes.
+    fn esp_sink(&self) -> Arc<dyn EspSink>;
+    /// The installed SAs (for listings and tests).
+    fn sas(&self) -> Vec<SaEntry>;
+    /// Whether transport mode can be carried.
+    fn supports_transport_mode(&self) -> bool {
+        false
+    }
+}
+
+/// One installed CHILD SA as the data plane holds it (no keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaEntry {
+    /// The IKE SA's handle.
+    pub ike_sa: String,
+    /// Connection name.
+    pub conn: String,
+    /// Child name.
+    pub child: String,
+    /// reqid.
+    pub reqid: u32,
+    /// Our inbound SPI.
+    pub spi_in: u32,
+    /// Outbound SPI.
+    pub spi_out: u32,
+    /// The suite, strongSwan style: `AES_GCM_16-128` or
+    /// `AES_CBC-256/HMAC_SHA2_256_128`.
+    pub suite: String,
+    /// Our outer address.
+    pub local: SocketAddr,
+    /// The peer's outer address.
+    pub remote: SocketAddr,
+    /// ESP in UDP.
+    pub encap: bool,
+    /// Tunnel or transport.
+    pub mode: Mode,
+    /// ESN.
+    pub esn: bool,
+    /// Our selectors.
+    pub local_ts: Vec<Ts>,
+    /// The peer's selectors.
+    pub remote_ts: Vec<Ts>,
+    /// Whether outbound traffic uses this SA.
+    pub outbound_active: bool,
+}
+
+impl fmt::Display for SaEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "reqid={} conn={} child={} spi_in={:08x} spi_out={:08x} suite={} local={} remote={} \
+             encap={} mode={} esn={} outbound={} ts={} === {}",
+            self.reqid,
+            self.conn,
+            self.child,
+            self.spi_in,
+            self.spi_out,
+            self.suite,
+            self.local,
+            self.remote,
+            yes(self.encap),
+            match self.mode {
+                Mode::Tunnel => "tunnel",
+                Mode::Transport => "transport",
+            },
+            yes(self.esn),
+            if self.outbound_active {
+                "active"
+            } else {
+                "inactive"
+            },
+            ike::engine::ts::list(&self.local_ts),
+            ike::engine::ts::list(&self.remote_ts),
+        )
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// strongSwan's name of an ESP suite (`AES_GCM_16-128`,
+/// `AES_CBC-256/HMAC_SHA2_256_128`, `CHACHA20_POLY1305`).
+pub fn suite_name(encr: Encr, integ: Option<Integ>) -> String {
+    let e = match encr {
+        Encr::AesCbc { key_bits } => format!("AES_CBC-{key_bits}"),
+        Encr::AesGcm16 { key_bits } => format!("AES_GCM_16-{key_bits}"),
+        Encr::ChaCha20Poly1305 => "CHACHA20_POLY1305".to_string(),
+    };
+    match integ {
+        None => e,
+        Some(i) => format!(
+            "{e}/{}",
+            match i {
+                Integ::HmacSha1_96 => "HMAC_SHA1_96",
+                Integ::HmacSha2_256_128 => "HMAC_SHA2_256_128",
+                Integ::HmacSha2_384_192 => "HMAC_SHA2_384_192",
+                Integ::HmacSha2_512_256 => "HMAC_SHA2_512_256",
+            }
+        ),
+    }
+}
+
+/// The `record` backend: keeps a table of the installed SAs, logs every
+/// action in one line (never keys), counts and drops ESP. It carries no
+/// traffic.
+#[derive(Debug)]
+pub struct RecordBackend {
+    table: Arc<Mutex<Vec<SaEntry>>>,
+    sink: Arc<RecordSink>,
+}
+
+/// The `record` backend's ESP sink: counts, reports activity on known
+/// inbound SPIs, drops.
+#[derive(Debug)]
+pub struct RecordSink {
+    table: Arc<Mutex<Vec<SaEntry>>>,
+    reports: UnboundedSender<Report>,
+    /// ESP datagrams seen.
+    pub packets: AtomicU64,
+    /// Of which for SPIs not installed.
+    pub unknown_spi: AtomicU64,
+}
+
+impl EspSink for RecordSink {
+    fn esp_in(&self, _local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        let Some(spi) = data.get(..4) else {
+            self.unknown_spi.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let spi = u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]);
+        let known = self
+            .table
+            .lock()
+            .map(|t| t.iter().any(|e| e.spi_in == spi))
+            .unwrap_or(false);
+        if known {
+            let _ = self.reports.send(Report::Activity { spi_in: spi });
+        } else {
+            self.unknown_spi.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%remote, "ESP for unknown SPI {spi:08x} dropped");
+        }
+    }
+}
+
+impl RecordBackend {
+    /// A new, empty table; reports go to `reports`.
+    pub fn new(reports: UnboundedSender<Report>) -> RecordBackend {
+        let table = Arc::new(Mutex::new(Vec::new()));
+        RecordBackend {
+            sink: Arc::new(RecordSink {
+                table: table.clone(),
+                reports,
+                packets: AtomicU64::new(0),
+                unknown_spi: AtomicU64::new(0),
+            }),
+            table,
+        }
+    }
+
+    /// The shared table (a live view).
+    pub fn table(&self) -> Arc<Mutex<Vec<SaEntry>>> {
+        self.table.clone()
+    }
+
+    /// ESP datagrams seen, and of those for unknown SPIs.
+    pub fn esp_counts(&self) -> (u64, u64) {
+        (
+            self.sink.packets.load(Ordering::Relaxed),
+            self.sink.unknown_spi.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Dataplane for RecordBackend {
+    fn name(&self) -> &'static str {
+        "record"
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
+        let mut t = self
+            .table
+            .lock()
+            .map_err(|_| DataplaneError("table lock poisoned".into()))?;
+        match action {
+            Action::Install(c) => {
+                let e = SaEntry {
+                    ike_sa: c.ike_sa.to_string(),
+                    conn: c.conn.clone(),
+                    child: c.child.clone(),
+                    reqid: c.reqid,
+                    spi_in: c.inbound.spi,
+                    spi_out: c.outbound.spi,
+                    suite: suite_name(c.inbound.encr, c.inbound.integ),
+                    local: c.local,
+                    remote: c.remote,
+                    encap: c.encap,
+                    mode: c.mode,
+                    esn: c.esn,
+                    local_ts: c.local_ts.clone(),
+                    remote_ts: c.remote_ts.clone(),
+                    outbound_active: c.outbound_active,
+                };
+                info!(target: "vtid::dataplane", "dataplane(record): install {e}");
+                if e.outbound_active {
+                    for o in t.iter_mut().filter(|o| o.reqid == e.reqid) {
+                        o.outbound_active = false;
+                    }
+                }
+                t.retain(|o| o.spi_in != e.spi_in);
+                t.push(e);
+            }
+            Action::ActivateOutbound { reqid, spi_out } => {
+                info!(target: "vtid::dataplane", "dataplane(record): activate-outbound reqid={reqid} spi_out={spi_out:08x}");
+                for o in t.iter_mut().filter(|o| o.reqid == *reqid) {
+                    o.outbound_active = o.spi_out == *spi_out;
+                }
+            }
+            Action::RemoveOutbound { reqid, spi_out } => {
+                info!(target: "vtid::dataplane", "dataplane(record): remove-outbound reqid={reqid} spi_out={spi_out:08x}");
+                for o in t
+                    .iter_mut()
+                    .filter(|o| o.reqid == *reqid && o.spi_out == *spi_out)
+                {
+                    o.outbound_active = false;
+                }
+            }
+            Action::Delete {
+                reqid,
+                spi_in,
+                spi_out,
+            } => {
+                info!(target: "vtid::dataplane", "dataplane(record): delete reqid={reqid} spi_in={spi_in:08x} spi_out={spi_out:08x}");
+                let before = t.len();
+                t.retain(|o| o.spi_in != *spi_in);
+                if t.len() == before {
+                    warn!(target: "vtid::dataplane", "dataplane(record): delete of unknown SA spi_in={spi_in:08x}");
+                }
+            }
+            Action::UpdateAddress {
+                ike_sa,
+                local,
+                remote,
+                encap,
+            } => {
+                info!(target: "vtid::dataplane", "dataplane(record): update-address ike_sa={ike_sa} local={local} remote={remote} encap={}", yes(*encap));
+                let id = ike_sa.to_string();
+                for o in t.iter_mut().filter(|o| o.ike_sa == id) {
+                    o.local = *local;
+                    o.remote = *remote;
+                    o.encap = *encap;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn esp_sink(&self) -> Arc<dyn EspSink> {
+        self.sink.clone()
+    }
+
+    fn sas(&self) -> Vec<SaEntry> {
+        self.table.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn supports_transport_mode(&self) -> bool {
+        // It carries nothing, so it can "carry" anything; but claiming
+        // transport mode would make the engine accept what the real
+        // backends refuse. Stay with what the userspace backend will do.
+        false
+    }
+}

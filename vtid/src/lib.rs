@@ -1,0 +1,14 @@
+//! vtid, the IKEv2 daemon: the tokio shell around the sans-I/O engine
+//! [`ike::engine`].
+//!
+//! * [`convert`]: swanctl.conf model → engine configuration.
+//! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker).
+//! * [`dataplane`]: the data-plane trait and the `record` backend.
+//! * [`daemon`]: the event loop, signals, reload and shutdown.
+//! * [`logging`]: tracing with charon-style levels.
+
+pub mod convert;
+pub mod daemon;
+pub mod dataplane;
+pub mod logging;
+pub mod net;
