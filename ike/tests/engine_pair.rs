@@ -1334,3 +1334,39 @@ fn reauthentication_is_make_before_break() {
         }
     )));
 }
+
+#[test]
+fn initiate_while_connecting_adds_the_child_to_that_ike_sa() {
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    let mut second = a.children[0].clone();
+    second.name = "second".into();
+    second.reqid = 8;
+    a.children.push(second.clone());
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    b.children.push(second);
+    let mut p = Pair::new(15, a, b, EngineConfig::default());
+    let first = p.a.ep.initiate(p.now, "lab", Some("net")).unwrap();
+    let again = p.a.ep.initiate(p.now, "lab", Some("second")).unwrap();
+    assert_eq!(
+        first, again,
+        "no second IKE_SA while the first is connecting"
+    );
+    p.run();
+    assert_eq!(p.a.ep.ike_sas().len(), 1);
+    assert_eq!(p.a.ep.ike_sas()[0].children.len(), 2);
+    assert_eq!(p.b.ep.ike_sas()[0].children.len(), 2);
+}

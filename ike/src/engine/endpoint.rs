@@ -228,6 +228,21 @@ impl Endpoint {
                 }
                 return Ok(IkeSaId(key));
             }
+            // One still connecting: the child follows once it is up.
+            if let Some((key, sa)) = self.sas.iter_mut().find(|(_, s)| {
+                s.peer.name == conn
+                    && s.initiator
+                    && matches!(s.state, State::InitSent | State::AuthSent)
+            }) {
+                if let Some(c) = child_cfg {
+                    if sa.first_child_name() != Some(c.name.as_str())
+                        && !sa.extra_children.iter().any(|x| x.name == c.name)
+                    {
+                        sa.extra_children.push(c);
+                    }
+                }
+                return Ok(IkeSaId(*key));
+            }
         }
         let remote_ip = peer
             .remote_addrs
@@ -239,7 +254,14 @@ impl Endpoint {
                 ))
             })?;
         let remote = SocketAddr::new(remote_ip, peer.remote_port);
-        let local = self.local_for(remote);
+        // A concrete local address of the connection wins over the default.
+        let local = peer
+            .local_addrs
+            .iter()
+            .filter_map(|a| a.host())
+            .find(|a| a.is_ipv4() == remote.is_ipv4())
+            .map(|a| SocketAddr::new(a, self.cfg.port))
+            .unwrap_or_else(|| self.local_for(remote));
         let mut notes = Vec::new();
         let sas = &self.sas;
         let mut inuse = |spi: u32| sas.values().any(|s| s.has_spi_in(spi));

@@ -993,9 +993,17 @@ impl IkeSa {
     fn pending_child(
         &self,
         ctx: &mut Ctx<'_>,
-        cfg: ChildConfig,
+        mut cfg: ChildConfig,
         pfs: bool,
     ) -> Result<PendingChild, Failure> {
+        if cfg.mode == Mode::Transport && !ctx.cfg.transport_mode_supported {
+            warn!(
+                conn = %self.conn(),
+                child = %cfg.name,
+                "the data plane cannot carry transport mode; requesting tunnel mode"
+            );
+            cfg.mode = Mode::Tunnel;
+        }
         let ke = match (pfs, cfg.pfs_group()) {
             (true, Some(g)) => {
                 Some(KeyExchange::generate(g, ctx.rng).map_err(|e| Failure::Local(e.to_string()))?)
@@ -1022,6 +1030,11 @@ impl IkeSa {
             proposals,
             rekeys: None,
         })
+    }
+
+    /// The child requested in IKE_AUTH, while connecting.
+    pub(crate) fn first_child_name(&self) -> Option<&str> {
+        self.first_child.as_ref().map(|c| c.name.as_str())
     }
 
     fn child_request_payloads(&self, c: &PendingChild) -> Vec<Payload> {
