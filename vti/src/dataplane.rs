@@ -1096,11 +1096,8 @@ fn outbound_loop(sh: &Shared) {
                 continue;
             }
         }
-        for slot in 0..fds.len() {
-            if !fds[slot]
-                .revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLIN))
-            {
+        for (slot, fd) in fds.iter().enumerate() {
+            if !fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
                 continue;
             }
             for _ in 0..BATCH {
