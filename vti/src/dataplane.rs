@@ -1,0 +1,1445 @@
+//! The userspace ESP data plane: SA tables and the packet path between
+//! the TUN interfaces and the ESP sockets.
+//!
+//! # How the daemon drives it
+//!
+//! ```text
+//! let dp = Dataplane::start(cfg, sink)?;   // in the daemon's netns
+//! // IKE on 4500: the data plane owns the socket; IKE datagrams (marker
+//! // stripped) arrive through `sink` as DataplaneEvent::Ike, the daemon
+//! // sends IKE on 4500 with dp.send_ike_nat_t(remote, msg).
+//! // Its port-500 sockets get the bypass mark: vti::dataplane::mark_socket.
+//! while let Some(a) = endpoint.poll_action() { dp.apply(&a)?; }
+//! // DataplaneEvent::Expired{spi_in, hard} -> endpoint.child_expired(now, spi_in, hard)
+//! // DataplaneEvent::Activity{spi_in, at}  -> endpoint.child_activity(at, spi_in)
+//! ```
+//!
+//! # Threads
+//!
+//! Two packet threads with blocking-style I/O (poll + non-blocking drain),
+//! fixed buffers, no allocation per packet:
+//! - `vti-out`: reads the TUNs, picks the SA, seals, sends (UDP/4500 or
+//!   raw ESP);
+//! - `vti-in`: receives on UDP/4500 and raw ESP, opens, checks the traffic
+//!   selectors, writes into the TUN of the SA's reqid.
+//!
+//! The outbound and inbound tables have one mutex each, so the two
+//! directions never wait on each other's crypto; control operations
+//! (`apply`) take both briefly.
+//!
+//! # Bypass (own traffic never enters a TUN)
+//!
+//! Every data-plane socket carries `SO_MARK = mark`; [`mark_socket`] does
+//! the same for the daemon's sockets. Routes vtid installs live in a
+//! dedicated table `table`, and three rules per family decide:
+//!
+//! ```text
+//! prio P    fwmark M/M       lookup main                       (own packets: underlay only)
+//! prio P+1  not fwmark M/M   lookup main suppress_prefixlength 0 (specific main routes first)
+//! prio P+2  not fwmark M/M   lookup T                          (then the tunnel routes)
+//!                            (main's default route after that, prio 32766)
+//! ```
+//!
+//! So a `0.0.0.0/0`/`::/0` route into a TUN (in T) never catches the
+//! marked ESP/IKE packets, and LAN/underlay routes in main keep working.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ike::crypto::{Encr, Integ};
+use ike::engine::{Action, ChildInstall, IkeSaId, Mode, Ts};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{self, sockopt, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage};
+
+use crate::esp::overhead::{max_inner_len, OuterFamily};
+use crate::esp::selector::{flow_allowed, Flow, TrafficSelector};
+use crate::esp::udp::{classify, UdpPayload, NON_ESP_MARKER};
+use crate::esp::{
+    self, ConfigError, Counters, Encryption, InboundSa, Integrity, Lifetime, OutboundSa, SaEvent,
+    SaKeys, SaOptions, Suite, HEADROOM, TAILROOM,
+};
+use crate::icmp::{build_error, IcmpError};
+use crate::iface::{Prefix, Tun, TunSpec, DEFAULT_SHARED_NAME};
+use crate::netlink::{Netlink, RouteSpec, RuleSpec};
+use crate::{mss, sys};
+
+/// Largest IP packet.
+const MAX_PACKET: usize = 65535;
+/// Packets drained from one fd before polling again.
+const BATCH: usize = 64;
+/// How often a thread looks at the stop flag.
+const POLL_MS: u16 = 100;
+/// Activity is reported at most this often per SA.
+const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
+/// ICMP errors per second per data plane.
+const ICMP_PER_SEC: u32 = 100;
+
+/// Settings of the data plane.
+#[derive(Debug, Clone)]
+pub struct DataplaneConfig {
+    /// The routed interfaces (`ipsecN`).
+    pub interfaces: Vec<config::Interface>,
+    /// Name of the shared TUN for policy-based children; `None`: none
+    /// (children whose reqid names no interface are then refused).
+    pub shared_tun: Option<String>,
+    /// MTU of the shared TUN.
+    pub shared_mtu: u32,
+    /// Firewall mark of vtid's own packets (SO_MARK).
+    pub mark: u32,
+    /// Routing table for the routes vtid installs.
+    pub table: u32,
+    /// Priority of the first of the three bypass rules.
+    pub rule_priority: u32,
+    /// Interface group of the TUNs (for firewall rules).
+    pub ifgroup: u32,
+    /// Path MTU towards peers; `None`: ask the kernel (the underlay
+    /// route's MTU, learned PMTU included) when an SA is installed.
+    pub path_mtu: Option<u32>,
+    /// NAT-T port to bind (4500); 0: no ESP-in-UDP socket.
+    pub nat_t_port: u16,
+    /// Bind the NAT-T port on IPv4.
+    pub nat_t_v4: bool,
+    /// Bind the NAT-T port on IPv6.
+    pub nat_t_v6: bool,
+    /// Open raw ESP (IP protocol 50) sockets for SAs without UDP
+    /// encapsulation.
+    pub plain_esp: bool,
+}
+
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        DataplaneConfig {
+            interfaces: Vec::new(),
+            shared_tun: Some(DEFAULT_SHARED_NAME.to_owned()),
+            shared_mtu: config::DEFAULT_MTU,
+            mark: 0x7674,
+            table: 0x7674,
+            rule_priority: 100,
+            ifgroup: 0x7674,
+            path_mtu: None,
+            nat_t_port: esp::udp::NAT_T_PORT,
+            nat_t_v4: true,
+            nat_t_v6: true,
+            plain_esp: true,
+        }
+    }
+}
+
+/// What the data plane reports to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataplaneEvent {
+    /// An IKE message arrived on the NAT-T socket (non-ESP marker removed):
+    /// hand it to `Endpoint::handle_datagram` with `nat_t: true`.
+    Ike {
+        /// Our address it was sent to.
+        local: SocketAddr,
+        /// The sender.
+        remote: SocketAddr,
+        /// The IKE message.
+        data: Vec<u8>,
+    },
+    /// A volume limit (soft: rekey; hard: the SA stopped) or the sequence
+    /// number space ran out: `Endpoint::child_expired(now, spi_in, hard)`.
+    Expired {
+        /// Inbound SPI of the CHILD SA.
+        spi_in: u32,
+        /// Hard limit.
+        hard: bool,
+    },
+    /// ESP arrived on the SA (at most once a second per SA):
+    /// `Endpoint::child_activity(at, spi_in)`.
+    Activity {
+        /// Inbound SPI.
+        spi_in: u32,
+        /// When.
+        at: Instant,
+    },
+}
+
+/// Where events go. Called from the packet threads: keep it short (push
+/// into a channel).
+pub type Sink = Arc<dyn Fn(DataplaneEvent) + Send + Sync>;
+
+/// Errors of the data plane's control operations.
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    /// A system call or netlink request failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The SA cannot be carried by this data plane.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The keys do not fit the transforms.
+    #[error("bad SA: {0}")]
+    Sa(#[from] ConfigError),
+    /// An inbound SA with this SPI exists already.
+    #[error("inbound SPI {0:#010x} already installed")]
+    DuplicateSpi(u32),
+}
+
+/// Statistics of one CHILD SA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaStats {
+    /// reqid.
+    pub reqid: u32,
+    /// Interface it is bound to.
+    pub interface: String,
+    /// Inbound SPI.
+    pub spi_in: u32,
+    /// Outbound SPI.
+    pub spi_out: u32,
+    /// Whether outbound traffic may use it.
+    pub outbound_active: bool,
+    /// Inbound counters (packets/bytes delivered, replay drops, auth
+    /// failures...).
+    pub inbound: Counters,
+    /// Outbound counters.
+    pub outbound: Counters,
+    /// Inbound packets outside the SA's traffic selectors.
+    pub ts_violations: u64,
+    /// Last inbound packet.
+    pub last_in: Option<Instant>,
+    /// Last outbound packet.
+    pub last_out: Option<Instant>,
+}
+
+/// Statistics of one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceStats {
+    /// Name.
+    pub name: String,
+    /// reqid (`None` for the shared TUN).
+    pub reqid: Option<u32>,
+    /// Carrier on (some SA installed).
+    pub carrier: bool,
+    /// Packets read from it that no SA matched (dropped).
+    pub no_sa_drops: u64,
+    /// Packets too big for the path with DF set (dropped, ICMP sent).
+    pub too_big: u64,
+    /// ICMP errors written back into it.
+    pub icmp_sent: u64,
+    /// ICMP errors suppressed by the rate limit.
+    pub icmp_rate_limited: u64,
+    /// Unparseable packets read from it.
+    pub malformed: u64,
+    /// SYNs whose MSS was clamped (both directions).
+    pub mss_clamped: u64,
+    /// Send errors on the ESP sockets.
+    pub send_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct SlotStats {
+    no_sa: AtomicU64,
+    too_big: AtomicU64,
+    icmp_sent: AtomicU64,
+    icmp_limited: AtomicU64,
+    malformed: AtomicU64,
+    mss: AtomicU64,
+    send_errors: AtomicU64,
+}
+
+fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+#[derive(Debug)]
+struct OutEntry {
+    ike_sa: IkeSaId,
+    reqid: u32,
+    spi_in: u32,
+    serial: u64,
+    active: bool,
+    sa: OutboundSa,
+    local_ts: Vec<TrafficSelector>,
+    remote_ts: Vec<TrafficSelector>,
+    remote: SocketAddr,
+    encap: bool,
+    max_inner: usize,
+}
+
+#[derive(Debug)]
+struct InEntry {
+    reqid: u32,
+    slot: usize,
+    spi_out: u32,
+    sa: InboundSa,
+    local_ts: Vec<TrafficSelector>,
+    remote_ts: Vec<TrafficSelector>,
+    ts_violations: u64,
+    reported: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct OutTable {
+    slots: Vec<Vec<OutEntry>>,
+    serial: u64,
+}
+
+#[derive(Debug, Default)]
+struct InTable {
+    sas: HashMap<u32, InEntry>,
+}
+
+#[derive(Debug, Default)]
+struct Control {
+    /// SAs installed per slot (Install .. Delete).
+    installed: Vec<usize>,
+    /// Route reference counts.
+    routes: HashMap<RouteSpec, usize>,
+    /// Routes held by each SA (shared TUN), by inbound SPI.
+    sa_routes: HashMap<u32, Vec<RouteSpec>>,
+}
+
+#[derive(Debug, Default)]
+struct Sockets {
+    udp4: Option<Arc<UdpSocket>>,
+    udp6: Option<Arc<UdpSocket>>,
+    raw4: Option<OwnedFd>,
+    raw6: Option<OwnedFd>,
+}
+
+struct Shared {
+    cfg: DataplaneConfig,
+    nl: Netlink,
+    tuns: Vec<Tun>,
+    stats: Vec<SlotStats>,
+    slot_of_reqid: HashMap<u32, usize>,
+    shared_slot: Option<usize>,
+    sockets: Sockets,
+    out: Mutex<OutTable>,
+    inb: Mutex<InTable>,
+    ctl: Mutex<Control>,
+    sink: Sink,
+    stop: AtomicBool,
+    unknown_spi: AtomicU64,
+    rules: Vec<RuleSpec>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("tuns", &self.tuns)
+            .field("sockets", &self.sockets)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking packet thread must not take the control plane down.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Set `SO_MARK` on a socket of the daemon (its UDP/500 socket, say) so
+/// its packets bypass the tunnel routes.
+pub fn mark_socket(sock: BorrowedFd<'_>, mark: u32) -> io::Result<()> {
+    socket::setsockopt(&sock, sockopt::Mark, &mark).map_err(io::Error::from)
+}
+
+/// The userspace ESP data plane. See the module documentation.
+#[derive(Debug)]
+pub struct Dataplane {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn suite_of(encr: Encr, integ: Option<Integ>) -> Result<Suite, DataplaneError> {
+    let e = match encr {
+        Encr::AesCbc { key_bits: 128 } => Encryption::AesCbc128,
+        Encr::AesCbc { key_bits: 192 } => Encryption::AesCbc192,
+        Encr::AesCbc { key_bits: 256 } => Encryption::AesCbc256,
+        Encr::AesGcm16 { key_bits: 128 } => Encryption::AesGcm16_128,
+        Encr::AesGcm16 { key_bits: 256 } => Encryption::AesGcm16_256,
+        Encr::ChaCha20Poly1305 => Encryption::ChaCha20Poly1305,
+        other => return Err(DataplaneError::Unsupported(format!("{other:?}"))),
+    };
+    let i = integ.map(|i| match i {
+        Integ::HmacSha1_96 => Integrity::HmacSha1_96,
+        Integ::HmacSha2_256_128 => Integrity::HmacSha256_128,
+        Integ::HmacSha2_384_192 => Integrity::HmacSha384_192,
+        Integ::HmacSha2_512_256 => Integrity::HmacSha512_256,
+    });
+    Ok(Suite::new(e, i)?)
+}
+
+fn ts_of(t: &Ts) -> TrafficSelector {
+    TrafficSelector {
+        start_addr: t.start,
+        end_addr: t.end,
+        protocol: t.proto,
+        start_port: t.start_port,
+        end_port: t.end_port,
+    }
+}
+
+fn nonzero(v: u64) -> Option<u64> {
+    (v != 0).then_some(v)
+}
+
+/// Split an address range into prefixes (for routes of traffic
+/// selectors).
+fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
+    let (v6, mut s, e) = match (start, end) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            (false, u128::from(u32::from(a)), u128::from(u32::from(b)))
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => (true, u128::from(a), u128::from(b)),
+        _ => return Vec::new(),
+    };
+    let bits: u32 = if v6 { 128 } else { 32 };
+    let mut out = Vec::new();
+    while s <= e && out.len() < 64 {
+        // Largest aligned block starting at s that stays within e.
+        let mut size_bits = if s == 0 {
+            bits
+        } else {
+            s.trailing_zeros().min(bits)
+        };
+        loop {
+            let last = if size_bits >= 128 {
+                u128::MAX
+            } else {
+                s + ((1u128 << size_bits) - 1)
+            };
+            if last <= e {
+                break;
+            }
+            size_bits -= 1;
+        }
+        let ip = if v6 {
+            IpAddr::V6(Ipv6Addr::from(s))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(s as u32))
+        };
+        out.push((ip, (bits - size_bits) as u8));
+        if size_bits >= bits {
+            break;
+        }
+        let next = s.checked_add(1u128 << size_bits);
+        match next {
+            Some(n) if n > s => s = n,
+            _ => break,
+        }
+        if !v6 && s > u128::from(u32::MAX) {
+            break;
+        }
+    }
+    out
+}
+
+fn probe_path_mtu(remote: SocketAddr, mark: u32) -> Option<u32> {
+    let bind: SocketAddr = if remote.is_ipv6() {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let s = UdpSocket::bind(bind).ok()?;
+    mark_socket(s.as_fd(), mark).ok()?;
+    let mut to = remote;
+    if to.port() == 0 {
+        to.set_port(esp::udp::NAT_T_PORT);
+    }
+    s.connect(to).ok()?;
+    if remote.is_ipv6() {
+        sys::ipv6_path_mtu(s.as_fd()).ok()
+    } else {
+        socket::getsockopt(&s, sockopt::IpMtu)
+            .ok()
+            .map(|v| v.max(0) as u32)
+    }
+}
+
+fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
+    use socket::{AddressFamily, SockFlag, SockType};
+    let fam = if v6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    let fd = socket::socket(fam, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    socket::setsockopt(&fd, sockopt::Mark, &mark)?;
+    if v6 {
+        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+        socket::setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true)?;
+        socket::bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &SockaddrIn6::from(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)),
+        )?;
+    } else {
+        socket::setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
+        socket::bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)),
+        )?;
+    }
+    sys::set_pmtudisc_dont(fd.as_fd(), v6)?;
+    let s = UdpSocket::from(fd);
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn raw_socket(v6: bool, mark: u32) -> io::Result<OwnedFd> {
+    let fd = sys::raw_esp_socket(v6)?;
+    socket::setsockopt(&fd, sockopt::Mark, &mark)?;
+    sys::set_pmtudisc_dont(fd.as_fd(), v6)?;
+    nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )?;
+    Ok(fd)
+}
+
+fn bypass_rules(cfg: &DataplaneConfig) -> Vec<RuleSpec> {
+    const MAIN: u32 = 254;
+    let mut v = Vec::new();
+    for v6 in [false, true] {
+        let p = cfg.rule_priority;
+        v.push(RuleSpec {
+            v6,
+            priority: p,
+            fwmark: Some(cfg.mark),
+            invert: false,
+            table: MAIN,
+            suppress_prefixlen: None,
+        });
+        v.push(RuleSpec {
+            v6,
+            priority: p + 1,
+            fwmark: Some(cfg.mark),
+            invert: true,
+            table: MAIN,
+            suppress_prefixlen: Some(0),
+        });
+        v.push(RuleSpec {
+            v6,
+            priority: p + 2,
+            fwmark: Some(cfg.mark),
+            invert: true,
+            table: cfg.table,
+            suppress_prefixlen: None,
+        });
+    }
+    v
+}
+
+impl Dataplane {
+    /// Create the interfaces, sockets and bypass rules in the calling
+    /// thread's network namespace and start the packet threads.
+    pub fn start(cfg: DataplaneConfig, sink: Sink) -> Result<Dataplane, DataplaneError> {
+        let nl = Netlink::new()?;
+        let mut tuns = Vec::new();
+        let mut slot_of_reqid = HashMap::new();
+        for i in &cfg.interfaces {
+            let t = Tun::open(&nl, TunSpec::from_config(i), cfg.ifgroup)?;
+            slot_of_reqid.insert(i.reqid, tuns.len());
+            tuns.push(t);
+        }
+        let shared_slot = match &cfg.shared_tun {
+            Some(name) => {
+                tuns.push(Tun::open(
+                    &nl,
+                    TunSpec::shared(name, cfg.shared_mtu),
+                    cfg.ifgroup,
+                )?);
+                Some(tuns.len() - 1)
+            }
+            None => None,
+        };
+        for t in &tuns {
+            nix::fcntl::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&t.fd()),
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            )
+            .map_err(io::Error::from)?;
+        }
+        let mut sockets = Sockets::default();
+        if cfg.nat_t_port != 0 {
+            if cfg.nat_t_v4 {
+                sockets.udp4 = Some(Arc::new(udp_socket(false, cfg.nat_t_port, cfg.mark)?));
+            }
+            if cfg.nat_t_v6 {
+                sockets.udp6 = Some(Arc::new(udp_socket(true, cfg.nat_t_port, cfg.mark)?));
+            }
+        }
+        if cfg.plain_esp {
+            sockets.raw4 = Some(raw_socket(false, cfg.mark)?);
+            sockets.raw6 = Some(raw_socket(true, cfg.mark)?);
+        }
+        let rules = bypass_rules(&cfg);
+        for r in &rules {
+            nl.rule_add(*r)?;
+        }
+        let n = tuns.len();
+        let shared = Arc::new(Shared {
+            stats: (0..n).map(|_| SlotStats::default()).collect(),
+            out: Mutex::new(OutTable {
+                slots: (0..n).map(|_| Vec::new()).collect(),
+                serial: 0,
+            }),
+            inb: Mutex::new(InTable::default()),
+            ctl: Mutex::new(Control {
+                installed: vec![0; n],
+                ..Control::default()
+            }),
+            cfg,
+            nl,
+            tuns,
+            slot_of_reqid,
+            shared_slot,
+            sockets,
+            sink,
+            stop: AtomicBool::new(false),
+            unknown_spi: AtomicU64::new(0),
+            rules,
+        });
+        let mut threads = Vec::new();
+        let s = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("vti-out".into())
+                .spawn(move || outbound_loop(&s))?,
+        );
+        let s = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("vti-in".into())
+                .spawn(move || inbound_loop(&s))?,
+        );
+        Ok(Dataplane { shared, threads })
+    }
+
+    /// The firewall mark of the data plane's packets.
+    pub fn mark(&self) -> u32 {
+        self.shared.cfg.mark
+    }
+
+    /// The NAT-T socket of a family, to send IKE from (with the non-ESP
+    /// marker in front; [`Dataplane::send_ike_nat_t`] does that).
+    pub fn nat_t_socket(&self, v6: bool) -> Option<Arc<UdpSocket>> {
+        if v6 {
+            self.shared.sockets.udp6.clone()
+        } else {
+            self.shared.sockets.udp4.clone()
+        }
+    }
+
+    /// Send an IKE message (or a NAT keepalive, 0xff, sent as is) on the
+    /// NAT-T port to `remote`.
+    pub fn send_ike_nat_t(&self, remote: SocketAddr, msg: &[u8]) -> io::Result<()> {
+        let sock = self
+            .nat_t_socket(remote.is_ipv6())
+            .ok_or_else(|| io::Error::other("no NAT-T socket of that family"))?;
+        if msg == esp::udp::NAT_KEEPALIVE {
+            sock.send_to(msg, remote)?;
+            return Ok(());
+        }
+        let mut v = Vec::with_capacity(msg.len() + 4);
+        v.extend_from_slice(&NON_ESP_MARKER);
+        v.extend_from_slice(msg);
+        sock.send_to(&v, remote)?;
+        Ok(())
+    }
+
+    /// Carry out one data-plane action of the engine.
+    pub fn apply(&self, action: &Action) -> Result<(), DataplaneError> {
+        let sh = &*self.shared;
+        match action {
+            Action::Install(ci) => self.install(ci),
+            Action::ActivateOutbound { reqid, spi_out } => {
+                let _ctl = lock(&sh.ctl);
+                let mut out = lock(&sh.out);
+                out.serial += 1;
+                let serial = out.serial;
+                if let Some(e) = find_out(&mut out, *reqid, *spi_out) {
+                    e.active = true;
+                    e.serial = serial;
+                }
+                Ok(())
+            }
+            Action::RemoveOutbound { reqid, spi_out } => {
+                let _ctl = lock(&sh.ctl);
+                let mut out = lock(&sh.out);
+                if let Some(e) = find_out(&mut out, *reqid, *spi_out) {
+                    e.active = false;
+                }
+                Ok(())
+            }
+            Action::Delete {
+                reqid,
+                spi_in,
+                spi_out,
+            } => self.delete(*reqid, *spi_in, *spi_out),
+            Action::UpdateAddress {
+                ike_sa,
+                local: _,
+                remote,
+                encap,
+            } => {
+                let pmtu = self.path_mtu(*remote);
+                let _ctl = lock(&sh.ctl);
+                let mut out = lock(&sh.out);
+                for e in out.slots.iter_mut().flatten() {
+                    if e.ike_sa == *ike_sa {
+                        e.remote = *remote;
+                        e.encap = *encap;
+                        e.max_inner = max_inner(pmtu, e.sa.suite(), *encap, remote);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The configured path MTU, or the kernel's for `remote` (asked from
+    /// the data plane's namespace with the bypass mark), or 1500.
+    fn path_mtu(&self, remote: SocketAddr) -> u32 {
+        let sh = &*self.shared;
+        let mark = sh.cfg.mark;
+        sh.cfg
+            .path_mtu
+            .or_else(|| {
+                sh.nl
+                    .in_thread(move || probe_path_mtu(remote, mark))
+                    .ok()
+                    .flatten()
+            })
+            .unwrap_or(1500)
+    }
+
+    fn slot_of(&self, reqid: u32) -> Option<usize> {
+        self.shared
+            .slot_of_reqid
+            .get(&reqid)
+            .copied()
+            .or(self.shared.shared_slot)
+    }
+
+    fn install(&self, ci: &ChildInstall) -> Result<(), DataplaneError> {
+        let sh = &*self.shared;
+        if ci.mode != Mode::Tunnel {
+            return Err(DataplaneError::Unsupported(
+                "transport mode (the userspace data plane carries tunnel mode only)".into(),
+            ));
+        }
+        let slot = self.slot_of(ci.reqid).ok_or_else(|| {
+            DataplaneError::Unsupported(format!(
+                "reqid {} names no interface and there is no shared TUN",
+                ci.reqid
+            ))
+        })?;
+        let now = Instant::now();
+        let l = ci.limits;
+        let opts = SaOptions {
+            esn: ci.esn,
+            replay_window: ci.replay_window,
+            lifetime: Lifetime {
+                soft_bytes: nonzero(l.rekey_bytes),
+                hard_bytes: nonzero(l.life_bytes),
+                soft_packets: nonzero(l.rekey_packets),
+                hard_packets: nonzero(l.life_packets),
+                soft_time: None,
+                hard_time: None,
+            },
+            seq_rekey_at: None,
+        };
+        let keys = |k: &ike::engine::SaKeys| -> Result<(Suite, u32), DataplaneError> {
+            Ok((suite_of(k.encr, k.integ)?, k.spi))
+        };
+        let (suite_in, spi_in) = keys(&ci.inbound)?;
+        let (suite_out, spi_out) = keys(&ci.outbound)?;
+        let inbound = InboundSa::new(
+            spi_in,
+            suite_in,
+            SaKeys {
+                encryption: ci.inbound.encr_key.as_bytes(),
+                integrity: ci.inbound.integ_key.as_bytes(),
+            },
+            &opts,
+            now,
+        )?;
+        let outbound = OutboundSa::new(
+            spi_out,
+            suite_out,
+            SaKeys {
+                encryption: ci.outbound.encr_key.as_bytes(),
+                integrity: ci.outbound.integ_key.as_bytes(),
+            },
+            &opts,
+            now,
+        )?;
+        if ci.encap && sh.sockets.udp4.is_none() && sh.sockets.udp6.is_none() {
+            return Err(DataplaneError::Unsupported("no NAT-T socket".into()));
+        }
+        if !ci.encap && sh.sockets.raw4.is_none() {
+            return Err(DataplaneError::Unsupported("no raw ESP socket".into()));
+        }
+        let local_ts: Vec<_> = ci.local_ts.iter().map(ts_of).collect();
+        let remote_ts: Vec<_> = ci.remote_ts.iter().map(ts_of).collect();
+        let pmtu = self.path_mtu(ci.remote);
+        let max_inner = max_inner(pmtu, suite_out, ci.encap, &ci.remote);
+
+        let mut ctl = lock(&sh.ctl);
+        {
+            let mut inb = lock(&sh.inb);
+            if inb.sas.contains_key(&spi_in) {
+                return Err(DataplaneError::DuplicateSpi(spi_in));
+            }
+            inb.sas.insert(
+                spi_in,
+                InEntry {
+                    reqid: ci.reqid,
+                    slot,
+                    spi_out,
+                    sa: inbound,
+                    local_ts: local_ts.clone(),
+                    remote_ts: remote_ts.clone(),
+                    ts_violations: 0,
+                    reported: None,
+                },
+            );
+        }
+        {
+            let mut out = lock(&sh.out);
+            out.serial += 1;
+            let serial = out.serial;
+            out.slots[slot].push(OutEntry {
+                ike_sa: ci.ike_sa,
+                reqid: ci.reqid,
+                spi_in,
+                serial,
+                active: ci.outbound_active,
+                sa: outbound,
+                local_ts,
+                remote_ts,
+                remote: ci.remote,
+                encap: ci.encap,
+                max_inner,
+            });
+        }
+        let tun = &sh.tuns[slot];
+        if Some(slot) == sh.shared_slot {
+            // Routes for the peer's selectors, with our local selector's
+            // address as source hint when it is one of ours.
+            let ours = sh.nl.addresses().unwrap_or_default();
+            let mut held = Vec::new();
+            for rts in &ci.remote_ts {
+                let src = ci
+                    .local_ts
+                    .iter()
+                    .filter(|l| l.is_ipv4() == rts.is_ipv4())
+                    .find_map(|l| ours.iter().copied().find(|a| ts_of(l).contains_addr(*a)));
+                for (dst, prefix) in range_prefixes(rts.start, rts.end) {
+                    let r = RouteSpec {
+                        dst,
+                        prefix,
+                        ifindex: tun.index(),
+                        gateway: None,
+                        src,
+                        table: sh.cfg.table,
+                    };
+                    hold_route(&sh.nl, &mut ctl, r)?;
+                    held.push(r);
+                }
+            }
+            ctl.sa_routes.insert(spi_in, held);
+        }
+        ctl.installed[slot] += 1;
+        if ctl.installed[slot] == 1 {
+            tun.set_carrier(true)?;
+            for r in interface_routes(tun, sh.cfg.table) {
+                hold_route(&sh.nl, &mut ctl, r)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&self, reqid: u32, spi_in: u32, spi_out: u32) -> Result<(), DataplaneError> {
+        let sh = &*self.shared;
+        let mut ctl = lock(&sh.ctl);
+        let removed_in = lock(&sh.inb).sas.remove(&spi_in);
+        {
+            let mut out = lock(&sh.out);
+            for v in out.slots.iter_mut() {
+                v.retain(|e| !(e.reqid == reqid && e.sa.spi() == spi_out && e.spi_in == spi_in));
+            }
+        }
+        let Some(entry) = removed_in else {
+            return Ok(());
+        };
+        let slot = entry.slot;
+        if let Some(held) = ctl.sa_routes.remove(&spi_in) {
+            for r in held {
+                release_route(&sh.nl, &mut ctl, r)?;
+            }
+        }
+        ctl.installed[slot] = ctl.installed[slot].saturating_sub(1);
+        if ctl.installed[slot] == 0 {
+            let tun = &sh.tuns[slot];
+            for r in interface_routes(tun, sh.cfg.table) {
+                release_route(&sh.nl, &mut ctl, r)?;
+            }
+            tun.set_carrier(false)?;
+        }
+        Ok(())
+    }
+
+    /// Statistics of every installed CHILD SA.
+    pub fn sa_stats(&self) -> Vec<SaStats> {
+        let sh = &*self.shared;
+        let out = lock(&sh.out);
+        let inb = lock(&sh.inb);
+        let mut v: Vec<SaStats> = inb
+            .sas
+            .iter()
+            .map(|(spi_in, e)| {
+                let o = out.slots[e.slot]
+                    .iter()
+                    .find(|o| o.spi_in == *spi_in && o.sa.spi() == e.spi_out);
+                SaStats {
+                    reqid: e.reqid,
+                    interface: sh.tuns[e.slot].name().to_owned(),
+                    spi_in: *spi_in,
+                    spi_out: e.spi_out,
+                    outbound_active: o.is_some_and(|o| o.active),
+                    inbound: *e.sa.counters(),
+                    outbound: o.map(|o| *o.sa.counters()).unwrap_or_default(),
+                    ts_violations: e.ts_violations,
+                    last_in: e.sa.last_used(),
+                    last_out: o.and_then(|o| o.sa.last_used()),
+                }
+            })
+            .collect();
+        v.sort_by_key(|s| (s.reqid, s.spi_in));
+        v
+    }
+
+    /// Statistics of every interface.
+    pub fn interface_stats(&self) -> Vec<InterfaceStats> {
+        let sh = &*self.shared;
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        sh.tuns
+            .iter()
+            .zip(&sh.stats)
+            .map(|(t, s)| InterfaceStats {
+                name: t.name().to_owned(),
+                reqid: t.spec().reqid,
+                carrier: t.carrier(),
+                no_sa_drops: g(&s.no_sa),
+                too_big: g(&s.too_big),
+                icmp_sent: g(&s.icmp_sent),
+                icmp_rate_limited: g(&s.icmp_limited),
+                malformed: g(&s.malformed),
+                mss_clamped: g(&s.mss),
+                send_errors: g(&s.send_errors),
+            })
+            .collect()
+    }
+
+    /// Inbound ESP packets whose SPI no SA has.
+    pub fn unknown_spi_drops(&self) -> u64 {
+        self.shared.unknown_spi.load(Ordering::Relaxed)
+    }
+
+    /// The interfaces, in configuration order, the shared TUN last.
+    pub fn interfaces(&self) -> impl Iterator<Item = &Tun> {
+        self.shared.tuns.iter()
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        let sh = &*self.shared;
+        sh.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        // Withdraw routes (those of adopted interfaces would outlive us),
+        // carrier off, rules away. Created TUNs vanish with their file.
+        let mut ctl = lock(&sh.ctl);
+        for (r, _) in std::mem::take(&mut ctl.routes) {
+            let _ = sh.nl.route_del(r);
+        }
+        for t in &sh.tuns {
+            let _ = t.set_carrier(false);
+        }
+        for r in &sh.rules {
+            let _ = sh.nl.rule_del(*r);
+        }
+    }
+}
+
+fn max_inner(pmtu: u32, suite: Suite, encap: bool, remote: &SocketAddr) -> usize {
+    let fam = if remote.is_ipv6() {
+        OuterFamily::V6
+    } else {
+        OuterFamily::V4
+    };
+    max_inner_len(pmtu as usize, suite, encap, fam)
+}
+
+fn find_out(out: &mut OutTable, reqid: u32, spi_out: u32) -> Option<&mut OutEntry> {
+    out.slots
+        .iter_mut()
+        .flatten()
+        .find(|e| e.reqid == reqid && e.sa.spi() == spi_out)
+}
+
+fn interface_routes(tun: &Tun, table: u32) -> Vec<RouteSpec> {
+    let spec = tun.spec();
+    spec.routes
+        .iter()
+        .map(|p: &Prefix| RouteSpec {
+            dst: p.network(),
+            prefix: p.len,
+            ifindex: tun.index(),
+            gateway: spec.gateway(p.addr.is_ipv6()),
+            src: None,
+            table,
+        })
+        .collect()
+}
+
+fn hold_route(nl: &Netlink, ctl: &mut Control, r: RouteSpec) -> io::Result<()> {
+    let n = ctl.routes.entry(r).or_insert(0);
+    if *n == 0 {
+        nl.route_add(r)?;
+    }
+    *n += 1;
+    Ok(())
+}
+
+fn release_route(nl: &Netlink, ctl: &mut Control, r: RouteSpec) -> io::Result<()> {
+    if let Some(n) = ctl.routes.get_mut(&r) {
+        *n -= 1;
+        if *n == 0 {
+            ctl.routes.remove(&r);
+            nl.route_del(r)?;
+        }
+    }
+    Ok(())
+}
+
+fn emit(sh: &Shared, spi_in: u32, ev: Option<SaEvent>) {
+    if let Some(ev) = ev {
+        let hard = matches!(ev, SaEvent::Expired(_));
+        (sh.sink)(DataplaneEvent::Expired { spi_in, hard });
+    }
+}
+
+/// A simple per-second budget for ICMP errors.
+#[derive(Debug)]
+struct RateLimit {
+    start: Instant,
+    count: u32,
+}
+
+impl RateLimit {
+    fn allow(&mut self, now: Instant) -> bool {
+        if now.duration_since(self.start) >= Duration::from_secs(1) {
+            self.start = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count <= ICMP_PER_SEC
+    }
+}
+
+fn send_icmp(
+    sh: &Shared,
+    slot: usize,
+    orig: &[u8],
+    kind: IcmpError,
+    scratch: &mut [u8],
+    rl: &mut RateLimit,
+    now: Instant,
+) {
+    let st = &sh.stats[slot];
+    if !rl.allow(now) {
+        inc(&st.icmp_limited);
+        return;
+    }
+    let tun = &sh.tuns[slot];
+    let v6 = orig.first().is_some_and(|b| b >> 4 == 6);
+    if let Some(n) = build_error(orig, kind, tun.icmp_source(v6), scratch) {
+        if tun.write(&scratch[..n]).is_ok() {
+            inc(&st.icmp_sent);
+        }
+    }
+}
+
+fn outbound_loop(sh: &Shared) {
+    let mut buf = vec![0u8; HEADROOM + MAX_PACKET + TAILROOM];
+    let mut scratch = vec![0u8; 1500];
+    let mut rl = RateLimit {
+        start: Instant::now(),
+        count: 0,
+    };
+    let mut fds: Vec<PollFd<'_>> = sh
+        .tuns
+        .iter()
+        .map(|t| PollFd::new(t.fd(), PollFlags::POLLIN))
+        .collect();
+    while !sh.stop.load(Ordering::Relaxed) {
+        match poll(&mut fds, PollTimeout::from(POLL_MS)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        }
+        for (slot, fd) in fds.iter().enumerate() {
+            if !fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+                continue;
+            }
+            for _ in 0..BATCH {
+                let n = match sh.tuns[slot].read(&mut buf[HEADROOM..HEADROOM + MAX_PACKET]) {
+                    Ok(n) if n > 0 => n,
+                    _ => break,
+                };
+                let now = Instant::now();
+                tun_packet(sh, slot, &mut buf, n, &mut scratch, &mut rl, now);
+            }
+        }
+    }
+}
+
+/// One packet read from the TUN of `slot`, at `buf[HEADROOM..HEADROOM + n]`.
+fn tun_packet(
+    sh: &Shared,
+    slot: usize,
+    buf: &mut [u8],
+    n: usize,
+    scratch: &mut [u8],
+    rl: &mut RateLimit,
+    now: Instant,
+) {
+    let st = &sh.stats[slot];
+    let tun = &sh.tuns[slot];
+    let pkt = &mut buf[HEADROOM..HEADROOM + n];
+    if tun.spec().mss_clamp && mss::clamp(pkt, tun.spec().mtu) {
+        inc(&st.mss);
+    }
+    let Ok(flow) = Flow::parse(pkt) else {
+        inc(&st.malformed);
+        return;
+    };
+    let v6 = flow.src.is_ipv6();
+    let df = v6 || pkt[6] & 0x40 != 0;
+    let base = buf.as_ptr() as usize;
+    let mut out = lock(&sh.out);
+    let entries = &mut out.slots[slot];
+    let mut best: Option<usize> = None;
+    for (i, e) in entries.iter().enumerate() {
+        if e.active
+            && e.sa.expired().is_none()
+            && best.is_none_or(|b| entries[b].serial < e.serial)
+            && flow_allowed(&flow, &e.local_ts, &e.remote_ts)
+        {
+            best = Some(i);
+        }
+    }
+    let Some(i) = best else {
+        drop(out);
+        inc(&st.no_sa);
+        send_icmp(
+            sh,
+            slot,
+            &buf[HEADROOM..HEADROOM + n],
+            IcmpError::Prohibited,
+            scratch,
+            rl,
+            now,
+        );
+        return;
+    };
+    let e = &mut entries[i];
+    let min_mtu = if v6 { 1280 } else { 68 };
+    if n > e.max_inner && df && e.max_inner >= min_mtu {
+        let mtu = e.max_inner as u32;
+        drop(out);
+        inc(&st.too_big);
+        send_icmp(
+            sh,
+            slot,
+            &buf[HEADROOM..HEADROOM + n],
+            IcmpError::TooBig { mtu },
+            scratch,
+            rl,
+            now,
+        );
+        return;
+    }
+    let (remote, encap, spi_in) = (e.remote, e.encap, e.spi_in);
+    let (range, event) = match e.sa.encapsulate(buf, n, now) {
+        Ok(s) => {
+            let start = s.packet.as_ptr() as usize - base;
+            (start..start + s.packet.len(), s.event)
+        }
+        Err(_) => {
+            let ev = e.sa.take_event();
+            drop(out);
+            emit(sh, spi_in, ev);
+            return;
+        }
+    };
+    drop(out);
+    let packet = &buf[range];
+    let sent = if encap {
+        let sock = if remote.is_ipv6() {
+            sh.sockets.udp6.as_ref()
+        } else {
+            sh.sockets.udp4.as_ref()
+        };
+        sock.map(|s| s.send_to(packet, remote).is_ok())
+    } else {
+        let fd = if remote.is_ipv6() {
+            sh.sockets.raw6.as_ref()
+        } else {
+            sh.sockets.raw4.as_ref()
+        };
+        fd.map(|fd| {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+            match remote {
+                SocketAddr::V4(a) => socket::sendto(
+                    raw,
+                    packet,
+                    &SockaddrIn::from(SocketAddrV4::new(*a.ip(), 0)),
+                    MsgFlags::empty(),
+                )
+                .is_ok(),
+                SocketAddr::V6(a) => socket::sendto(
+                    raw,
+                    packet,
+                    &SockaddrIn6::from(SocketAddrV6::new(*a.ip(), 0, 0, 0)),
+                    MsgFlags::empty(),
+                )
+                .is_ok(),
+            }
+        })
+    };
+    if sent != Some(true) {
+        inc(&st.send_errors);
+    }
+    emit(sh, spi_in, event);
+}
+
+#[derive(Clone, Copy)]
+enum Source {
+    Udp(bool),
+    Raw(bool),
+}
+
+fn inbound_loop(sh: &Shared) {
+    let mut buf = vec![0u8; MAX_PACKET + 64];
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let mut sources: Vec<(Source, BorrowedFd<'_>)> = Vec::new();
+    if let Some(s) = &sh.sockets.udp4 {
+        sources.push((Source::Udp(false), s.as_fd()));
+    }
+    if let Some(s) = &sh.sockets.udp6 {
+        sources.push((Source::Udp(true), s.as_fd()));
+    }
+    if let Some(s) = &sh.sockets.raw4 {
+        sources.push((Source::Raw(false), s.as_fd()));
+    }
+    if let Some(s) = &sh.sockets.raw6 {
+        sources.push((Source::Raw(true), s.as_fd()));
+    }
+    let mut fds: Vec<PollFd<'_>> = sources
+        .iter()
+        .map(|(_, fd)| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    while !sh.stop.load(Ordering::Relaxed) {
+        match poll(&mut fds, PollTimeout::from(POLL_MS)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        }
+        for (k, (src, fd)) in sources.iter().enumerate() {
+            if !fds[k]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
+                continue;
+            }
+            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+            for _ in 0..BATCH {
+                match *src {
+                    Source::Udp(v6) => {
+                        let (n, from, local) = {
+                            let mut iov = [io::IoSliceMut::new(&mut buf[..])];
+                            let Ok(m) = socket::recvmsg::<SockaddrStorage>(
+                                raw,
+                                &mut iov,
+                                Some(&mut cmsg),
+                                MsgFlags::empty(),
+                            ) else {
+                                break;
+                            };
+                            let from = m.address.and_then(|a| to_socket_addr(&a));
+                            let mut local = None;
+                            if let Ok(cm) = m.cmsgs() {
+                                for c in cm {
+                                    match c {
+                                        socket::ControlMessageOwned::Ipv4PacketInfo(i) => {
+                                            local = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                                                i.ipi_addr.s_addr,
+                                            ))));
+                                        }
+                                        socket::ControlMessageOwned::Ipv6PacketInfo(i) => {
+                                            local = Some(IpAddr::V6(Ipv6Addr::from(
+                                                i.ipi6_addr.s6_addr,
+                                            )));
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                            }
+                            (m.bytes, from, local)
+                        };
+                        let Some(from) = from else { continue };
+                        let pkt = &mut buf[..n];
+                        match classify(pkt) {
+                            UdpPayload::Esp(_) => {
+                                esp_packet(sh, pkt, Instant::now());
+                            }
+                            UdpPayload::Ike(m) => {
+                                let unspec = if v6 {
+                                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                                } else {
+                                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                                };
+                                (sh.sink)(DataplaneEvent::Ike {
+                                    local: SocketAddr::new(
+                                        local.unwrap_or(unspec),
+                                        sh.cfg.nat_t_port,
+                                    ),
+                                    remote: from,
+                                    data: m.to_vec(),
+                                });
+                            }
+                            UdpPayload::Keepalive | UdpPayload::Invalid => {}
+                        }
+                    }
+                    Source::Raw(v6) => {
+                        let Ok(n) = socket::recv(raw, &mut buf[..], MsgFlags::empty()) else {
+                            break;
+                        };
+                        let off = if v6 {
+                            0
+                        } else {
+                            // IPv4 raw sockets deliver the IP header too.
+                            usize::from(buf[0] & 0xf) * 4
+                        };
+                        if off >= n {
+                            continue;
+                        }
+                        esp_packet(sh, &mut buf[off..n], Instant::now());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+    }
+    a.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+}
+
+/// One ESP packet (SPI .. ICV) received from the network.
+fn esp_packet(sh: &Shared, esp_pkt: &mut [u8], now: Instant) {
+    let Some(spi) = esp::spi_of(esp_pkt) else {
+        return;
+    };
+    let base = esp_pkt.as_ptr() as usize;
+    let mut inb = lock(&sh.inb);
+    let Some(e) = inb.sas.get_mut(&spi) else {
+        drop(inb);
+        inc(&sh.unknown_spi);
+        return;
+    };
+    let (range, event) = match e.sa.decapsulate(esp_pkt, now) {
+        Ok(o) => {
+            let r = o.packet().map(|p| {
+                let start = p.as_ptr() as usize - base;
+                start..start + p.len()
+            });
+            (r, o.event)
+        }
+        Err(_) => {
+            let ev = e.sa.take_event();
+            drop(inb);
+            emit(sh, spi, ev);
+            return;
+        }
+    };
+    let activity = e
+        .reported
+        .is_none_or(|t| now.duration_since(t) >= ACTIVITY_EVERY);
+    if activity {
+        e.reported = Some(now);
+    }
+    let mut deliver = None;
+    if let Some(r) = range {
+        // RFC 4301 §5.2 step 4: the inner packet must match the SA's
+        // selectors (source in the peer's, destination in ours).
+        match Flow::parse(&esp_pkt[r.clone()]) {
+            Ok(f) if flow_allowed(&f, &e.remote_ts, &e.local_ts) => deliver = Some((e.slot, r)),
+            _ => e.ts_violations += 1,
+        }
+    }
+    drop(inb);
+    if activity {
+        (sh.sink)(DataplaneEvent::Activity {
+            spi_in: spi,
+            at: now,
+        });
+    }
+    emit(sh, spi, event);
+    if let Some((slot, r)) = deliver {
+        let tun = &sh.tuns[slot];
+        let p = &mut esp_pkt[r];
+        if tun.spec().mss_clamp && mss::clamp(p, tun.spec().mtu) {
+            inc(&sh.stats[slot].mss);
+        }
+        let _ = tun.write(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_to_prefixes() {
+        let p = |a: &str, b: &str| {
+            range_prefixes(a.parse().unwrap(), b.parse().unwrap())
+                .into_iter()
+                .map(|(ip, l)| format!("{ip}/{l}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(p("10.3.0.0", "10.3.0.255"), ["10.3.0.0/24"]);
+        assert_eq!(p("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
+        assert_eq!(p("10.0.0.1", "10.0.0.2"), ["10.0.0.1/32", "10.0.0.2/32"]);
+        assert_eq!(p("10.0.0.0", "10.0.0.2"), ["10.0.0.0/31", "10.0.0.2/32"]);
+        assert_eq!(p("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), ["::/0"]);
+        assert_eq!(p("2001:db8::", "2001:db8::ffff"), ["2001:db8::/112"]);
+    }
+}

@@ -1,0 +1,219 @@
+//! The TUN interfaces: one `ipsecN` per configured [`config::Interface`]
+//! and one shared TUN (`vtid0` by default) for policy-based children.
+//!
+//! An interface is created (or adopted, when it exists already) at start-up
+//! with its addresses and MTU, administratively up, with **no carrier**
+//! until a CHILD SA of its reqid is installed (TUNSETCARRIER). Interfaces
+//! vtid created are non-persistent TUNs: closing the file removes them.
+//! Adopted ones stay; their carrier goes off when the file closes (the
+//! kernel does that when the last queue detaches).
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::netlink::Netlink;
+use crate::sys;
+
+/// Default name of the shared TUN for policy-based children.
+pub const DEFAULT_SHARED_NAME: &str = "vtid0";
+
+/// A prefix: address (host bits may be set) and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Prefix {
+    /// Address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// The network address (host bits cleared).
+    pub fn network(&self) -> IpAddr {
+        match self.addr {
+            IpAddr::V4(a) => {
+                let m = u32::MAX
+                    .checked_shl(32 - u32::from(self.len.min(32)))
+                    .unwrap_or(0);
+                IpAddr::V4((u32::from(a) & m).into())
+            }
+            IpAddr::V6(a) => {
+                let m = u128::MAX
+                    .checked_shl(128 - u32::from(self.len.min(128)))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(a) & m).into())
+            }
+        }
+    }
+}
+
+impl From<config::IpNet> for Prefix {
+    fn from(n: config::IpNet) -> Prefix {
+        Prefix {
+            addr: n.addr,
+            len: n.prefix,
+        }
+    }
+}
+
+/// What one TUN interface should look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunSpec {
+    /// Interface name (`ipsecN`, or the shared TUN's name).
+    pub name: String,
+    /// The reqid of routed children; `None` for the shared TUN.
+    pub reqid: Option<u32>,
+    /// Our addresses on it (transit addresses), with prefix lengths.
+    pub local_addrs: Vec<Prefix>,
+    /// The peer's transit addresses: the automatic gateway of `routes`.
+    pub remote_addrs: Vec<IpAddr>,
+    /// Prefixes routed into the interface while an SA is up.
+    pub routes: Vec<Prefix>,
+    /// MTU (never changed by negotiation).
+    pub mtu: u32,
+    /// Clamp the MSS of TCP SYNs crossing it.
+    pub mss_clamp: bool,
+}
+
+impl TunSpec {
+    /// The spec of a configured routed interface.
+    pub fn from_config(i: &config::Interface) -> TunSpec {
+        TunSpec {
+            name: i.name.clone(),
+            reqid: Some(i.reqid),
+            local_addrs: i.local_addrs.iter().copied().map(Prefix::from).collect(),
+            remote_addrs: i.remote_addrs.clone(),
+            routes: i.routes.iter().copied().map(Prefix::from).collect(),
+            mtu: i.mtu.max(config::MIN_MTU),
+            mss_clamp: i.mss_clamp,
+        }
+    }
+
+    /// The shared TUN for policy-based children.
+    pub fn shared(name: &str, mtu: u32) -> TunSpec {
+        TunSpec {
+            name: name.to_owned(),
+            reqid: None,
+            local_addrs: Vec::new(),
+            remote_addrs: Vec::new(),
+            routes: Vec::new(),
+            mtu,
+            mss_clamp: false,
+        }
+    }
+
+    /// The automatic gateway of a family: the first remote transit address
+    /// of that family.
+    pub fn gateway(&self, v6: bool) -> Option<IpAddr> {
+        self.remote_addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv6() == v6)
+    }
+}
+
+/// An open TUN interface.
+#[derive(Debug)]
+pub struct Tun {
+    spec: TunSpec,
+    file: File,
+    index: u32,
+    created: bool,
+    carrier: AtomicBool,
+}
+
+impl Tun {
+    /// Create (or adopt) the interface in the calling thread's network
+    /// namespace: attach a TUN queue, carrier off, addresses, MTU, interface
+    /// group `group`, up.
+    pub fn open(nl: &Netlink, spec: TunSpec, group: u32) -> io::Result<Tun> {
+        let existed = nl.link_index(&spec.name)?.is_some();
+        let file = sys::open_tun(&spec.name).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot attach TUN {} ({}): {e}",
+                    spec.name,
+                    if existed {
+                        "it exists; is it a free persistent TUN?"
+                    } else {
+                        "create"
+                    }
+                ),
+            )
+        })?;
+        sys::set_carrier(file.as_fd(), false)?;
+        let index = nl
+            .link_index(&spec.name)?
+            .ok_or_else(|| io::Error::other(format!("{} vanished", spec.name)))?;
+        nl.link_up(index, spec.mtu, group)?;
+        for a in &spec.local_addrs {
+            nl.addr_add(index, a.addr, a.len)?;
+        }
+        Ok(Tun {
+            spec,
+            file,
+            index,
+            created: !existed,
+            carrier: AtomicBool::new(false),
+        })
+    }
+
+    /// The spec it was opened with.
+    pub fn spec(&self) -> &TunSpec {
+        &self.spec
+    }
+
+    /// Interface name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Interface index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Whether vtid created it (else it was adopted and is never
+    /// destroyed).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// Whether the carrier is on.
+    pub fn carrier(&self) -> bool {
+        self.carrier.load(Ordering::Relaxed)
+    }
+
+    /// Switch the carrier.
+    pub fn set_carrier(&self, on: bool) -> io::Result<()> {
+        sys::set_carrier(self.file.as_fd(), on)?;
+        self.carrier.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Read one packet (blocks unless the fd polled readable).
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.file).read(buf)
+    }
+
+    /// Write one packet into the interface.
+    pub fn write(&self, packet: &[u8]) -> io::Result<usize> {
+        (&self.file).write(packet)
+    }
+
+    /// The file descriptor, for poll.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// A source address for ICMP errors about packets read from this
+    /// interface: the peer's transit address of the family (the "next-hop
+    /// router" that cannot forward), if configured.
+    pub fn icmp_source(&self, v6: bool) -> Option<IpAddr> {
+        self.spec.gateway(v6)
+    }
+}
