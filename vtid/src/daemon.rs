@@ -18,6 +18,7 @@ use crate::convert::{self, HostEnv, ReqidMap};
 use crate::dataplane::{Dataplane, RecordBackend, Report};
 use crate::logging::LogHandle;
 use crate::net::{Inbound, NetStats, Sockets};
+use crate::userspace::UserspaceBackend;
 
 /// How long shutdown waits for the peers to answer our DELETEs.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -25,8 +26,31 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// The data-plane backend to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataplaneKind {
-    /// Keep a table, carry nothing.
+    /// The best available: kernel ESP (XFRM) once that backend exists,
+    /// else the userspace data plane.
+    Auto,
+    /// vtid's userspace ESP over TUN (`vti::dataplane`).
+    Userspace,
+    /// Linux XFRM netlink with xfrm interfaces (kernel ESP).
+    Xfrm,
+    /// PF_KEY v2 with if_ipsec (FreeBSD).
+    Pfkey,
+    /// Keep a table, carry nothing (tests, dry runs).
     Record,
+}
+
+impl DataplaneKind {
+    /// Parses `--dataplane`.
+    pub fn parse(s: &str) -> Option<DataplaneKind> {
+        Some(match s {
+            "auto" => DataplaneKind::Auto,
+            "userspace" => DataplaneKind::Userspace,
+            "xfrm" => DataplaneKind::Xfrm,
+            "pfkey" => DataplaneKind::Pfkey,
+            "record" => DataplaneKind::Record,
+            _ => return None,
+        })
+    }
 }
 
 /// Command-line options.
@@ -52,6 +76,18 @@ pub enum StartError {
     /// The sockets could not be bound.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The data plane could not start.
+    #[error("{0}")]
+    Dataplane(String),
+}
+
+/// What this machine's kernel offers for ESP, for the start-up log line.
+fn kernel_esp_note() -> String {
+    match pfkey::xfrm::xfrm_esp_available() {
+        Ok(true) => "the kernel has ESP (XFRM), but vtid's XFRM backend is not built yet".into(),
+        Ok(false) => "the kernel has no ESP (XFRM state install fails)".into(),
+        Err(e) => format!("kernel ESP could not be probed ({e})"),
+    }
 }
 
 fn log_config_warnings(loaded: &config::Loaded, conv: &convert::Converted) {
@@ -101,20 +137,43 @@ impl Daemon {
         let loaded = config::load_file(&opts.config)?;
         log.apply(&loaded.config.daemon.log);
         let (dp_tx, dp_rx) = mpsc::unbounded_channel();
-        let kind = match opts.dataplane {
-            Some(k) => k,
-            None => {
-                warn!(
-                    "vtid.dataplane = {:?}: no packet-carrying data plane is available in \
-                     this build yet; using 'record' (SAs are negotiated and recorded, no \
-                     traffic flows)",
-                    loaded.config.daemon.dataplane
-                );
-                DataplaneKind::Record
-            }
-        };
+        let (tx, rx) = mpsc::channel(1024);
+        let kind = opts
+            .dataplane
+            .unwrap_or(match loaded.config.daemon.dataplane {
+                config::Dataplane::Auto => DataplaneKind::Auto,
+                config::Dataplane::Userspace => DataplaneKind::Userspace,
+                config::Dataplane::Xfrm => DataplaneKind::Xfrm,
+                config::Dataplane::Pfkey => DataplaneKind::Pfkey,
+            });
+        let port_nat_t = loaded.config.daemon.port_nat_t;
         let dp: Box<dyn Dataplane> = match kind {
             DataplaneKind::Record => Box::new(RecordBackend::new(dp_tx)),
+            DataplaneKind::Auto | DataplaneKind::Userspace => {
+                if kind == DataplaneKind::Auto {
+                    info!(
+                        target: "vtid::dataplane",
+                        "data plane auto: {}; using the userspace data plane",
+                        kernel_esp_note()
+                    );
+                }
+                Box::new(
+                    UserspaceBackend::start(&loaded.config, port_nat_t, tx.clone(), dp_tx)
+                        .map_err(|e| StartError::Dataplane(e.to_string()))?,
+                )
+            }
+            DataplaneKind::Xfrm | DataplaneKind::Pfkey => {
+                return Err(StartError::Dataplane(format!(
+                    "data plane '{}' is not available in this build: {}; use --dataplane \
+                     userspace (or auto)",
+                    if kind == DataplaneKind::Xfrm {
+                        "xfrm"
+                    } else {
+                        "pfkey"
+                    },
+                    kernel_esp_note()
+                )));
+            }
         };
         let conv = convert::convert(
             &loaded.config,
@@ -123,7 +182,14 @@ impl Daemon {
             dp.supports_transport_mode(),
         );
         log_config_warnings(&loaded, &conv);
-        let sockets = Sockets::bind(conv.engine.port, conv.engine.port_nat_t)?;
+        let sockets = Sockets::bind(
+            conv.engine.port,
+            (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
+        )?;
+        if let Some(u) = dp.as_userspace() {
+            u.mark_sockets(&sockets)
+                .map_err(|e| StartError::Dataplane(e.to_string()))?;
+        }
         for s in &sockets.list {
             info!(target: "vtid::net", "listening on UDP {}{}", s.bound, if s.nat_t { " (NAT-T)" } else { "" });
         }
@@ -140,7 +206,6 @@ impl Daemon {
             opts.config.display(),
             dp.name()
         );
-        let (tx, rx) = mpsc::channel(1024);
         let net_stats = Arc::new(NetStats::default());
         sockets.spawn_receivers(tx, dp.esp_sink(), net_stats.clone());
         let d = Daemon {
@@ -222,6 +287,13 @@ impl Daemon {
             let mut did = false;
             while let Some(t) = self.ep.poll_transmit() {
                 did = true;
+                if t.nat_t && self.dp.owns_nat_t() {
+                    if let Err(e) = self.dp.send_nat_t(t.remote, &t.data) {
+                        self.send_errors += 1;
+                        warn!(target: "vtid::net", "{e}");
+                    }
+                    continue;
+                }
                 let Some(s) = self.sockets.pick(t.remote, t.nat_t).cloned() else {
                     self.send_errors += 1;
                     warn!(target: "vtid::net", "no socket to send to {} (nat_t {})", t.remote, t.nat_t);

@@ -76,6 +76,60 @@ pub trait Dataplane: Send + fmt::Debug {
     fn supports_transport_mode(&self) -> bool {
         false
     }
+
+    /// Whether the backend owns the NAT-T socket (then the daemon binds
+    /// only the IKE port and sends NAT-T IKE through [`Dataplane::send_nat_t`]).
+    fn owns_nat_t(&self) -> bool {
+        false
+    }
+
+    /// Sends an IKE message (or a NAT keepalive) on the backend's NAT-T
+    /// socket, adding the non-ESP marker.
+    fn send_nat_t(&self, remote: SocketAddr, _data: &[u8]) -> Result<(), DataplaneError> {
+        Err(DataplaneError(format!(
+            "the '{}' data plane has no NAT-T socket (to {remote})",
+            self.name()
+        )))
+    }
+
+    /// Per-SA traffic counters; empty where the backend carries nothing.
+    fn counters(&self) -> Vec<SaCounters> {
+        Vec::new()
+    }
+
+    /// The userspace backend, for what only it does (socket marks).
+    fn as_userspace(&self) -> Option<&crate::userspace::UserspaceBackend> {
+        None
+    }
+}
+
+/// Traffic counters of one CHILD SA, from the backend that carries it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SaCounters {
+    /// Inbound SPI.
+    pub spi_in: u32,
+    /// Outbound SPI.
+    pub spi_out: u32,
+    /// Interface carrying it.
+    pub interface: String,
+    /// Bytes received (inner).
+    pub bytes_in: u64,
+    /// Packets received.
+    pub packets_in: u64,
+    /// Bytes sent (inner).
+    pub bytes_out: u64,
+    /// Packets sent.
+    pub packets_out: u64,
+    /// Replayed packets dropped.
+    pub replay_drops: u64,
+    /// Packets failing authentication.
+    pub auth_failures: u64,
+    /// Inbound packets outside the traffic selectors.
+    pub ts_violations: u64,
+    /// Last inbound packet.
+    pub last_in: Option<std::time::Instant>,
+    /// Last outbound packet.
+    pub last_out: Option<std::time::Instant>,
 }
 
 /// One installed CHILD SA as the data plane holds it (no keys).
@@ -175,88 +229,28 @@ pub fn suite_name(encr: Encr, integ: Option<Integ>) -> String {
     }
 }
 
-/// The `record` backend: keeps a table of the installed SAs, logs every
-/// action in one line (never keys), counts and drops ESP. It carries no
-/// traffic.
-#[derive(Debug)]
-pub struct RecordBackend {
-    table: Arc<Mutex<Vec<SaEntry>>>,
-    sink: Arc<RecordSink>,
+/// The SAs a backend has installed, as the daemon lists them.
+#[derive(Clone, Debug)]
+pub struct SaTable {
+    backend: &'static str,
+    entries: Arc<Mutex<Vec<SaEntry>>>,
 }
 
-/// The `record` backend's ESP sink: counts, reports activity on known
-/// inbound SPIs, drops.
-#[derive(Debug)]
-pub struct RecordSink {
-    table: Arc<Mutex<Vec<SaEntry>>>,
-    reports: UnboundedSender<Report>,
-    /// ESP datagrams seen.
-    pub packets: AtomicU64,
-    /// Of which for SPIs not installed.
-    pub unknown_spi: AtomicU64,
-}
+impl SaTable {
+    /// An empty table of backend `backend` (named in the log lines).
+    pub fn new(backend: &'static str) -> SaTable {
+        SaTable {
+            backend,
+            entries: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
 
-impl EspSink for RecordSink {
-    fn esp_in(&self, _local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        self.packets.fetch_add(1, Ordering::Relaxed);
-        let Some(spi) = data.get(..4) else {
-            self.unknown_spi.fetch_add(1, Ordering::Relaxed);
+    /// Records an action, logging it in one line (never the keys).
+    pub fn apply(&self, action: &Action) {
+        let b = self.backend;
+        let Ok(mut t) = self.entries.lock() else {
             return;
         };
-        let spi = u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]);
-        let known = self
-            .table
-            .lock()
-            .map(|t| t.iter().any(|e| e.spi_in == spi))
-            .unwrap_or(false);
-        if known {
-            let _ = self.reports.send(Report::Activity { spi_in: spi });
-        } else {
-            self.unknown_spi.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%remote, "ESP for unknown SPI {spi:08x} dropped");
-        }
-    }
-}
-
-impl RecordBackend {
-    /// A new, empty table; reports go to `reports`.
-    pub fn new(reports: UnboundedSender<Report>) -> RecordBackend {
-        let table = Arc::new(Mutex::new(Vec::new()));
-        RecordBackend {
-            sink: Arc::new(RecordSink {
-                table: table.clone(),
-                reports,
-                packets: AtomicU64::new(0),
-                unknown_spi: AtomicU64::new(0),
-            }),
-            table,
-        }
-    }
-
-    /// The shared table (a live view).
-    pub fn table(&self) -> Arc<Mutex<Vec<SaEntry>>> {
-        self.table.clone()
-    }
-
-    /// ESP datagrams seen, and of those for unknown SPIs.
-    pub fn esp_counts(&self) -> (u64, u64) {
-        (
-            self.sink.packets.load(Ordering::Relaxed),
-            self.sink.unknown_spi.load(Ordering::Relaxed),
-        )
-    }
-}
-
-impl Dataplane for RecordBackend {
-    fn name(&self) -> &'static str {
-        "record"
-    }
-
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
-        let mut t = self
-            .table
-            .lock()
-            .map_err(|_| DataplaneError("table lock poisoned".into()))?;
         match action {
             Action::Install(c) => {
                 let e = SaEntry {
@@ -276,7 +270,7 @@ impl Dataplane for RecordBackend {
                     remote_ts: c.remote_ts.clone(),
                     outbound_active: c.outbound_active,
                 };
-                info!(target: "vtid::dataplane", "dataplane(record): install {e}");
+                info!(target: "vtid::dataplane", "dataplane({b}): install {e}");
                 if e.outbound_active {
                     for o in t.iter_mut().filter(|o| o.reqid == e.reqid) {
                         o.outbound_active = false;
@@ -286,13 +280,13 @@ impl Dataplane for RecordBackend {
                 t.push(e);
             }
             Action::ActivateOutbound { reqid, spi_out } => {
-                info!(target: "vtid::dataplane", "dataplane(record): activate-outbound reqid={reqid} spi_out={spi_out:08x}");
+                info!(target: "vtid::dataplane", "dataplane({b}): activate-outbound reqid={reqid} spi_out={spi_out:08x}");
                 for o in t.iter_mut().filter(|o| o.reqid == *reqid) {
                     o.outbound_active = o.spi_out == *spi_out;
                 }
             }
             Action::RemoveOutbound { reqid, spi_out } => {
-                info!(target: "vtid::dataplane", "dataplane(record): remove-outbound reqid={reqid} spi_out={spi_out:08x}");
+                info!(target: "vtid::dataplane", "dataplane({b}): remove-outbound reqid={reqid} spi_out={spi_out:08x}");
                 for o in t
                     .iter_mut()
                     .filter(|o| o.reqid == *reqid && o.spi_out == *spi_out)
@@ -305,11 +299,11 @@ impl Dataplane for RecordBackend {
                 spi_in,
                 spi_out,
             } => {
-                info!(target: "vtid::dataplane", "dataplane(record): delete reqid={reqid} spi_in={spi_in:08x} spi_out={spi_out:08x}");
+                info!(target: "vtid::dataplane", "dataplane({b}): delete reqid={reqid} spi_in={spi_in:08x} spi_out={spi_out:08x}");
                 let before = t.len();
                 t.retain(|o| o.spi_in != *spi_in);
                 if t.len() == before {
-                    warn!(target: "vtid::dataplane", "dataplane(record): delete of unknown SA spi_in={spi_in:08x}");
+                    warn!(target: "vtid::dataplane", "dataplane({b}): delete of unknown SA spi_in={spi_in:08x}");
                 }
             }
             Action::UpdateAddress {
@@ -318,7 +312,7 @@ impl Dataplane for RecordBackend {
                 remote,
                 encap,
             } => {
-                info!(target: "vtid::dataplane", "dataplane(record): update-address ike_sa={ike_sa} local={local} remote={remote} encap={}", yes(*encap));
+                info!(target: "vtid::dataplane", "dataplane({b}): update-address ike_sa={ike_sa} local={local} remote={remote} encap={}", yes(*encap));
                 let id = ike_sa.to_string();
                 for o in t.iter_mut().filter(|o| o.ike_sa == id) {
                     o.local = *local;
@@ -327,6 +321,97 @@ impl Dataplane for RecordBackend {
                 }
             }
         }
+    }
+
+    /// A copy of the entries.
+    pub fn entries(&self) -> Vec<SaEntry> {
+        self.entries.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Whether an inbound SPI is installed.
+    pub fn has_spi_in(&self, spi: u32) -> bool {
+        self.entries
+            .lock()
+            .map(|t| t.iter().any(|e| e.spi_in == spi))
+            .unwrap_or(false)
+    }
+}
+
+/// The `record` backend: keeps a table of the installed SAs, logs every
+/// action in one line (never keys), counts and drops ESP. It carries no
+/// traffic.
+#[derive(Debug)]
+pub struct RecordBackend {
+    table: SaTable,
+    sink: Arc<RecordSink>,
+}
+
+/// The `record` backend's ESP sink: counts, reports activity on known
+/// inbound SPIs, drops.
+#[derive(Debug)]
+pub struct RecordSink {
+    table: SaTable,
+    reports: UnboundedSender<Report>,
+    /// ESP datagrams seen.
+    pub packets: AtomicU64,
+    /// Of which for SPIs not installed.
+    pub unknown_spi: AtomicU64,
+}
+
+impl EspSink for RecordSink {
+    fn esp_in(&self, _local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        let Some(spi) = data.get(..4) else {
+            self.unknown_spi.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let spi = u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]);
+        let known = self.table.has_spi_in(spi);
+        if known {
+            let _ = self.reports.send(Report::Activity { spi_in: spi });
+        } else {
+            self.unknown_spi.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%remote, "ESP for unknown SPI {spi:08x} dropped");
+        }
+    }
+}
+
+impl RecordBackend {
+    /// A new, empty table; reports go to `reports`.
+    pub fn new(reports: UnboundedSender<Report>) -> RecordBackend {
+        let table = SaTable::new("record");
+        RecordBackend {
+            sink: Arc::new(RecordSink {
+                table: table.clone(),
+                reports,
+                packets: AtomicU64::new(0),
+                unknown_spi: AtomicU64::new(0),
+            }),
+            table,
+        }
+    }
+
+    /// The shared table (a live view).
+    pub fn table(&self) -> SaTable {
+        self.table.clone()
+    }
+
+    /// ESP datagrams seen, and of those for unknown SPIs.
+    pub fn esp_counts(&self) -> (u64, u64) {
+        (
+            self.sink.packets.load(Ordering::Relaxed),
+            self.sink.unknown_spi.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Dataplane for RecordBackend {
+    fn name(&self) -> &'static str {
+        "record"
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
+        self.table.apply(action);
         Ok(())
     }
 
@@ -335,7 +420,7 @@ impl Dataplane for RecordBackend {
     }
 
     fn sas(&self) -> Vec<SaEntry> {
-        self.table.lock().map(|t| t.clone()).unwrap_or_default()
+        self.table.entries()
     }
 
     fn supports_transport_mode(&self) -> bool {

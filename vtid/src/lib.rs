@@ -12,3 +12,4 @@ pub mod daemon;
 pub mod dataplane;
 pub mod logging;
 pub mod net;
+pub mod userspace;

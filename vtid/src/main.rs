@@ -1,4 +1,4 @@
-//! `vtid --config PATH [--vici PATH] [--dataplane record] [--log-level L]`:
+//! `vtid --config PATH [--vici PATH] [--dataplane KIND] [--log-level L]`:
 //! runs in the foreground, logs to stderr.
 
 use std::path::PathBuf;
@@ -7,12 +7,16 @@ use std::process::ExitCode;
 use vtid::daemon::{Daemon, DataplaneKind, Options};
 use vtid::logging::LogHandle;
 
-const USAGE: &str =
-    "usage: vtid --config PATH [--vici PATH] [--dataplane record] [--log-level LEVEL]
+const USAGE: &str = "usage: vtid --config PATH [--vici PATH] [--dataplane KIND] [--log-level LEVEL]
 
   --config PATH      swanctl.conf-syntax configuration (connections, secrets, vtid { })
   --vici PATH        VICI control socket (default: vtid.vici.socket, else /run/vtid.vici)
-  --dataplane KIND   data plane backend: record (keeps a table of SAs, carries no traffic)
+  --dataplane KIND   data plane backend (default: vtid.dataplane, else auto):
+                       auto       kernel ESP when vtid has a backend for it, else userspace
+                       userspace  vtid's ESP over TUN (ipsecN interfaces, shared vtid0)
+                       xfrm       Linux kernel ESP with xfrm interfaces (not in this build)
+                       pfkey      FreeBSD PF_KEY with if_ipsec (not in this build)
+                       record     keep a table of SAs, carry no traffic
   --log-level LEVEL  -1..4 as charon, a tracing level (info, debug, ...) or EnvFilter
                      directives; replaces vtid.log.default (RUST_LOG overrides everything)
 
@@ -40,14 +44,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--config" | "-c" => config = Some(PathBuf::from(value("--config")?)),
             "--vici" => vici = Some(PathBuf::from(value("--vici")?)),
             "--dataplane" => {
-                dataplane = Some(match value("--dataplane")?.as_str() {
-                    "record" => DataplaneKind::Record,
-                    other => {
-                        return Err(format!(
-                            "--dataplane {other}: not available in this build (only 'record')"
-                        ))
-                    }
-                })
+                let v = value("--dataplane")?;
+                dataplane = Some(DataplaneKind::parse(&v).ok_or_else(|| {
+                    format!("--dataplane {v}: expected auto, userspace, xfrm, pfkey or record")
+                })?)
             }
             "--log-level" => log_level = Some(value("--log-level")?),
             "-h" | "--help" => return Err(String::new()),

@@ -125,6 +125,12 @@ fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
         .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
 }
 
+impl std::os::fd::AsFd for Socket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
 impl Socket {
     /// Binds `addr` with packet info enabled.
     pub fn bind(addr: SocketAddr, nat_t: bool) -> io::Result<Socket> {
@@ -242,9 +248,14 @@ pub struct Sockets {
 impl Sockets {
     /// Binds the IKE and NAT-T ports on `0.0.0.0` and `::`. IPv4 must work;
     /// IPv6 failing (no IPv6 on the host) is a warning.
-    pub fn bind(port: u16, port_nat_t: u16) -> io::Result<Sockets> {
+    /// With `port_nat_t` `None` only the IKE port is bound (the data plane
+    /// owns the NAT-T port).
+    pub fn bind(port: u16, port_nat_t: Option<u16>) -> io::Result<Sockets> {
         let mut list = Vec::new();
-        for (p, nat_t) in [(port, false), (port_nat_t, true)] {
+        let ports: Vec<(u16, bool)> = std::iter::once((port, false))
+            .chain(port_nat_t.map(|p| (p, true)))
+            .collect();
+        for (p, nat_t) in ports {
             let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, p));
             list.push(Arc::new(Socket::bind(v4, nat_t).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot bind UDP {v4}: {e}"))

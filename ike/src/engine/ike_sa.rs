@@ -2125,7 +2125,13 @@ impl IkeSa {
         // the first message on port 4500 (RFC 7296 §2.23).
         if nat_t && !self.nat_t {
             self.nat_t = true;
-            self.local = local;
+            // A socket bound to the wildcard may not know the address the
+            // datagram was sent to; keep the one IKE_SA_INIT came to then.
+            if local.ip().is_unspecified() {
+                self.local.set_port(local.port());
+            } else {
+                self.local = local;
+            }
         }
         if from != self.remote {
             if self.state == State::HalfOpen {

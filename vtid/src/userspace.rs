@@ -1,0 +1,160 @@
+//! The userspace ESP data plane (`vti::dataplane`) behind the daemon's
+//! [`Dataplane`] trait: `ipsecN` TUN interfaces for routed children, the
+//! shared TUN for policy-based ones, ESP sealed and opened in vtid.
+//!
+//! The data plane owns the NAT-T socket (port 4500): nearly all ESP arrives
+//! there, and keeping it in the data plane's packet threads lets them batch
+//! it without every packet crossing the daemon's runtime. IKE messages on
+//! that port come up through the sink as [`Inbound`] datagrams, and the
+//! daemon sends IKE on it with [`Dataplane::send_nat_t`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use ike::engine::Action;
+use tokio::sync::mpsc::{Sender, UnboundedSender};
+use tracing::warn;
+use vti::dataplane::{self as vdp, DataplaneEvent};
+
+use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaCounters, SaEntry};
+use crate::net::{Inbound, Sockets};
+
+/// The userspace backend.
+pub struct UserspaceBackend {
+    dp: vdp::Dataplane,
+    table: crate::dataplane::SaTable,
+}
+
+impl fmt::Debug for UserspaceBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserspaceBackend").finish_non_exhaustive()
+    }
+}
+
+/// ESP-in-UDP never reaches the daemon's sockets with this backend: the
+/// data plane owns the NAT-T port.
+#[derive(Debug)]
+struct NoEsp;
+
+impl EspSink for NoEsp {
+    fn esp_in(&self, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
+}
+
+impl UserspaceBackend {
+    /// Starts the data plane: creates or adopts the interfaces of `cfg`, the
+    /// shared TUN, the NAT-T and raw ESP sockets and the bypass rules.
+    /// IKE on the NAT-T port goes to `ike`, reports to `reports`.
+    pub fn start(
+        cfg: &config::Config,
+        port_nat_t: u16,
+        ike: Sender<Inbound>,
+        reports: UnboundedSender<Report>,
+    ) -> Result<UserspaceBackend, DataplaneError> {
+        let dcfg = vdp::DataplaneConfig {
+            interfaces: cfg.interfaces.clone(),
+            nat_t_port: port_nat_t,
+            ..Default::default()
+        };
+        let sink: vdp::Sink = Arc::new(move |e| match e {
+            DataplaneEvent::Ike {
+                local,
+                remote,
+                data,
+            } => {
+                if ike
+                    .try_send(Inbound {
+                        local,
+                        remote,
+                        nat_t: true,
+                        data,
+                    })
+                    .is_err()
+                {
+                    warn!(target: "vtid::dataplane", "engine busy: dropping an IKE message from {remote}");
+                }
+            }
+            DataplaneEvent::Expired { spi_in, hard } => {
+                let _ = reports.send(Report::Expired { spi_in, hard });
+            }
+            DataplaneEvent::Activity { spi_in, .. } => {
+                let _ = reports.send(Report::Activity { spi_in });
+            }
+        });
+        let dp = vdp::Dataplane::start(dcfg, sink)
+            .map_err(|e| DataplaneError(format!("userspace data plane: {e}")))?;
+        Ok(UserspaceBackend {
+            dp,
+            table: crate::dataplane::SaTable::new("userspace"),
+        })
+    }
+
+    /// Marks the daemon's own IKE sockets so their packets bypass the
+    /// tunnels (the data plane's rule sends marked packets to the main
+    /// table only).
+    pub fn mark_sockets(&self, sockets: &Sockets) -> Result<(), DataplaneError> {
+        for s in &sockets.list {
+            vdp::mark_socket(s.as_fd(), self.dp.mark())
+                .map_err(|e| DataplaneError(format!("SO_MARK on {}: {e}", s.bound)))?;
+        }
+        Ok(())
+    }
+}
+
+impl Dataplane for UserspaceBackend {
+    fn name(&self) -> &'static str {
+        "userspace"
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
+        self.dp
+            .apply(action)
+            .map_err(|e| DataplaneError(e.to_string()))?;
+        self.table.apply(action);
+        Ok(())
+    }
+
+    fn esp_sink(&self) -> Arc<dyn EspSink> {
+        Arc::new(NoEsp)
+    }
+
+    fn sas(&self) -> Vec<SaEntry> {
+        self.table.entries()
+    }
+
+    fn owns_nat_t(&self) -> bool {
+        true
+    }
+
+    fn as_userspace(&self) -> Option<&UserspaceBackend> {
+        Some(self)
+    }
+
+    fn send_nat_t(&self, remote: SocketAddr, data: &[u8]) -> Result<(), DataplaneError> {
+        self.dp
+            .send_ike_nat_t(remote, data)
+            .map_err(|e| DataplaneError(format!("sending to {remote}: {e}")))
+    }
+
+    fn counters(&self) -> Vec<SaCounters> {
+        self.dp
+            .sa_stats()
+            .into_iter()
+            .map(|s| SaCounters {
+                spi_in: s.spi_in,
+                spi_out: s.spi_out,
+                interface: s.interface,
+                bytes_in: s.inbound.bytes,
+                packets_in: s.inbound.packets,
+                bytes_out: s.outbound.bytes,
+                packets_out: s.outbound.packets,
+                replay_drops: s.inbound.replay_drops,
+                auth_failures: s.inbound.auth_failures,
+                ts_violations: s.ts_violations,
+                last_in: s.last_in,
+                last_out: s.last_out,
+            })
+            .collect()
+    }
+}
