@@ -5,3 +5,4 @@
 //! crate is the place they live.
 
 pub mod esp;
+pub mod gateway;
