@@ -325,9 +325,19 @@ impl Gateways {
         interfaces: &[config::Interface],
         events: mpsc::UnboundedSender<GatewayEvent>,
     ) -> Gateways {
-        let list = interfaces
-            .iter()
-            .flat_map(GatewaySpec::for_interface)
+        Gateways::from_specs(
+            interfaces.iter().flat_map(GatewaySpec::for_interface),
+            events,
+        )
+    }
+
+    /// Starts the given gateways (e.g. with adjusted settings).
+    pub fn from_specs(
+        specs: impl IntoIterator<Item = GatewaySpec>,
+        events: mpsc::UnboundedSender<GatewayEvent>,
+    ) -> Gateways {
+        let list = specs
+            .into_iter()
             .map(|spec| Gateway::spawn(spec, events.clone()))
             .collect();
         Gateways { list }
