@@ -6,3 +6,4 @@
 
 pub mod esp;
 pub mod gateway;
+pub mod updown;
