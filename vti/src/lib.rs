@@ -6,11 +6,16 @@
 //! - [`iface`]: the TUN interfaces (`ipsecN` and the shared one for
 //!   policy-based children), their carrier and routes.
 //! - [`dataplane`]: the SA tables and the packet path; the daemon's API.
+//! - [`gateway`]: the automatic gateway per interface and family, with
+//!   monitoring (ICMP echo, loss, latency, hold-down).
+//! - [`updown`]: strongSwan-compatible updown scripts.
 
 pub mod dataplane;
 pub mod esp;
+pub mod gateway;
 pub mod icmp;
 pub mod iface;
 pub mod mss;
 pub mod netlink;
 mod sys;
+pub mod updown;
