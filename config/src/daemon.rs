@@ -307,9 +307,9 @@ pub struct Interface {
     pub routes: Vec<IpNet>,
     /// `mtu` (default 1400; at least 1280).
     pub mtu: u32,
-    /// `monitor`: address to probe through the tunnel, `off` = none
-    /// (default: none).
-    pub monitor: Option<IpAddr>,
+    /// `monitor`: what the automatic gateway probes (default: the remote
+    /// transit address, as pfSense's gateway monitoring does).
+    pub monitor: Monitor,
     /// `monitor_interval` (default 10s; vtid's choice).
     pub monitor_interval: Duration,
     /// `mss_clamp`: clamp TCP MSS to the MTU (default no; vtid's choice).
@@ -319,6 +319,18 @@ pub struct Interface {
     /// Where the interface is defined (for messages).
     #[serde(skip)]
     pub location: Option<Location>,
+}
+
+/// What an interface's automatic gateway probes (`monitor`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub enum Monitor {
+    /// The remote transit address (the gateway itself); the default.
+    #[default]
+    Gateway,
+    /// `monitor = ADDRESS`: another address behind the tunnel.
+    Address(IpAddr),
+    /// `monitor = off`: no probes; the gateway counts as up.
+    Off,
 }
 
 /// Default interface MTU.
@@ -401,14 +413,14 @@ pub(crate) fn interfaces_from_section(
         let monitor = r
             .parse("monitor", |v| {
                 if v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("no") {
-                    Ok(None)
+                    Ok(Monitor::Off)
                 } else {
                     IpAddr::from_str(v)
-                        .map(Some)
+                        .map(Monitor::Address)
                         .map_err(|_| "expected an IP address or 'off'".to_string())
                 }
             })?
-            .flatten();
+            .unwrap_or(Monitor::Gateway);
         let monitor_interval = r
             .parse("monitor_interval", values::parse_duration)?
             .unwrap_or(Duration::from_secs(10));

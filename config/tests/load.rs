@@ -218,10 +218,14 @@ fn vtid_routed_interfaces() {
     assert_eq!(i7.local_addrs.len(), 2);
     assert_eq!(i7.routes.len(), 2);
     assert_eq!(i7.mtu, 1420);
-    assert_eq!(i7.monitor, Some("10.6.106.2".parse().unwrap()));
+    assert_eq!(
+        i7.monitor,
+        config::Monitor::Address("10.6.106.2".parse().unwrap())
+    );
     assert!(i7.mss_clamp);
     assert_eq!(i7.description.as_deref(), Some("Site B"));
     assert_eq!(cfg.interfaces[1].mtu, 1400);
+    assert_eq!(cfg.interfaces[1].monitor, config::Monitor::Gateway);
 
     let c = cfg.connection("site-b").unwrap();
     let vti = &c.children[0];
@@ -531,4 +535,11 @@ fn vtid_ports_and_fragment_size() {
     let e = load_str("vtid {\n port = 4500\n}\n", "t").unwrap_err();
     assert!(e.to_string().contains("must differ"), "{e}");
     assert!(load_str("vtid {\n port = 0\n}\n", "t").is_err());
+}
+
+#[test]
+fn interface_monitor_off() {
+    let text = "interfaces {\n ipsec3 {\n  reqid = 3\n  local_addr = 10.6.3.1/30\n  remote_addr = 10.6.3.2\n  monitor = off\n }\n}\n";
+    let loaded = config::load_str(text, "mon.conf").unwrap();
+    assert_eq!(loaded.config.interfaces[0].monitor, config::Monitor::Off);
 }

@@ -29,7 +29,7 @@ fn interface() -> Interface {
         ],
         routes: vec![],
         mtu: 1400,
-        monitor: None,
+        monitor: config::Monitor::Gateway,
         monitor_interval: Duration::from_millis(200),
         mss_clamp: false,
         description: None,

@@ -475,7 +475,7 @@ fn routed_info_from_the_interface() {
         remote_addrs: vec!["10.6.106.2".parse::<IpAddr>().unwrap()],
         routes: vec![],
         mtu: 1400,
-        monitor: None,
+        monitor: config::Monitor::Gateway,
         monitor_interval: Duration::from_secs(10),
         mss_clamp: false,
         description: None,

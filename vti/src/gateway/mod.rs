@@ -144,7 +144,8 @@ impl GatewaySpec {
                 .map(|n| n.addr)
                 .find(|a| Family::of(*a) == family);
             let monitor = match iface.monitor {
-                Some(a) if Family::of(a) == family => MonitorTarget::Address(a),
+                config::Monitor::Off => MonitorTarget::Off,
+                config::Monitor::Address(a) if Family::of(a) == family => MonitorTarget::Address(a),
                 _ => MonitorTarget::Gateway,
             };
             out.push(GatewaySpec {

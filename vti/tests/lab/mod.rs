@@ -288,7 +288,7 @@ pub fn interface(
         remote_addrs: remote.iter().map(|s| s.parse().unwrap()).collect(),
         routes: routes.iter().map(|s| net(s)).collect(),
         mtu: 1400,
-        monitor: None,
+        monitor: config::Monitor::Gateway,
         monitor_interval: Duration::from_secs(10),
         mss_clamp: false,
         description: None,
