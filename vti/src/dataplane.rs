@@ -678,6 +678,7 @@ impl Dataplane {
             } => self.delete(*reqid, *spi_in, *spi_out),
             Action::UpdateAddress {
                 ike_sa,
+                spis_in,
                 local: _,
                 remote,
                 encap,
@@ -686,7 +687,7 @@ impl Dataplane {
                 let _ctl = lock(&sh.ctl);
                 let mut out = lock(&sh.out);
                 for e in out.slots.iter_mut().flatten() {
-                    if e.ike_sa == *ike_sa {
+                    if e.ike_sa == *ike_sa || spis_in.contains(&e.spi_in) {
                         e.remote = *remote;
                         e.encap = *encap;
                         e.max_inner = max_inner(pmtu, e.sa.suite(), *encap, remote);

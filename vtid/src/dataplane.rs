@@ -308,13 +308,17 @@ impl SaTable {
             }
             Action::UpdateAddress {
                 ike_sa,
+                spis_in,
                 local,
                 remote,
                 encap,
             } => {
                 info!(target: "vtid::dataplane", "dataplane({b}): update-address ike_sa={ike_sa} local={local} remote={remote} encap={}", yes(*encap));
                 let id = ike_sa.to_string();
-                for o in t.iter_mut().filter(|o| o.ike_sa == id) {
+                for o in t
+                    .iter_mut()
+                    .filter(|o| o.ike_sa == id || spis_in.contains(&o.spi_in))
+                {
                     o.local = *local;
                     o.remote = *remote;
                     o.encap = *encap;

@@ -635,16 +635,9 @@ impl Endpoint {
                         .get_mut(&from.0)
                         .map(IkeSa::take_children)
                         .unwrap_or_default();
-                    let mut notes2 = Vec::new();
-                    if let Some(mut target) = self.sas.remove(&to.0) {
-                        {
-                            let mut inuse = |_: u32| false;
-                            let mut ctx = ctx!(self, now, notes2, inuse);
-                            target.adopt_children(&mut ctx, children);
-                        }
-                        self.put_back(target);
+                    if let Some(target) = self.sas.get_mut(&to.0) {
+                        target.adopt_children(children);
                     }
-                    self.process_notes(now, notes2);
                 }
                 Note::Reauth { old, children } => {
                     let conn = match self.sas.get(&old.0) {

@@ -1051,22 +1051,18 @@ impl IkeSa {
 
     fn send_auth(&mut self, ctx: &mut Ctx<'_>) {
         let id_body = self.peer.local_id.to_body();
-        let Some(psk) = self
-            .peer
-            .remote_id
-            .clone()
-            .map_or_else(
-                || find_psk(ctx.keys, &self.peer.local_id, &self.peer.local_id),
-                |r| find_psk(ctx.keys, &self.peer.local_id, &r),
-            )
-            .map(|s| s.as_bytes().to_vec())
-            .or_else(|| {
-                ctx.keys
-                    .iter()
-                    .find(|k| k.ids.contains(&self.peer.local_id))
-                    .map(|k| k.secret.as_bytes().to_vec())
-            })
-        else {
+        // strongSwan's lookup: the key for both identities; without a
+        // configured remote identity, any key that names ours.
+        let local = &self.peer.local_id;
+        let Some(psk) = (match &self.peer.remote_id {
+            Some(r) => find_psk(ctx.keys, local, r),
+            None => ctx
+                .keys
+                .iter()
+                .find(|k| k.ids.is_empty() || k.ids.contains(local))
+                .map(|k| &k.secret),
+        })
+        .map(|s| s.as_bytes().to_vec()) else {
             return self.fail(
                 ctx,
                 Failure::Local(format!(
@@ -2060,6 +2056,7 @@ impl IkeSa {
         self.remote = from;
         ctx.actions.push_back(Action::UpdateAddress {
             ike_sa: self.id,
+            spis_in: self.children.iter().map(|c| c.spi_in).collect(),
             local: self.local_esp(ctx.cfg),
             remote: self.remote,
             encap: self.nat_local || self.nat_remote || self.peer.encap,
@@ -3344,12 +3341,9 @@ impl IkeSa {
         std::mem::take(&mut self.children)
     }
 
-    pub(crate) fn adopt_children(&mut self, ctx: &mut Ctx<'_>, children: Vec<ChildSa>) {
-        for c in &children {
-            // The data plane keys SAs by SPI and reqid; only the owner moves.
-            let _ = c;
-        }
-        let _ = ctx;
+    /// Takes over CHILD SAs of the IKE SA this one replaced (§2.8). The
+    /// data plane keeps them under their SPIs; address updates name them.
+    pub(crate) fn adopt_children(&mut self, children: Vec<ChildSa>) {
         self.children.extend(children);
     }
 

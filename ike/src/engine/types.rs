@@ -156,10 +156,13 @@ pub enum Action {
         spi_out: u32,
     },
     /// The peer's address or port changed (NAT mapping change): move the
-    /// SAs of this IKE SA.
+    /// CHILD SAs of this IKE SA.
     UpdateAddress {
         /// The IKE SA.
         ike_sa: IkeSaId,
+        /// Inbound SPIs of its CHILD SAs now (some may have been installed
+        /// by an IKE SA it replaced in a rekey).
+        spis_in: Vec<u32>,
         /// Our endpoint now.
         local: SocketAddr,
         /// The peer's endpoint now.
