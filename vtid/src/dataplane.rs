@@ -76,6 +76,31 @@ pub trait Dataplane: Send + fmt::Debug {
     fn supports_transport_mode(&self) -> bool {
         false
     }
+    /// Traffic counters of the installed SAs (for `list-sas` and
+    /// `vtictl interfaces`). A backend that counts nothing returns an
+    /// empty list and the listings show zeros.
+    fn counters(&self) -> Vec<SaCounters> {
+        Vec::new()
+    }
+}
+
+/// Traffic counters of one installed CHILD SA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SaCounters {
+    /// Our inbound SPI (which SA).
+    pub spi_in: u32,
+    /// Bytes received (decrypted payload, as strongSwan counts).
+    pub bytes_in: u64,
+    /// Packets received.
+    pub packets_in: u64,
+    /// When the last inbound packet arrived.
+    pub last_in: Option<std::time::Instant>,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Packets sent.
+    pub packets_out: u64,
+    /// When the last outbound packet left.
+    pub last_out: Option<std::time::Instant>,
 }
 
 /// One installed CHILD SA as the data plane holds it (no keys).
@@ -336,6 +361,17 @@ impl Dataplane for RecordBackend {
 
     fn sas(&self) -> Vec<SaEntry> {
         self.table.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn counters(&self) -> Vec<SaCounters> {
+        // It carries no traffic, so every SA's counters are honestly zero.
+        self.sas()
+            .iter()
+            .map(|e| SaCounters {
+                spi_in: e.spi_in,
+                ..SaCounters::default()
+            })
+            .collect()
     }
 
     fn supports_transport_mode(&self) -> bool {
