@@ -74,9 +74,10 @@ pub fn group_of(target: &str, child: bool) -> &'static str {
         "NET"
     } else if target.starts_with("vtid::dataplane") {
         "KNL"
-    } else if target.starts_with("vtid::convert") {
-        "CFG"
-    } else if target.starts_with("vici") || target.starts_with("vtid::control") {
+    } else if target.starts_with("vtid::convert")
+        || target.starts_with("vtid::control")
+        || target.starts_with("vici")
+    {
         "CFG"
     } else {
         "DMN"
