@@ -709,6 +709,8 @@ impl Daemon {
                 match infos.remove(id).or_else(|| before.get(id).cloned()) {
                     Some(mut info) => {
                         info.state = "DESTROYING";
+                        // Its CHILD_SAs went down before it (child-updown).
+                        info.children.clear();
                         m.push_section(conn.clone(), msg(&info, None));
                     }
                     None => m.push_section(
