@@ -14,6 +14,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, info_span, warn};
 
+use crate::control::{self, Hub, Job};
 use crate::convert::{self, HostEnv, ReqidMap};
 use crate::dataplane::{Dataplane, RecordBackend, Report};
 use crate::logging::LogHandle;
@@ -102,22 +103,30 @@ fn log_config_warnings(loaded: &config::Loaded, conv: &convert::Converted) {
 /// The running daemon.
 #[derive(Debug)]
 pub struct Daemon {
-    opts: Options,
-    log: LogHandle,
-    ep: Endpoint,
-    engine_cfg: EngineConfig,
+    pub(crate) opts: Options,
+    pub(crate) log: LogHandle,
+    pub(crate) ep: Endpoint,
+    pub(crate) engine_cfg: EngineConfig,
     sockets: Sockets,
-    dp: Box<dyn Dataplane>,
+    pub(crate) dp: Box<dyn Dataplane>,
     dp_rx: mpsc::UnboundedReceiver<Report>,
-    net_stats: Arc<NetStats>,
-    reqids: ReqidMap,
-    start: Vec<(String, String)>,
+    pub(crate) net_stats: Arc<NetStats>,
+    pub(crate) reqids: ReqidMap,
+    pub(crate) start: Vec<(String, String)>,
     /// Children to initiate once their connection's IKE SA is up (the
     /// engine starts a second IKE SA if asked while the first connects).
     pending_children: BTreeMap<String, Vec<String>>,
     local_v4: Option<SocketAddr>,
     local_v6: Option<SocketAddr>,
-    send_errors: u64,
+    pub(crate) send_errors: u64,
+    /// The configuration file as last loaded (start or SIGHUP).
+    pub(crate) file_cfg: config::Config,
+    /// Connections and secrets loaded over VICI; a SIGHUP leaves them be.
+    pub(crate) vici: control::ViciLoaded,
+    /// The control socket's side of the event loop.
+    pub(crate) hub: Hub,
+    jobs: mpsc::Receiver<Job>,
+    jobs_tx: mpsc::Sender<Job>,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -193,11 +202,6 @@ impl Daemon {
         for s in &sockets.list {
             info!(target: "vtid::net", "listening on UDP {}{}", s.bound, if s.nat_t { " (NAT-T)" } else { "" });
         }
-        let vici = vici_path(&opts, &loaded.config);
-        info!(
-            "VICI control socket {} not started: the control socket is not part of this build yet",
-            vici.display()
-        );
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
@@ -208,6 +212,7 @@ impl Daemon {
         );
         let net_stats = Arc::new(NetStats::default());
         sockets.spawn_receivers(tx, dp.esp_sink(), net_stats.clone());
+        let (jobs_tx, jobs) = mpsc::channel(64);
         let d = Daemon {
             opts,
             log,
@@ -223,8 +228,18 @@ impl Daemon {
             local_v4: None,
             local_v6: None,
             send_errors: 0,
+            file_cfg: loaded.config,
+            vici: control::ViciLoaded::default(),
+            hub: Hub::new(),
+            jobs,
+            jobs_tx,
         };
         Ok((d, rx))
+    }
+
+    /// Control requests waiting for the loop.
+    pub(crate) fn jobs_len(&self) -> usize {
+        self.jobs.len()
     }
 
     /// The data plane (tests, listings).
@@ -235,7 +250,7 @@ impl Daemon {
     /// Sets our initiating address for connection `conn`: a concrete
     /// `local_addrs` entry, else the kernel's source address towards the
     /// peer. The engine takes one address per family for initiating.
-    fn set_source(&mut self, conn: &str) {
+    pub(crate) fn set_source(&mut self, conn: &str) {
         let Some(p) = self.ep.peers().iter().find(|p| p.name == conn).cloned() else {
             return;
         };
@@ -268,7 +283,7 @@ impl Daemon {
 
     /// Initiates `start` children: the first per connection now, the
     /// others once its IKE SA is up.
-    fn initiate_all(&mut self, list: &[(String, String)]) {
+    pub(crate) fn initiate_all(&mut self, list: &[(String, String)]) {
         let mut seen = BTreeSet::new();
         for (conn, child) in list {
             if seen.insert(conn.clone()) {
@@ -326,6 +341,12 @@ impl Daemon {
     }
 
     fn on_event(&mut self, e: Event) {
+        self.log_event(&e);
+        self.hub_event(&e);
+    }
+
+    fn log_event(&mut self, e: &Event) {
+        let e = e.clone();
         match e {
             Event::IkeUp(i) => {
                 let _s = info_span!("ike", conn = %i.conn, id = %i.id).entered();
@@ -468,19 +489,52 @@ impl Daemon {
             }
         };
         self.log.apply(&loaded.config.daemon.log);
-        let conv = convert::convert(
-            &loaded.config,
-            &self.reqids,
-            &convert::SystemEnv,
-            self.dp.supports_transport_mode(),
-        );
-        log_config_warnings(&loaded, &conv);
+        for w in &loaded.warnings {
+            warn!(target: "vtid::convert", "{w}");
+        }
+        let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
+        // The file's connections, plus those loaded over VICI (kept).
+        let conv = match self.convert_merged() {
+            Ok(c) => c,
+            Err(e) => {
+                error!("reload failed, keeping the running configuration: {e}");
+                self.file_cfg = previous;
+                return;
+            }
+        };
         if format!("{:?}", conv.engine) != format!("{:?}", self.engine_cfg) {
             warn!(
                 "changes in the vtid {{ }} section (ports, retransmission, cookies, ...) take \
                  effect only after a restart; keeping the running settings"
             );
         }
+        let n = conv.peers.len();
+        self.install(conv);
+        info!("reloaded: {n} connection(s)");
+    }
+
+    /// Converts the file's configuration merged with what VICI loaded
+    /// (warnings logged).
+    pub(crate) fn convert_merged(&self) -> Result<convert::Converted, String> {
+        let mut notes = Vec::new();
+        let cfg = self.vici.merge(&self.file_cfg, &mut notes);
+        cfg.validate().map_err(|e| e.to_string())?;
+        let conv = convert::convert(
+            &cfg,
+            &self.reqids,
+            &convert::SystemEnv,
+            self.dp.supports_transport_mode(),
+        );
+        for w in notes.iter().chain(&conv.warnings) {
+            warn!(target: "vtid::convert", "{w}");
+        }
+        Ok(conv)
+    }
+
+    /// Hands a converted configuration to the engine (the running engine
+    /// settings stay) and starts the `start_action = start` children that
+    /// are new.
+    pub(crate) fn install(&mut self, conv: convert::Converted) {
         let old: BTreeSet<(String, String)> = self.start.iter().cloned().collect();
         let new_start: Vec<(String, String)> = conv
             .start
@@ -488,16 +542,27 @@ impl Daemon {
             .filter(|k| !old.contains(*k))
             .cloned()
             .collect();
-        let n = conv.peers.len();
         self.ep.load(Instant::now(), conv.peers, conv.keys);
         self.reqids = conv.reqids;
         self.start = conv.start;
-        info!("reloaded: {n} connection(s)");
         self.initiate_all(&new_start);
     }
 
     /// Runs until SIGTERM/SIGINT; returns after the shutdown.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Inbound>) -> std::io::Result<()> {
+        let vici = vici_path(&self.opts, &self.file_cfg);
+        let server = control::serve(
+            &vici,
+            &self.file_cfg.daemon.vici,
+            self.jobs_tx.clone(),
+            &mut self.hub,
+            &self.log,
+        )
+        .await
+        .map_err(|e| {
+            std::io::Error::new(e.kind(), format!("VICI socket {}: {e}", vici.display()))
+        })?;
+        info!("VICI control socket listening on {}", vici.display());
         let mut hup = signal(SignalKind::hangup())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
@@ -531,6 +596,7 @@ impl Daemon {
             tokio::select! {
                 Some(d) = rx.recv() => self.on_datagram(d),
                 Some(r) = self.dp_rx.recv() => self.on_report(r),
+                Some(job) = self.jobs.recv() => job(&mut self),
                 () = sleep => self.ep.handle_timeout(Instant::now()),
                 _ = hup.recv() => self.reload(),
                 _ = usr1.recv() => self.dump(),
@@ -549,6 +615,8 @@ impl Daemon {
             }
         }
         self.dump();
+        server.stop().await;
+        let _ = std::fs::remove_file(&vici);
         debug!("vtid stopped");
         Ok(())
     }

@@ -427,6 +427,17 @@ impl Dataplane for RecordBackend {
         self.table.entries()
     }
 
+    fn counters(&self) -> Vec<SaCounters> {
+        // It carries no traffic, so every SA's counters are honestly zero.
+        self.sas()
+            .iter()
+            .map(|e| SaCounters {
+                spi_in: e.spi_in,
+                ..SaCounters::default()
+            })
+            .collect()
+    }
+
     fn supports_transport_mode(&self) -> bool {
         // It carries nothing, so it can "carry" anything; but claiming
         // transport mode would make the engine accept what the real

@@ -4,9 +4,11 @@
 //! * [`convert`]: swanctl.conf model → engine configuration.
 //! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker).
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
+//! * [`control`]: the VICI control socket (swanctl, vtictl).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
 
+pub mod control;
 pub mod convert;
 pub mod daemon;
 pub mod dataplane;

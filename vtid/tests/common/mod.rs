@@ -82,6 +82,11 @@ impl Vtid {
             .map(|s| s.to_string()),
         );
         args.extend(extra.iter().map(|s| s.to_string()));
+        // Each daemon its own control socket (the default is /run/vtid.vici).
+        if !extra.contains(&"--vici") {
+            args.push("--vici".into());
+            args.push(dir.join(format!("{name}.vici")).display().to_string());
+        }
         let child = Command::new(&args[0])
             .args(&args[1..])
             .env("RUST_LOG", "info,ike=debug,vtid=debug")
