@@ -986,6 +986,19 @@ impl IkeSa {
         self.suite.and_then(|s| s.prf).unwrap_or(Prf::HmacSha256)
     }
 
+    /// The octets the AUTH payload of one side covers (RFC 7296 §2.15):
+    /// the initiator's are its IKE_SA_INIT request, Nr and prf(SK_pi, IDi');
+    /// the responder's its IKE_SA_INIT response, Ni and prf(SK_pr, IDr').
+    fn auth_octets(&self, of_initiator: bool, id: &Identification) -> Vec<u8> {
+        let keys = self.keys.as_ref().expect("keys before IKE_AUTH");
+        let (message, nonce, sk_p) = if of_initiator {
+            (&self.init_request, &self.nr, &keys.sk_pi)
+        } else {
+            (&self.init_response, &self.ni, &keys.sk_pr)
+        };
+        signed_octets(self.prf(), message, nonce, sk_p.as_bytes(), &id.to_body())
+    }
+
     fn psk(&self, ctx: &Ctx<'_>, remote: &Identification) -> Option<Vec<u8>> {
         find_psk(ctx.keys, &self.peer.local_id, remote).map(|s| s.as_bytes().to_vec())
     }
@@ -1050,7 +1063,6 @@ impl IkeSa {
     }
 
     fn send_auth(&mut self, ctx: &mut Ctx<'_>) {
-        let id_body = self.peer.local_id.to_body();
         // strongSwan's lookup: the key for both identities; without a
         // configured remote identity, any key that names ours.
         let local = &self.peer.local_id;
@@ -1075,14 +1087,7 @@ impl IkeSa {
                 )),
             );
         };
-        let keys = self.keys.as_ref().expect("keys");
-        let octets = signed_octets(
-            self.prf(),
-            &self.init_request,
-            &self.nr,
-            keys.sk_pi.as_bytes(),
-            &id_body,
-        );
+        let octets = self.auth_octets(true, &self.peer.local_id);
         let auth = psk_auth(self.prf(), &psk, &octets);
         let mut p = vec![Payload::new(PayloadBody::IdI(self.peer.local_id.clone()))];
         if self.attempt <= 1 && !self.peer.name.is_empty() {
@@ -1170,14 +1175,7 @@ impl IkeSa {
                 Failure::Local(format!("no shared key for '{}'", id_string(&idr))),
             );
         };
-        let keys = self.keys.as_ref().expect("keys");
-        let octets = signed_octets(
-            self.prf(),
-            &self.init_response,
-            &self.ni,
-            keys.sk_pr.as_bytes(),
-            &idr.to_body(),
-        );
+        let octets = self.auth_octets(false, &idr);
         if !verify_psk_auth(self.prf(), &psk, &octets, &auth.data) {
             return self.fail(
                 ctx,
@@ -1720,14 +1718,7 @@ impl IkeSa {
                 ),
             );
         };
-        let keys = self.keys.as_ref().expect("keys");
-        let octets = signed_octets(
-            self.prf(),
-            &self.init_request,
-            &self.nr,
-            keys.sk_pi.as_bytes(),
-            &idi.to_body(),
-        );
+        let octets = self.auth_octets(true, &idi);
         if !verify_psk_auth(self.prf(), &psk, &octets, &auth.data) {
             return self.auth_failed(
                 ctx,
@@ -1741,13 +1732,7 @@ impl IkeSa {
         self.remote_id = Some(idi);
         self.initial_contact = find_notify(&p, NotifyType::INITIAL_CONTACT).is_some();
         let my_id = self.peer.local_id.clone();
-        let octets = signed_octets(
-            self.prf(),
-            &self.init_response,
-            &self.ni,
-            keys.sk_pr.as_bytes(),
-            &my_id.to_body(),
-        );
+        let octets = self.auth_octets(false, &my_id);
         let my_auth = psk_auth(self.prf(), &psk, &octets);
         let mut out = vec![
             Payload::new(PayloadBody::IdR(my_id)),
