@@ -93,13 +93,13 @@ vt_wait_log() {
 	local deadline=$((SECONDS + timeout))
 	until grep -Eq -- "$re" "${VT_LOG[$name]}" 2>/dev/null; do
 		if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-			ss_die "vtid '$name' exited while waiting for /$re/; its log:"
 			tail -n 20 "${VT_LOG[$name]}" >&2
+			ss_die "vtid '$name' exited while waiting for /$re/ (its log above)"
 			return 1
 		fi
 		if ((SECONDS >= deadline)); then
-			ss_die "timed out after ${timeout}s waiting for /$re/ in vtid '$name''s log:"
 			tail -n 20 "${VT_LOG[$name]}" >&2
+			ss_die "timed out after ${timeout}s waiting for /$re/ in vtid '$name''s log (above)"
 			return 1
 		fi
 		sleep 0.1
