@@ -4,12 +4,15 @@
 //! * [`convert`]: swanctl.conf model → engine configuration.
 //! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker).
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
+//! * [`kernel`]: the kernel backends (XFRM with xfrm interfaces, PF_KEY
+//!   with FreeBSD if_ipsec).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
 
 pub mod convert;
 pub mod daemon;
 pub mod dataplane;
+pub mod kernel;
 pub mod logging;
 pub mod net;
 pub mod userspace;
