@@ -423,7 +423,10 @@ impl<T: Transport, U: Tunnels> PfKeyBackend<T, U> {
 
     fn del_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
         match self.transport.request(delete_message(spec, dir)) {
-            Err(PfKeyError::Kernel { errno, .. }) if errno == nix::errno::Errno::ESRCH => Ok(()),
+            Err(PfKeyError::Kernel {
+                errno: nix::errno::Errno::ESRCH,
+                ..
+            }) => Ok(()),
             r => r.map(|_| ()).map_err(Error::from),
         }
     }
