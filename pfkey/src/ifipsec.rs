@@ -72,6 +72,10 @@ fn configure(
     remote: Ipv4Addr,
 ) -> io::Result<()> {
     sys::set_reqid(s.as_fd(), name, reqid)?;
+    set_phyaddr(s, name, local, remote)
+}
+
+fn set_phyaddr(s: &OwnedFd, name: [u8; 16], local: Ipv4Addr, remote: Ipv4Addr) -> io::Result<()> {
     let mut ar = InAliasReq {
         name,
         addr: sin(local),
@@ -86,6 +90,14 @@ fn configure(
         vhid: 0,
     };
     sys::set_phyaddr(s.as_fd(), &mut ar)
+}
+
+/// Re-sets the IPv4 tunnel endpoints of an existing interface (`ifconfig
+/// ipsecN tunnel LOCAL REMOTE`): `if_ipsec` uses only SAs between its
+/// endpoints, so a moved peer needs this before its new SAs.
+pub fn set_tunnel(name: &str, local: Ipv4Addr, remote: Ipv4Addr) -> io::Result<()> {
+    let s = ctl_socket()?;
+    set_phyaddr(&s, name16(name)?, local, remote)
 }
 
 /// The reqid of an `if_ipsec` interface.

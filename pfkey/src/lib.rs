@@ -6,6 +6,9 @@
 //! * [`xfrm`] — the Linux XFRM netlink codec and socket, with the probes the
 //!   daemon calls at start-up ([`xfrm::xfrm_esp_available`]).
 //! * [`link`] — rtnetlink creation of Linux xfrm interfaces.
+//! * [`backend`] — the kernel data-plane backends built on those codecs:
+//!   XFRM (states, `if_id`/selector policies, socket bypass) and PF_KEY for
+//!   FreeBSD `if_ipsec(4)`.
 //! * [`netlink`] — the small netlink transport the two Linux modules share.
 //! * `ifipsec` (FreeBSD only) — `if_ipsec(4)` interface management.
 //!
@@ -13,6 +16,7 @@
 //! creation and, on FreeBSD, interface ioctls), because `nix` cannot open a
 //! `NETLINK_XFRM` or `PF_KEY_V2` socket.
 
+pub mod backend;
 pub mod error;
 pub mod link;
 pub mod netlink;

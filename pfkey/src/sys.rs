@@ -49,6 +49,25 @@ pub(crate) fn setsockopt_int(
     Ok(())
 }
 
+/// `setsockopt(fd, level, name, value.as_ptr(), value.len())`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn setsockopt_bytes(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    value: &[u8],
+) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(value.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "option too long"))?;
+    // SAFETY: the pointer and length describe a live slice the kernel only
+    // reads for the duration of the call.
+    let rc = unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, value.as_ptr().cast(), len) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// FreeBSD interface ioctls (`SIOCIFCREATE2`, `SIOCIFDESTROY`,
 /// `SIOCSIFPHYADDR`, `IPSECSREQID`, `IPSECGREQID`).
 ///

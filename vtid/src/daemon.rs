@@ -17,6 +17,7 @@ use tracing::{debug, error, info, info_span, warn};
 use crate::control::{self, Hub, Job};
 use crate::convert::{self, HostEnv, ReqidMap};
 use crate::dataplane::{Dataplane, RecordBackend, Report};
+use crate::kernel::XfrmDataplane;
 use crate::logging::LogHandle;
 use crate::net::{Inbound, NetStats, Sockets};
 use crate::userspace::UserspaceBackend;
@@ -27,8 +28,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// The data-plane backend to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataplaneKind {
-    /// The best available: kernel ESP (XFRM) once that backend exists,
-    /// else the userspace data plane.
+    /// The best available: kernel ESP (XFRM) when the kernel has ESP and
+    /// xfrm interfaces, else the userspace data plane.
     Auto,
     /// vtid's userspace ESP over TUN (`vti::dataplane`).
     Userspace,
@@ -80,15 +81,6 @@ pub enum StartError {
     /// The data plane could not start.
     #[error("{0}")]
     Dataplane(String),
-}
-
-/// What this machine's kernel offers for ESP, for the start-up log line.
-fn kernel_esp_note() -> String {
-    match pfkey::xfrm::xfrm_esp_available() {
-        Ok(true) => "the kernel has ESP (XFRM), but vtid's XFRM backend is not built yet".into(),
-        Ok(false) => "the kernel has no ESP (XFRM state install fails)".into(),
-        Err(e) => format!("kernel ESP could not be probed ({e})"),
-    }
 }
 
 fn log_config_warnings(loaded: &config::Loaded, conv: &convert::Converted) {
@@ -159,28 +151,44 @@ impl Daemon {
         let dp: Box<dyn Dataplane> = match kind {
             DataplaneKind::Record => Box::new(RecordBackend::new(dp_tx)),
             DataplaneKind::Auto | DataplaneKind::Userspace => {
-                if kind == DataplaneKind::Auto {
-                    info!(
-                        target: "vtid::dataplane",
-                        "data plane auto: {}; using the userspace data plane",
-                        kernel_esp_note()
-                    );
+                let probe = if kind == DataplaneKind::Auto {
+                    crate::kernel::xfrm_probe()
+                } else {
+                    Err(String::new())
+                };
+                match probe {
+                    Ok(()) => {
+                        info!(target: "vtid::dataplane", "data plane auto: the kernel has ESP and xfrm interfaces; using the XFRM data plane");
+                        Box::new(
+                            XfrmDataplane::start(&loaded.config, port_nat_t, dp_tx)
+                                .map_err(|e| StartError::Dataplane(e.to_string()))?,
+                        )
+                    }
+                    Err(why) => {
+                        if kind == DataplaneKind::Auto {
+                            info!(target: "vtid::dataplane", "data plane auto: {why}; using the userspace data plane");
+                        }
+                        Box::new(
+                            UserspaceBackend::start(&loaded.config, port_nat_t, tx.clone(), dp_tx)
+                                .map_err(|e| StartError::Dataplane(e.to_string()))?,
+                        )
+                    }
                 }
-                Box::new(
-                    UserspaceBackend::start(&loaded.config, port_nat_t, tx.clone(), dp_tx)
-                        .map_err(|e| StartError::Dataplane(e.to_string()))?,
-                )
             }
-            DataplaneKind::Xfrm | DataplaneKind::Pfkey => {
+            DataplaneKind::Xfrm => Box::new(
+                XfrmDataplane::start(&loaded.config, port_nat_t, dp_tx)
+                    .map_err(|e| StartError::Dataplane(e.to_string()))?,
+            ),
+            #[cfg(target_os = "freebsd")]
+            DataplaneKind::Pfkey => Box::new(
+                crate::kernel::PfKeyDataplane::start(&loaded.config, port_nat_t)
+                    .map_err(|e| StartError::Dataplane(e.to_string()))?,
+            ),
+            #[cfg(not(target_os = "freebsd"))]
+            DataplaneKind::Pfkey => {
+                let why = crate::kernel::pfkey_probe().err().unwrap_or_default();
                 return Err(StartError::Dataplane(format!(
-                    "data plane '{}' is not available in this build: {}; use --dataplane \
-                     userspace (or auto)",
-                    if kind == DataplaneKind::Xfrm {
-                        "xfrm"
-                    } else {
-                        "pfkey"
-                    },
-                    kernel_esp_note()
+                    "data plane 'pfkey' cannot start: {why}"
                 )));
             }
         };
@@ -195,6 +203,8 @@ impl Daemon {
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
         )?;
+        dp.prepare_sockets(&sockets)
+            .map_err(|e| StartError::Dataplane(e.to_string()))?;
         if let Some(u) = dp.as_userspace() {
             u.mark_sockets(&sockets)
                 .map_err(|e| StartError::Dataplane(e.to_string()))?;

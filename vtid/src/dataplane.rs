@@ -97,6 +97,13 @@ pub trait Dataplane: Send + fmt::Debug {
         Vec::new()
     }
 
+    /// Prepares the daemon's IKE sockets for this backend (kernel
+    /// backends: IPsec bypass policies, ESP-in-UDP decapsulation on the
+    /// NAT-T socket). Called once after binding.
+    fn prepare_sockets(&self, _sockets: &crate::net::Sockets) -> Result<(), DataplaneError> {
+        Ok(())
+    }
+
     /// The userspace backend, for what only it does (socket marks).
     fn as_userspace(&self) -> Option<&crate::userspace::UserspaceBackend> {
         None

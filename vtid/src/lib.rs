@@ -5,6 +5,8 @@
 //! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker).
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
 //! * [`control`]: the VICI control socket (swanctl, vtictl).
+//! * [`kernel`]: the kernel backends (XFRM with xfrm interfaces, PF_KEY
+//!   with FreeBSD if_ipsec).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
 
@@ -12,6 +14,7 @@ pub mod control;
 pub mod convert;
 pub mod daemon;
 pub mod dataplane;
+pub mod kernel;
 pub mod logging;
 pub mod net;
 pub mod userspace;

@@ -1,0 +1,319 @@
+//! Kernel data-plane backends: what an IKE daemon's "install this CHILD SA"
+//! becomes in the kernel.
+//!
+//! * [`xfrm`] — Linux XFRM netlink: SAs, policies (`if_id` policies for
+//!   routed children, traffic-selector policies for policy-based ones), IKE
+//!   socket bypass and UDP encapsulation, expire/acquire events.
+//! * [`pfkey`](mod@pfkey) — PF_KEY v2 for FreeBSD `if_ipsec(4)`: SAs with
+//!   SA2 reqids, SPD entries only for policy-based children, the tunnel
+//!   endpoints of the interface.
+//!
+//! Both take a [`ChildSpec`]: a daemon-neutral description of one CHILD SA
+//! (this crate does not depend on the IKE engine; the daemon converts its
+//! `ChildInstall` into a `ChildSpec`). Keys are zeroized on drop and never
+//! printed.
+#![forbid(unsafe_code)]
+
+pub mod pfkey;
+pub mod xfrm;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use zeroize::Zeroizing;
+
+use crate::wire::Redacted;
+
+/// The ESP encryption transform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cipher {
+    /// AES-CBC with a 128/192/256-bit key (needs an [`Auth`]).
+    AesCbc {
+        /// Key bits.
+        key_bits: u16,
+    },
+    /// AES-GCM with a 16-byte ICV (RFC 4106); the key carries a 4-byte salt.
+    AesGcm16 {
+        /// Key bits, without the salt.
+        key_bits: u16,
+    },
+    /// ChaCha20-Poly1305 (RFC 7634); 32-byte key plus 4-byte salt.
+    ChaCha20Poly1305,
+}
+
+/// The ESP integrity transform (none for AEAD ciphers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// HMAC-SHA1-96.
+    HmacSha1_96,
+    /// HMAC-SHA2-256-128.
+    HmacSha256_128,
+    /// HMAC-SHA2-384-192.
+    HmacSha384_192,
+    /// HMAC-SHA2-512-256.
+    HmacSha512_256,
+}
+
+/// One direction of a CHILD SA.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaKeys {
+    /// The SPI in this direction's ESP headers (host order).
+    pub spi: u32,
+    /// Encryption.
+    pub cipher: Cipher,
+    /// Integrity (`None` for AEAD).
+    pub auth: Option<Auth>,
+    /// Encryption key (AEAD: key || 4-byte salt).
+    pub enc_key: Zeroizing<Vec<u8>>,
+    /// Integrity key (empty for AEAD).
+    pub auth_key: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for SaKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SaKeys")
+            .field("spi", &format_args!("{:08x}", self.spi))
+            .field("cipher", &self.cipher)
+            .field("auth", &self.auth)
+            .field("enc_key", &Redacted(self.enc_key.len()))
+            .field("auth_key", &Redacted(self.auth_key.len()))
+            .finish()
+    }
+}
+
+/// A traffic selector: an address range, protocol and port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TsRange {
+    /// IP protocol, 0 for any.
+    pub proto: u8,
+    /// First port.
+    pub start_port: u16,
+    /// Last port.
+    pub end_port: u16,
+    /// First address.
+    pub start: IpAddr,
+    /// Last address (same family).
+    pub end: IpAddr,
+}
+
+impl TsRange {
+    /// Every address of `start`'s family, any protocol and port.
+    pub fn any(v6: bool) -> TsRange {
+        let (start, end) = if v6 {
+            (
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::from(u128::MAX)),
+            )
+        } else {
+            (
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V4(Ipv4Addr::BROADCAST),
+            )
+        };
+        TsRange {
+            proto: 0,
+            start_port: 0,
+            end_port: 65535,
+            start,
+            end,
+        }
+    }
+
+    /// The port as a kernel selector takes it: `Some((port, mask))` for a
+    /// single port, `(0, 0)` for any; `None` for a range that is neither
+    /// (the kernel selectors only know one port or all).
+    pub fn port_selector(&self) -> Option<(u16, u16)> {
+        if self.start_port == 0 && self.end_port == 65535 {
+            Some((0, 0))
+        } else if self.start_port == self.end_port {
+            Some((self.start_port, 0xffff))
+        } else {
+            None
+        }
+    }
+
+    /// The address range as prefixes (at most 2×bits of them).
+    pub fn prefixes(&self) -> Vec<(IpAddr, u8)> {
+        range_to_prefixes(self.start, self.end)
+    }
+}
+
+/// Splits the address range `start..=end` into the fewest prefixes. An
+/// empty or mixed-family range gives none.
+pub fn range_to_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
+    let (v6, bits, mut lo, hi) = match (start, end) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (
+            false,
+            32u32,
+            u128::from(u32::from(a)),
+            u128::from(u32::from(b)),
+        ),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (true, 128u32, u128::from(a), u128::from(b)),
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    if lo > hi {
+        return out;
+    }
+    loop {
+        // The biggest block starting at `lo` that stays within `hi`.
+        let mut size = if lo == 0 {
+            bits
+        } else {
+            lo.trailing_zeros().min(bits)
+        };
+        while size > 0 {
+            let last = if size >= 128 {
+                u128::MAX
+            } else {
+                lo | ((1u128 << size) - 1)
+            };
+            if last <= hi {
+                break;
+            }
+            size -= 1;
+        }
+        let addr = if v6 {
+            IpAddr::V6(Ipv6Addr::from(lo))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(lo as u32))
+        };
+        out.push((addr, (bits - size) as u8));
+        let last = if size >= 128 {
+            u128::MAX
+        } else {
+            lo | ((1u128 << size) - 1)
+        };
+        if last >= hi {
+            break;
+        }
+        lo = last + 1;
+    }
+    out
+}
+
+/// Volume limits (0: none). Time limits stay with the IKE engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Soft bytes (rekey).
+    pub soft_bytes: u64,
+    /// Hard bytes.
+    pub hard_bytes: u64,
+    /// Soft packets.
+    pub soft_packets: u64,
+    /// Hard packets.
+    pub hard_packets: u64,
+}
+
+/// One CHILD SA to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildSpec {
+    /// reqid: the interface's reqid for routed children.
+    pub reqid: u32,
+    /// Our outer endpoint (the port matters with `encap`).
+    pub local: SocketAddr,
+    /// The peer's outer endpoint.
+    pub remote: SocketAddr,
+    /// ESP in UDP (RFC 3948) between `local` and `remote`.
+    pub encap: bool,
+    /// Tunnel (else transport) mode.
+    pub tunnel: bool,
+    /// Extended sequence numbers.
+    pub esn: bool,
+    /// Anti-replay window in packets.
+    pub replay_window: u32,
+    /// What we receive (our SPI).
+    pub inbound: SaKeys,
+    /// What we send (the peer's SPI).
+    pub outbound: SaKeys,
+    /// Our selectors.
+    pub local_ts: Vec<TsRange>,
+    /// The peer's selectors.
+    pub remote_ts: Vec<TsRange>,
+    /// Volume limits.
+    pub limits: Limits,
+    /// Routed: the reqid names an interface (`ipsecN`); the kernel
+    /// interface carries the traffic and its own policies.
+    pub routed: bool,
+    /// XFRM interface ids `(in, out)` (0: none). Routed children default to
+    /// the reqid.
+    pub if_id: (u32, u32),
+}
+
+/// Which half of a CHILD SA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// Peer → us: `src = remote`, `dst = local`, our SPI.
+    In,
+    /// Us → peer: `src = local`, `dst = remote`, the peer's SPI.
+    Out,
+}
+
+impl ChildSpec {
+    /// The keys of one direction.
+    pub fn keys(&self, d: Dir) -> &SaKeys {
+        match d {
+            Dir::In => &self.inbound,
+            Dir::Out => &self.outbound,
+        }
+    }
+    /// `(src, dst)` of one direction's SA.
+    pub fn endpoints(&self, d: Dir) -> (SocketAddr, SocketAddr) {
+        match d {
+            Dir::In => (self.remote, self.local),
+            Dir::Out => (self.local, self.remote),
+        }
+    }
+    /// The interface id of one direction (0: none).
+    pub fn if_id_of(&self, d: Dir) -> u32 {
+        let v = match d {
+            Dir::In => self.if_id.0,
+            Dir::Out => self.if_id.1,
+        };
+        if v == 0 && self.routed {
+            self.reqid
+        } else {
+            v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_split_into_prefixes() {
+        assert_eq!(
+            range_to_prefixes(ip("10.0.0.0"), ip("10.0.0.255")),
+            vec![(ip("10.0.0.0"), 24)]
+        );
+        assert_eq!(
+            range_to_prefixes(ip("0.0.0.0"), ip("255.255.255.255")),
+            vec![(ip("0.0.0.0"), 0)]
+        );
+        assert_eq!(
+            range_to_prefixes(ip("::"), ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")),
+            vec![(ip("::"), 0)]
+        );
+        assert_eq!(
+            range_to_prefixes(ip("10.0.0.1"), ip("10.0.0.6")),
+            vec![
+                (ip("10.0.0.1"), 32),
+                (ip("10.0.0.2"), 31),
+                (ip("10.0.0.4"), 31),
+                (ip("10.0.0.6"), 32)
+            ]
+        );
+        assert_eq!(
+            range_to_prefixes(ip("192.0.2.7"), ip("192.0.2.7")),
+            vec![(ip("192.0.2.7"), 32)]
+        );
+        assert!(range_to_prefixes(ip("10.0.0.2"), ip("10.0.0.1")).is_empty());
+        assert!(range_to_prefixes(ip("10.0.0.2"), ip("::1")).is_empty());
+    }
+}

@@ -1,0 +1,562 @@
+//! The kernel data planes behind the daemon's [`Dataplane`] trait: Linux
+//! XFRM with xfrm interfaces (`pfkey::backend::xfrm`) and PF_KEY with
+//! FreeBSD `if_ipsec` (`pfkey::backend::pfkey`).
+//!
+//! These adapters convert the engine's [`Action`]s into the backends'
+//! daemon-neutral [`ChildSpec`]s, keep the [`SaTable`] for listings, and do
+//! what the kernel does not: the `ipsecN` interfaces (created or adopted at
+//! start, addresses and MTU from the configuration) and their routes
+//! (installed with the interface's first SA, withdrawn with its last, like
+//! the userspace backend; here in the main table, since the kernel's own
+//! ESP packets carry no mark a rule could match). Netlink requests are
+//! synchronous (a few microseconds each), so `apply` stays quick.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use ike::crypto::{Encr, Integ};
+use ike::engine::{Action, ChildInstall, Mode, Ts};
+use pfkey::backend::{self, Auth, ChildSpec, Cipher, Limits, TsRange};
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, info, warn};
+use vti::netlink::{Netlink, RouteSpec};
+use zeroize::Zeroizing;
+
+use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaEntry, SaTable};
+use crate::net::Sockets;
+
+/// The main routing table.
+pub const RT_TABLE_MAIN: u32 = 254;
+
+fn cipher(e: Encr) -> Cipher {
+    match e {
+        Encr::AesCbc { key_bits } => Cipher::AesCbc { key_bits },
+        Encr::AesGcm16 { key_bits } => Cipher::AesGcm16 { key_bits },
+        Encr::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305,
+    }
+}
+
+fn auth(i: Integ) -> Auth {
+    match i {
+        Integ::HmacSha1_96 => Auth::HmacSha1_96,
+        Integ::HmacSha2_256_128 => Auth::HmacSha256_128,
+        Integ::HmacSha2_384_192 => Auth::HmacSha384_192,
+        Integ::HmacSha2_512_256 => Auth::HmacSha512_256,
+    }
+}
+
+fn keys(k: &ike::engine::SaKeys) -> backend::SaKeys {
+    backend::SaKeys {
+        spi: k.spi,
+        cipher: cipher(k.encr),
+        auth: k.integ.map(auth),
+        enc_key: Zeroizing::new(k.encr_key.as_ref().to_vec()),
+        auth_key: Zeroizing::new(k.integ_key.as_ref().to_vec()),
+    }
+}
+
+fn ts(t: &Ts) -> TsRange {
+    TsRange {
+        proto: t.proto,
+        start_port: t.start_port,
+        end_port: t.end_port,
+        start: t.start,
+        end: t.end,
+    }
+}
+
+/// The backend-neutral spec of an engine `ChildInstall`. With UDP
+/// encapsulation our ESP source port is the NAT-T port (the engine's
+/// `local` may still name the IKE port).
+pub fn child_spec(c: &ChildInstall, routed: bool, port_nat_t: u16) -> ChildSpec {
+    let mut local = c.local;
+    if c.encap {
+        local.set_port(port_nat_t);
+    }
+    ChildSpec {
+        reqid: c.reqid,
+        local,
+        remote: c.remote,
+        encap: c.encap,
+        tunnel: c.mode == Mode::Tunnel,
+        esn: c.esn,
+        replay_window: c.replay_window,
+        inbound: keys(&c.inbound),
+        outbound: keys(&c.outbound),
+        local_ts: c.local_ts.iter().map(ts).collect(),
+        remote_ts: c.remote_ts.iter().map(ts).collect(),
+        limits: Limits {
+            soft_bytes: c.limits.rekey_bytes,
+            hard_bytes: c.limits.life_bytes,
+            soft_packets: c.limits.rekey_packets,
+            hard_packets: c.limits.life_packets,
+        },
+        routed,
+        if_id: c.if_id,
+    }
+}
+
+/// ESP never reaches the daemon's sockets with a kernel backend (the NAT-T
+/// socket decapsulates in the kernel); anything that does is dropped.
+#[derive(Debug)]
+struct KernelEsp;
+
+impl EspSink for KernelEsp {
+    fn esp_in(&self, _: SocketAddr, remote: SocketAddr, _: &[u8]) {
+        debug!(target: "vtid::dataplane", %remote, "ESP reached the NAT-T socket despite UDP_ENCAP; dropped");
+    }
+}
+
+/// Why the XFRM backend cannot run here, or `Ok` if it can: kernel ESP and
+/// xfrm interfaces (each probed by creating and deleting a throwaway state
+/// or interface).
+pub fn xfrm_probe() -> Result<(), String> {
+    match pfkey::xfrm::xfrm_esp_available() {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(
+                "the kernel has no ESP (XFRM_MSG_NEWSA for ESP fails: \"Requested type not \
+                 found\"; modules esp4/esp6)"
+                    .into(),
+            )
+        }
+        Err(e) => return Err(format!("kernel ESP could not be probed ({e})")),
+    }
+    match pfkey::link::xfrm_interfaces_available() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(
+            "the kernel has ESP but no xfrm interfaces (RTM_NEWLINK kind \"xfrm\" fails; \
+             module xfrm_interface)"
+                .into(),
+        ),
+        Err(e) => Err(format!("xfrm interfaces could not be probed ({e})")),
+    }
+}
+
+/// One configured `ipsecN` xfrm interface.
+#[derive(Debug)]
+struct Iface {
+    cfg: config::Interface,
+    index: u32,
+    created: bool,
+    sas: usize,
+}
+
+impl Iface {
+    fn routes(&self) -> Vec<RouteSpec> {
+        self.cfg
+            .routes
+            .iter()
+            .map(|r| {
+                let p = vti::iface::Prefix::from(*r);
+                RouteSpec {
+                    dst: p.network(),
+                    prefix: p.len,
+                    ifindex: self.index,
+                    gateway: self
+                        .cfg
+                        .remote_addrs
+                        .iter()
+                        .copied()
+                        .find(|a| a.is_ipv6() == r.addr.is_ipv6()),
+                    src: None,
+                    table: RT_TABLE_MAIN,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Linux XFRM with xfrm interfaces.
+pub struct XfrmDataplane {
+    kernel: backend::xfrm::XfrmBackend,
+    nl: Netlink,
+    ifaces: HashMap<u32, Iface>,
+    table: SaTable,
+    port_nat_t: u16,
+}
+
+impl fmt::Debug for XfrmDataplane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XfrmDataplane")
+            .field("ifaces", &self.ifaces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XfrmDataplane {
+    /// Checks the kernel ([`xfrm_probe`]), creates or adopts the `ipsecN`
+    /// xfrm interfaces (if_id = reqid), and subscribes to expire/acquire
+    /// events, which go to `reports`.
+    pub fn start(
+        cfg: &config::Config,
+        port_nat_t: u16,
+        reports: UnboundedSender<Report>,
+    ) -> Result<XfrmDataplane, DataplaneError> {
+        xfrm_probe().map_err(|why| {
+            DataplaneError(format!(
+                "data plane 'xfrm' cannot start: {why}; use --dataplane userspace (or auto)"
+            ))
+        })?;
+        let kernel = backend::xfrm::XfrmBackend::open()
+            .map_err(|e| DataplaneError(format!("XFRM socket: {e}")))?;
+        let nl = Netlink::new().map_err(|e| DataplaneError(format!("rtnetlink: {e}")))?;
+        let mut ifaces = HashMap::new();
+        let mut dp_err = None;
+        for i in &cfg.interfaces {
+            match Self::setup_iface(&nl, i) {
+                Ok(f) => {
+                    ifaces.insert(i.reqid, f);
+                }
+                Err(e) => {
+                    dp_err = Some(e);
+                    break;
+                }
+            }
+        }
+        let table = SaTable::new("xfrm");
+        let dp = XfrmDataplane {
+            kernel,
+            nl,
+            ifaces,
+            table: table.clone(),
+            port_nat_t,
+        };
+        if let Some(e) = dp_err {
+            return Err(e); // drop removes what was created
+        }
+        spawn_events(table, reports)?;
+        Ok(dp)
+    }
+
+    fn setup_iface(nl: &Netlink, i: &config::Interface) -> Result<Iface, DataplaneError> {
+        let err = |what: &str, e: &dyn fmt::Display| {
+            DataplaneError(format!("interface {}: {what}: {e}", i.name))
+        };
+        let (index, created) = match nl.link_index(&i.name).map_err(|e| err("lookup", &e))? {
+            Some(ix) => {
+                info!(target: "vtid::dataplane", "xfrm: adopting existing interface {} (it must be an xfrm interface with if_id {}); it will not be deleted", i.name, i.reqid);
+                (ix, false)
+            }
+            None => {
+                pfkey::link::create_xfrm_interface(&i.name, i.reqid, None)
+                    .map_err(|e| err("create", &e))?;
+                let ix = nl
+                    .link_index(&i.name)
+                    .map_err(|e| err("lookup", &e))?
+                    .ok_or_else(|| err("lookup", &"created but not found"))?;
+                info!(target: "vtid::dataplane", "xfrm: created xfrm interface {} if_id {}", i.name, i.reqid);
+                (ix, true)
+            }
+        };
+        let f = Iface {
+            cfg: i.clone(),
+            index,
+            created,
+            sas: 0,
+        };
+        for a in &i.local_addrs {
+            nl.addr_add(index, a.addr, a.prefix)
+                .map_err(|e| err("address", &e))?;
+        }
+        nl.link_up(index, i.mtu.max(config::MIN_MTU), 0)
+            .map_err(|e| err("up", &e))?;
+        Ok(f)
+    }
+
+    /// Per-socket bypass policies on every IKE socket and kernel ESP-in-UDP
+    /// decapsulation on the NAT-T ones.
+    pub fn prepare(sockets: &Sockets) -> Result<(), DataplaneError> {
+        for s in &sockets.list {
+            let v6 = s.bound.is_ipv6();
+            backend::xfrm::bypass_socket(s.as_fd(), v6).map_err(|e| {
+                DataplaneError(format!("IP_XFRM_POLICY bypass on {}: {e}", s.bound))
+            })?;
+            if s.nat_t {
+                backend::xfrm::udp_encap_socket(s.as_fd())
+                    .map_err(|e| DataplaneError(format!("UDP_ENCAP on {}: {e}", s.bound)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn err(e: backend::xfrm::Error) -> DataplaneError {
+        DataplaneError(e.to_string())
+    }
+
+    fn sa_up(&mut self, reqid: u32) {
+        let Some(f) = self.ifaces.get_mut(&reqid) else {
+            return;
+        };
+        f.sas += 1;
+        if f.sas == 1 {
+            for r in f.routes() {
+                if let Err(e) = self.nl.route_add(r) {
+                    warn!(target: "vtid::dataplane", "xfrm: route {}/{} via {}: {e}", r.dst, r.prefix, f.cfg.name);
+                }
+            }
+        }
+    }
+
+    fn sa_down(&mut self, reqid: u32) {
+        let Some(f) = self.ifaces.get_mut(&reqid) else {
+            return;
+        };
+        f.sas = f.sas.saturating_sub(1);
+        if f.sas == 0 {
+            for r in f.routes() {
+                if let Err(e) = self.nl.route_del(r) {
+                    warn!(target: "vtid::dataplane", "xfrm: removing route {}/{}: {e}", r.dst, r.prefix);
+                }
+            }
+        }
+    }
+}
+
+fn spawn_events(table: SaTable, reports: UnboundedSender<Report>) -> Result<(), DataplaneError> {
+    use pfkey::backend::xfrm::{parse_event, KernelEvent};
+    use pfkey::xfrm::{group, XfrmSocket};
+    let mut sock = XfrmSocket::open_groups(&[group::EXPIRE, group::ACQUIRE])
+        .map_err(|e| DataplaneError(format!("XFRM event socket: {e}")))?;
+    let _ = sock.netlink().set_timeout(None);
+    std::thread::Builder::new()
+        .name("vtid-xfrm-events".into())
+        .spawn(move || loop {
+            let m = match sock.next_event() {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(target: "vtid::dataplane", "xfrm events: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    continue;
+                }
+            };
+            match parse_event(&m) {
+                Some(KernelEvent::Expire { spi, hard, .. }) => {
+                    let owner = table
+                        .entries()
+                        .into_iter()
+                        .find(|e| e.spi_in == spi || e.spi_out == spi);
+                    if let Some(e) = owner {
+                        if reports
+                            .send(Report::Expired {
+                                spi_in: e.spi_in,
+                                hard,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+                Some(KernelEvent::Acquire { reqid, src, dst }) => {
+                    info!(target: "vtid::dataplane", "xfrm: acquire for reqid {reqid} ({} -> {}); traffic-triggered initiation is not implemented", opt(src), opt(dst));
+                }
+                None => {}
+            }
+        })
+        .map_err(|e| DataplaneError(format!("XFRM event thread: {e}")))?;
+    Ok(())
+}
+
+fn opt(a: Option<IpAddr>) -> String {
+    a.map_or_else(|| "?".into(), |a| a.to_string())
+}
+
+impl Drop for XfrmDataplane {
+    fn drop(&mut self) {
+        self.kernel.clear();
+        for f in self.ifaces.values() {
+            if f.sas > 0 {
+                for r in f.routes() {
+                    let _ = self.nl.route_del(r);
+                }
+            }
+            if f.created {
+                if let Err(e) = pfkey::link::delete_link(&f.cfg.name) {
+                    warn!(target: "vtid::dataplane", "xfrm: deleting {}: {e}", f.cfg.name);
+                }
+            }
+        }
+    }
+}
+
+impl Dataplane for XfrmDataplane {
+    fn name(&self) -> &'static str {
+        "xfrm"
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
+        match action {
+            Action::Install(c) => {
+                let routed = self.ifaces.contains_key(&c.reqid);
+                let spec = child_spec(c, routed, self.port_nat_t);
+                let replaced = self.table.has_spi_in(c.inbound.spi);
+                self.kernel
+                    .install(spec, c.outbound_active)
+                    .map_err(Self::err)?;
+                if !replaced {
+                    self.sa_up(c.reqid);
+                }
+            }
+            Action::ActivateOutbound { reqid, spi_out } => self
+                .kernel
+                .activate_outbound(*reqid, *spi_out)
+                .map_err(Self::err)?,
+            Action::RemoveOutbound { reqid, spi_out } => self
+                .kernel
+                .remove_outbound(*reqid, *spi_out)
+                .map_err(Self::err)?,
+            Action::Delete { reqid, spi_in, .. } => {
+                if self.kernel.delete(*spi_in) {
+                    self.sa_down(*reqid);
+                }
+            }
+            Action::UpdateAddress {
+                ike_sa,
+                spis_in,
+                local,
+                remote,
+                encap,
+            } => {
+                let id = ike_sa.to_string();
+                let mut local = *local;
+                if *encap {
+                    local.set_port(self.port_nat_t);
+                }
+                for e in self
+                    .table
+                    .entries()
+                    .iter()
+                    .filter(|e| e.ike_sa == id || spis_in.contains(&e.spi_in))
+                {
+                    self.kernel
+                        .update_address(e.spi_in, local, *remote, *encap)
+                        .map_err(Self::err)?;
+                }
+            }
+        }
+        self.table.apply(action);
+        Ok(())
+    }
+
+    fn esp_sink(&self) -> Arc<dyn EspSink> {
+        Arc::new(KernelEsp)
+    }
+
+    fn sas(&self) -> Vec<SaEntry> {
+        self.table.entries()
+    }
+
+    fn supports_transport_mode(&self) -> bool {
+        true
+    }
+
+    fn prepare_sockets(&self, sockets: &Sockets) -> Result<(), DataplaneError> {
+        Self::prepare(sockets)
+    }
+}
+
+/// Why the PF_KEY backend cannot run here, or `Ok` if it can.
+pub fn pfkey_probe() -> Result<(), String> {
+    if !cfg!(target_os = "freebsd") {
+        let sock = match pfkey::pfkey::PfKeySocket::open(pfkey::pfkey::Flavor::native()) {
+            Ok(_) => "the kernel has a PF_KEY socket".to_string(),
+            Err(e) => e.to_string(),
+        };
+        return Err(format!(
+            "the PF_KEY backend drives FreeBSD if_ipsec(4) interfaces and runs on FreeBSD only \
+             ({sock}); on Linux use --dataplane xfrm or userspace"
+        ));
+    }
+    pfkey::pfkey::PfKeySocket::open(pfkey::pfkey::Flavor::native())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// PF_KEY with FreeBSD `if_ipsec` interfaces.
+#[cfg(target_os = "freebsd")]
+#[derive(Debug)]
+pub struct PfKeyDataplane {
+    kernel: backend::pfkey::PfKeyBackend<pfkey::pfkey::PfKeySocket, backend::pfkey::IfIpsec>,
+    table: SaTable,
+    port_nat_t: u16,
+}
+
+#[cfg(target_os = "freebsd")]
+impl PfKeyDataplane {
+    /// Opens the PF_KEY socket; the `if_ipsec` interfaces are created (or
+    /// re-pointed) at their first SA, when the tunnel endpoints are known.
+    pub fn start(cfg: &config::Config, port_nat_t: u16) -> Result<PfKeyDataplane, DataplaneError> {
+        let sock = pfkey::pfkey::PfKeySocket::open(pfkey::pfkey::Flavor::native())
+            .map_err(|e| DataplaneError(format!("data plane 'pfkey' cannot start: {e}")))?;
+        let names = cfg
+            .interfaces
+            .iter()
+            .map(|i| (i.reqid, i.name.clone()))
+            .collect();
+        Ok(PfKeyDataplane {
+            kernel: backend::pfkey::PfKeyBackend::new(
+                sock,
+                backend::pfkey::IfIpsec,
+                pfkey::pfkey::Flavor::native(),
+                names,
+            ),
+            table: SaTable::new("pfkey"),
+            port_nat_t,
+        })
+    }
+}
+
+#[cfg(target_os = "freebsd")]
+impl Dataplane for PfKeyDataplane {
+    fn name(&self) -> &'static str {
+        "pfkey"
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
+        let e = |e: backend::pfkey::Error| DataplaneError(e.to_string());
+        match action {
+            Action::Install(c) => {
+                let spec = child_spec(c, false, self.port_nat_t);
+                self.kernel.install(spec, c.outbound_active).map_err(e)?;
+            }
+            Action::ActivateOutbound { reqid, spi_out } => {
+                self.kernel.activate_outbound(*reqid, *spi_out).map_err(e)?
+            }
+            Action::RemoveOutbound { reqid, spi_out } => {
+                self.kernel.remove_outbound(*reqid, *spi_out).map_err(e)?
+            }
+            Action::Delete { spi_in, .. } => self.kernel.delete(*spi_in).map_err(e)?,
+            Action::UpdateAddress {
+                ike_sa,
+                local,
+                remote,
+                encap,
+            } => {
+                let id = ike_sa.to_string();
+                let mut local = *local;
+                if *encap {
+                    local.set_port(self.port_nat_t);
+                }
+                for en in self.table.entries().iter().filter(|x| x.ike_sa == id) {
+                    self.kernel
+                        .update_address(en.spi_in, local, *remote, *encap)
+                        .map_err(e)?;
+                }
+            }
+        }
+        self.table.apply(action);
+        Ok(())
+    }
+
+    fn esp_sink(&self) -> Arc<dyn EspSink> {
+        Arc::new(KernelEsp)
+    }
+
+    fn sas(&self) -> Vec<SaEntry> {
+        self.table.entries()
+    }
+}
