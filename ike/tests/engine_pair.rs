@@ -1370,3 +1370,52 @@ fn initiate_while_connecting_adds_the_child_to_that_ike_sa() {
     assert_eq!(p.a.ep.ike_sas()[0].children.len(), 2);
     assert_eq!(p.b.ep.ike_sas()[0].children.len(), 2);
 }
+
+/// A responder with a 0.0.0.0/0 child listed before a /32 child picks the
+/// /32 child for a /32 request (the best match, like strongSwan), not the
+/// first that intersects: a routed child beside a policy-based one.
+#[test]
+fn responder_picks_the_best_matching_child() {
+    let any = || vec![TsSpec::Range(Ts::any(true))];
+    let host = |a: &str| vec![TsSpec::Range(Ts::subnet(ip(a), 32))];
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    a.children[0].local_ts = any();
+    a.children[0].remote_ts = any();
+    let mut h = a.children[0].clone();
+    h.name = "host".into();
+    h.reqid = 8;
+    h.local_ts = host("10.1.0.10");
+    h.remote_ts = host("10.2.0.10");
+    a.children.push(h.clone());
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    b.children[0].local_ts = any();
+    b.children[0].remote_ts = any();
+    h.local_ts = host("10.2.0.10");
+    h.remote_ts = host("10.1.0.10");
+    b.children.push(h);
+    let mut p = Pair::new(16, a, b, EngineConfig::default());
+    p.a.ep.initiate(p.now, "lab", Some("net")).unwrap();
+    p.a.ep.initiate(p.now, "lab", Some("host")).unwrap();
+    p.run();
+    let mut got: Vec<(String, u32)> = p.b.ep.ike_sas()[0]
+        .children
+        .iter()
+        .map(|c| (c.name.clone(), c.reqid))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("host".to_string(), 8), ("net".to_string(), 7)]);
+}

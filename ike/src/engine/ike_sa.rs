@@ -1804,20 +1804,29 @@ impl IkeSa {
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         };
         let transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
-        // The child config: for a rekey the existing one; otherwise the
-        // first whose selectors intersect the request.
+        // The child config: for a rekey the existing one; otherwise, among
+        // those whose selectors intersect the request, the best match
+        // (strongSwan's select_child_cfg: selectors equal to the offer beat
+        // ones that contain it, which beat mere intersections; the first
+        // on a tie). So a /32 child is not swallowed by a 0.0.0.0/0 one
+        // listed before it.
         let cfg = match rekeys.and_then(|spi| self.children.iter().find(|c| c.spi_in == spi)) {
             Some(c) => Some(c.cfg.clone()),
-            None => self
-                .peer
-                .children
-                .iter()
-                .find(|c| {
+            None => {
+                let mut best: Option<(u32, &ChildConfig)> = None;
+                for c in &self.peer.children {
                     let l = resolve_ts(&c.local_ts, self.local);
                     let r = self.remote_dynamic(&c.remote_ts, &tsi);
-                    !ts::narrow(&tsr, &l).is_empty() && !ts::narrow(&tsi, &r).is_empty()
-                })
-                .cloned(),
+                    if ts::narrow(&tsr, &l).is_empty() || ts::narrow(&tsi, &r).is_empty() {
+                        continue;
+                    }
+                    let score = ts::match_score(&tsr, &l) + ts::match_score(&tsi, &r);
+                    if best.is_none_or(|(b, _)| score > b) {
+                        best = Some((score, c));
+                    }
+                }
+                best.map(|(_, c)| c.clone())
+            }
         };
         let Some(cfg) = cfg else {
             warn!(
