@@ -18,6 +18,7 @@ use crate::convert::{self, HostEnv, ReqidMap};
 use crate::dataplane::{Dataplane, RecordBackend, Report};
 use crate::logging::LogHandle;
 use crate::net::{Inbound, NetStats, Sockets};
+use crate::routing::{self, Routing};
 use crate::userspace::UserspaceBackend;
 
 /// How long shutdown waits for the peers to answer our DELETEs.
@@ -118,6 +119,8 @@ pub struct Daemon {
     local_v4: Option<SocketAddr>,
     local_v6: Option<SocketAddr>,
     send_errors: u64,
+    /// Gateways of the interfaces and the updown hook.
+    routing: Routing,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -175,6 +178,10 @@ impl Daemon {
                 )));
             }
         };
+        let mut routing = Routing::new(&loaded.config);
+        if dp.as_userspace().is_some() {
+            routing.start_gateways();
+        }
         let conv = convert::convert(
             &loaded.config,
             &ReqidMap::new(),
@@ -223,6 +230,7 @@ impl Daemon {
             local_v4: None,
             local_v6: None,
             send_errors: 0,
+            routing,
         };
         Ok((d, rx))
     }
@@ -230,6 +238,12 @@ impl Daemon {
     /// The data plane (tests, listings).
     pub fn dataplane(&self) -> &dyn Dataplane {
         &*self.dp
+    }
+
+    /// The automatic gateways of the `ipsecN` interfaces and their state
+    /// (empty unless the userspace data plane runs), for the control socket.
+    pub fn gateways(&self) -> Vec<vti::gateway::GatewayStatus> {
+        self.routing.gateways()
     }
 
     /// Sets our initiating address for connection `conn`: a concrete
@@ -311,6 +325,12 @@ impl Daemon {
             }
             while let Some(a) = self.ep.poll_action() {
                 did = true;
+                self.routing.on_action(&a);
+                if let Action::Delete { spi_in, .. } = &a {
+                    if let Some(c) = self.dp.counters().iter().find(|c| c.spi_in == *spi_in) {
+                        info!(target: "vtid::dataplane", "dataplane({}): delete {}", self.dp.name(), routing::counters_line(c));
+                    }
+                }
                 if let Err(e) = self.dp.apply(&a) {
                     error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
                 }
@@ -326,6 +346,9 @@ impl Daemon {
     }
 
     fn on_event(&mut self, e: Event) {
+        let ep = &self.ep;
+        self.routing
+            .on_event(&e, |id| ep.ike_sas().into_iter().find(|i| i.id == id));
         match e {
             Event::IkeUp(i) => {
                 let _s = info_span!("ike", conn = %i.conn, id = %i.id).entered();
@@ -456,6 +479,17 @@ impl Daemon {
         for e in sas {
             info!(target: "vtid::dataplane", "dataplane({}): sa {e}", self.dp.name());
         }
+        for c in self.dp.counters() {
+            info!(target: "vtid::dataplane", "dataplane({}): {}", self.dp.name(), routing::counters_line(&c));
+        }
+        if let Some(u) = self.dp.as_userspace() {
+            for l in u.stats_lines() {
+                info!(target: "vtid::dataplane", "dataplane(userspace): {l}");
+            }
+        }
+        for l in self.routing.dump_lines() {
+            info!(target: "vtid::gateway", "{l}");
+        }
     }
 
     fn reload(&mut self) {
@@ -468,6 +502,7 @@ impl Daemon {
             }
         };
         self.log.apply(&loaded.config.daemon.log);
+        self.routing.reload(&loaded.config);
         let conv = convert::convert(
             &loaded.config,
             &self.reqids,
@@ -531,6 +566,7 @@ impl Daemon {
             tokio::select! {
                 Some(d) = rx.recv() => self.on_datagram(d),
                 Some(r) = self.dp_rx.recv() => self.on_report(r),
+                Some(g) = self.routing.next_gateway_event() => self.routing.on_gateway_event(g),
                 () = sleep => self.ep.handle_timeout(Instant::now()),
                 _ = hup.recv() => self.reload(),
                 _ = usr1.recv() => self.dump(),
@@ -548,6 +584,8 @@ impl Daemon {
                 }
             }
         }
+        self.flush().await;
+        self.routing.shutdown().await;
         self.dump();
         debug!("vtid stopped");
         Ok(())

@@ -6,10 +6,12 @@
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
+//! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 
 pub mod convert;
 pub mod daemon;
 pub mod dataplane;
 pub mod logging;
 pub mod net;
+pub mod routing;
 pub mod userspace;

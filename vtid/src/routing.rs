@@ -1,0 +1,352 @@
+//! Routed IPsec in the daemon: the automatic gateways of the `ipsecN`
+//! interfaces ([`vti::gateway`]) and the strongSwan-compatible `updown`
+//! hook ([`vti::updown`]).
+//!
+//! The daemon owns one [`Routing`] and feeds it
+//! - the engine's actions ([`Routing::on_action`], before the data plane
+//!   applies them): an `Install` of a child with `updown` is remembered by
+//!   its inbound SPI, since it carries what the script's environment needs
+//!   (addresses, selectors, encapsulation);
+//! - the engine's events ([`Routing::on_event`]): `ChildUp` runs
+//!   `up-client` (once per TS pair, as strongSwan), `ChildDown` runs
+//!   `down-client` with what its `up` had; a rekey (`ChildRekeyed`, then
+//!   `ChildUp` of the new SA) runs nothing, as in strongSwan, and moves the
+//!   child's state to the new SA;
+//! - gateway state changes ([`Routing::next_gateway_event`]), logged and kept
+//!   for the control socket ([`Routing::gateways`]);
+//! - reloads ([`Routing::reload`]): new `updown` settings apply to children
+//!   that come up afterwards; gateway monitor settings (`monitor`,
+//!   `monitor_interval`) apply at once; interface changes that need the
+//!   data plane rebuilt (added/removed interfaces, addresses, routes, MTU,
+//!   reqid, MSS clamping) are logged as needing a restart.
+//!
+//! Which interface a child belongs to: the interface whose `reqid` is the
+//! child's (what the userspace data plane uses); such children get
+//! `VTID_INTERFACE`/`VTID_GATEWAY` in their updown environment.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use ike::engine::{Action, Event, IkeInfo, IkeSaId};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+use vti::gateway::{GatewayEvent, GatewaySpec, GatewayState, GatewayStatus, Gateways};
+use vti::updown::{Routed, UpdownContext, UpdownRunner, UpdownSettings, Verb};
+
+use crate::dataplane::SaCounters;
+
+/// How long shutdown waits for queued updown scripts.
+pub const UPDOWN_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// Gateways and updown state of the daemon. See the module documentation.
+#[derive(Debug)]
+pub struct Routing {
+    /// The interfaces the data plane runs with (fixed at start), with the
+    /// monitor settings of the last (re)load.
+    interfaces: Vec<config::Interface>,
+    gateways: Option<Gateways>,
+    gw_tx: mpsc::UnboundedSender<GatewayEvent>,
+    gw_rx: mpsc::UnboundedReceiver<GatewayEvent>,
+    runner: Option<UpdownRunner>,
+    settings: UpdownSettings,
+    /// `(connection, child)` → updown command line.
+    scripts: HashMap<(String, String), String>,
+    /// Installed, not yet up, by inbound SPI.
+    installed: HashMap<u32, UpdownContext>,
+    /// Up (the script ran `up`), by inbound SPI.
+    up: HashMap<u32, UpdownContext>,
+    /// New inbound SPIs of rekeys whose `ChildUp` must not run the script.
+    rekeyed: HashSet<u32>,
+}
+
+fn scripts_of(cfg: &config::Config) -> HashMap<(String, String), String> {
+    let mut m = HashMap::new();
+    for c in &cfg.connections {
+        for ch in &c.children {
+            if let Some(u) = ch.updown.as_ref().filter(|u| !u.trim().is_empty()) {
+                m.insert((c.name.clone(), ch.name.clone()), u.clone());
+            }
+        }
+    }
+    m
+}
+
+/// An interface's fields that only a new data plane can change.
+fn dataplane_fields(i: &config::Interface) -> impl PartialEq + std::fmt::Debug + '_ {
+    (
+        i.reqid,
+        &i.local_addrs,
+        &i.remote_addrs,
+        &i.routes,
+        i.mtu,
+        i.mss_clamp,
+    )
+}
+
+impl Routing {
+    /// The state for configuration `cfg`; no gateway runs yet.
+    pub fn new(cfg: &config::Config) -> Routing {
+        let (gw_tx, gw_rx) = mpsc::unbounded_channel();
+        Routing {
+            interfaces: cfg.interfaces.clone(),
+            gateways: None,
+            gw_tx,
+            gw_rx,
+            runner: None,
+            settings: UpdownSettings::default(),
+            scripts: scripts_of(cfg),
+            installed: HashMap::new(),
+            up: HashMap::new(),
+            rekeyed: HashSet::new(),
+        }
+    }
+
+    /// Starts the gateway monitors of the interfaces (inside the runtime,
+    /// once the data plane has created the interfaces).
+    pub fn start_gateways(&mut self) {
+        let specs: Vec<GatewaySpec> = self
+            .interfaces
+            .iter()
+            .flat_map(GatewaySpec::for_interface)
+            .collect();
+        for s in &specs {
+            info!(
+                target: "vtid::gateway",
+                "gateway {} on {}: {} {}, monitor {} every {:?}",
+                s.name,
+                s.interface,
+                s.family,
+                s.gateway,
+                s.monitor_addr().map_or("off".to_string(), |a| a.to_string()),
+                s.settings.interval
+            );
+        }
+        self.gateways = Some(Gateways::from_specs(specs, self.gw_tx.clone()));
+    }
+
+    /// Every gateway's status (empty without the userspace data plane).
+    pub fn gateways(&self) -> Vec<GatewayStatus> {
+        self.gateways
+            .as_ref()
+            .map(Gateways::status)
+            .unwrap_or_default()
+    }
+
+    /// The next gateway state change (pending forever if none comes).
+    pub async fn next_gateway_event(&mut self) -> Option<GatewayEvent> {
+        self.gw_rx.recv().await
+    }
+
+    /// Logs a gateway state change.
+    pub fn on_gateway_event(&mut self, ev: GatewayEvent) {
+        let line = format!(
+            "gateway {} ({} via {}) {} -> {}: {}; loss {:.0}%, rtt {}",
+            ev.name,
+            ev.status.gateway,
+            ev.interface,
+            ev.from,
+            ev.to,
+            ev.reason,
+            ev.status.loss_percent,
+            ev.status.rtt_avg.map_or("-".to_string(), |d| format!(
+                "{:.1} ms",
+                d.as_secs_f64() * 1e3
+            ))
+        );
+        if ev.to == GatewayState::Down {
+            warn!(target: "vtid::gateway", "{line}");
+        } else {
+            info!(target: "vtid::gateway", "{line}");
+        }
+    }
+
+    fn routed(&self, reqid: u32) -> Option<Routed> {
+        self.interfaces
+            .iter()
+            .find(|i| i.reqid == reqid)
+            .map(Routed::from_interface)
+    }
+
+    /// An engine action, before the data plane applies it.
+    pub fn on_action(&mut self, a: &Action) {
+        let Action::Install(ci) = a else {
+            return;
+        };
+        let Some(script) = self.scripts.get(&(ci.conn.clone(), ci.child.clone())) else {
+            return;
+        };
+        let mut ctx = UpdownContext::from_child_install(ci, 0, "", "", script.clone());
+        ctx.routed = self.routed(ci.reqid);
+        self.installed.insert(ci.inbound.spi, ctx);
+    }
+
+    /// An engine event; `ike` finds an IKE SA's summary (ids, unique id).
+    pub fn on_event(&mut self, e: &Event, ike: impl Fn(IkeSaId) -> Option<IkeInfo>) {
+        match e {
+            Event::ChildRekeyed {
+                old_spi_in,
+                new_spi_in,
+                ..
+            } => {
+                let old = self.up.remove(old_spi_in);
+                self.installed.remove(old_spi_in);
+                let Some(old) = old else {
+                    return;
+                };
+                let mut ctx = self
+                    .installed
+                    .remove(new_spi_in)
+                    .unwrap_or_else(|| old.clone());
+                ctx.ike_unique_id = old.ike_unique_id;
+                ctx.my_id = old.my_id.clone();
+                ctx.peer_id = old.peer_id.clone();
+                ctx.nat = old.nat || ctx.nat;
+                self.up.insert(*new_spi_in, ctx);
+                self.rekeyed.insert(*new_spi_in);
+            }
+            Event::ChildUp { ike: id, child, .. } => {
+                if self.rekeyed.remove(&child.spi_in) {
+                    return;
+                }
+                let Some(mut ctx) = self.installed.remove(&child.spi_in) else {
+                    return;
+                };
+                if let Some(i) = ike(*id) {
+                    ctx.ike_unique_id = i.unique_id;
+                    ctx.my_id = i.local_id;
+                    ctx.peer_id = i.remote_id;
+                    ctx.nat = ctx.nat || i.nat_local || i.nat_remote;
+                }
+                self.submit(Verb::Up, ctx.clone());
+                self.up.insert(child.spi_in, ctx);
+            }
+            Event::ChildDown { spi_in, .. } => {
+                self.installed.remove(spi_in);
+                self.rekeyed.remove(spi_in);
+                if let Some(ctx) = self.up.remove(spi_in) {
+                    self.submit(Verb::Down, ctx);
+                }
+            }
+            Event::IkeUp(_) | Event::IkeDown { .. } | Event::IkeRekeyed { .. } => {}
+        }
+    }
+
+    fn submit(&mut self, verb: Verb, ctx: UpdownContext) {
+        let s = self.settings.clone();
+        self.runner
+            .get_or_insert_with(|| UpdownRunner::spawn(s, None))
+            .submit(verb, ctx);
+    }
+
+    /// A reloaded configuration: new updown scripts, monitor settings
+    /// applied live, the rest of interface changes reported.
+    pub fn reload(&mut self, cfg: &config::Config) {
+        self.scripts = scripts_of(cfg);
+        let mut effective = self.interfaces.clone();
+        let old: BTreeMap<&str, &config::Interface> = self
+            .interfaces
+            .iter()
+            .map(|i| (i.name.as_str(), i))
+            .collect();
+        let new: BTreeMap<&str, &config::Interface> = cfg
+            .interfaces
+            .iter()
+            .map(|i| (i.name.as_str(), i))
+            .collect();
+        for (name, n) in &new {
+            match old.get(name) {
+                None => warn!(
+                    target: "vtid::gateway",
+                    "reload: new interface {name} cannot be created while running; restart vtid to add it"
+                ),
+                Some(o) if dataplane_fields(o) != dataplane_fields(n) => warn!(
+                    target: "vtid::gateway",
+                    "reload: interface {name}: reqid, addresses, routes, mtu and mss_clamp cannot be \
+                     changed while running; keeping the running ones (restart vtid to apply)"
+                ),
+                Some(_) => {}
+            }
+        }
+        for name in old.keys() {
+            if !new.contains_key(name) {
+                warn!(
+                    target: "vtid::gateway",
+                    "reload: interface {name} was removed from the configuration; it stays until \
+                     vtid restarts"
+                );
+            }
+        }
+        for i in &mut effective {
+            if let Some(n) = new.get(i.name.as_str()) {
+                i.monitor = n.monitor;
+                i.monitor_interval = n.monitor_interval;
+                i.description = n.description.clone();
+            }
+        }
+        let changed = effective
+            .iter()
+            .zip(&self.interfaces)
+            .any(|(a, b)| a.monitor != b.monitor || a.monitor_interval != b.monitor_interval);
+        self.interfaces = effective;
+        if changed && self.gateways.is_some() {
+            info!(target: "vtid::gateway", "reload: gateway monitor settings changed; restarting the monitors");
+            self.gateways = None;
+            self.start_gateways();
+        }
+    }
+
+    /// Waits (bounded) for queued updown scripts, e.g. the `down` calls of
+    /// a shutdown.
+    pub async fn shutdown(&mut self) {
+        if let Some(r) = self.runner.take() {
+            if tokio::time::timeout(UPDOWN_SHUTDOWN_WAIT, r.shutdown())
+                .await
+                .is_err()
+            {
+                warn!("updown scripts still running after {UPDOWN_SHUTDOWN_WAIT:?}; not waiting");
+            }
+        }
+        self.gateways = None;
+    }
+
+    /// Lines for the SIGUSR1 dump: gateways.
+    pub fn dump_lines(&self) -> Vec<String> {
+        self.gateways()
+            .into_iter()
+            .map(|g| {
+                format!(
+                    "gateway: {} {} via {} {} loss={:.0}% rtt={} sent={} received={}",
+                    g.name,
+                    g.gateway,
+                    g.interface,
+                    g.state,
+                    g.loss_percent,
+                    g.rtt_avg.map_or("-".to_string(), |d| format!(
+                        "{:.1}ms",
+                        d.as_secs_f64() * 1e3
+                    )),
+                    g.sent,
+                    g.received
+                )
+            })
+            .collect()
+    }
+}
+
+/// One dump line of an SA's counters.
+pub fn counters_line(c: &SaCounters) -> String {
+    format!(
+        "counters: spi_in={:08x} spi_out={:08x} interface={} packets_in={} bytes_in={} \
+         packets_out={} bytes_out={} replay_drops={} auth_failures={} ts_violations={}",
+        c.spi_in,
+        c.spi_out,
+        c.interface,
+        c.packets_in,
+        c.bytes_in,
+        c.packets_out,
+        c.bytes_out,
+        c.replay_drops,
+        c.auth_failures,
+        c.ts_violations
+    )
+}
