@@ -299,6 +299,22 @@ impl Daemon {
     async fn flush(&mut self) {
         loop {
             let mut did = false;
+            // Actions first: an SA the engine installs must be in the data
+            // plane before the message that lets the peer use it leaves
+            // (a rekey responder's CREATE_CHILD_SA response; the peer's
+            // first ESP on the new SA otherwise meets an unknown SPI).
+            while let Some(a) = self.ep.poll_action() {
+                did = true;
+                self.routing.on_action(&a);
+                if let Action::Delete { spi_in, .. } = &a {
+                    if let Some(c) = self.dp.counters().iter().find(|c| c.spi_in == *spi_in) {
+                        info!(target: "vtid::dataplane", "dataplane({}): delete {}", self.dp.name(), routing::counters_line(c));
+                    }
+                }
+                if let Err(e) = self.dp.apply(&a) {
+                    error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
+                }
+            }
             while let Some(t) = self.ep.poll_transmit() {
                 did = true;
                 if t.nat_t && self.dp.owns_nat_t() {
@@ -321,18 +337,6 @@ impl Daemon {
                 if let Err(e) = s.send(&[marker, &t.data], t.local.ip(), t.remote).await {
                     self.send_errors += 1;
                     warn!(target: "vtid::net", "sending {} bytes from {} to {}: {e}", t.data.len(), t.local, t.remote);
-                }
-            }
-            while let Some(a) = self.ep.poll_action() {
-                did = true;
-                self.routing.on_action(&a);
-                if let Action::Delete { spi_in, .. } = &a {
-                    if let Some(c) = self.dp.counters().iter().find(|c| c.spi_in == *spi_in) {
-                        info!(target: "vtid::dataplane", "dataplane({}): delete {}", self.dp.name(), routing::counters_line(c));
-                    }
-                }
-                if let Err(e) = self.dp.apply(&a) {
-                    error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
                 }
             }
             while let Some(e) = self.ep.poll_event() {
