@@ -1419,3 +1419,52 @@ fn responder_picks_the_best_matching_child() {
     got.sort();
     assert_eq!(got, [("host".to_string(), 8), ("net".to_string(), 7)]);
 }
+
+/// CHILD and IKE rekeys due at the same instant on both ends (rand_time 0,
+/// a child lifetime that divides the IKE one): a CHILD rekey queued when
+/// the IKE SA is rekeyed must not be lost with the old IKE SA's queue (the
+/// child then expired without a successor: every packet lost).
+#[test]
+fn child_rekey_queued_during_an_ike_rekey_is_not_lost() {
+    let mut cfgs = Vec::new();
+    for (me, them, remote) in [
+        ("moon.example.org", "sun.example.org", Some(B)),
+        ("sun.example.org", "moon.example.org", None),
+    ] {
+        let mut c = peer_cfg(
+            "lab",
+            me,
+            them,
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            remote,
+        );
+        c.rekey_time = Duration::from_secs(6);
+        c.rand_time = Duration::ZERO;
+        c.children[0].rekey_time = Duration::from_secs(2);
+        c.children[0].life_time = Duration::from_secs(5);
+        c.children[0].rand_time = Duration::ZERO;
+        cfgs.push(c);
+    }
+    let b = cfgs.pop().unwrap();
+    let a = cfgs.pop().unwrap();
+    let mut p = Pair::new(17, a, b, EngineConfig::default());
+    established(&mut p);
+    for _ in 0..60 {
+        p.advance(Duration::from_millis(500));
+        for side in [&p.a, &p.b] {
+            let sas = side.ep.ike_sas();
+            let children: usize = sas.iter().map(|s| s.children.len()).sum();
+            assert!(children >= 1, "no CHILD_SA left: {sas:#?}");
+        }
+    }
+    for side in [&p.a, &p.b] {
+        assert!(!side.events.iter().any(|e| matches!(
+            e,
+            Event::ChildDown {
+                reason: Failure::Expired,
+                ..
+            }
+        )));
+    }
+}

@@ -3353,12 +3353,23 @@ impl IkeSa {
         std::mem::take(&mut self.children)
     }
 
-    pub(crate) fn adopt_children(&mut self, ctx: &mut Ctx<'_>, children: Vec<ChildSa>) {
-        for c in &children {
-            // The data plane keys SAs by SPI and reqid; only the owner moves.
-            let _ = c;
+    pub(crate) fn adopt_children(&mut self, ctx: &mut Ctx<'_>, mut children: Vec<ChildSa>) {
+        // The data plane keys SAs by SPI and reqid; only the owner moves.
+        // A rekey the old IKE SA had queued (its timer already cleared) or
+        // in flight dies with the old SA's queue: do it again here, at
+        // once, or the child runs into its hard lifetime.
+        for c in &mut children {
+            let lost = match c.state {
+                ChildState::Rekeying => true,
+                ChildState::Installed => c.rekey_at.is_none() && !c.cfg.rekey_time.is_zero(),
+                _ => false,
+            };
+            if lost {
+                debug!(conn = %self.peer.name, "CHILD_SA {:08x}: rekey moved to the new IKE_SA", c.spi_in);
+                c.state = ChildState::Installed;
+                c.rekey_at = Some(ctx.now);
+            }
         }
-        let _ = ctx;
         self.children.extend(children);
     }
 
