@@ -9,9 +9,10 @@
 //!   (addresses, selectors, encapsulation);
 //! - the engine's events ([`Routing::on_event`]): `ChildUp` runs
 //!   `up-client` (once per TS pair, as strongSwan), `ChildDown` runs
-//!   `down-client` with what its `up` had; a rekey (`ChildRekeyed`, then
-//!   `ChildUp` of the new SA) runs nothing, as in strongSwan, and moves the
-//!   child's state to the new SA;
+//!   `down-client` when the last SA of that child is gone; a rekey
+//!   (`ChildRekeyed`, then `ChildUp` of the new SA) runs nothing, as in
+//!   strongSwan, and neither do the redundant SAs of a rekey collision
+//!   (both successors of one SA belong to the same child, the *lineage*);
 //! - gateway state changes ([`Routing::next_gateway_event`]), logged and kept
 //!   for the control socket ([`Routing::gateways`]);
 //! - reloads ([`Routing::reload`]): new `updown` settings apply to children
@@ -24,7 +25,7 @@
 //! child's (what the userspace data plane uses); such children get
 //! `VTID_INTERFACE`/`VTID_GATEWAY` in their updown environment.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use ike::engine::{Action, Event, IkeInfo, IkeSaId};
@@ -53,8 +54,15 @@ pub struct Routing {
     scripts: HashMap<(String, String), String>,
     /// Installed, not yet up, by inbound SPI.
     installed: HashMap<u32, UpdownContext>,
-    /// Up (the script ran `up`), by inbound SPI.
-    up: HashMap<u32, UpdownContext>,
+    /// The lineage (one `up`, one `down`) of every SA that ran `up` or
+    /// succeeded one that did, by inbound SPI.
+    lineage: HashMap<u32, u64>,
+    /// SAs replaced by a rekey, newest last (a collision rekeys one SA
+    /// twice), bounded.
+    retired: VecDeque<(u32, u64)>,
+    /// The context of each lineage's `up` (for its `down`).
+    up: HashMap<u64, UpdownContext>,
+    next_lineage: u64,
     /// New inbound SPIs of rekeys whose `ChildUp` must not run the script.
     rekeyed: HashSet<u32>,
 }
@@ -96,7 +104,10 @@ impl Routing {
             settings: UpdownSettings::default(),
             scripts: scripts_of(cfg),
             installed: HashMap::new(),
+            lineage: HashMap::new(),
+            retired: VecDeque::new(),
             up: HashMap::new(),
+            next_lineage: 0,
             rekeyed: HashSet::new(),
         }
     }
@@ -188,21 +199,32 @@ impl Routing {
                 new_spi_in,
                 ..
             } => {
-                let old = self.up.remove(old_spi_in);
                 self.installed.remove(old_spi_in);
-                let Some(old) = old else {
+                let lin = self.lineage.remove(old_spi_in).or_else(|| {
+                    self.retired
+                        .iter()
+                        .rev()
+                        .find(|(s, _)| s == old_spi_in)
+                        .map(|(_, l)| *l)
+                });
+                let new = self.installed.remove(new_spi_in);
+                let Some(lin) = lin else {
                     return;
                 };
-                let mut ctx = self
-                    .installed
-                    .remove(new_spi_in)
-                    .unwrap_or_else(|| old.clone());
-                ctx.ike_unique_id = old.ike_unique_id;
-                ctx.my_id = old.my_id.clone();
-                ctx.peer_id = old.peer_id.clone();
-                ctx.nat = old.nat || ctx.nat;
-                self.up.insert(*new_spi_in, ctx);
+                self.retired.push_back((*old_spi_in, lin));
+                while self.retired.len() > 64 {
+                    self.retired.pop_front();
+                }
+                self.lineage.insert(*new_spi_in, lin);
                 self.rekeyed.insert(*new_spi_in);
+                // `down` tells what the newest SA has (ids from the `up`).
+                if let (Some(mut ctx), Some(old)) = (new, self.up.get(&lin)) {
+                    ctx.ike_unique_id = old.ike_unique_id;
+                    ctx.my_id = old.my_id.clone();
+                    ctx.peer_id = old.peer_id.clone();
+                    ctx.nat = old.nat || ctx.nat;
+                    self.up.insert(lin, ctx);
+                }
             }
             Event::ChildUp { ike: id, child, .. } => {
                 if self.rekeyed.remove(&child.spi_in) {
@@ -218,12 +240,22 @@ impl Routing {
                     ctx.nat = ctx.nat || i.nat_local || i.nat_remote;
                 }
                 self.submit(Verb::Up, ctx.clone());
-                self.up.insert(child.spi_in, ctx);
+                let lin = self.next_lineage;
+                self.next_lineage += 1;
+                self.lineage.insert(child.spi_in, lin);
+                self.up.insert(lin, ctx);
             }
             Event::ChildDown { spi_in, .. } => {
                 self.installed.remove(spi_in);
                 self.rekeyed.remove(spi_in);
-                if let Some(ctx) = self.up.remove(spi_in) {
+                let Some(lin) = self.lineage.remove(spi_in) else {
+                    return;
+                };
+                // A collision's redundant SA: its sibling carries on.
+                if self.lineage.values().any(|l| *l == lin) {
+                    return;
+                }
+                if let Some(ctx) = self.up.remove(&lin) {
                     self.submit(Verb::Down, ctx);
                 }
             }
