@@ -30,26 +30,6 @@ fn routed_pair(s: &Site, tag: &str, a_extra: &str, esp: &str) -> (Conf, Conf) {
     (a, b)
 }
 
-/// The updown script: one line per call with what the test checks.
-fn updown_script(s: &Site) -> (String, std::path::PathBuf) {
-    let out = s.lab.workdir().join("updown.out");
-    let script = s.lab.workdir().join("updown.sh");
-    fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$PLUTO_VERB conn=$PLUTO_CONNECTION reqid=$PLUTO_REQID me=$PLUTO_ME \
-             peer=$PLUTO_PEER my_id=$PLUTO_MY_ID peer_id=$PLUTO_PEER_ID \
-             my_client=$PLUTO_MY_CLIENT peer_client=$PLUTO_PEER_CLIENT \
-             if=$VTID_INTERFACE gw=$VTID_GATEWAY\" >> {}\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    (script.display().to_string(), out)
-}
-
 /// Routed on both sides: transit and LAN pings (IPv4 and IPv6), iperf3,
 /// routes only while the SA is up, path MTU at the interface MTU, the
 /// updown hook with VTID_INTERFACE, routes withdrawn after the peer
@@ -310,8 +290,7 @@ fn routed_beside_policy_on_one_ike_sa() {
         for ifname in ["vtid0", "ipsec7"] {
             let l = log
                 .lines()
-                .filter(|l| l.contains("counters: ") && l.contains(&format!("interface={ifname}")))
-                .next_back()
+                .rfind(|l| l.contains("counters: ") && l.contains(&format!("interface={ifname}")))
                 .unwrap();
             let pin: u64 = common::field(l, "packets_in").parse().unwrap();
             let pout: u64 = common::field(l, "packets_out").parse().unwrap();
@@ -380,4 +359,34 @@ fn gateway_follows_the_peer() {
             && va.count(&["gateway IPSEC7_VTIV6", "-> up"]) >= 2
     });
     ping_ok(&s.ha, HB, None);
+}
+
+/// SIGHUP with changed interfaces: monitor settings apply at once (the
+/// gateways restart with them); a new interface and changed routes are
+/// reported as needing a restart.
+#[test]
+fn reload_applies_monitor_settings_and_reports_the_rest() {
+    let s = site("reload");
+    let mut a = Conf::side(true);
+    a.interfaces = ipsec7(true, "");
+    a.children
+        .push(Child::new("vti", 7, "0.0.0.0/0, ::/0", "0.0.0.0/0, ::/0"));
+    let mut va = start_vtid(&s, &s.ga, "vtid-a", &a);
+    va.wait_for(&["gateway IPSEC7_VTIV4 on ipsec7", "every 1s"], T);
+    a.interfaces = format!(
+        "  ipsec7 {{\n    reqid = 7\n    local_addr = {TA}/30, {TA6}/126\n    remote_addr = {TB}, {TB6}\n    \
+         routes = 10.2.0.0/24, 10.3.0.0/24\n    monitor_interval = 2\n  }}\n  ipsec8 {{\n    reqid = 8\n    \
+         local_addr = 10.6.108.1/30\n    remote_addr = 10.6.108.2\n  }}\n"
+    );
+    fs::write(&va.conf_path, a.render()).unwrap();
+    va.signal("HUP");
+    va.wait_for(&["reload: new interface ipsec8 cannot be created"], T);
+    va.wait_for(&["reload: interface ipsec7:", "restart vtid"], T);
+    va.wait_for(
+        &["gateway monitor settings changed; restarting the monitors"],
+        T,
+    );
+    va.wait_for(&["gateway IPSEC7_VTIV4 on ipsec7", "every 2s"], T);
+    va.wait_for(&["gateway IPSEC7_VTIV6 on ipsec7", "every 2s"], T);
+    assert_eq!(va.count(&["gateway IPSEC8_"]), 0, "{}", va.log());
 }

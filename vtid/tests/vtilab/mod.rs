@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -384,4 +385,24 @@ pub fn vtid_counters(log: &str) -> (BTreeMap<u32, u64>, BTreeMap<u32, u64>) {
         out.insert(spi_out, pout);
     }
     (inb, out)
+}
+
+/// The updown script: one line per call with what the test checks.
+pub fn updown_script(s: &Site) -> (String, std::path::PathBuf) {
+    let out = s.lab.workdir().join("updown.out");
+    let script = s.lab.workdir().join("updown.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$PLUTO_VERB conn=$PLUTO_CONNECTION reqid=$PLUTO_REQID me=$PLUTO_ME \
+             peer=$PLUTO_PEER my_id=$PLUTO_MY_ID peer_id=$PLUTO_PEER_ID \
+             my_client=$PLUTO_MY_CLIENT peer_client=$PLUTO_PEER_CLIENT \
+             if=$VTID_INTERFACE gw=$VTID_GATEWAY\" >> {}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    (script.display().to_string(), out)
 }
