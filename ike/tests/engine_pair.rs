@@ -1468,3 +1468,65 @@ fn child_rekey_queued_during_an_ike_rekey_is_not_lost() {
         )));
     }
 }
+
+/// In a CHILD rekey collision no side sends on an SA before the other side
+/// has installed its inbound half: the loser must not switch to the
+/// winner's SA when its own exchange completes (the winner may not have
+/// our answer to its request yet), only once the winner shows it has it.
+#[test]
+fn rekey_collision_loser_waits_for_the_winner() {
+    for seed in 0..12 {
+        let a = peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        );
+        let b = peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        );
+        let mut p = Pair::new(100 + seed, a, b, EngineConfig::default());
+        established(&mut p);
+        let sa_spi = p.a.installed[0].inbound.spi;
+        let sb_spi = p.b.installed[0].inbound.spi;
+        p.a.ep.rekey_child(p.now, sa_spi).unwrap();
+        p.b.ep.rekey_child(p.now, sb_spi).unwrap();
+        // deliver one message at a time, checking after each
+        for _ in 0..100 {
+            p.drain();
+            for (me, peer) in [(&p.a, &p.b), (&p.b, &p.a)] {
+                if let Some(out) = me.active_out.last() {
+                    assert!(
+                        peer.installed.iter().any(|i| i.inbound.spi == *out)
+                            && !peer.deleted.contains(out),
+                        "seed {seed}: sending on {out:08x}, which the peer has not installed"
+                    );
+                }
+            }
+            let Some((to_b, data, to, from, nat_t)) = p.wire.pop_front() else {
+                break;
+            };
+            let side = if to_b { &mut p.b } else { &mut p.a };
+            side.ep.handle_datagram(
+                p.now,
+                Datagram {
+                    local: to,
+                    remote: from,
+                    nat_t,
+                    data: &data,
+                },
+            );
+        }
+        p.advance(Duration::from_secs(10));
+        let a = &p.a.ep.ike_sas()[0];
+        assert_eq!(a.children.len(), 1, "seed {seed}: {:?}", a.children);
+        assert_eq!(p.a.active_out, vec![a.children[0].spi_out], "seed {seed}");
+    }
+}

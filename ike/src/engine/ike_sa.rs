@@ -2373,7 +2373,29 @@ impl IkeSa {
                 // the peer deletes the old one.
                 info!(conn = %self.conn(), "CHILD_SA rekey collision lost, deleting redundant {new:08x}");
                 self.set_child_state(old, ChildState::Rekeyed);
-                self.activate(ctx, their_spi);
+                // Like a rekey responder, go on sending on the old SA until
+                // the winner shows it has installed its SA (ESP arrives on
+                // it, or it deletes the old one): our answer to its request
+                // may still be on its way, and ESP on its SA would meet an
+                // unknown SPI there.
+                let _ = their_spi;
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == new) {
+                    c.state = ChildState::Deleting;
+                    if c.outbound_active {
+                        c.outbound_active = false;
+                        ctx.actions.push_back(Action::RemoveOutbound {
+                            reqid: c.cfg.reqid,
+                            spi_out: c.spi_out,
+                        });
+                    }
+                }
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old) {
+                    c.outbound_active = true;
+                    ctx.actions.push_back(Action::ActivateOutbound {
+                        reqid: c.cfg.reqid,
+                        spi_out: c.spi_out,
+                    });
+                }
                 self.queue.push_front(Task::DeleteChild(new));
                 return;
             }
