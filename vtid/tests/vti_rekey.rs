@@ -183,9 +183,10 @@ fn rekeys_vtid_vtid_lose_nothing() {
     assert!(ike_a >= 3, "only {ike_a} IKE rekeys");
     // 2 SPIs per CHILD_SA; 11 SAs at least carried traffic
     assert!(spis.len() >= 22, "only {} SPIs on the wire", spis.len());
+    // rand_time 0: the CHILD rekeys collide (the IKE ones often do too)
     assert!(
-        va.count(&["CHILD_SA rekey collision"]) > 0 && va.count(&["IKE_SA rekey collision"]) > 0,
-        "no rekey collisions"
+        va.count(&["CHILD_SA rekey collision"]) > 0,
+        "no CHILD rekey collisions"
     );
     // updown ran for the child coming up, never for its rekeys
     let ud = std::fs::read_to_string(&updown_out).unwrap_or_default();
