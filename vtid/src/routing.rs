@@ -192,7 +192,19 @@ impl Routing {
     }
 
     /// An engine event; `ike` finds an IKE SA's summary (ids, unique id).
+    /// Runs the script if the event calls for it.
     pub fn on_event(&mut self, e: &Event, ike: impl Fn(IkeSaId) -> Option<IkeInfo>) {
+        if let Some((verb, ctx)) = self.updown_for(e, ike) {
+            self.submit(verb, ctx);
+        }
+    }
+
+    /// What an event means for the updown script.
+    fn updown_for(
+        &mut self,
+        e: &Event,
+        ike: impl Fn(IkeSaId) -> Option<IkeInfo>,
+    ) -> Option<(Verb, UpdownContext)> {
         match e {
             Event::ChildRekeyed {
                 old_spi_in,
@@ -208,9 +220,7 @@ impl Routing {
                         .map(|(_, l)| *l)
                 });
                 let new = self.installed.remove(new_spi_in);
-                let Some(lin) = lin else {
-                    return;
-                };
+                let lin = lin?;
                 self.retired.push_back((*old_spi_in, lin));
                 while self.retired.len() > 64 {
                     self.retired.pop_front();
@@ -225,41 +235,36 @@ impl Routing {
                     ctx.nat = old.nat || ctx.nat;
                     self.up.insert(lin, ctx);
                 }
+                None
             }
             Event::ChildUp { ike: id, child, .. } => {
                 if self.rekeyed.remove(&child.spi_in) {
-                    return;
+                    return None;
                 }
-                let Some(mut ctx) = self.installed.remove(&child.spi_in) else {
-                    return;
-                };
+                let mut ctx = self.installed.remove(&child.spi_in)?;
                 if let Some(i) = ike(*id) {
                     ctx.ike_unique_id = i.unique_id;
                     ctx.my_id = i.local_id;
                     ctx.peer_id = i.remote_id;
                     ctx.nat = ctx.nat || i.nat_local || i.nat_remote;
                 }
-                self.submit(Verb::Up, ctx.clone());
                 let lin = self.next_lineage;
                 self.next_lineage += 1;
                 self.lineage.insert(child.spi_in, lin);
-                self.up.insert(lin, ctx);
+                self.up.insert(lin, ctx.clone());
+                Some((Verb::Up, ctx))
             }
             Event::ChildDown { spi_in, .. } => {
                 self.installed.remove(spi_in);
                 self.rekeyed.remove(spi_in);
-                let Some(lin) = self.lineage.remove(spi_in) else {
-                    return;
-                };
+                let lin = self.lineage.remove(spi_in)?;
                 // A collision's redundant SA: its sibling carries on.
                 if self.lineage.values().any(|l| *l == lin) {
-                    return;
+                    return None;
                 }
-                if let Some(ctx) = self.up.remove(&lin) {
-                    self.submit(Verb::Down, ctx);
-                }
+                self.up.remove(&lin).map(|ctx| (Verb::Down, ctx))
             }
-            Event::IkeUp(_) | Event::IkeDown { .. } | Event::IkeRekeyed { .. } => {}
+            Event::IkeUp(_) | Event::IkeDown { .. } | Event::IkeRekeyed { .. } => None,
         }
     }
 
@@ -381,4 +386,145 @@ pub fn counters_line(c: &SaCounters) -> String {
         c.auth_failures,
         c.ts_violations
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ike::engine::{ChildInfo, Failure, Ts};
+    use std::time::Instant;
+
+    fn cfg() -> config::Config {
+        config::load_str(
+            "connections {\n lab {\n  local {\n   auth = psk\n  }\n  remote {\n   auth = psk\n  }\n  \
+             children {\n   vti {\n    reqid = 7\n    updown = /bin/true\n   }\n  }\n }\n}\n\
+             interfaces {\n ipsec7 {\n  reqid = 7\n  local_addr = 10.6.106.1/30\n  remote_addr = 10.6.106.2\n }\n}\n",
+            "test.conf",
+        )
+        .unwrap()
+        .config
+    }
+
+    fn ctx(r: &Routing) -> UpdownContext {
+        let any: Ts = Ts::any(true);
+        UpdownContext {
+            updown: "/bin/true".into(),
+            child_name: "vti".into(),
+            reqid: 7,
+            proto: vti::updown::IpsecProto::Esp,
+            ike_unique_id: 0,
+            me: "192.0.2.1".parse().unwrap(),
+            peer: "198.51.100.1:500".parse().unwrap(),
+            my_id: String::new(),
+            peer_id: String::new(),
+            local_ts: vec![any],
+            remote_ts: vec![any],
+            nat: false,
+            xauth_id: None,
+            my_vips: vec![],
+            peer_vips: vec![],
+            dns: vec![],
+            mark_in: None,
+            mark_out: None,
+            if_id_in: 0,
+            if_id_out: 0,
+            ipcomp: false,
+            host_access: false,
+            interface: None,
+            routed: r.routed(7),
+        }
+    }
+
+    /// As `on_action` does for an Install of the child.
+    fn install(r: &mut Routing, spi: u32) {
+        let c = ctx(r);
+        r.installed.insert(spi, c);
+    }
+
+    fn up(spi: u32) -> Event {
+        Event::ChildUp {
+            ike: IkeSaId(1),
+            conn: "lab".into(),
+            child: Box::new(ChildInfo {
+                unique_id: spi,
+                name: "vti".into(),
+                reqid: 7,
+                state: "INSTALLED",
+                spi_in: spi,
+                spi_out: spi + 1000,
+                proposal: String::new(),
+                encap: false,
+                esn: false,
+                local_ts: vec![],
+                remote_ts: vec![],
+                installed_at: Instant::now(),
+                rekey_at: None,
+                expires_at: None,
+            }),
+        }
+    }
+
+    fn rekeyed(old: u32, new: u32) -> Event {
+        Event::ChildRekeyed {
+            ike: IkeSaId(1),
+            child: "vti".into(),
+            old_spi_in: old,
+            new_spi_in: new,
+        }
+    }
+
+    fn down(spi: u32) -> Event {
+        Event::ChildDown {
+            ike: IkeSaId(1),
+            conn: "lab".into(),
+            child: "vti".into(),
+            spi_in: spi,
+            spi_out: spi + 1000,
+            reason: Failure::DeletedLocally,
+        }
+    }
+
+    fn run(r: &mut Routing, e: Event) -> Option<Verb> {
+        r.updown_for(&e, |_| None).map(|(v, c)| {
+            assert_eq!(
+                c.routed.as_ref().map(|x| x.interface.as_str()),
+                Some("ipsec7")
+            );
+            v
+        })
+    }
+
+    /// Up once, nothing for rekeys or a collision's redundant SA, down
+    /// when the last SA of the child goes.
+    #[test]
+    fn updown_once_per_child_through_rekeys_and_collisions() {
+        let mut r = Routing::new(&cfg());
+        install(&mut r, 1);
+        assert_eq!(run(&mut r, up(1)), Some(Verb::Up));
+        // plain rekey 1 -> 2
+        install(&mut r, 2);
+        assert_eq!(run(&mut r, rekeyed(1, 2)), None);
+        assert_eq!(run(&mut r, up(2)), None);
+        // collision: 2 rekeyed into 3 (theirs) and 4 (ours), 4 deleted
+        install(&mut r, 3);
+        assert_eq!(run(&mut r, rekeyed(2, 3)), None);
+        assert_eq!(run(&mut r, up(3)), None);
+        install(&mut r, 4);
+        assert_eq!(run(&mut r, rekeyed(2, 4)), None);
+        assert_eq!(run(&mut r, up(4)), None);
+        assert_eq!(run(&mut r, down(4)), None);
+        // the survivor goes: down
+        assert_eq!(run(&mut r, down(3)), Some(Verb::Down));
+        assert!(r.up.is_empty() && r.lineage.is_empty());
+    }
+
+    /// A child that fails before it is up, and one without updown, run
+    /// nothing.
+    #[test]
+    fn no_updown_without_an_up() {
+        let mut r = Routing::new(&cfg());
+        assert_eq!(run(&mut r, up(9)), None);
+        assert_eq!(run(&mut r, down(9)), None);
+        assert_eq!(run(&mut r, down(0)), None);
+    }
 }
