@@ -1370,3 +1370,163 @@ fn initiate_while_connecting_adds_the_child_to_that_ike_sa() {
     assert_eq!(p.a.ep.ike_sas()[0].children.len(), 2);
     assert_eq!(p.b.ep.ike_sas()[0].children.len(), 2);
 }
+
+/// A responder with a 0.0.0.0/0 child listed before a /32 child picks the
+/// /32 child for a /32 request (the best match, like strongSwan), not the
+/// first that intersects: a routed child beside a policy-based one.
+#[test]
+fn responder_picks_the_best_matching_child() {
+    let any = || vec![TsSpec::Range(Ts::any(true))];
+    let host = |a: &str| vec![TsSpec::Range(Ts::subnet(ip(a), 32))];
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        Some(B),
+    );
+    a.children[0].local_ts = any();
+    a.children[0].remote_ts = any();
+    let mut h = a.children[0].clone();
+    h.name = "host".into();
+    h.reqid = 8;
+    h.local_ts = host("10.1.0.10");
+    h.remote_ts = host("10.2.0.10");
+    a.children.push(h.clone());
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        "aes128gcm16-prfsha256-ecp256",
+        "aes128gcm16",
+        None,
+    );
+    b.children[0].local_ts = any();
+    b.children[0].remote_ts = any();
+    h.local_ts = host("10.2.0.10");
+    h.remote_ts = host("10.1.0.10");
+    b.children.push(h);
+    let mut p = Pair::new(16, a, b, EngineConfig::default());
+    p.a.ep.initiate(p.now, "lab", Some("net")).unwrap();
+    p.a.ep.initiate(p.now, "lab", Some("host")).unwrap();
+    p.run();
+    let mut got: Vec<(String, u32)> = p.b.ep.ike_sas()[0]
+        .children
+        .iter()
+        .map(|c| (c.name.clone(), c.reqid))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("host".to_string(), 8), ("net".to_string(), 7)]);
+}
+
+/// CHILD and IKE rekeys due at the same instant on both ends (rand_time 0,
+/// a child lifetime that divides the IKE one): a CHILD rekey queued when
+/// the IKE SA is rekeyed must not be lost with the old IKE SA's queue (the
+/// child then expired without a successor: every packet lost).
+#[test]
+fn child_rekey_queued_during_an_ike_rekey_is_not_lost() {
+    let mut cfgs = Vec::new();
+    for (me, them, remote) in [
+        ("moon.example.org", "sun.example.org", Some(B)),
+        ("sun.example.org", "moon.example.org", None),
+    ] {
+        let mut c = peer_cfg(
+            "lab",
+            me,
+            them,
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            remote,
+        );
+        c.rekey_time = Duration::from_secs(6);
+        c.rand_time = Duration::ZERO;
+        c.children[0].rekey_time = Duration::from_secs(2);
+        c.children[0].life_time = Duration::from_secs(5);
+        c.children[0].rand_time = Duration::ZERO;
+        cfgs.push(c);
+    }
+    let b = cfgs.pop().unwrap();
+    let a = cfgs.pop().unwrap();
+    let mut p = Pair::new(17, a, b, EngineConfig::default());
+    established(&mut p);
+    for _ in 0..60 {
+        p.advance(Duration::from_millis(500));
+        for side in [&p.a, &p.b] {
+            let sas = side.ep.ike_sas();
+            let children: usize = sas.iter().map(|s| s.children.len()).sum();
+            assert!(children >= 1, "no CHILD_SA left: {sas:#?}");
+        }
+    }
+    for side in [&p.a, &p.b] {
+        assert!(!side.events.iter().any(|e| matches!(
+            e,
+            Event::ChildDown {
+                reason: Failure::Expired,
+                ..
+            }
+        )));
+    }
+}
+
+/// In a CHILD rekey collision no side sends on an SA before the other side
+/// has installed its inbound half: the loser must not switch to the
+/// winner's SA when its own exchange completes (the winner may not have
+/// our answer to its request yet), only once the winner shows it has it.
+#[test]
+fn rekey_collision_loser_waits_for_the_winner() {
+    for seed in 0..12 {
+        let a = peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        );
+        let b = peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        );
+        let mut p = Pair::new(100 + seed, a, b, EngineConfig::default());
+        established(&mut p);
+        let sa_spi = p.a.installed[0].inbound.spi;
+        let sb_spi = p.b.installed[0].inbound.spi;
+        p.a.ep.rekey_child(p.now, sa_spi).unwrap();
+        p.b.ep.rekey_child(p.now, sb_spi).unwrap();
+        // deliver one message at a time, checking after each
+        for _ in 0..100 {
+            p.drain();
+            for (me, peer) in [(&p.a, &p.b), (&p.b, &p.a)] {
+                if let Some(out) = me.active_out.last() {
+                    assert!(
+                        peer.installed.iter().any(|i| i.inbound.spi == *out)
+                            && !peer.deleted.contains(out),
+                        "seed {seed}: sending on {out:08x}, which the peer has not installed"
+                    );
+                }
+            }
+            let Some((to_b, data, to, from, nat_t)) = p.wire.pop_front() else {
+                break;
+            };
+            let side = if to_b { &mut p.b } else { &mut p.a };
+            side.ep.handle_datagram(
+                p.now,
+                Datagram {
+                    local: to,
+                    remote: from,
+                    nat_t,
+                    data: &data,
+                },
+            );
+        }
+        p.advance(Duration::from_secs(10));
+        let a = &p.a.ep.ike_sas()[0];
+        assert_eq!(a.children.len(), 1, "seed {seed}: {:?}", a.children);
+        assert_eq!(p.a.active_out, vec![a.children[0].spi_out], "seed {seed}");
+    }
+}

@@ -1268,39 +1268,51 @@ impl Daemon {
             .with_section("interfaces", out)
     }
 
+    /// `vtid-list-gateways`: every automatic gateway (one per interface and
+    /// family), with its monitor's state, loss and latency.
     fn ctl_gateways(&self) -> Message {
         let mut out = Message::new();
-        for iface in &self.merged().interfaces {
+        let running = self.gateways();
+        for g in &running {
             let mut m = Message::new()
-                .with_value("interface", iface.name.as_str())
-                .with_value("reqid", iface.reqid.to_string());
-            let target = match iface.monitor {
-                config::Monitor::Address(a) => Some(a.to_string()),
-                config::Monitor::Gateway => iface.remote_addrs.first().map(|a| a.to_string()),
-                config::Monitor::Off => None,
-            };
-            match target {
-                Some(a) => {
-                    m.push_value("monitor", a);
-                    m.push_value("interval", iface.monitor_interval.as_secs().to_string());
-                    m.push_value("status", "monitor: not running");
-                }
-                None => {
-                    m.push_value("monitor", "none");
-                    m.push_value("status", "monitor: not configured");
-                }
+                .with_value("interface", g.interface.as_str())
+                .with_value("gateway", g.gateway.to_string())
+                .with_value(
+                    "monitor",
+                    g.monitor
+                        .map_or_else(|| "off".to_string(), |a| a.to_string()),
+                )
+                .with_value("status", g.state.to_string())
+                .with_value("loss", format!("{:.0}%", g.loss_percent))
+                .with_value("sent", g.sent.to_string())
+                .with_value("received", g.received.to_string())
+                .with_value("reason", g.reason.as_str());
+            if let Some(r) = g.rtt_avg {
+                m.push_value("latency", format!("{:.1}ms", r.as_secs_f64() * 1000.0));
             }
-            if let Some(gw) = iface.remote_addrs.first() {
-                m.push_value("gateway", gw.to_string());
+            if let Some(r) = g.rtt_stddev {
+                m.push_value("stddev", format!("{:.1}ms", r.as_secs_f64() * 1000.0));
             }
-            out.push_section(iface.name.clone(), m);
+            if let Ok(d) = g.last_change.duration_since(std::time::UNIX_EPOCH) {
+                m.push_value("since", d.as_secs().to_string());
+            }
+            if let Some(e) = &g.error {
+                m.push_value("error", e.as_str());
+            }
+            out.push_section(g.name.clone(), m);
         }
-        Message::new()
-            .with_value(
+        let mut reply = Message::new();
+        if running.is_empty() && !self.merged().interfaces.is_empty() {
+            reply.push_value(
                 "note",
-                "gateway monitoring is not part of this build: loss and latency are not measured",
-            )
-            .with_section("gateways", out)
+                format!(
+                    "gateway monitoring runs with the userspace data plane; this daemon uses '{}'",
+                    self.dp.name()
+                ),
+            );
+        }
+        reply.push_section("gateways", out);
+        reply
     }
 
     fn jobs_queued(&self) -> usize {

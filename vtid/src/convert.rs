@@ -776,8 +776,7 @@ fn child_config(
     c.if_id_in = if_id(conn.child_if_id_in(child), &k("if_id_in"), w);
     c.if_id_out = if_id(conn.child_if_id_out(child), &k("if_id_out"), w);
     // Keys the engine or the data plane cannot honour yet.
-    let unsupported: [(bool, &str); 14] = [
-        (child.updown.is_some(), "updown"),
+    let unsupported: [(bool, &str); 13] = [
         (child.hostaccess, "hostaccess"),
         (child.ipcomp, "ipcomp"),
         (!child.inactivity.is_zero(), "inactivity"),

@@ -20,6 +20,7 @@ use crate::dataplane::{Dataplane, RecordBackend, Report};
 use crate::kernel::XfrmDataplane;
 use crate::logging::LogHandle;
 use crate::net::{Inbound, NetStats, Sockets};
+use crate::routing::{self, Routing};
 use crate::userspace::UserspaceBackend;
 
 /// How long shutdown waits for the peers to answer our DELETEs.
@@ -119,6 +120,8 @@ pub struct Daemon {
     pub(crate) hub: Hub,
     jobs: mpsc::Receiver<Job>,
     jobs_tx: mpsc::Sender<Job>,
+    /// Gateways of the interfaces and the updown hook.
+    routing: Routing,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -192,6 +195,10 @@ impl Daemon {
                 )));
             }
         };
+        let mut routing = Routing::new(&loaded.config);
+        if dp.as_userspace().is_some() {
+            routing.start_gateways();
+        }
         let conv = convert::convert(
             &loaded.config,
             &ReqidMap::new(),
@@ -243,6 +250,7 @@ impl Daemon {
             hub: Hub::new(),
             jobs,
             jobs_tx,
+            routing,
         };
         Ok((d, rx))
     }
@@ -255,6 +263,12 @@ impl Daemon {
     /// The data plane (tests, listings).
     pub fn dataplane(&self) -> &dyn Dataplane {
         &*self.dp
+    }
+
+    /// The automatic gateways of the `ipsecN` interfaces and their state
+    /// (empty unless the userspace data plane runs), for the control socket.
+    pub fn gateways(&self) -> Vec<vti::gateway::GatewayStatus> {
+        self.routing.gateways()
     }
 
     /// Sets our initiating address for connection `conn`: a concrete
@@ -310,6 +324,22 @@ impl Daemon {
     async fn flush(&mut self) {
         loop {
             let mut did = false;
+            // Actions first: an SA the engine installs must be in the data
+            // plane before the message that lets the peer use it leaves
+            // (a rekey responder's CREATE_CHILD_SA response; the peer's
+            // first ESP on the new SA otherwise meets an unknown SPI).
+            while let Some(a) = self.ep.poll_action() {
+                did = true;
+                self.routing.on_action(&a);
+                if let Action::Delete { spi_in, .. } = &a {
+                    if let Some(c) = self.dp.counters().iter().find(|c| c.spi_in == *spi_in) {
+                        info!(target: "vtid::dataplane", "dataplane({}): delete {}", self.dp.name(), routing::counters_line(c));
+                    }
+                }
+                if let Err(e) = self.dp.apply(&a) {
+                    error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
+                }
+            }
             while let Some(t) = self.ep.poll_transmit() {
                 did = true;
                 if t.nat_t && self.dp.owns_nat_t() {
@@ -334,12 +364,6 @@ impl Daemon {
                     warn!(target: "vtid::net", "sending {} bytes from {} to {}: {e}", t.data.len(), t.local, t.remote);
                 }
             }
-            while let Some(a) = self.ep.poll_action() {
-                did = true;
-                if let Err(e) = self.dp.apply(&a) {
-                    error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
-                }
-            }
             while let Some(e) = self.ep.poll_event() {
                 did = true;
                 self.on_event(e);
@@ -351,6 +375,9 @@ impl Daemon {
     }
 
     fn on_event(&mut self, e: Event) {
+        let ep = &self.ep;
+        self.routing
+            .on_event(&e, |id| ep.ike_sas().into_iter().find(|i| i.id == id));
         self.log_event(&e);
         self.hub_event(&e);
     }
@@ -487,6 +514,17 @@ impl Daemon {
         for e in sas {
             info!(target: "vtid::dataplane", "dataplane({}): sa {e}", self.dp.name());
         }
+        for c in self.dp.counters() {
+            info!(target: "vtid::dataplane", "dataplane({}): {}", self.dp.name(), routing::counters_line(&c));
+        }
+        if let Some(u) = self.dp.as_userspace() {
+            for l in u.stats_lines() {
+                info!(target: "vtid::dataplane", "dataplane(userspace): {l}");
+            }
+        }
+        for l in self.routing.dump_lines() {
+            info!(target: "vtid::gateway", "{l}");
+        }
     }
 
     fn reload(&mut self) {
@@ -499,6 +537,7 @@ impl Daemon {
             }
         };
         self.log.apply(&loaded.config.daemon.log);
+        self.routing.reload(&loaded.config);
         for w in &loaded.warnings {
             warn!(target: "vtid::convert", "{w}");
         }
@@ -607,6 +646,7 @@ impl Daemon {
                 Some(d) = rx.recv() => self.on_datagram(d),
                 Some(r) = self.dp_rx.recv() => self.on_report(r),
                 Some(job) = self.jobs.recv() => job(&mut self),
+                Some(g) = self.routing.next_gateway_event() => self.routing.on_gateway_event(g),
                 () = sleep => self.ep.handle_timeout(Instant::now()),
                 _ = hup.recv() => self.reload(),
                 _ = usr1.recv() => self.dump(),
@@ -624,6 +664,8 @@ impl Daemon {
                 }
             }
         }
+        self.flush().await;
+        self.routing.shutdown().await;
         self.dump();
         server.stop().await;
         let _ = std::fs::remove_file(&vici);

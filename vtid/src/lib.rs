@@ -9,6 +9,7 @@
 //!   with FreeBSD if_ipsec).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
+//! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 
 pub mod control;
 pub mod convert;
@@ -17,4 +18,5 @@ pub mod dataplane;
 pub mod kernel;
 pub mod logging;
 pub mod net;
+pub mod routing;
 pub mod userspace;

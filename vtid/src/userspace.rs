@@ -90,6 +90,34 @@ impl UserspaceBackend {
         })
     }
 
+    /// Per-interface counters and the unknown-SPI drops, one line each (for
+    /// the SIGUSR1 dump).
+    pub fn stats_lines(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .dp
+            .interface_stats()
+            .into_iter()
+            .map(|i| {
+                format!(
+                    "interface {} reqid={} carrier={} no_sa_drops={} too_big={} icmp_sent={} \
+                     icmp_rate_limited={} malformed={} mss_clamped={} send_errors={}",
+                    i.name,
+                    i.reqid.map_or("-".to_string(), |r| r.to_string()),
+                    if i.carrier { "on" } else { "off" },
+                    i.no_sa_drops,
+                    i.too_big,
+                    i.icmp_sent,
+                    i.icmp_rate_limited,
+                    i.malformed,
+                    i.mss_clamped,
+                    i.send_errors
+                )
+            })
+            .collect();
+        v.push(format!("unknown_spi_drops={}", self.dp.unknown_spi_drops()));
+        v
+    }
+
     /// Marks the daemon's own IKE sockets so their packets bypass the
     /// tunnels (the data plane's rule sends marked packets to the main
     /// table only).

@@ -636,7 +636,7 @@ impl Endpoint {
                         .map(IkeSa::take_children)
                         .unwrap_or_default();
                     if let Some(target) = self.sas.get_mut(&to.0) {
-                        target.adopt_children(children);
+                        target.adopt_children(now, children);
                     }
                 }
                 Note::Reauth { old, children } => {

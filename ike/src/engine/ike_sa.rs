@@ -1785,20 +1785,29 @@ impl IkeSa {
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         };
         let transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
-        // The child config: for a rekey the existing one; otherwise the
-        // first whose selectors intersect the request.
+        // The child config: for a rekey the existing one; otherwise, among
+        // those whose selectors intersect the request, the best match
+        // (strongSwan's select_child_cfg: selectors equal to the offer beat
+        // ones that contain it, which beat mere intersections; the first
+        // on a tie). So a /32 child is not swallowed by a 0.0.0.0/0 one
+        // listed before it.
         let cfg = match rekeys.and_then(|spi| self.children.iter().find(|c| c.spi_in == spi)) {
             Some(c) => Some(c.cfg.clone()),
-            None => self
-                .peer
-                .children
-                .iter()
-                .find(|c| {
+            None => {
+                let mut best: Option<(u32, &ChildConfig)> = None;
+                for c in &self.peer.children {
                     let l = resolve_ts(&c.local_ts, self.local);
                     let r = self.remote_dynamic(&c.remote_ts, &tsi);
-                    !ts::narrow(&tsr, &l).is_empty() && !ts::narrow(&tsi, &r).is_empty()
-                })
-                .cloned(),
+                    if ts::narrow(&tsr, &l).is_empty() || ts::narrow(&tsi, &r).is_empty() {
+                        continue;
+                    }
+                    let score = ts::match_score(&tsr, &l) + ts::match_score(&tsi, &r);
+                    if best.is_none_or(|(b, _)| score > b) {
+                        best = Some((score, c));
+                    }
+                }
+                best.map(|(_, c)| c.clone())
+            }
         };
         let Some(cfg) = cfg else {
             warn!(
@@ -2346,7 +2355,29 @@ impl IkeSa {
                 // the peer deletes the old one.
                 info!(conn = %self.conn(), "CHILD_SA rekey collision lost, deleting redundant {new:08x}");
                 self.set_child_state(old, ChildState::Rekeyed);
-                self.activate(ctx, their_spi);
+                // Like a rekey responder, go on sending on the old SA until
+                // the winner shows it has installed its SA (ESP arrives on
+                // it, or it deletes the old one): our answer to its request
+                // may still be on its way, and ESP on its SA would meet an
+                // unknown SPI there.
+                let _ = their_spi;
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == new) {
+                    c.state = ChildState::Deleting;
+                    if c.outbound_active {
+                        c.outbound_active = false;
+                        ctx.actions.push_back(Action::RemoveOutbound {
+                            reqid: c.cfg.reqid,
+                            spi_out: c.spi_out,
+                        });
+                    }
+                }
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == old) {
+                    c.outbound_active = true;
+                    ctx.actions.push_back(Action::ActivateOutbound {
+                        reqid: c.cfg.reqid,
+                        spi_out: c.spi_out,
+                    });
+                }
                 self.queue.push_front(Task::DeleteChild(new));
                 return;
             }
@@ -3328,7 +3359,22 @@ impl IkeSa {
 
     /// Takes over CHILD SAs of the IKE SA this one replaced (§2.8). The
     /// data plane keeps them under their SPIs; address updates name them.
-    pub(crate) fn adopt_children(&mut self, children: Vec<ChildSa>) {
+    pub(crate) fn adopt_children(&mut self, now: Instant, mut children: Vec<ChildSa>) {
+        // A rekey the old IKE SA had queued (its timer already cleared) or
+        // in flight dies with the old SA's queue: do it again here, at
+        // once, or the child runs into its hard lifetime.
+        for c in &mut children {
+            let lost = match c.state {
+                ChildState::Rekeying => true,
+                ChildState::Installed => c.rekey_at.is_none() && !c.cfg.rekey_time.is_zero(),
+                _ => false,
+            };
+            if lost {
+                debug!(conn = %self.peer.name, "CHILD_SA {:08x}: rekey moved to the new IKE_SA", c.spi_in);
+                c.state = ChildState::Installed;
+                c.rekey_at = Some(now);
+            }
+        }
         self.children.extend(children);
     }
 

@@ -251,6 +251,28 @@ pub fn narrow(offered: &[Ts], configured: &[Ts]) -> Vec<Ts> {
     out
 }
 
+/// How well configured selectors match an offer, for choosing among child
+/// configurations (strongSwan's `get_ts_match`): per pair of offered and
+/// configured selector, 4 if equal, 2 if the offered one lies within the
+/// configured one, 1 if they only intersect.
+pub fn match_score(offered: &[Ts], configured: &[Ts]) -> u32 {
+    let mut score = 0;
+    for o in offered {
+        for c in configured {
+            score += if o == c {
+                4
+            } else if o.is_subset_of(c) {
+                2
+            } else if o.intersect(c).is_some() {
+                1
+            } else {
+                0
+            };
+        }
+    }
+    score
+}
+
 /// Whether every selector of `got` lies within some selector of `allowed`:
 /// how an initiator checks the responder's narrowed selectors.
 pub fn all_within(got: &[Ts], allowed: &[Ts]) -> bool {

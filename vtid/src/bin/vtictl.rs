@@ -702,29 +702,31 @@ async fn gateways(a: &Args, c: &mut Client) -> Result<(), Fail> {
         return print_json(&named_array(&list));
     }
     if list.is_empty() {
-        println!("no interfaces configured");
-        return Ok(());
-    }
-    let mut t = Table::new(&[
-        "INTERFACE",
-        "GATEWAY",
-        "MONITOR",
-        "STATUS",
-        "LOSS",
-        "LATENCY",
-    ]);
-    for (name, m) in &list {
-        let s = |k: &str| m.str(k).unwrap_or("-").to_string();
-        t.row(vec![
-            name.clone(),
-            s("gateway"),
-            s("monitor"),
-            s("status"),
-            s("loss"),
-            s("latency"),
+        println!("no gateways");
+    } else {
+        let mut t = Table::new(&[
+            "NAME",
+            "INTERFACE",
+            "GATEWAY",
+            "MONITOR",
+            "STATUS",
+            "LOSS",
+            "LATENCY",
         ]);
+        for (name, m) in &list {
+            let s = |k: &str| m.str(k).unwrap_or("-").to_string();
+            t.row(vec![
+                name.clone(),
+                s("interface"),
+                s("gateway"),
+                s("monitor"),
+                s("status"),
+                s("loss"),
+                s("latency"),
+            ]);
+        }
+        t.print();
     }
-    t.print();
     if let Some(n) = r.str("note") {
         println!("\n({n})");
     }
