@@ -760,6 +760,45 @@ fn child_rekey_collision() {
     assert_eq!(p.b.active_out, vec![b.children[0].spi_out]);
 }
 
+/// Seen against strongSwan: our CREATE_CHILD_SA rekey request is lost,
+/// the peer rekeys the same CHILD SA, we answer it (a collision from our
+/// side only), the peer completes and DELETEs the old SA before our
+/// retransmit arrives (which it then refuses with CHILD_SA_NOT_FOUND).
+/// The peer's new SA must carry our outbound traffic afterwards.
+#[test]
+fn child_rekey_collision_peer_deletes_the_old_sa_while_ours_is_in_flight() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    let sa_spi = p.a.installed[0].inbound.spi;
+    let sb_spi = p.b.installed[0].inbound.spi;
+    let mut dropped = false;
+    p.drop_if = Some(Box::new(move |to_b, data| {
+        let h = Header::parse(data).unwrap();
+        let hit =
+            to_b && !dropped && h.exchange == ExchangeType::CREATE_CHILD_SA && !h.flags.response;
+        dropped |= hit;
+        hit
+    }));
+    p.a.ep.rekey_child(p.now, sa_spi).unwrap();
+    p.drain(); // A's request is lost
+    p.b.ep.rekey_child(p.now, sb_spi).unwrap();
+    p.advance(Duration::from_secs(30));
+    let a = &p.a.ep.ike_sas()[0];
+    let b = &p.b.ep.ike_sas()[0];
+    assert_eq!(a.children.len(), 1, "{:?}", a.children);
+    assert_eq!(b.children.len(), 1, "{:?}", b.children);
+    assert_eq!(a.children[0].spi_in, b.children[0].spi_out);
+    assert_eq!(a.children[0].spi_out, b.children[0].spi_in);
+    assert_ne!(a.children[0].spi_in, sa_spi);
+    assert_eq!(a.children[0].state, "INSTALLED");
+    assert_eq!(
+        p.a.active_out,
+        vec![a.children[0].spi_out],
+        "A sends on the surviving SA"
+    );
+    assert_eq!(p.b.active_out, vec![b.children[0].spi_out]);
+}
+
 #[test]
 fn ike_rekey_both_directions_and_collision() {
     let mut p = pair("aes256-sha256-modp2048", "aes256-sha256");

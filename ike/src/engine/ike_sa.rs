@@ -2319,7 +2319,13 @@ impl IkeSa {
             if created {
                 let new_spi = self.children.last().map(|c| c.spi_in).unwrap_or(0);
                 self.complete_child_rekey(ctx, old, new_spi);
-            } else if let Some(ch) = self.children.iter_mut().find(|x| x.spi_in == old) {
+            } else if let Some(ch) = self
+                .children
+                .iter_mut()
+                .find(|x| x.spi_in == old && x.state == ChildState::Rekeying)
+            {
+                // (a retired SA, replaced by the peer's rekey meanwhile,
+                // stays retired)
                 ch.state = ChildState::Installed;
             }
         }
@@ -2768,7 +2774,22 @@ impl IkeSa {
                 if !deleting_ourselves {
                     ours.push(spi_in.to_be_bytes().to_vec());
                 }
-                if state == ChildState::Rekeyed {
+                // A collision seen from our side only: we are rekeying
+                // this SA, answered the peer's rekey of it, and the peer
+                // completed and deletes the old SA before our request got
+                // through (it will refuse ours with CHILD_SA_NOT_FOUND).
+                // The peer's new SA replaces it, as after a plain rekey.
+                let replaced_by_peer = state == ChildState::Rekeying && {
+                    let since = c.installed_at;
+                    self.children.iter().any(|x| {
+                        !x.created_by_us
+                            && x.cfg.name == name
+                            && x.spi_in != spi_in
+                            && x.state == ChildState::Installed
+                            && x.installed_at >= since
+                    })
+                };
+                if state == ChildState::Rekeyed || replaced_by_peer {
                     // The initiator of a rekey deleted the old SA: switch
                     // to the newest SA of that config (make-before-break).
                     let newest = self
