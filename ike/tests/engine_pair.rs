@@ -848,6 +848,106 @@ fn ike_rekey_both_directions_and_collision() {
     p.assert_child_pair();
 }
 
+/// Seen against strongSwan: both rekey the IKE SA, our request is lost,
+/// we answer the peer's (a collision from our side), the peer completes
+/// and DELETEs the old IKE SA before our retransmit gets through. The
+/// CHILD SAs must move to the peer's new IKE SA, not die with the old.
+#[test]
+fn ike_rekey_collision_peer_deletes_the_old_sa_while_ours_is_in_flight() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    let child_spi = p.a.installed[0].inbound.spi;
+    let mut dropped = false;
+    p.drop_if = Some(Box::new(move |to_b, data| {
+        let h = Header::parse(data).unwrap();
+        let hit =
+            to_b && !dropped && h.exchange == ExchangeType::CREATE_CHILD_SA && !h.flags.response;
+        dropped |= hit;
+        hit
+    }));
+    let ida = p.a.ep.ike_sas()[0].id;
+    let idb = p.b.ep.ike_sas()[0].id;
+    p.a.ep.rekey_ike(p.now, ida).unwrap();
+    p.drain(); // A's request is lost
+    p.b.ep.rekey_ike(p.now, idb).unwrap();
+    p.advance(Duration::from_secs(30));
+    let a = p.a.ep.ike_sas();
+    let b = p.b.ep.ike_sas();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!((a[0].spi_i, a[0].spi_r), (b[0].spi_i, b[0].spi_r));
+    assert_ne!(a[0].id, ida);
+    assert_eq!(a[0].children.len(), 1, "the CHILD SA moved: {a:?}");
+    assert_eq!(b[0].children.len(), 1, "{b:?}");
+    assert_eq!(a[0].children[0].spi_in, child_spi);
+    assert!(
+        p.a.deleted.is_empty(),
+        "no CHILD SA deleted: {:?}",
+        p.a.deleted
+    );
+    // the survivor works
+    p.a.ep.rekey_child(p.now, child_spi).unwrap();
+    p.run();
+    p.assert_child_pair();
+}
+
+/// Both rekey the IKE SA while requests, responses and retransmits are
+/// lost in both directions (the orderings the strongSwan collision test
+/// produces): whoever starts first, both end on the same single IKE SA
+/// with the CHILD SA.
+#[test]
+fn ike_rekey_collision_peer_deletes_its_redundant_sa_before_our_response() {
+    for seed_flip in [false, true] {
+        let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+        established(&mut p);
+        let child_spi = p.a.installed[0].inbound.spi;
+        // B's first request and first response, and A's first
+        // retransmit, are lost.
+        let (mut b_req, mut b_resp, mut a_req) = (0, 0, 0);
+        p.drop_if = Some(Box::new(move |to_b, data| {
+            let h = Header::parse(data).unwrap();
+            if h.exchange != ExchangeType::CREATE_CHILD_SA {
+                return false;
+            }
+            match (to_b, h.flags.response) {
+                (false, false) => {
+                    b_req += 1;
+                    b_req == 1
+                }
+                (false, true) => {
+                    b_resp += 1;
+                    b_resp == 1
+                }
+                (true, false) => {
+                    a_req += 1;
+                    a_req == 2
+                }
+                _ => false,
+            }
+        }));
+        let ida = p.a.ep.ike_sas()[0].id;
+        let idb = p.b.ep.ike_sas()[0].id;
+        if seed_flip {
+            p.a.ep.rekey_ike(p.now, ida).unwrap();
+            p.drain();
+            p.b.ep.rekey_ike(p.now, idb).unwrap();
+        } else {
+            p.b.ep.rekey_ike(p.now, idb).unwrap();
+            p.drain();
+            p.a.ep.rekey_ike(p.now, ida).unwrap();
+        }
+        p.advance(Duration::from_secs(60));
+        let a = p.a.ep.ike_sas();
+        let b = p.b.ep.ike_sas();
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert_eq!((a[0].spi_i, a[0].spi_r), (b[0].spi_i, b[0].spi_r));
+        assert_eq!(a[0].children.len(), 1, "{a:?}");
+        assert_eq!(b[0].children.len(), 1, "{b:?}");
+        assert_eq!(a[0].children[0].spi_in, child_spi);
+    }
+}
+
 #[test]
 fn delete_child_and_ike() {
     let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");

@@ -646,6 +646,18 @@ impl Endpoint {
                     }
                     self.process_notes(now, notes2);
                 }
+                Note::MoveChildren { to, children } => {
+                    let mut notes2 = Vec::new();
+                    if let Some(mut target) = self.sas.remove(&to.0) {
+                        {
+                            let mut inuse = |_: u32| false;
+                            let mut ctx = ctx!(self, now, notes2, inuse);
+                            target.adopt_children(&mut ctx, children);
+                        }
+                        self.put_back(target);
+                    }
+                    self.process_notes(now, notes2);
+                }
                 Note::Reauth { old, children } => {
                     let conn = match self.sas.get(&old.0) {
                         Some(sa) => sa.peer.name.clone(),

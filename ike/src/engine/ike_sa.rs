@@ -110,6 +110,8 @@ pub(crate) enum Note {
     },
     /// Move CHILD SAs from one IKE SA to another (IKE SA rekey, §2.8).
     AdoptChildren { from: IkeSaId, to: IkeSaId },
+    /// The same with the children already taken from a dying IKE SA.
+    MoveChildren { to: IkeSaId, children: Vec<ChildSa> },
     /// Delete the IKE SA our rekey created: it lost a collision (§2.8.2).
     DeleteRedundantIke(IkeSaId),
     /// Reauthenticate: build a new IKE SA with these children, then delete
@@ -2546,6 +2548,7 @@ impl IkeSa {
             self.active.as_ref().map(|a| &a.req),
             Some(Req::RekeyIke { .. })
         ) {
+            debug!(conn = %self.conn(), "IKE_SA rekey collision: peer rekeyed it too (§2.8.2)");
             self.peer_rekey = Some((new_id, ni.clone().min(nr.clone())));
         } else {
             self.state = State::Rekeyed;
@@ -2756,6 +2759,23 @@ impl IkeSa {
             if d.protocol == ProtocolId::IKE {
                 info!(conn = %self.conn(), "received DELETE for IKE_SA {}[{}]", self.conn(), self.unique_id);
                 kill = true;
+                // A collision seen from our side only (§2.8.2): we answered
+                // the peer's rekey of this SA while ours was in flight, and
+                // the peer completed and deletes the old SA. Its new SA
+                // replaces this one: the children move there.
+                if let Some((their_new, _)) = self.peer_rekey.take() {
+                    if matches!(
+                        self.active.as_ref().map(|a| &a.req),
+                        Some(Req::RekeyIke { .. })
+                    ) {
+                        info!(conn = %self.conn(), "the peer's IKE_SA rekey completed first, moving to its new SA");
+                        ctx.notes.push(Note::MoveChildren {
+                            to: their_new,
+                            children: std::mem::take(&mut self.children),
+                        });
+                        self.state = State::Rekeyed;
+                    }
+                }
                 continue;
             }
             for spi in d.spis.iter().filter_map(|s| spi_u32(s)) {
