@@ -799,6 +799,79 @@ fn child_rekey_collision_peer_deletes_the_old_sa_while_ours_is_in_flight() {
     assert_eq!(p.b.active_out, vec![b.children[0].spi_out]);
 }
 
+/// Seen against strongSwan: a true CHILD SA rekey collision where the
+/// peer wins and deletes the old SA, and the response to our request only
+/// arrives after our retired copy of the old SA is gone
+/// (`delete_rekeyed_delay`). Our new SA is the redundant one and must be
+/// deleted, not left installed next to the peer's. Over several seeds, so
+/// both nonce orders occur.
+#[test]
+fn child_rekey_collision_our_response_arrives_after_the_old_sa_is_gone() {
+    for seed in 1..=8u64 {
+        let mut p = Pair::new(
+            seed,
+            peer_cfg(
+                "lab",
+                "moon.example.org",
+                "sun.example.org",
+                "aes128gcm16-prfsha256-ecp256",
+                "aes128gcm16",
+                Some(B),
+            ),
+            peer_cfg(
+                "lab",
+                "sun.example.org",
+                "moon.example.org",
+                "aes128gcm16-prfsha256-ecp256",
+                "aes128gcm16",
+                None,
+            ),
+            EngineConfig::default(),
+        );
+        established(&mut p);
+        let sa_spi = p.a.installed[0].inbound.spi;
+        let sb_spi = p.b.installed[0].inbound.spi;
+        // B's first request and first response are lost, and A's first
+        // retransmit: B hears A's request while its own is pending, A
+        // hears B's (retransmitted) request while its own is pending, and
+        // A's response comes much later.
+        let (mut b_req, mut b_resp, mut a_req) = (0, 0, 0);
+        p.drop_if = Some(Box::new(move |to_b, data| {
+            let h = Header::parse(data).unwrap();
+            if h.exchange != ExchangeType::CREATE_CHILD_SA {
+                return false;
+            }
+            match (to_b, h.flags.response) {
+                (false, false) => {
+                    b_req += 1;
+                    b_req == 1
+                }
+                (false, true) => {
+                    b_resp += 1;
+                    b_resp == 1
+                }
+                (true, false) => {
+                    a_req += 1;
+                    a_req == 2
+                }
+                _ => false,
+            }
+        }));
+        p.b.ep.rekey_child(p.now, sb_spi).unwrap();
+        p.drain();
+        p.a.ep.rekey_child(p.now, sa_spi).unwrap();
+        p.advance(Duration::from_secs(60));
+        let a = &p.a.ep.ike_sas()[0];
+        let b = &p.b.ep.ike_sas()[0];
+        assert_eq!(a.children.len(), 1, "seed {seed}: {:?}", a.children);
+        assert_eq!(b.children.len(), 1, "seed {seed}: {:?}", b.children);
+        assert_eq!(a.children[0].spi_in, b.children[0].spi_out, "seed {seed}");
+        assert_eq!(a.children[0].spi_out, b.children[0].spi_in, "seed {seed}");
+        assert_eq!(p.a.active_out, vec![a.children[0].spi_out], "seed {seed}");
+        assert_eq!(p.b.active_out, vec![b.children[0].spi_out], "seed {seed}");
+    }
+}
+
 #[test]
 fn ike_rekey_both_directions_and_collision() {
     let mut p = pair("aes256-sha256-modp2048", "aes256-sha256");

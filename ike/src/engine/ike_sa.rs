@@ -2338,6 +2338,32 @@ impl IkeSa {
     /// and delete the loser.
     fn complete_child_rekey(&mut self, ctx: &mut Ctx<'_>, old: u32, new: u32) {
         let Some(old_idx) = self.children.iter().position(|c| c.spi_in == old) else {
+            // The old SA is gone already: the peer won a collision, deleted
+            // it, and we retired our copy before this response arrived. If
+            // its replacement is here, ours is the redundant one (§2.8.1).
+            let name = self
+                .children
+                .iter()
+                .find(|c| c.spi_in == new)
+                .map(|c| c.cfg.name.clone());
+            let theirs = self
+                .children
+                .iter()
+                .find(|c| {
+                    !c.created_by_us
+                        && Some(&c.cfg.name) == name.as_ref()
+                        && c.spi_in != new
+                        && c.state == ChildState::Installed
+                })
+                .map(|c| c.spi_in);
+            match theirs {
+                Some(t) => {
+                    info!(conn = %self.conn(), "CHILD_SA rekey collision lost (the peer deleted the old SA first), deleting redundant {new:08x}");
+                    self.activate(ctx, t);
+                    self.queue.push_front(Task::DeleteChild(new));
+                }
+                None => self.activate(ctx, new),
+            }
             return;
         };
         let old_cfg = self.children[old_idx].cfg.name.clone();
