@@ -61,6 +61,18 @@ struct Side {
     events: Vec<Event>,
     /// Outbound SPIs in use per reqid, newest last.
     active_out: Vec<u32>,
+    /// The reqid of every outbound SPI installed.
+    reqid_of: Vec<(u32, u32)>,
+}
+
+impl Side {
+    /// `spi_out` becomes the one outbound SA of `reqid`.
+    fn activate(&mut self, reqid: u32, spi_out: u32) {
+        let of = &self.reqid_of;
+        self.active_out
+            .retain(|s| *s != spi_out && !of.iter().any(|(x, r)| x == s && *r == reqid));
+        self.active_out.push(spi_out);
+    }
 }
 
 /// Decides whether a datagram (direction, bytes) is lost.
@@ -161,6 +173,7 @@ impl Pair {
                 deleted: Vec::new(),
                 events: Vec::new(),
                 active_out: Vec::new(),
+                reqid_of: Vec::new(),
             }
         };
         Pair {
@@ -218,8 +231,12 @@ impl Pair {
             while let Some(a) = side.ep.poll_action() {
                 match a {
                     Action::Install(i) => {
+                        // As a kernel policy (and the record backend): one
+                        // outbound SA per reqid; installing an active one
+                        // replaces the previous.
+                        side.reqid_of.push((i.outbound.spi, i.reqid));
                         if i.outbound_active {
-                            side.active_out.push(i.outbound.spi);
+                            side.activate(i.reqid, i.outbound.spi);
                         }
                         side.installed.push(*i);
                     }
@@ -229,9 +246,8 @@ impl Pair {
                         side.deleted.push(spi_in);
                         side.active_out.retain(|s| *s != spi_out);
                     }
-                    Action::ActivateOutbound { spi_out, .. } => {
-                        side.active_out.retain(|s| *s != spi_out);
-                        side.active_out.push(spi_out);
+                    Action::ActivateOutbound { reqid, spi_out } => {
+                        side.activate(reqid, spi_out);
                     }
                     Action::RemoveOutbound { spi_out, .. } => {
                         side.active_out.retain(|s| *s != spi_out)

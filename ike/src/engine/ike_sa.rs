@@ -2359,7 +2359,7 @@ impl IkeSa {
             match theirs {
                 Some(t) => {
                     info!(conn = %self.conn(), "CHILD_SA rekey collision lost (the peer deleted the old SA first), deleting redundant {new:08x}");
-                    self.activate(ctx, t);
+                    self.reactivate(ctx, t);
                     self.queue.push_front(Task::DeleteChild(new));
                 }
                 None => self.activate(ctx, new),
@@ -2392,7 +2392,7 @@ impl IkeSa {
                 // the peer deletes the old one.
                 info!(conn = %self.conn(), "CHILD_SA rekey collision lost, deleting redundant {new:08x}");
                 self.set_child_state(old, ChildState::Rekeyed);
-                self.activate(ctx, their_spi);
+                self.reactivate(ctx, their_spi);
                 self.queue.push_front(Task::DeleteChild(new));
                 return;
             }
@@ -2408,6 +2408,24 @@ impl IkeSa {
         if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
             c.state = s;
         }
+    }
+
+    /// Makes `spi_in` the outbound SA of its reqid again even if we think
+    /// it is: installing our own new SA (active) switched the data plane's
+    /// one outbound SA per reqid away from it.
+    fn reactivate(&mut self, ctx: &mut Ctx<'_>, spi_in: u32) {
+        let Some(reqid) = self
+            .children
+            .iter()
+            .find(|c| c.spi_in == spi_in)
+            .map(|c| c.cfg.reqid)
+        else {
+            return;
+        };
+        for c in self.children.iter_mut().filter(|c| c.cfg.reqid == reqid) {
+            c.outbound_active = false;
+        }
+        self.activate(ctx, spi_in);
     }
 
     fn activate(&mut self, ctx: &mut Ctx<'_>, spi_in: u32) {
