@@ -197,6 +197,10 @@ impl Pair {
             while let Some(t) = side.ep.poll_transmit() {
                 assert_eq!(t.local.ip(), side.addr, "sends from its own address");
                 if t.data == [0xff] {
+                    // RFC 3948 §2.3: from the NAT-T port, so it keeps the
+                    // mapping of the IKE and ESP traffic alive
+                    assert!(t.nat_t, "keepalive not on the NAT-T socket: {t:?}");
+                    assert_eq!(t.local.port(), 4500, "{t:?}");
                     if to_b {
                         self.keepalives.0 += 1;
                     } else {

@@ -3335,11 +3335,14 @@ impl IkeSa {
         }
         if let Some(k) = self.next_keepalive {
             if k <= now {
-                // RFC 3948 §2.3: a single 0xFF octet on the NAT-T port.
+                // RFC 3948 §2.3: a single 0xFF octet on the NAT-T port,
+                // from the NAT-T socket (the daemon adds no marker to it):
+                // it must refresh the NAT mapping the IKE and ESP traffic
+                // uses.
                 ctx.transmits.push_back(Transmit {
                     local: self.local,
                     remote: self.remote,
-                    nat_t: false,
+                    nat_t: true,
                     data: vec![0xff],
                 });
                 self.next_keepalive = Some(now + ctx.cfg.keep_alive);
