@@ -495,11 +495,14 @@ impl Ns {
     /// Forgets every NAT mapping of this (NAT) namespace, so the next
     /// packet from the inside gets a new random source port: `conntrack -F`
     /// when the tool is installed, else the entries are left to expire
-    /// (UDP conntrack timeouts set to 1 s while the raw table drops
-    /// everything arriving, so nothing refreshes them). Returns how it was
-    /// done.
+    /// (UDP conntrack timeouts set to 1 s, taken over by each entry at its
+    /// next packet - so this needs traffic on the mappings, such as NAT
+    /// keepalives - then the raw table drops everything arriving, so
+    /// nothing refreshes them, until they are gone). Returns how it was
+    /// done. `VTID_NO_CONNTRACK=1` forces the second way (to test it).
     pub fn nat_remap(&self) -> Result<&'static str> {
-        if which("conntrack").is_some() {
+        let forced = std::env::var("VTID_NO_CONNTRACK").is_ok_and(|v| v == "1");
+        if which("conntrack").is_some() && !forced {
             // exit status 0 also when the table was empty
             self.exec(&["conntrack", "-F"])?;
             return Ok("conntrack -F");
@@ -516,6 +519,9 @@ impl Ns {
             })
             .collect::<Result<_>>()?;
         self.sysctl(&[&format!("{}=1", keys[0]), &format!("{}=1", keys[1])])?;
+        // an entry takes the new timeout when traffic next refreshes it
+        // (NAT keepalives do)
+        thread::sleep(Duration::from_millis(1500));
         self.exec(&["iptables", "-t", "raw", "-I", "PREROUTING", "-j", "DROP"])?;
         thread::sleep(Duration::from_millis(2500));
         let r = self.exec(&["iptables", "-t", "raw", "-D", "PREROUTING", "-j", "DROP"]);
