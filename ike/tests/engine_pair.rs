@@ -61,6 +61,18 @@ struct Side {
     events: Vec<Event>,
     /// Outbound SPIs in use per reqid, newest last.
     active_out: Vec<u32>,
+    /// The reqid of every outbound SPI installed.
+    reqid_of: Vec<(u32, u32)>,
+}
+
+impl Side {
+    /// `spi_out` becomes the one outbound SA of `reqid`.
+    fn activate(&mut self, reqid: u32, spi_out: u32) {
+        let of = &self.reqid_of;
+        self.active_out
+            .retain(|s| *s != spi_out && !of.iter().any(|(x, r)| x == s && *r == reqid));
+        self.active_out.push(spi_out);
+    }
 }
 
 /// Decides whether a datagram (direction, bytes) is lost.
@@ -161,6 +173,7 @@ impl Pair {
                 deleted: Vec::new(),
                 events: Vec::new(),
                 active_out: Vec::new(),
+                reqid_of: Vec::new(),
             }
         };
         Pair {
@@ -184,6 +197,10 @@ impl Pair {
             while let Some(t) = side.ep.poll_transmit() {
                 assert_eq!(t.local.ip(), side.addr, "sends from its own address");
                 if t.data == [0xff] {
+                    // RFC 3948 §2.3: from the NAT-T port, so it keeps the
+                    // mapping of the IKE and ESP traffic alive
+                    assert!(t.nat_t, "keepalive not on the NAT-T socket: {t:?}");
+                    assert_eq!(t.local.port(), 4500, "{t:?}");
                     if to_b {
                         self.keepalives.0 += 1;
                     } else {
@@ -218,8 +235,12 @@ impl Pair {
             while let Some(a) = side.ep.poll_action() {
                 match a {
                     Action::Install(i) => {
+                        // As a kernel policy (and the record backend): one
+                        // outbound SA per reqid; installing an active one
+                        // replaces the previous.
+                        side.reqid_of.push((i.outbound.spi, i.reqid));
                         if i.outbound_active {
-                            side.active_out.push(i.outbound.spi);
+                            side.activate(i.reqid, i.outbound.spi);
                         }
                         side.installed.push(*i);
                     }
@@ -229,9 +250,8 @@ impl Pair {
                         side.deleted.push(spi_in);
                         side.active_out.retain(|s| *s != spi_out);
                     }
-                    Action::ActivateOutbound { spi_out, .. } => {
-                        side.active_out.retain(|s| *s != spi_out);
-                        side.active_out.push(spi_out);
+                    Action::ActivateOutbound { reqid, spi_out } => {
+                        side.activate(reqid, spi_out);
                     }
                     Action::RemoveOutbound { spi_out, .. } => {
                         side.active_out.retain(|s| *s != spi_out)
@@ -760,6 +780,118 @@ fn child_rekey_collision() {
     assert_eq!(p.b.active_out, vec![b.children[0].spi_out]);
 }
 
+/// Seen against strongSwan: our CREATE_CHILD_SA rekey request is lost,
+/// the peer rekeys the same CHILD SA, we answer it (a collision from our
+/// side only), the peer completes and DELETEs the old SA before our
+/// retransmit arrives (which it then refuses with CHILD_SA_NOT_FOUND).
+/// The peer's new SA must carry our outbound traffic afterwards.
+#[test]
+fn child_rekey_collision_peer_deletes_the_old_sa_while_ours_is_in_flight() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    let sa_spi = p.a.installed[0].inbound.spi;
+    let sb_spi = p.b.installed[0].inbound.spi;
+    let mut dropped = false;
+    p.drop_if = Some(Box::new(move |to_b, data| {
+        let h = Header::parse(data).unwrap();
+        let hit =
+            to_b && !dropped && h.exchange == ExchangeType::CREATE_CHILD_SA && !h.flags.response;
+        dropped |= hit;
+        hit
+    }));
+    p.a.ep.rekey_child(p.now, sa_spi).unwrap();
+    p.drain(); // A's request is lost
+    p.b.ep.rekey_child(p.now, sb_spi).unwrap();
+    p.advance(Duration::from_secs(30));
+    let a = &p.a.ep.ike_sas()[0];
+    let b = &p.b.ep.ike_sas()[0];
+    assert_eq!(a.children.len(), 1, "{:?}", a.children);
+    assert_eq!(b.children.len(), 1, "{:?}", b.children);
+    assert_eq!(a.children[0].spi_in, b.children[0].spi_out);
+    assert_eq!(a.children[0].spi_out, b.children[0].spi_in);
+    assert_ne!(a.children[0].spi_in, sa_spi);
+    assert_eq!(a.children[0].state, "INSTALLED");
+    assert_eq!(
+        p.a.active_out,
+        vec![a.children[0].spi_out],
+        "A sends on the surviving SA"
+    );
+    assert_eq!(p.b.active_out, vec![b.children[0].spi_out]);
+}
+
+/// Seen against strongSwan: a true CHILD SA rekey collision where the
+/// peer wins and deletes the old SA, and the response to our request only
+/// arrives after our retired copy of the old SA is gone
+/// (`delete_rekeyed_delay`). Our new SA is the redundant one and must be
+/// deleted, not left installed next to the peer's. Over several seeds, so
+/// both nonce orders occur.
+#[test]
+fn child_rekey_collision_our_response_arrives_after_the_old_sa_is_gone() {
+    for seed in 1..=8u64 {
+        let mut p = Pair::new(
+            seed,
+            peer_cfg(
+                "lab",
+                "moon.example.org",
+                "sun.example.org",
+                "aes128gcm16-prfsha256-ecp256",
+                "aes128gcm16",
+                Some(B),
+            ),
+            peer_cfg(
+                "lab",
+                "sun.example.org",
+                "moon.example.org",
+                "aes128gcm16-prfsha256-ecp256",
+                "aes128gcm16",
+                None,
+            ),
+            EngineConfig::default(),
+        );
+        established(&mut p);
+        let sa_spi = p.a.installed[0].inbound.spi;
+        let sb_spi = p.b.installed[0].inbound.spi;
+        // B's first request and first response are lost, and A's first
+        // retransmit: B hears A's request while its own is pending, A
+        // hears B's (retransmitted) request while its own is pending, and
+        // A's response comes much later.
+        let (mut b_req, mut b_resp, mut a_req) = (0, 0, 0);
+        p.drop_if = Some(Box::new(move |to_b, data| {
+            let h = Header::parse(data).unwrap();
+            if h.exchange != ExchangeType::CREATE_CHILD_SA {
+                return false;
+            }
+            match (to_b, h.flags.response) {
+                (false, false) => {
+                    b_req += 1;
+                    b_req == 1
+                }
+                (false, true) => {
+                    b_resp += 1;
+                    b_resp == 1
+                }
+                (true, false) => {
+                    a_req += 1;
+                    a_req == 2
+                }
+                _ => false,
+            }
+        }));
+        p.b.ep.rekey_child(p.now, sb_spi).unwrap();
+        p.drain();
+        p.a.ep.rekey_child(p.now, sa_spi).unwrap();
+        p.advance(Duration::from_secs(60));
+        let a = &p.a.ep.ike_sas()[0];
+        let b = &p.b.ep.ike_sas()[0];
+        assert_eq!(a.children.len(), 1, "seed {seed}: {:?}", a.children);
+        assert_eq!(b.children.len(), 1, "seed {seed}: {:?}", b.children);
+        assert_eq!(a.children[0].spi_in, b.children[0].spi_out, "seed {seed}");
+        assert_eq!(a.children[0].spi_out, b.children[0].spi_in, "seed {seed}");
+        assert_eq!(p.a.active_out, vec![a.children[0].spi_out], "seed {seed}");
+        assert_eq!(p.b.active_out, vec![b.children[0].spi_out], "seed {seed}");
+    }
+}
+
 #[test]
 fn ike_rekey_both_directions_and_collision() {
     let mut p = pair("aes256-sha256-modp2048", "aes256-sha256");
@@ -807,6 +939,106 @@ fn ike_rekey_both_directions_and_collision() {
     p.b.ep.rekey_child(p.now, s).unwrap();
     p.run();
     p.assert_child_pair();
+}
+
+/// Seen against strongSwan: both rekey the IKE SA, our request is lost,
+/// we answer the peer's (a collision from our side), the peer completes
+/// and DELETEs the old IKE SA before our retransmit gets through. The
+/// CHILD SAs must move to the peer's new IKE SA, not die with the old.
+#[test]
+fn ike_rekey_collision_peer_deletes_the_old_sa_while_ours_is_in_flight() {
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    established(&mut p);
+    let child_spi = p.a.installed[0].inbound.spi;
+    let mut dropped = false;
+    p.drop_if = Some(Box::new(move |to_b, data| {
+        let h = Header::parse(data).unwrap();
+        let hit =
+            to_b && !dropped && h.exchange == ExchangeType::CREATE_CHILD_SA && !h.flags.response;
+        dropped |= hit;
+        hit
+    }));
+    let ida = p.a.ep.ike_sas()[0].id;
+    let idb = p.b.ep.ike_sas()[0].id;
+    p.a.ep.rekey_ike(p.now, ida).unwrap();
+    p.drain(); // A's request is lost
+    p.b.ep.rekey_ike(p.now, idb).unwrap();
+    p.advance(Duration::from_secs(30));
+    let a = p.a.ep.ike_sas();
+    let b = p.b.ep.ike_sas();
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!((a[0].spi_i, a[0].spi_r), (b[0].spi_i, b[0].spi_r));
+    assert_ne!(a[0].id, ida);
+    assert_eq!(a[0].children.len(), 1, "the CHILD SA moved: {a:?}");
+    assert_eq!(b[0].children.len(), 1, "{b:?}");
+    assert_eq!(a[0].children[0].spi_in, child_spi);
+    assert!(
+        p.a.deleted.is_empty(),
+        "no CHILD SA deleted: {:?}",
+        p.a.deleted
+    );
+    // the survivor works
+    p.a.ep.rekey_child(p.now, child_spi).unwrap();
+    p.run();
+    p.assert_child_pair();
+}
+
+/// Both rekey the IKE SA while requests, responses and retransmits are
+/// lost in both directions (the orderings the strongSwan collision test
+/// produces): whoever starts first, both end on the same single IKE SA
+/// with the CHILD SA.
+#[test]
+fn ike_rekey_collision_peer_deletes_its_redundant_sa_before_our_response() {
+    for seed_flip in [false, true] {
+        let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+        established(&mut p);
+        let child_spi = p.a.installed[0].inbound.spi;
+        // B's first request and first response, and A's first
+        // retransmit, are lost.
+        let (mut b_req, mut b_resp, mut a_req) = (0, 0, 0);
+        p.drop_if = Some(Box::new(move |to_b, data| {
+            let h = Header::parse(data).unwrap();
+            if h.exchange != ExchangeType::CREATE_CHILD_SA {
+                return false;
+            }
+            match (to_b, h.flags.response) {
+                (false, false) => {
+                    b_req += 1;
+                    b_req == 1
+                }
+                (false, true) => {
+                    b_resp += 1;
+                    b_resp == 1
+                }
+                (true, false) => {
+                    a_req += 1;
+                    a_req == 2
+                }
+                _ => false,
+            }
+        }));
+        let ida = p.a.ep.ike_sas()[0].id;
+        let idb = p.b.ep.ike_sas()[0].id;
+        if seed_flip {
+            p.a.ep.rekey_ike(p.now, ida).unwrap();
+            p.drain();
+            p.b.ep.rekey_ike(p.now, idb).unwrap();
+        } else {
+            p.b.ep.rekey_ike(p.now, idb).unwrap();
+            p.drain();
+            p.a.ep.rekey_ike(p.now, ida).unwrap();
+        }
+        p.advance(Duration::from_secs(60));
+        let a = p.a.ep.ike_sas();
+        let b = p.b.ep.ike_sas();
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert_eq!((a[0].spi_i, a[0].spi_r), (b[0].spi_i, b[0].spi_r));
+        assert_eq!(a[0].children.len(), 1, "{a:?}");
+        assert_eq!(b[0].children.len(), 1, "{b:?}");
+        assert_eq!(a[0].children[0].spi_in, child_spi);
+    }
 }
 
 #[test]

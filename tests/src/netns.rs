@@ -491,6 +491,133 @@ impl Ns {
     }
 }
 
+impl Ns {
+    /// Forgets every NAT mapping of this (NAT) namespace, so the next
+    /// packet from the inside gets a new random source port: `conntrack -F`
+    /// when the tool is installed, else the entries are left to expire
+    /// (UDP conntrack timeouts set to 1 s, taken over by each entry at its
+    /// next packet - so this needs traffic on the mappings, such as NAT
+    /// keepalives - then the raw table drops everything arriving, so
+    /// nothing refreshes them, until they are gone). Returns how it was
+    /// done. `VTID_NO_CONNTRACK=1` forces the second way (to test it).
+    pub fn nat_remap(&self) -> Result<&'static str> {
+        let forced = std::env::var("VTID_NO_CONNTRACK").is_ok_and(|v| v == "1");
+        if which("conntrack").is_some() && !forced {
+            // exit status 0 also when the table was empty
+            self.exec(&["conntrack", "-F"])?;
+            return Ok("conntrack -F");
+        }
+        let keys = [
+            "net.netfilter.nf_conntrack_udp_timeout",
+            "net.netfilter.nf_conntrack_udp_timeout_stream",
+        ];
+        let old: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                self.exec(&["sysctl", "-n", k])
+                    .map(|v| v.trim().to_string())
+            })
+            .collect::<Result<_>>()?;
+        self.sysctl(&[&format!("{}=1", keys[0]), &format!("{}=1", keys[1])])?;
+        // an entry takes the new timeout when traffic next refreshes it
+        // (NAT keepalives do)
+        thread::sleep(Duration::from_millis(1500));
+        self.exec(&["iptables", "-t", "raw", "-I", "PREROUTING", "-j", "DROP"])?;
+        thread::sleep(Duration::from_millis(2500));
+        let r = self.exec(&["iptables", "-t", "raw", "-D", "PREROUTING", "-j", "DROP"]);
+        self.sysctl(&[
+            &format!("{}={}", keys[0], old[0]),
+            &format!("{}={}", keys[1], old[1]),
+        ])?;
+        r.map(|_| "conntrack entries expired (no conntrack tool)")
+    }
+
+    /// Starts `tcpdump` on `iface` in this namespace writing every packet
+    /// matching the BPF `filter` to `<workdir>/<label>-<name>.pcap`;
+    /// returns once it listens (bounded).
+    pub fn capture(&self, iface: &str, filter: &str, name: &str) -> Result<Capture> {
+        require_root_and_tools(&["tcpdump"])?;
+        let path = self.workdir.join(format!("{}-{name}.pcap", self.label));
+        let p = path.to_string_lossy().to_string();
+        let proc = self.spawn(
+            &format!("tcpdump-{name}"),
+            &[
+                "tcpdump",
+                "-n",
+                "-U",
+                "--immediate-mode",
+                "-i",
+                iface,
+                "-w",
+                &p,
+                filter,
+            ],
+        )?;
+        let mut c = Capture { proc, path };
+        wait_until(Duration::from_secs(10), "tcpdump listening", || {
+            c.proc.log().contains("listening on")
+        })
+        .map_err(|e| {
+            Error(format!(
+                "{e}
+{}",
+                c.proc.log()
+            ))
+        })?;
+        if !c.proc.is_running() {
+            return err(format!("tcpdump exited: {}", c.proc.log()));
+        }
+        Ok(c)
+    }
+}
+
+impl Ns {
+    /// A UDP socket bound to `bind` inside this namespace, for the test
+    /// process itself to send from (a helper thread enters the namespace
+    /// with setns(2) and binds; the socket stays in that namespace).
+    pub fn udp_socket(&self, bind: std::net::SocketAddr) -> Result<std::net::UdpSocket> {
+        let path = format!("/run/netns/{}", self.name);
+        thread::spawn(move || -> Result<std::net::UdpSocket> {
+            let f = fs::File::open(&path)?;
+            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| Error(format!("setns {path}: {e}")))?;
+            Ok(std::net::UdpSocket::bind(bind)?)
+        })
+        .join()
+        .map_err(|_| Error("setns thread panicked".into()))?
+    }
+}
+
+/// A packet capture running in a namespace ([`Ns::capture`]).
+#[derive(Debug)]
+pub struct Capture {
+    proc: Proc,
+    path: PathBuf,
+}
+
+impl Capture {
+    /// The pcap file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops tcpdump (it flushes the file). Idempotent.
+    pub fn stop(&mut self) {
+        self.proc.stop(Duration::from_secs(3));
+    }
+
+    /// The packets captured so far that match the BPF `filter`, one
+    /// `tcpdump -n -r` line each (the capture may still run: `-U` writes
+    /// every packet at once).
+    pub fn lines(&self, filter: &str) -> Result<Vec<String>> {
+        let p = self.path.to_string_lossy().to_string();
+        let mut cmd = Command::new("tcpdump");
+        cmd.args(["-n", "-r", &p, filter]);
+        let out = run_cmd(&mut cmd, CMD_TIMEOUT)?.ok()?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+}
+
 /// A ping to run, see [`Ns::ping`]. Defaults: 3 packets, 0.2 s apart, no
 /// size, fragmentation allowed, 5 s deadline.
 #[derive(Debug, Clone)]

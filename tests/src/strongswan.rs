@@ -83,6 +83,15 @@ pub struct SiteToSite<'a> {
     pub psk: &'a str,
     /// Extra lines inside the connection section.
     pub extra_conn: &'a str,
+    /// The connection's `rekey_time` (IKE SA rekeying; `0` disables it).
+    pub rekey_time: &'a str,
+    /// The connection's `dpd_delay` (`0`: no DPD of our own).
+    pub dpd_delay: &'a str,
+    /// Extra lines inside the child section (`rekey_time`, `rand_time`,
+    /// `dpd_action`, ...).
+    pub extra_child: &'a str,
+    /// The child's `rekey_time`.
+    pub child_rekey_time: &'a str,
 }
 
 impl Default for SiteToSite<'_> {
@@ -100,6 +109,10 @@ impl Default for SiteToSite<'_> {
             esp_proposals: "aes128gcm16",
             psk: "vtid-interop-lab-psk-not-secret",
             extra_conn: "",
+            rekey_time: "4h",
+            dpd_delay: "0",
+            extra_child: "",
+            child_rekey_time: "1h",
         }
     }
 }
@@ -116,8 +129,8 @@ impl SiteToSite<'_> {
              \t\tlocal_addrs = {la}\n\
              \t\tremote_addrs = {ra}\n\
              \t\tproposals = {prop}\n\
-             \t\trekey_time = 4h\n\
-             \t\tdpd_delay = 0\n\
+             \t\trekey_time = {rekey}\n\
+             \t\tdpd_delay = {dpd}\n\
              \t\t{extra}\n\
              \t\tlocal {{\n\t\t\tauth = psk\n\t\t\tid = {lid}\n\t\t}}\n\
              \t\tremote {{\n\t\t\tauth = psk\n\t\t\tid = {rid}\n\t\t}}\n\
@@ -127,8 +140,9 @@ impl SiteToSite<'_> {
              \t\t\t\tlocal_ts = {lts}\n\
              \t\t\t\tremote_ts = {rts}\n\
              \t\t\t\tesp_proposals = {esp}\n\
-             \t\t\t\trekey_time = 1h\n\
+             \t\t\t\trekey_time = {crekey}\n\
              \t\t\t\tstart_action = none\n\
+             \t\t\t\t{cextra}\n\
              \t\t\t}}\n\
              \t\t}}\n\
              \t}}\n\
@@ -145,6 +159,10 @@ impl SiteToSite<'_> {
             ra = s.remote_addrs,
             prop = s.proposals,
             extra = s.extra_conn,
+            rekey = s.rekey_time,
+            dpd = s.dpd_delay,
+            crekey = s.child_rekey_time,
+            cextra = s.extra_child,
             lid = s.local_id,
             rid = s.remote_id,
             child = s.child,

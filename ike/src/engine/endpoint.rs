@@ -635,10 +635,17 @@ impl Endpoint {
                         .get_mut(&from.0)
                         .map(IkeSa::take_children)
                         .unwrap_or_default();
-                    if let Some(target) = self.sas.get_mut(&to.0) {
-                        target.adopt_children(now, children);
+                    match self.sas.get_mut(&to.0) {
+                        Some(target) => target.adopt_children(now, children),
+                        None => self.actions.extend(IkeSa::orphaned(children)),
                     }
                 }
+                Note::MoveChildren { to, children } => match self.sas.get_mut(&to.0) {
+                    Some(target) => target.adopt_children(now, children),
+                    // The IKE SA they were to move to is gone: remove them
+                    // from the data plane rather than leak them.
+                    None => self.actions.extend(IkeSa::orphaned(children)),
+                },
                 Note::Reauth { old, children } => {
                     let conn = match self.sas.get(&old.0) {
                         Some(sa) => sa.peer.name.clone(),

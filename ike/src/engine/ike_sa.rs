@@ -110,6 +110,8 @@ pub(crate) enum Note {
     },
     /// Move CHILD SAs from one IKE SA to another (IKE SA rekey, §2.8).
     AdoptChildren { from: IkeSaId, to: IkeSaId },
+    /// The same with the children already taken from a dying IKE SA.
+    MoveChildren { to: IkeSaId, children: Vec<ChildSa> },
     /// Delete the IKE SA our rekey created: it lost a collision (§2.8.2).
     DeleteRedundantIke(IkeSaId),
     /// Reauthenticate: build a new IKE SA with these children, then delete
@@ -2316,7 +2318,13 @@ impl IkeSa {
             if created {
                 let new_spi = self.children.last().map(|c| c.spi_in).unwrap_or(0);
                 self.complete_child_rekey(ctx, old, new_spi);
-            } else if let Some(ch) = self.children.iter_mut().find(|x| x.spi_in == old) {
+            } else if let Some(ch) = self
+                .children
+                .iter_mut()
+                .find(|x| x.spi_in == old && x.state == ChildState::Rekeying)
+            {
+                // (a retired SA, replaced by the peer's rekey meanwhile,
+                // stays retired)
                 ch.state = ChildState::Installed;
             }
         }
@@ -2327,6 +2335,32 @@ impl IkeSa {
     /// and delete the loser.
     fn complete_child_rekey(&mut self, ctx: &mut Ctx<'_>, old: u32, new: u32) {
         let Some(old_idx) = self.children.iter().position(|c| c.spi_in == old) else {
+            // The old SA is gone already: the peer won a collision, deleted
+            // it, and we retired our copy before this response arrived. If
+            // its replacement is here, ours is the redundant one (§2.8.1).
+            let name = self
+                .children
+                .iter()
+                .find(|c| c.spi_in == new)
+                .map(|c| c.cfg.name.clone());
+            let theirs = self
+                .children
+                .iter()
+                .find(|c| {
+                    !c.created_by_us
+                        && Some(&c.cfg.name) == name.as_ref()
+                        && c.spi_in != new
+                        && c.state == ChildState::Installed
+                })
+                .map(|c| c.spi_in);
+            match theirs {
+                Some(t) => {
+                    info!(conn = %self.conn(), "CHILD_SA rekey collision lost (the peer deleted the old SA first), deleting redundant {new:08x}");
+                    self.reactivate(ctx, t);
+                    self.queue.push_front(Task::DeleteChild(new));
+                }
+                None => self.activate(ctx, new),
+            }
             return;
         };
         let old_cfg = self.children[old_idx].cfg.name.clone();
@@ -2393,6 +2427,24 @@ impl IkeSa {
         if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) {
             c.state = s;
         }
+    }
+
+    /// Makes `spi_in` the outbound SA of its reqid again even if we think
+    /// it is: installing our own new SA (active) switched the data plane's
+    /// one outbound SA per reqid away from it.
+    fn reactivate(&mut self, ctx: &mut Ctx<'_>, spi_in: u32) {
+        let Some(reqid) = self
+            .children
+            .iter()
+            .find(|c| c.spi_in == spi_in)
+            .map(|c| c.cfg.reqid)
+        else {
+            return;
+        };
+        for c in self.children.iter_mut().filter(|c| c.cfg.reqid == reqid) {
+            c.outbound_active = false;
+        }
+        self.activate(ctx, spi_in);
     }
 
     fn activate(&mut self, ctx: &mut Ctx<'_>, spi_in: u32) {
@@ -2559,6 +2611,7 @@ impl IkeSa {
             self.active.as_ref().map(|a| &a.req),
             Some(Req::RekeyIke { .. })
         ) {
+            debug!(conn = %self.conn(), "IKE_SA rekey collision: peer rekeyed it too (§2.8.2)");
             self.peer_rekey = Some((new_id, ni.clone().min(nr.clone())));
         } else {
             self.state = State::Rekeyed;
@@ -2769,6 +2822,23 @@ impl IkeSa {
             if d.protocol == ProtocolId::IKE {
                 info!(conn = %self.conn(), "received DELETE for IKE_SA {}[{}]", self.conn(), self.unique_id);
                 kill = true;
+                // A collision seen from our side only (§2.8.2): we answered
+                // the peer's rekey of this SA while ours was in flight, and
+                // the peer completed and deletes the old SA. Its new SA
+                // replaces this one: the children move there.
+                if let Some((their_new, _)) = self.peer_rekey.take() {
+                    if matches!(
+                        self.active.as_ref().map(|a| &a.req),
+                        Some(Req::RekeyIke { .. })
+                    ) {
+                        info!(conn = %self.conn(), "the peer's IKE_SA rekey completed first, moving to its new SA");
+                        ctx.notes.push(Note::MoveChildren {
+                            to: their_new,
+                            children: std::mem::take(&mut self.children),
+                        });
+                        self.state = State::Rekeyed;
+                    }
+                }
                 continue;
             }
             for spi in d.spis.iter().filter_map(|s| spi_u32(s)) {
@@ -2787,7 +2857,22 @@ impl IkeSa {
                 if !deleting_ourselves {
                     ours.push(spi_in.to_be_bytes().to_vec());
                 }
-                if state == ChildState::Rekeyed {
+                // A collision seen from our side only: we are rekeying
+                // this SA, answered the peer's rekey of it, and the peer
+                // completed and deletes the old SA before our request got
+                // through (it will refuse ours with CHILD_SA_NOT_FOUND).
+                // The peer's new SA replaces it, as after a plain rekey.
+                let replaced_by_peer = state == ChildState::Rekeying && {
+                    let since = c.installed_at;
+                    self.children.iter().any(|x| {
+                        !x.created_by_us
+                            && x.cfg.name == name
+                            && x.spi_in != spi_in
+                            && x.state == ChildState::Installed
+                            && x.installed_at >= since
+                    })
+                };
+                if state == ChildState::Rekeyed || replaced_by_peer {
                     // The initiator of a rekey deleted the old SA: switch
                     // to the newest SA of that config (make-before-break).
                     let newest = self
@@ -3269,11 +3354,14 @@ impl IkeSa {
         }
         if let Some(k) = self.next_keepalive {
             if k <= now {
-                // RFC 3948 §2.3: a single 0xFF octet on the NAT-T port.
+                // RFC 3948 §2.3: a single 0xFF octet on the NAT-T port,
+                // from the NAT-T socket (the daemon adds no marker to it):
+                // it must refresh the NAT mapping the IKE and ESP traffic
+                // uses.
                 ctx.transmits.push_back(Transmit {
                     local: self.local,
                     remote: self.remote,
-                    nat_t: false,
+                    nat_t: true,
                     data: vec![0xff],
                 });
                 self.next_keepalive = Some(now + ctx.cfg.keep_alive);
@@ -3376,6 +3464,16 @@ impl IkeSa {
             }
         }
         self.children.extend(children);
+    }
+
+    /// Data-plane deletions for CHILD SAs whose IKE SA vanished before it
+    /// could take them over.
+    pub(crate) fn orphaned(children: Vec<ChildSa>) -> impl Iterator<Item = Action> {
+        children.into_iter().map(|c| Action::Delete {
+            reqid: c.cfg.reqid,
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
+        })
     }
 
     /// Our SPI, as the endpoint routes by.

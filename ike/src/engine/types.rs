@@ -28,7 +28,8 @@ impl fmt::Display for IkeSaId {
 ///
 /// When `nat_t` is set the daemon sends it from its NAT-T socket and puts
 /// the four-byte non-ESP marker in front (RFC 3948 §2.2); `data` is the IKE
-/// message alone.
+/// message alone. A NAT keepalive (`data` = `[0xff]`) has `nat_t` set and
+/// gets no marker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// Our address and port to send from.

@@ -2,6 +2,8 @@
 //! lab namespace), wait for log lines, signal, wait for the exit.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use std::fs;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -188,6 +190,74 @@ impl Drop for Vtid {
     }
 }
 
+impl Vtid {
+    /// Sends SIGUSR1 and returns the dump it logs (the lines from its
+    /// `stats:` line on), waiting (bounded) for the data-plane summary
+    /// that ends it.
+    pub fn dump(&mut self) -> String {
+        let before = self.log().len();
+        self.signal("USR1");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            let new = log.get(before..).unwrap_or("");
+            if let Some(i) = new.find("stats:") {
+                let tail = &new[i..];
+                if tail.contains("SA(s) installed") {
+                    // the per-SA lines follow the summary; give them a moment
+                    thread::sleep(Duration::from_millis(50));
+                    let log = self.log();
+                    let new = log.get(before..).unwrap_or("");
+                    let i = new.find("stats:").unwrap_or(0);
+                    return new[i..].to_string();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vtid {}: no SIGUSR1 dump\n{log}",
+                self.name
+            );
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The record data plane's SAs from a SIGUSR1 dump (`dataplane(record):
+    /// sa ...` lines).
+    pub fn dataplane_sas(&mut self) -> Vec<String> {
+        self.dump()
+            .lines()
+            .filter(|l| l.contains("dataplane(record): sa "))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The IKE SAs from a SIGUSR1 dump (`sa: IKE_SA ...` lines).
+    pub fn ike_sas(&mut self) -> Vec<String> {
+        self.dump()
+            .lines()
+            .filter(|l| l.contains("vtid::daemon: sa: IKE_SA "))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Log lines containing every needle.
+    pub fn lines(&self, needles: &[&str]) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A counter `key=N` in a `stats:` line.
+pub fn counter(stats: &str, key: &str) -> u64 {
+    let line = stats.lines().next().unwrap_or("");
+    field(line, key)
+        .parse()
+        .unwrap_or_else(|_| panic!("{key}= is not a number in {line}"))
+}
+
 /// The value of `key=` in a log line (up to the next blank).
 pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
     let pat = format!(" {key}=");
@@ -215,7 +285,12 @@ pub struct Conn<'a> {
     pub esp_proposals: &'a str,
     pub psk: &'a str,
     pub start_action: &'a str,
+    /// Extra lines in the connection section.
     pub extra: &'a str,
+    /// Extra lines in the child section.
+    pub child_extra: &'a str,
+    /// Extra lines in the `vtid { }` section.
+    pub vtid_extra: &'a str,
 }
 
 impl Default for Conn<'_> {
@@ -236,6 +311,8 @@ impl Default for Conn<'_> {
             psk: "vtid-interop-lab-psk-not-secret",
             start_action: "none",
             extra: "",
+            child_extra: "",
+            vtid_extra: "",
         }
     }
 }
@@ -243,10 +320,10 @@ impl Default for Conn<'_> {
 impl Conn<'_> {
     pub fn render(&self) -> String {
         format!(
-            "vtid {{\n  port = {port}\n  port_nat_t = {natt}\n  retransmit_timeout = 1\n  retransmit_tries = 2\n}}\n\
+            "vtid {{\n  port = {port}\n  port_nat_t = {natt}\n  retransmit_timeout = 1\n  retransmit_tries = 2\n  {vx}\n}}\n\
              connections {{\n  {name} {{\n    version = 2\n    local_addrs = {la}\n    remote_addrs = {ra}\n    remote_port = {rp}\n\
              \x20   proposals = {prop}\n    {extra}\n    local {{\n      auth = psk\n      id = {lid}\n    }}\n    remote {{\n      auth = psk\n      id = {rid}\n    }}\n\
-             \x20   children {{\n      net {{\n        local_ts = {lts}\n        remote_ts = {rts}\n        esp_proposals = {esp}\n        start_action = {sa}\n      }}\n    }}\n  }}\n}}\n\
+             \x20   children {{\n      net {{\n        local_ts = {lts}\n        remote_ts = {rts}\n        esp_proposals = {esp}\n        start_action = {sa}\n        {cx}\n      }}\n    }}\n  }}\n}}\n\
              secrets {{\n  ike-{name} {{\n    id-1 = {lid}\n    id-2 = {rid}\n    secret = \"{psk}\"\n  }}\n}}\n",
             port = self.port,
             natt = self.port_nat_t,
@@ -256,6 +333,8 @@ impl Conn<'_> {
             rp = self.remote_port,
             prop = self.proposals,
             extra = self.extra,
+            vx = self.vtid_extra,
+            cx = self.child_extra,
             lid = self.local_id,
             rid = self.remote_id,
             lts = self.local_ts,
