@@ -1863,6 +1863,9 @@ impl IkeSa {
             }
             _ => sa.proposals.clone(),
         };
+        if first {
+            warn_pfs_mismatch(self.conn(), &cfg, &sa.proposals);
+        }
         let chosen = select(&ours, &offered, opts)
             .or_else(|_| select(&ours, &sa.proposals, opts))
             .map_err(|_| {
@@ -3509,10 +3512,74 @@ impl IkeSa {
     }
 }
 
+/// The KE groups an ESP proposal list offers for rekeys (NONE included).
+fn pfs_groups(proposals: &[Proposal]) -> Vec<DhGroup> {
+    let mut v: Vec<DhGroup> = proposals
+        .iter()
+        .flat_map(|p| p.transforms.iter())
+        .filter(|t| t.ty == TransformType::KE)
+        .map(|t| DhGroup(t.id))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The KE transforms of the IKE_AUTH child's proposals are ignored
+/// (RFC 7296 §1.2), but when a peer sends them they say what it will do at
+/// the first rekey: a PFS mismatch is logged now, at set-up, rather than
+/// discovered when that rekey fails an hour later.
+fn warn_pfs_mismatch(conn: &str, cfg: &ChildConfig, offered: &[Proposal]) {
+    if let Some(why) = pfs_mismatch(&cfg.esp_proposals, offered) {
+        warn!(%conn, child = %cfg.name, "PFS mismatch: {why}; the first rekey of this CHILD_SA will fail");
+    }
+}
+
+/// Why our ESP proposals and the KE transforms a peer sent in IKE_AUTH
+/// cannot agree at a rekey, if they cannot.
+fn pfs_mismatch(ours: &[Proposal], offered: &[Proposal]) -> Option<String> {
+    let theirs = pfs_groups(offered);
+    if theirs.is_empty() {
+        return None;
+    }
+    let ours = pfs_groups(ours);
+    let compatible = if ours.is_empty() {
+        theirs.contains(&DhGroup::NONE)
+    } else {
+        ours.iter().any(|g| theirs.contains(g))
+    };
+    (!compatible).then(|| {
+        format!(
+            "the peer proposes key exchange {theirs:?} for CHILD_SA rekeys, we are configured with {}",
+            if ours.is_empty() { "no PFS".to_string() } else { format!("{ours:?}") }
+        )
+    })
+}
+
 fn min_nonce(n: &(Vec<u8>, Vec<u8>)) -> Vec<u8> {
     n.0.clone().min(n.1.clone())
 }
 
 fn ctx_jitter_small(ctx: &mut Ctx<'_>) -> Duration {
     ctx.jitter(Duration::from_secs(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proposal::parse_esp_proposals;
+
+    /// RFC 7296 §1.2: KE transforms in the IKE_AUTH child's proposals are
+    /// ignored for that child, but reveal a PFS mismatch early.
+    #[test]
+    fn pfs_mismatch_is_seen_at_set_up() {
+        let p = |s| parse_esp_proposals(s).unwrap();
+        assert!(pfs_mismatch(&p("aes128gcm16"), &p("aes128gcm16-ecp256")).is_some());
+        assert!(pfs_mismatch(&p("aes128gcm16-modp2048"), &p("aes128gcm16-ecp256")).is_some());
+        assert!(
+            pfs_mismatch(&p("aes128gcm16-ecp256"), &p("aes128gcm16-ecp256-modp2048")).is_none()
+        );
+        // No KE transforms sent: nothing to compare.
+        assert!(pfs_mismatch(&p("aes128gcm16-ecp256"), &p("aes128gcm16")).is_none());
+    }
 }
