@@ -356,6 +356,27 @@ fn find_sa(payloads: &[Payload]) -> Option<&SaPayload> {
     })
 }
 
+fn find_idi(payloads: &[Payload]) -> Option<Identification> {
+    payloads.iter().find_map(|p| match &p.body {
+        PayloadBody::IdI(i) => Some(i.clone()),
+        _ => None,
+    })
+}
+
+fn find_idr(payloads: &[Payload]) -> Option<Identification> {
+    payloads.iter().find_map(|p| match &p.body {
+        PayloadBody::IdR(i) => Some(i.clone()),
+        _ => None,
+    })
+}
+
+fn find_auth(payloads: &[Payload]) -> Option<AuthPayload> {
+    payloads.iter().find_map(|p| match &p.body {
+        PayloadBody::Auth(a) => Some(a.clone()),
+        _ => None,
+    })
+}
+
 fn find_ke(payloads: &[Payload]) -> Option<&KePayload> {
     payloads.iter().find_map(|p| match &p.body {
         PayloadBody::Ke(k) => Some(k),
@@ -1133,14 +1154,8 @@ impl IkeSa {
                 ),
             );
         }
-        let idr = p.iter().find_map(|x| match &x.body {
-            PayloadBody::IdR(i) => Some(i.clone()),
-            _ => None,
-        });
-        let auth = p.iter().find_map(|x| match &x.body {
-            PayloadBody::Auth(a) => Some(a.clone()),
-            _ => None,
-        });
+        let idr = find_idr(&p);
+        let auth = find_auth(&p);
         let (Some(idr), Some(auth)) = (idr, auth) else {
             if let Some(n) = error_notify(&p) {
                 return self.fail(
@@ -1648,18 +1663,9 @@ impl IkeSa {
 
     /// Processes IKE_AUTH as responder (RFC 7296 §1.2, §2.15).
     fn on_auth_request(&mut self, ctx: &mut Ctx<'_>, msg_id: u32, p: Vec<Payload>) {
-        let idi = p.iter().find_map(|x| match &x.body {
-            PayloadBody::IdI(i) => Some(i.clone()),
-            _ => None,
-        });
-        let idr = p.iter().find_map(|x| match &x.body {
-            PayloadBody::IdR(i) => Some(i.clone()),
-            _ => None,
-        });
-        let auth = p.iter().find_map(|x| match &x.body {
-            PayloadBody::Auth(a) => Some(a.clone()),
-            _ => None,
-        });
+        let idi = find_idi(&p);
+        let idr = find_idr(&p);
+        let auth = find_auth(&p);
         let (Some(idi), Some(auth)) = (idi, auth) else {
             return self.auth_failed(
                 ctx,
