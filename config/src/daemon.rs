@@ -27,6 +27,21 @@ pub enum Dataplane {
     Pfkey,
 }
 
+/// What the XFRM data plane makes of an `ipsecN` interface
+/// (`vtid { xfrm_interface_type = xfrmi | vti }`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub enum XfrmInterfaceType {
+    /// `xfrmi` (default): an xfrm interface (`type xfrm if_id <reqid>`;
+    /// Linux ≥ 4.19); SAs and policies carry `XFRMA_IF_ID`.
+    #[default]
+    Xfrmi,
+    /// `vti`: a legacy VTI (`type vti`/`vti6`, ikey = okey = the reqid,
+    /// the tunnel endpoints of the CHILD SA); SAs and policies carry
+    /// `XFRMA_MARK` = the reqid, mask 0xffffffff. For kernels without xfrm
+    /// interfaces; needs `ip_vti` (`ip6_vti`).
+    Vti,
+}
+
 /// `vtid.vici { ... }`: the control socket.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Vici {
@@ -122,6 +137,9 @@ pub struct Daemon {
     pub log: LogLevels,
     /// `dataplane` (auto).
     pub dataplane: Dataplane,
+    /// `xfrm_interface_type` (xfrmi): xfrm interfaces or legacy VTIs with
+    /// the XFRM data plane.
+    pub xfrm_interface_type: XfrmInterfaceType,
     /// `port`: the IKE port (500).
     pub port: u16,
     /// `port_nat_t`: the NAT-T port (4500); must differ from `port`.
@@ -148,6 +166,7 @@ impl Default for Daemon {
             vici: Vici::default(),
             log: LogLevels::default(),
             dataplane: Dataplane::Auto,
+            xfrm_interface_type: XfrmInterfaceType::Xfrmi,
             port: 500,
             port_nat_t: 4500,
             fragment_size: 1280,
@@ -232,6 +251,17 @@ pub(crate) fn daemon_from_section<'a>(
                 )
             })?
             .unwrap_or(Dataplane::Auto),
+        xfrm_interface_type: r
+            .parse("xfrm_interface_type", |s| {
+                parse_choice(
+                    s,
+                    &[
+                        ("xfrmi", XfrmInterfaceType::Xfrmi),
+                        ("vti", XfrmInterfaceType::Vti),
+                    ],
+                )
+            })?
+            .unwrap_or_default(),
         port: r.parse("port", udp_port)?.unwrap_or(d.port),
         port_nat_t: r.parse("port_nat_t", udp_port)?.unwrap_or(d.port_nat_t),
         fragment_size: r

@@ -35,8 +35,8 @@ pub use conn::{
     Unique, DEFAULT_CHILD_REKEY_TIME, DEFAULT_IKE_REKEY_TIME,
 };
 pub use daemon::{
-    interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici, DEFAULT_MTU,
-    LOG_SUBSYSTEMS, MIN_MTU,
+    interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici, XfrmInterfaceType,
+    DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
 };
 pub use error::{ConfigError, Location, Warning};
 pub use secret::Secret;

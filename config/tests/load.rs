@@ -203,6 +203,7 @@ fn vtid_routed_interfaces() {
     assert!(!d.make_before_break);
     assert_eq!(d.reqid_base, 5);
     assert_eq!(d.dataplane, Dataplane::Xfrm);
+    assert_eq!(d.xfrm_interface_type, config::XfrmInterfaceType::Xfrmi);
     assert_eq!(d.vici.socket, "unix:///run/vtid-test.vici");
     assert_eq!(d.vici.mode, 0o660);
     assert_eq!(d.vici.group.as_deref(), Some("wheel"));
@@ -542,4 +543,21 @@ fn interface_monitor_off() {
     let text = "interfaces {\n ipsec3 {\n  reqid = 3\n  local_addr = 10.6.3.1/30\n  remote_addr = 10.6.3.2\n  monitor = off\n }\n}\n";
     let loaded = config::load_str(text, "mon.conf").unwrap();
     assert_eq!(loaded.config.interfaces[0].monitor, config::Monitor::Off);
+}
+
+#[test]
+fn vtid_xfrm_interface_type() {
+    let d = |t: &str| load_str(t, "t.conf").map(|l| l.config.daemon.xfrm_interface_type);
+    use config::XfrmInterfaceType as T;
+    assert_eq!(d("vtid {\n}\n").unwrap(), T::Xfrmi);
+    assert_eq!(
+        d("vtid {\n xfrm_interface_type = xfrmi\n}\n").unwrap(),
+        T::Xfrmi
+    );
+    assert_eq!(
+        d("vtid {\n xfrm_interface_type = vti\n}\n").unwrap(),
+        T::Vti
+    );
+    let e = d("vtid {\n xfrm_interface_type = gre\n}\n").unwrap_err();
+    assert!(e.to_string().contains("xfrm_interface_type"), "{e}");
 }

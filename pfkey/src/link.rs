@@ -1,5 +1,6 @@
 //! rtnetlink management of Linux xfrm interfaces
-//! (`ip link add NAME type xfrm dev DEV if_id N`).
+//! (`ip link add NAME type xfrm dev DEV if_id N`) and of legacy VTIs
+//! (`ip link add NAME type vti key K local L remote R`).
 #![forbid(unsafe_code)]
 
 use nix::errno::Errno;
@@ -44,6 +45,23 @@ pub enum LinkError {
         /// The kernel's extended-ack message.
         message: Option<String>,
     },
+    /// `RTM_NEWLINK` of kind `vti`/`vti6` failed with `EOPNOTSUPP`.
+    #[error(
+        "kernel has no VTI ({} module): RTM_NEWLINK kind \"{kind}\" failed with {errno}{}",
+        if *kind == "vti6" { "ip6_vti" } else { "ip_vti" },
+        message.as_ref().map(|m| format!(" \"{m}\"")).unwrap_or_default()
+    )]
+    NoVti {
+        /// `"vti"` or `"vti6"`.
+        kind: &'static str,
+        /// The errno.
+        errno: Errno,
+        /// The kernel's extended-ack message.
+        message: Option<String>,
+    },
+    /// VTI endpoints of different families.
+    #[error("VTI endpoints of different families: {0} -> {1}")]
+    BadEndpoints(std::net::IpAddr, std::net::IpAddr),
     /// An interface name longer than 15 bytes or containing NUL.
     #[error("invalid interface name {0:?}")]
     BadName(String),
@@ -136,6 +154,131 @@ pub fn xfrm_interfaces_available() -> Result<bool, LinkError> {
             Ok(true)
         }
         Err(LinkError::NoXfrmInterface { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `IFLA_VTI_LINK` (underlying device ifindex; `linux/if_tunnel.h`).
+pub const IFLA_VTI_LINK: u16 = 1;
+/// `IFLA_VTI_IKEY` (`__be32`; the input mark).
+pub const IFLA_VTI_IKEY: u16 = 2;
+/// `IFLA_VTI_OKEY` (`__be32`; the output mark).
+pub const IFLA_VTI_OKEY: u16 = 3;
+/// `IFLA_VTI_LOCAL` (`in_addr` / `in6_addr`).
+pub const IFLA_VTI_LOCAL: u16 = 4;
+/// `IFLA_VTI_REMOTE`.
+pub const IFLA_VTI_REMOTE: u16 = 5;
+/// `IFLA_VTI_FWMARK`.
+pub const IFLA_VTI_FWMARK: u16 = 6;
+
+/// The definition of a legacy VTI (`ip link add NAME type vti|vti6 key K
+/// local L remote R`): the kernel marks traffic through it with `key`, and
+/// the SAs and policies carrying that mark are the tunnel's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VtiParams {
+    /// ikey = okey (host order; sent big-endian, as `ip` does).
+    pub key: u32,
+    /// Local tunnel endpoint; its family picks `vti` or `vti6`.
+    pub local: std::net::IpAddr,
+    /// Remote tunnel endpoint (the peer).
+    pub remote: std::net::IpAddr,
+    /// Underlying device ifindex, if tied to one.
+    pub link: Option<u32>,
+}
+
+impl VtiParams {
+    /// `"vti"` for IPv4 endpoints, `"vti6"` for IPv6.
+    pub fn kind(&self) -> &'static str {
+        if self.local.is_ipv4() {
+            "vti"
+        } else {
+            "vti6"
+        }
+    }
+}
+
+fn ip_bytes(a: std::net::IpAddr) -> Vec<u8> {
+    match a {
+        std::net::IpAddr::V4(a) => a.octets().to_vec(),
+        std::net::IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// The `RTM_NEWLINK` payload (`ifinfomsg` and attributes) defining VTI
+/// `name`: the bytes iproute2's `ip link add NAME type vti key K local L
+/// remote R` sends (nests without `NLA_F_NESTED`, keys big-endian, fwmark
+/// 0), used both to create and to change (new endpoints) the interface.
+pub fn new_vti_link_payload(name: &str, p: &VtiParams) -> Result<Vec<u8>, LinkError> {
+    if p.local.is_ipv4() != p.remote.is_ipv4() {
+        return Err(LinkError::BadEndpoints(p.local, p.remote));
+    }
+    let mut out = Vec::new();
+    ifinfomsg(&mut out);
+    ifname_attr(&mut out, name)?;
+    let mut data = Vec::new();
+    let e = NetlinkError::Parse;
+    put_attr(&mut data, IFLA_VTI_IKEY, &p.key.to_be_bytes()).map_err(e)?;
+    put_attr(&mut data, IFLA_VTI_OKEY, &p.key.to_be_bytes()).map_err(e)?;
+    put_attr(&mut data, IFLA_VTI_LOCAL, &ip_bytes(p.local)).map_err(e)?;
+    put_attr(&mut data, IFLA_VTI_REMOTE, &ip_bytes(p.remote)).map_err(e)?;
+    put_attr(&mut data, IFLA_VTI_FWMARK, &0u32.to_ne_bytes()).map_err(e)?;
+    if let Some(l) = p.link {
+        put_attr(&mut data, IFLA_VTI_LINK, &l.to_ne_bytes()).map_err(e)?;
+    }
+    let mut info = Vec::new();
+    put_attr(&mut info, IFLA_INFO_KIND, p.kind().as_bytes()).map_err(e)?;
+    put_attr(&mut info, IFLA_INFO_DATA, &data).map_err(e)?;
+    put_attr(&mut out, IFLA_LINKINFO, &info).map_err(e)?;
+    Ok(out)
+}
+
+fn vti_request(name: &str, p: &VtiParams, flags: u16) -> Result<(), LinkError> {
+    let payload = new_vti_link_payload(name, p)?;
+    let mut s = NetlinkSocket::open(NETLINK_ROUTE, 0).map_err(LinkError::Open)?;
+    match s.request(RTM_NEWLINK, flags, &payload) {
+        Ok(_) => Ok(()),
+        Err(e) if e.errno() == Some(Errno::EOPNOTSUPP) => Err(LinkError::NoVti {
+            kind: p.kind(),
+            errno: Errno::EOPNOTSUPP,
+            message: e.message().map(str::to_owned),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates legacy VTI `name` (`type vti`/`vti6`, ikey = okey = `p.key`);
+/// left down. [`LinkError::NoVti`] when the kernel has no `ip_vti` /
+/// `ip6_vti`.
+pub fn create_vti_interface(name: &str, p: &VtiParams) -> Result<(), LinkError> {
+    vti_request(name, p, NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// Re-defines existing VTI `name` (new endpoints after the peer moved):
+/// `ip link change NAME type vti …`. The family cannot change this way.
+pub fn change_vti_interface(name: &str, p: &VtiParams) -> Result<(), LinkError> {
+    vti_request(name, p, 0)
+}
+
+/// Whether the kernel can create IPv4 VTIs. Side effect: creates and
+/// deletes a down VTI `vtivprbNNNNN` (127.0.0.1 → 127.0.0.2, key
+/// 0x76746964) in the caller's network namespace. `Ok(false)` without the
+/// `ip_vti` module.
+pub fn vti_available() -> Result<bool, LinkError> {
+    let name = format!("vtivp{}", std::process::id() % 100_000_000);
+    let p = VtiParams {
+        key: 0x7674_6964,
+        local: std::net::Ipv4Addr::new(127, 0, 0, 1).into(),
+        remote: std::net::Ipv4Addr::new(127, 0, 0, 2).into(),
+        link: None,
+    };
+    match create_vti_interface(&name, &p) {
+        Ok(()) => {
+            if let Err(e) = delete_link(&name) {
+                tracing::warn!("VTI probe {name} not deleted: {e}");
+            }
+            Ok(true)
+        }
+        Err(LinkError::NoVti { .. }) => Ok(false),
         Err(e) => Err(e),
     }
 }

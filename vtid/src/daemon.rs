@@ -155,7 +155,7 @@ impl Daemon {
             DataplaneKind::Record => Box::new(RecordBackend::new(dp_tx)),
             DataplaneKind::Auto | DataplaneKind::Userspace => {
                 let probe = if kind == DataplaneKind::Auto {
-                    crate::kernel::xfrm_probe()
+                    crate::kernel::xfrm_probe_for(loaded.config.daemon.xfrm_interface_type)
                 } else {
                     Err(String::new())
                 };

@@ -136,13 +136,45 @@ pub fn xfrm_probe() -> Result<(), String> {
     }
 }
 
-/// One configured `ipsecN` xfrm interface.
+/// Why the XFRM backend with interfaces of type `t` cannot run here, or
+/// `Ok`: [`xfrm_probe`] for `xfrmi`; for `vti` kernel ESP and `ip_vti`
+/// (probed by creating and deleting a throwaway VTI).
+pub fn xfrm_probe_for(t: config::XfrmInterfaceType) -> Result<(), String> {
+    if t == config::XfrmInterfaceType::Xfrmi {
+        return xfrm_probe();
+    }
+    match pfkey::xfrm::xfrm_esp_available() {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(
+                "the kernel has no ESP (XFRM_MSG_NEWSA for ESP fails: \"Requested type not \
+                 found\"; modules esp4/esp6)"
+                    .into(),
+            )
+        }
+        Err(e) => return Err(format!("kernel ESP could not be probed ({e})")),
+    }
+    match pfkey::link::vti_available() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(
+            "the kernel has ESP but no VTI (ip_vti module; RTM_NEWLINK kind \"vti\" fails) \
+             for xfrm_interface_type = vti"
+                .into(),
+        ),
+        Err(e) => Err(format!("VTI could not be probed ({e})")),
+    }
+}
+
+/// One configured `ipsecN` interface (xfrm interface or legacy VTI).
 #[derive(Debug)]
 struct Iface {
     cfg: config::Interface,
+    /// 0 while a VTI is not yet defined (before its first SA).
     index: u32,
     created: bool,
     sas: usize,
+    /// The VTI's current definition (VTI mode, once defined).
+    vti: Option<pfkey::link::VtiParams>,
 }
 
 impl Iface {
@@ -177,6 +209,7 @@ pub struct XfrmDataplane {
     ifaces: HashMap<u32, Iface>,
     table: SaTable,
     port_nat_t: u16,
+    iftype: config::XfrmInterfaceType,
 }
 
 impl fmt::Debug for XfrmDataplane {
@@ -196,18 +229,27 @@ impl XfrmDataplane {
         port_nat_t: u16,
         reports: UnboundedSender<Report>,
     ) -> Result<XfrmDataplane, DataplaneError> {
-        xfrm_probe().map_err(|why| {
+        let iftype = cfg.daemon.xfrm_interface_type;
+        xfrm_probe_for(iftype).map_err(|why| {
             DataplaneError(format!(
                 "data plane 'xfrm' cannot start: {why}; use --dataplane userspace (or auto)"
             ))
         })?;
-        let kernel = backend::xfrm::XfrmBackend::open()
+        let mut kernel = backend::xfrm::XfrmBackend::open()
             .map_err(|e| DataplaneError(format!("XFRM socket: {e}")))?;
+        if iftype == config::XfrmInterfaceType::Vti {
+            kernel.set_binding(backend::xfrm::Binding::Mark);
+        }
         let nl = Netlink::new().map_err(|e| DataplaneError(format!("rtnetlink: {e}")))?;
         let mut ifaces = HashMap::new();
         let mut dp_err = None;
         for i in &cfg.interfaces {
-            match Self::setup_iface(&nl, i) {
+            let r = if iftype == config::XfrmInterfaceType::Vti {
+                Self::adopt_vti(&nl, i)
+            } else {
+                Self::setup_iface(&nl, i)
+            };
+            match r {
                 Ok(f) => {
                     ifaces.insert(i.reqid, f);
                 }
@@ -224,6 +266,7 @@ impl XfrmDataplane {
             ifaces,
             table: table.clone(),
             port_nat_t,
+            iftype,
         };
         if let Some(e) = dp_err {
             return Err(e); // drop removes what was created
@@ -257,6 +300,15 @@ impl XfrmDataplane {
             index,
             created,
             sas: 0,
+            vti: None,
+        };
+        Self::addresses_up(nl, i, index)?;
+        Ok(f)
+    }
+
+    fn addresses_up(nl: &Netlink, i: &config::Interface, index: u32) -> Result<(), DataplaneError> {
+        let err = |what: &str, e: &dyn fmt::Display| {
+            DataplaneError(format!("interface {}: {what}: {e}", i.name))
         };
         for a in &i.local_addrs {
             nl.addr_add(index, a.addr, a.prefix)
@@ -264,7 +316,106 @@ impl XfrmDataplane {
         }
         nl.link_up(index, i.mtu.max(config::MIN_MTU), 0)
             .map_err(|e| err("up", &e))?;
-        Ok(f)
+        Ok(())
+    }
+
+    /// VTI mode at start: a VTI is defined by its tunnel endpoints, known
+    /// only with the first CHILD SA ([`Self::ensure_vti`]); an existing
+    /// interface of that name is adopted (re-defined then, never deleted).
+    fn adopt_vti(nl: &Netlink, i: &config::Interface) -> Result<Iface, DataplaneError> {
+        let index = nl
+            .link_index(&i.name)
+            .map_err(|e| DataplaneError(format!("interface {}: lookup: {e}", i.name)))?;
+        if index.is_some() {
+            info!(target: "vtid::dataplane", "xfrm: adopting existing interface {} (it must be a VTI; it is re-defined with key {} and the SA's endpoints at the first SA, and not deleted)", i.name, i.reqid);
+        }
+        Ok(Iface {
+            cfg: i.clone(),
+            index: index.unwrap_or(0),
+            created: false,
+            sas: 0,
+            vti: None,
+        })
+    }
+
+    /// VTI mode: (re)defines the VTI of `reqid` for these tunnel endpoints
+    /// before its SAs go in: created at the first SA (addresses, MTU, up),
+    /// changed (`ip link change … local L remote R`) when the peer moved,
+    /// deleted and created again if the change is refused (family change).
+    fn ensure_vti(
+        &mut self,
+        reqid: u32,
+        key: u32,
+        local: IpAddr,
+        remote: IpAddr,
+    ) -> Result<(), DataplaneError> {
+        if self.iftype != config::XfrmInterfaceType::Vti {
+            return Ok(());
+        }
+        let Some(f) = self.ifaces.get_mut(&reqid) else {
+            return Ok(());
+        };
+        let p = pfkey::link::VtiParams {
+            key,
+            local,
+            remote,
+            link: None,
+        };
+        if f.vti == Some(p) {
+            return Ok(());
+        }
+        let name = f.cfg.name.clone();
+        let err = |what: &str, e: &dyn fmt::Display| {
+            DataplaneError(format!("interface {name}: {what}: {e}"))
+        };
+        if f.index != 0 {
+            match pfkey::link::change_vti_interface(&name, &p) {
+                Ok(()) => {
+                    info!(target: "vtid::dataplane", "xfrm: VTI {name} re-defined: {} key {key} local {local} remote {remote}", p.kind());
+                    f.vti = Some(p);
+                    return Ok(());
+                }
+                Err(e) if f.created => {
+                    info!(target: "vtid::dataplane", "xfrm: VTI {name} cannot be changed ({e}); re-creating it");
+                    pfkey::link::delete_link(&name).map_err(|e| err("delete", &e))?;
+                    f.index = 0;
+                    f.created = false;
+                }
+                Err(e) => return Err(err("re-define adopted VTI", &e)),
+            }
+        }
+        pfkey::link::create_vti_interface(&name, &p).map_err(|e| err("create", &e))?;
+        let ix = self
+            .nl
+            .link_index(&name)
+            .map_err(|e| err("lookup", &e))?
+            .ok_or_else(|| err("lookup", &"created but not found"))?;
+        f.index = ix;
+        f.created = true;
+        f.vti = Some(p);
+        info!(target: "vtid::dataplane", "xfrm: created VTI {name}: {} key {key} local {local} remote {remote}", p.kind());
+        Self::addresses_up(&self.nl, &f.cfg, ix)?;
+        if f.sas > 0 {
+            for r in f.routes() {
+                if let Err(e) = self.nl.route_add(r) {
+                    warn!(target: "vtid::dataplane", "xfrm: route {}/{} via {name}: {e}", r.dst, r.prefix);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn vti_key(spec: &backend::ChildSpec) -> Result<u32, DataplaneError> {
+        let (i, o) = (
+            spec.if_id_of(backend::Dir::In),
+            spec.if_id_of(backend::Dir::Out),
+        );
+        if i != o {
+            return Err(DataplaneError(format!(
+                "legacy VTI has one key: if_id_in {i} and if_id_out {o} must be equal"
+            )));
+        }
+        Ok(i)
     }
 
     /// Per-socket bypass policies on every IKE socket and kernel ESP-in-UDP
@@ -393,6 +544,10 @@ impl Dataplane for XfrmDataplane {
             Action::Install(c) => {
                 let routed = self.ifaces.contains_key(&c.reqid);
                 let spec = child_spec(c, routed, self.port_nat_t);
+                if routed && self.iftype == config::XfrmInterfaceType::Vti {
+                    let key = Self::vti_key(&spec)?;
+                    self.ensure_vti(c.reqid, key, spec.local.ip(), spec.remote.ip())?;
+                }
                 let replaced = self.table.has_spi_in(c.inbound.spi);
                 self.kernel
                     .install(spec, c.outbound_active)
@@ -432,6 +587,12 @@ impl Dataplane for XfrmDataplane {
                     .iter()
                     .filter(|e| e.ike_sa == id || spis_in.contains(&e.spi_in))
                 {
+                    if self.iftype == config::XfrmInterfaceType::Vti
+                        && self.ifaces.contains_key(&e.reqid)
+                    {
+                        let key = self.kernel.if_id_of(e.spi_in).unwrap_or(e.reqid);
+                        self.ensure_vti(e.reqid, key, local.ip(), remote.ip())?;
+                    }
                     self.kernel
                         .update_address(e.spi_in, local, *remote, *encap)
                         .map_err(Self::err)?;

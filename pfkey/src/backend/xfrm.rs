@@ -58,7 +58,7 @@ use zeroize::Zeroizing;
 use super::{Auth, ChildSpec, Cipher, Dir, SaKeys, TsRange};
 use crate::xfrm::{
     family_of, mode, policy, state_flags, Algo, AlgoAead, AlgoAuth, Attr, Body, EncapTmpl,
-    LifetimeCfg, MsgType, ReplayStateEsn, Selector, UserTmpl, UserpolicyId, UserpolicyInfo,
+    LifetimeCfg, Mark, MsgType, ReplayStateEsn, Selector, UserTmpl, UserpolicyId, UserpolicyInfo,
     UsersaId, UsersaInfo, XfrmError, XfrmId, XfrmMessage, XfrmSocket, IPPROTO_ESP,
     UDP_ENCAP_ESPINUDP, XFRM_INF,
 };
@@ -81,6 +81,69 @@ impl Error {
     /// True when the kernel has no ESP.
     pub fn is_no_esp(&self) -> bool {
         matches!(self, Error::Xfrm(XfrmError::NoEsp { .. }))
+    }
+}
+
+/// How routed children's states and policies are tied to their interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Binding {
+    /// `XFRMA_IF_ID` (xfrm interfaces, Linux ≥ 4.19).
+    #[default]
+    IfId,
+    /// `XFRMA_MARK` value = the interface id (the VTI's ikey/okey), mask
+    /// `0xffffffff`: legacy VTI (`ip_vti`/`ip6_vti`).
+    Mark,
+}
+
+/// The mark a legacy VTI of interface id `if_id` uses as ikey/okey and the
+/// SAs and policies carry: the id itself (by default the reqid).
+pub fn vti_mark(if_id: u32) -> Mark {
+    Mark {
+        v: if_id,
+        m: u32::MAX,
+    }
+}
+
+/// Rewrites attributes for `binding`: with [`Binding::Mark`] every
+/// `XFRMA_IF_ID` becomes `XFRMA_MARK` ([`vti_mark`]).
+pub fn bind(attrs: &mut [Attr], binding: Binding) {
+    if binding == Binding::Mark {
+        for a in attrs.iter_mut() {
+            if let Attr::IfId(v) = *a {
+                *a = Attr::Mark(vti_mark(v));
+            }
+        }
+    }
+}
+
+/// [`sa_message`] with the interface binding of `binding`.
+pub fn sa_message_bound(
+    spec: &ChildSpec,
+    dir: Dir,
+    binding: Binding,
+) -> Result<(UsersaInfo, Vec<Attr>), Error> {
+    let (sa, mut attrs) = sa_message(spec, dir)?;
+    bind(&mut attrs, binding);
+    Ok((sa, attrs))
+}
+
+/// [`policies`] with the interface binding of `binding`.
+pub fn policies_bound(spec: &ChildSpec, binding: Binding) -> Result<Vec<PolicySpec>, Error> {
+    let mut list = policies(spec)?;
+    for p in &mut list {
+        bind(&mut p.attrs, binding);
+    }
+    Ok(list)
+}
+
+/// The attributes `XFRM_MSG_DELSA` must repeat to find a state: its
+/// `XFRMA_MARK`, if it has one (the kernel's lookup matches marks).
+pub fn sa_delete_attrs(spec: &ChildSpec, dir: Dir, binding: Binding) -> Vec<Attr> {
+    let if_id = spec.if_id_of(dir);
+    if binding == Binding::Mark && if_id != 0 {
+        vec![Attr::Mark(vti_mark(if_id))]
+    } else {
+        Vec::new()
     }
 }
 
@@ -464,6 +527,7 @@ pub struct XfrmBackend {
     sock: XfrmSocket,
     children: HashMap<u32, Installed>,
     policies: HashMap<u32, PolicySet>,
+    binding: Binding,
 }
 
 impl XfrmBackend {
@@ -473,17 +537,30 @@ impl XfrmBackend {
             sock: XfrmSocket::open()?,
             children: HashMap::new(),
             policies: HashMap::new(),
+            binding: Binding::IfId,
         })
     }
 
+    /// Chooses how routed children are tied to their interface (before
+    /// anything is installed): `if_id` (default) or VTI marks.
+    pub fn set_binding(&mut self, binding: Binding) {
+        self.binding = binding;
+    }
+
+    /// The interface binding in use.
+    pub fn binding(&self) -> Binding {
+        self.binding
+    }
+
     fn add_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
-        let (sa, attrs) = sa_message(spec, dir)?;
+        let (sa, attrs) = sa_message_bound(spec, dir, self.binding)?;
         self.sock.new_sa(&sa, attrs)?;
         Ok(())
     }
 
     fn del_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
-        match self.sock.delete_sa(&sa_id(spec, dir), Vec::new()) {
+        let attrs = sa_delete_attrs(spec, dir, self.binding);
+        match self.sock.delete_sa(&sa_id(spec, dir), attrs) {
             Err(e) if e.is_not_found() => Ok(()),
             r => r.map_err(Error::from),
         }
@@ -492,7 +569,7 @@ impl XfrmBackend {
     /// Writes (creates or replaces) the policies of `spec`'s reqid, without
     /// counting a user; [`XfrmBackend::install`] does this itself.
     pub fn install_policies(&mut self, spec: &ChildSpec) -> Result<Vec<PolicySpec>, Error> {
-        let list = policies(spec)?;
+        let list = policies_bound(spec, self.binding)?;
         for p in &list {
             self.sock.update_policy(&p.info, p.attrs.clone())?;
         }
@@ -679,6 +756,12 @@ impl XfrmBackend {
             .iter()
             .find(|(_, c)| c.spec.outbound.spi == spi)
             .map(|(k, _)| *k)
+    }
+
+    /// The inbound interface id of an installed child (its VTI key in
+    /// [`Binding::Mark`] mode).
+    pub fn if_id_of(&self, spi_in: u32) -> Option<u32> {
+        self.children.get(&spi_in).map(|c| c.spec.if_id_of(Dir::In))
     }
 
     /// The installed children's inbound SPIs.
