@@ -1,6 +1,8 @@
 //! The kernel data planes at start-up, on this machine's kernel (root, in a
 //! throwaway network namespace): `--dataplane xfrm` refuses to start and
-//! names the missing kernel feature; `--dataplane auto` starts and logs
+//! names the missing kernel feature (also with `xfrm_interface_type =
+//! vti`, which needs `ip_vti` instead of xfrm interfaces); `--dataplane
+//! auto` starts and logs
 //! that it falls back to userspace (or that it uses XFRM, on a kernel with
 //! ESP and xfrm interfaces); `--dataplane pfkey` on Linux refuses with the
 //! reason.
@@ -40,12 +42,17 @@ fn netns(tag: &str) -> Netns {
 }
 
 fn conf() -> String {
+    conf_with("")
+}
+
+fn conf_with(vtid_extra: &str) -> String {
     Conn {
         port: free_port(),
         port_nat_t: free_port(),
         local_addrs: "127.0.0.1",
         remote_addrs: "127.0.0.1",
         remote_port: free_port(),
+        vtid_extra,
         ..Conn::default()
     }
     .render()
@@ -54,9 +61,13 @@ fn conf() -> String {
 /// Runs vtid until it exits by itself; returns (success, log), or `None`
 /// if it was still running after 15 s (it started: killed then).
 fn run_to_exit(ns: &str, dataplane: &str) -> Option<(bool, String)> {
-    let dir = scratch(dataplane);
+    run_conf_to_exit(ns, dataplane, dataplane, &conf())
+}
+
+fn run_conf_to_exit(ns: &str, dataplane: &str, tag: &str, conf: &str) -> Option<(bool, String)> {
+    let dir = scratch(tag);
     let c = dir.join("vtid.conf");
-    std::fs::write(&c, conf()).unwrap();
+    std::fs::write(&c, conf).unwrap();
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, VTID, "--config"])
         .arg(&c)
@@ -106,6 +117,27 @@ fn xfrm_refuses_to_start_naming_the_missing_kernel_feature() {
         log.contains("esp4") || log.contains("xfrm_interface"),
         "{log}"
     );
+}
+
+/// `xfrm_interface_type = vti`: the probe asks for ESP and `ip_vti`, not
+/// for xfrm interfaces.
+#[test]
+fn xfrm_with_legacy_vti_refuses_to_start_naming_the_missing_kernel_feature() {
+    require_root();
+    let ns = netns("xfrmvti");
+    let conf = conf_with("xfrm_interface_type = vti");
+    let Some((ok, log)) = run_conf_to_exit(&ns.0, "xfrm", "xfrmvti", &conf) else {
+        println!("vtid --dataplane xfrm (vti) kept running: this kernel has ESP and ip_vti");
+        return;
+    };
+    println!("{log}");
+    assert!(!ok, "exit status reports the failure");
+    assert!(log.contains("data plane 'xfrm' cannot start"), "{log}");
+    assert!(
+        log.contains("no ESP") || log.contains("no VTI (ip_vti module"),
+        "names the missing feature: {log}"
+    );
+    assert!(!log.contains("xfrm interfaces"), "{log}");
 }
 
 #[test]
