@@ -480,6 +480,9 @@ fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
         )?;
     }
     sys::set_pmtudisc_dont(fd.as_fd(), v6)?;
+    // UDP_GRO (Linux 5.0+): a peer's UDP_SEGMENT runs arrive as one
+    // datagram with the segment size in a cmsg; best effort.
+    let _ = socket::setsockopt(&fd, sockopt::UdpGroSegment, &true);
     let s = UdpSocket::from(fd);
     s.set_nonblocking(true)?;
     Ok(s)
@@ -1358,7 +1361,7 @@ enum Source {
 
 fn inbound_loop(sh: &Shared) {
     let mut buf = vec![0u8; MAX_PACKET + 64];
-    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int);
     let mut sources: Vec<(Source, BorrowedFd<'_>)> = Vec::new();
     if let Some(s) = &sh.sockets.udp4 {
         sources.push((Source::Udp(false), s.as_fd()));
@@ -1397,7 +1400,7 @@ fn inbound_loop(sh: &Shared) {
             for _ in 0..BATCH {
                 match *src {
                     Source::Udp(v6) => {
-                        let (n, from, local) = {
+                        let (n, from, local, gso) = {
                             let mut iov = [io::IoSliceMut::new(&mut buf[..])];
                             let Ok(m) = socket::recvmsg::<SockaddrStorage>(
                                 raw,
@@ -1409,6 +1412,7 @@ fn inbound_loop(sh: &Shared) {
                             };
                             let from = m.address.and_then(|a| to_socket_addr(&a));
                             let mut local = None;
+                            let mut gso = None;
                             if let Ok(cm) = m.cmsgs() {
                                 for c in cm {
                                     match c {
@@ -1422,34 +1426,45 @@ fn inbound_loop(sh: &Shared) {
                                                 i.ipi6_addr.s6_addr,
                                             )));
                                         }
+                                        socket::ControlMessageOwned::UdpGroSegments(g) => {
+                                            gso = usize::try_from(g).ok();
+                                        }
                                         _ => {}
                                     }
                                 }
                             }
-                            (m.bytes, from, local)
+                            (m.bytes, from, local, gso)
                         };
                         let Some(from) = from else { continue };
-                        let pkt = &mut buf[..n];
-                        match classify(pkt) {
-                            UdpPayload::Esp(_) => {
-                                esp_packet(sh, pkt, Instant::now());
+                        // A UDP_GRO datagram holds segments of `gso` bytes
+                        // (the last may be shorter), each one ESP packet.
+                        let seg = gso.filter(|&g| g > 0 && g < n).unwrap_or(n);
+                        let mut off = 0;
+                        while off < n {
+                            let end = (off + seg).min(n);
+                            let pkt = &mut buf[off..end];
+                            off = end;
+                            match classify(pkt) {
+                                UdpPayload::Esp(_) => {
+                                    esp_packet(sh, pkt, Instant::now());
+                                }
+                                UdpPayload::Ike(m) => {
+                                    let unspec = if v6 {
+                                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                                    } else {
+                                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                                    };
+                                    (sh.sink)(DataplaneEvent::Ike {
+                                        local: SocketAddr::new(
+                                            local.unwrap_or(unspec),
+                                            sh.cfg.nat_t_port,
+                                        ),
+                                        remote: from,
+                                        data: m.to_vec(),
+                                    });
+                                }
+                                UdpPayload::Keepalive | UdpPayload::Invalid => {}
                             }
-                            UdpPayload::Ike(m) => {
-                                let unspec = if v6 {
-                                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-                                } else {
-                                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-                                };
-                                (sh.sink)(DataplaneEvent::Ike {
-                                    local: SocketAddr::new(
-                                        local.unwrap_or(unspec),
-                                        sh.cfg.nat_t_port,
-                                    ),
-                                    remote: from,
-                                    data: m.to_vec(),
-                                });
-                            }
-                            UdpPayload::Keepalive | UdpPayload::Invalid => {}
                         }
                     }
                     Source::Raw(v6) => {
