@@ -456,6 +456,9 @@ fn probe_path_mtu(remote: SocketAddr, mark: u32) -> Option<u32> {
     }
 }
 
+/// SO_RCVBUF/SO_SNDBUF of the NAT-T sockets.
+const SOCKET_BUFFER: usize = 4 << 20;
+
 fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
     use socket::{AddressFamily, SockFlag, SockType};
     let fam = if v6 {
@@ -483,6 +486,15 @@ fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
     // UDP_GRO (Linux 5.0+): a peer's UDP_SEGMENT runs arrive as one
     // datagram with the segment size in a cmsg; best effort.
     let _ = socket::setsockopt(&fd, sockopt::UdpGroSegment, &true);
+    // Room for bursts while vti-in is busy (the default ~200 KB drops
+    // under one fast TCP stream); FORCE needs CAP_NET_ADMIN, else capped
+    // at rmem_max/wmem_max. Best effort.
+    if socket::setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
+    }
+    if socket::setsockopt(&fd, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = socket::setsockopt(&fd, sockopt::SndBuf, &SOCKET_BUFFER);
+    }
     let s = UdpSocket::from(fd);
     s.set_nonblocking(true)?;
     Ok(s)
