@@ -456,6 +456,9 @@ fn probe_path_mtu(remote: SocketAddr, mark: u32) -> Option<u32> {
     }
 }
 
+/// SO_RCVBUF/SO_SNDBUF of the NAT-T sockets.
+const SOCKET_BUFFER: usize = 4 << 20;
+
 fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
     use socket::{AddressFamily, SockFlag, SockType};
     let fam = if v6 {
@@ -480,6 +483,18 @@ fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
         )?;
     }
     sys::set_pmtudisc_dont(fd.as_fd(), v6)?;
+    // UDP_GRO (Linux 5.0+): a peer's UDP_SEGMENT runs arrive as one
+    // datagram with the segment size in a cmsg; best effort.
+    let _ = socket::setsockopt(&fd, sockopt::UdpGroSegment, &true);
+    // Room for bursts while vti-in is busy (the default ~200 KB drops
+    // under one fast TCP stream); FORCE needs CAP_NET_ADMIN, else capped
+    // at rmem_max/wmem_max. Best effort.
+    if socket::setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
+    }
+    if socket::setsockopt(&fd, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = socket::setsockopt(&fd, sockopt::SndBuf, &SOCKET_BUFFER);
+    }
     let s = UdpSocket::from(fd);
     s.set_nonblocking(true)?;
     Ok(s)
@@ -1075,8 +1090,27 @@ fn send_icmp(
     }
 }
 
+/// A sealed ESP-in-UDP packet waiting in `bufs[buf][range]` to be sent to
+/// `remote` at the end of the drain round.
+struct Pending {
+    buf: usize,
+    range: std::ops::Range<usize>,
+    remote: SocketAddr,
+}
+
+/// Most segments in one UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS
+/// is 64 on older kernels).
+const GSO_MAX_SEGMENTS: usize = 64;
+/// Most bytes of UDP payload in one UDP_SEGMENT send (one IP datagram).
+const GSO_MAX_BYTES: usize = 65_000;
+
 fn outbound_loop(sh: &Shared) {
-    let mut buf = vec![0u8; HEADROOM + MAX_PACKET + TAILROOM];
+    // One buffer per packet of a drain round: the sealed packets stay in
+    // place until the round's sends (sendmsg with UDP_SEGMENT) go out.
+    let mut bufs: Vec<Vec<u8>> = (0..BATCH)
+        .map(|_| vec![0u8; HEADROOM + MAX_PACKET + TAILROOM])
+        .collect();
+    let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut scratch = vec![0u8; 1500];
     let mut rl = RateLimit {
         start: Instant::now(),
@@ -1102,18 +1136,121 @@ fn outbound_loop(sh: &Shared) {
                 continue;
             }
             for _ in 0..BATCH {
+                let k = pending.len();
+                let buf = &mut bufs[k];
                 let n = match sh.tuns[slot].read(&mut buf[HEADROOM..HEADROOM + MAX_PACKET]) {
                     Ok(n) if n > 0 => n,
                     _ => break,
                 };
                 let now = Instant::now();
-                tun_packet(sh, slot, &mut buf, n, &mut scratch, &mut rl, now);
+                if let Some((range, remote)) =
+                    tun_packet(sh, slot, buf, n, &mut scratch, &mut rl, now)
+                {
+                    pending.push(Pending {
+                        buf: k,
+                        range,
+                        remote,
+                    });
+                }
             }
+            flush_udp(sh, slot, &bufs, &mut pending);
         }
     }
 }
 
+/// Send the round's ESP-in-UDP packets: runs of equal-sized packets (the
+/// last of a run may be shorter) to one peer go out in one sendmsg with
+/// UDP_SEGMENT, so the underlay stack is traversed once per run; a run the
+/// kernel refuses is sent packet by packet.
+fn flush_udp(sh: &Shared, slot: usize, bufs: &[Vec<u8>], pending: &mut Vec<Pending>) {
+    let st = &sh.stats[slot];
+    let mut i = 0;
+    while i < pending.len() {
+        let first = &pending[i];
+        let seg = first.range.len();
+        let mut j = i + 1;
+        let mut total = seg;
+        while j < pending.len()
+            && j - i < GSO_MAX_SEGMENTS
+            && pending[j].remote == first.remote
+            && pending[j].range.len() <= seg
+            && total + pending[j].range.len() <= GSO_MAX_BYTES
+        {
+            total += pending[j].range.len();
+            j += 1;
+            if pending[j - 1].range.len() < seg {
+                break;
+            }
+        }
+        let remote = first.remote;
+        let sock = if remote.is_ipv6() {
+            sh.sockets.udp6.as_ref()
+        } else {
+            sh.sockets.udp4.as_ref()
+        };
+        let Some(sock) = sock else {
+            for _ in i..j {
+                inc(&st.send_errors);
+            }
+            i = j;
+            continue;
+        };
+        let run = &pending[i..j];
+        let sent = run.len() > 1 && send_gso(sock, bufs, run, seg, remote);
+        if !sent {
+            for p in run {
+                if sock.send_to(&bufs[p.buf][p.range.clone()], remote).is_err() {
+                    inc(&st.send_errors);
+                }
+            }
+        }
+        i = j;
+    }
+    pending.clear();
+}
+
+/// One sendmsg of `run` (each packet one iovec) with a UDP_SEGMENT of
+/// `seg` bytes. False if the kernel refused it.
+fn send_gso(
+    sock: &UdpSocket,
+    bufs: &[Vec<u8>],
+    run: &[Pending],
+    seg: usize,
+    remote: SocketAddr,
+) -> bool {
+    let Ok(seg16) = u16::try_from(seg) else {
+        return false;
+    };
+    let mut iov = [io::IoSlice::new(&[]); GSO_MAX_SEGMENTS];
+    for (v, p) in iov.iter_mut().zip(run) {
+        *v = io::IoSlice::new(&bufs[p.buf][p.range.clone()]);
+    }
+    let cmsg = [socket::ControlMessage::UdpGsoSegments(&seg16)];
+    let raw = std::os::fd::AsRawFd::as_raw_fd(sock);
+    let iov = &iov[..run.len()];
+    match remote {
+        SocketAddr::V4(a) => socket::sendmsg(
+            raw,
+            iov,
+            &cmsg,
+            MsgFlags::empty(),
+            Some(&SockaddrIn::from(a)),
+        )
+        .is_ok(),
+        SocketAddr::V6(a) => socket::sendmsg(
+            raw,
+            iov,
+            &cmsg,
+            MsgFlags::empty(),
+            Some(&SockaddrIn6::from(a)),
+        )
+        .is_ok(),
+    }
+}
+
 /// One packet read from the TUN of `slot`, at `buf[HEADROOM..HEADROOM + n]`.
+/// Plain ESP is sent at once; ESP in UDP is sealed in place and its range in
+/// `buf` and destination returned, to be sent with the round's others.
 fn tun_packet(
     sh: &Shared,
     slot: usize,
@@ -1122,7 +1259,7 @@ fn tun_packet(
     scratch: &mut [u8],
     rl: &mut RateLimit,
     now: Instant,
-) {
+) -> Option<(std::ops::Range<usize>, SocketAddr)> {
     let st = &sh.stats[slot];
     let tun = &sh.tuns[slot];
     let pkt = &mut buf[HEADROOM..HEADROOM + n];
@@ -1131,7 +1268,7 @@ fn tun_packet(
     }
     let Ok(flow) = Flow::parse(pkt) else {
         inc(&st.malformed);
-        return;
+        return None;
     };
     let v6 = flow.src.is_ipv6();
     let df = v6 || pkt[6] & 0x40 != 0;
@@ -1160,7 +1297,7 @@ fn tun_packet(
             rl,
             now,
         );
-        return;
+        return None;
     };
     let e = &mut entries[i];
     let min_mtu = if v6 { 1280 } else { 68 };
@@ -1177,7 +1314,7 @@ fn tun_packet(
             rl,
             now,
         );
-        return;
+        return None;
     }
     let (remote, encap, spi_in) = (e.remote, e.encap, e.spi_in);
     let (range, event) = match e.sa.encapsulate(buf, n, now) {
@@ -1189,48 +1326,43 @@ fn tun_packet(
             let ev = e.sa.take_event();
             drop(out);
             emit(sh, spi_in, ev);
-            return;
+            return None;
         }
     };
     drop(out);
+    emit(sh, spi_in, event);
+    if encap {
+        return Some((range, remote));
+    }
     let packet = &buf[range];
-    let sent = if encap {
-        let sock = if remote.is_ipv6() {
-            sh.sockets.udp6.as_ref()
-        } else {
-            sh.sockets.udp4.as_ref()
-        };
-        sock.map(|s| s.send_to(packet, remote).is_ok())
+    let fd = if remote.is_ipv6() {
+        sh.sockets.raw6.as_ref()
     } else {
-        let fd = if remote.is_ipv6() {
-            sh.sockets.raw6.as_ref()
-        } else {
-            sh.sockets.raw4.as_ref()
-        };
-        fd.map(|fd| {
-            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
-            match remote {
-                SocketAddr::V4(a) => socket::sendto(
-                    raw,
-                    packet,
-                    &SockaddrIn::from(SocketAddrV4::new(*a.ip(), 0)),
-                    MsgFlags::empty(),
-                )
-                .is_ok(),
-                SocketAddr::V6(a) => socket::sendto(
-                    raw,
-                    packet,
-                    &SockaddrIn6::from(SocketAddrV6::new(*a.ip(), 0, 0, 0)),
-                    MsgFlags::empty(),
-                )
-                .is_ok(),
-            }
-        })
+        sh.sockets.raw4.as_ref()
     };
+    let sent = fd.map(|fd| {
+        let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+        match remote {
+            SocketAddr::V4(a) => socket::sendto(
+                raw,
+                packet,
+                &SockaddrIn::from(SocketAddrV4::new(*a.ip(), 0)),
+                MsgFlags::empty(),
+            )
+            .is_ok(),
+            SocketAddr::V6(a) => socket::sendto(
+                raw,
+                packet,
+                &SockaddrIn6::from(SocketAddrV6::new(*a.ip(), 0, 0, 0)),
+                MsgFlags::empty(),
+            )
+            .is_ok(),
+        }
+    });
     if sent != Some(true) {
         inc(&st.send_errors);
     }
-    emit(sh, spi_in, event);
+    None
 }
 
 #[derive(Clone, Copy)]
@@ -1241,7 +1373,7 @@ enum Source {
 
 fn inbound_loop(sh: &Shared) {
     let mut buf = vec![0u8; MAX_PACKET + 64];
-    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int);
     let mut sources: Vec<(Source, BorrowedFd<'_>)> = Vec::new();
     if let Some(s) = &sh.sockets.udp4 {
         sources.push((Source::Udp(false), s.as_fd()));
@@ -1280,7 +1412,7 @@ fn inbound_loop(sh: &Shared) {
             for _ in 0..BATCH {
                 match *src {
                     Source::Udp(v6) => {
-                        let (n, from, local) = {
+                        let (n, from, local, gso) = {
                             let mut iov = [io::IoSliceMut::new(&mut buf[..])];
                             let Ok(m) = socket::recvmsg::<SockaddrStorage>(
                                 raw,
@@ -1292,6 +1424,7 @@ fn inbound_loop(sh: &Shared) {
                             };
                             let from = m.address.and_then(|a| to_socket_addr(&a));
                             let mut local = None;
+                            let mut gso = None;
                             if let Ok(cm) = m.cmsgs() {
                                 for c in cm {
                                     match c {
@@ -1305,34 +1438,45 @@ fn inbound_loop(sh: &Shared) {
                                                 i.ipi6_addr.s6_addr,
                                             )));
                                         }
+                                        socket::ControlMessageOwned::UdpGroSegments(g) => {
+                                            gso = usize::try_from(g).ok();
+                                        }
                                         _ => {}
                                     }
                                 }
                             }
-                            (m.bytes, from, local)
+                            (m.bytes, from, local, gso)
                         };
                         let Some(from) = from else { continue };
-                        let pkt = &mut buf[..n];
-                        match classify(pkt) {
-                            UdpPayload::Esp(_) => {
-                                esp_packet(sh, pkt, Instant::now());
+                        // A UDP_GRO datagram holds segments of `gso` bytes
+                        // (the last may be shorter), each one ESP packet.
+                        let seg = gso.filter(|&g| g > 0 && g < n).unwrap_or(n);
+                        let mut off = 0;
+                        while off < n {
+                            let end = (off + seg).min(n);
+                            let pkt = &mut buf[off..end];
+                            off = end;
+                            match classify(pkt) {
+                                UdpPayload::Esp(_) => {
+                                    esp_packet(sh, pkt, Instant::now());
+                                }
+                                UdpPayload::Ike(m) => {
+                                    let unspec = if v6 {
+                                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                                    } else {
+                                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                                    };
+                                    (sh.sink)(DataplaneEvent::Ike {
+                                        local: SocketAddr::new(
+                                            local.unwrap_or(unspec),
+                                            sh.cfg.nat_t_port,
+                                        ),
+                                        remote: from,
+                                        data: m.to_vec(),
+                                    });
+                                }
+                                UdpPayload::Keepalive | UdpPayload::Invalid => {}
                             }
-                            UdpPayload::Ike(m) => {
-                                let unspec = if v6 {
-                                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-                                } else {
-                                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-                                };
-                                (sh.sink)(DataplaneEvent::Ike {
-                                    local: SocketAddr::new(
-                                        local.unwrap_or(unspec),
-                                        sh.cfg.nat_t_port,
-                                    ),
-                                    remote: from,
-                                    data: m.to_vec(),
-                                });
-                            }
-                            UdpPayload::Keepalive | UdpPayload::Invalid => {}
                         }
                     }
                     Source::Raw(v6) => {
