@@ -6,11 +6,10 @@
 //! "no ESP" error where the kernel lacks ESP.
 
 mod common_c;
+mod common_netns;
 
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use pfkey::backend::xfrm::{policies, sa_message, XfrmBackend};
 use pfkey::backend::{Auth, ChildSpec, Cipher, Dir, Limits, SaKeys, TsRange};
@@ -318,61 +317,12 @@ fn routed_children_get_if_id_policies_and_policy_based_ones_ts_policies() {
 // In a namespace (root)
 
 const ENV: &str = "VTID_PFKEY_BACKEND_NETNS";
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 fn run_in_netns(inner: &str) {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test creates a network namespace: run it as root (CI does)"
-    );
-    let name = format!(
-        "vtid-xbk-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let st = Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .expect("ip netns add");
-    assert!(st.success());
-    let _guard = Netns(name.clone());
-    let out = Command::new("ip")
-        .args(["netns", "exec", &name])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            inner,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ENV, &name)
-        .output()
-        .expect("ip netns exec");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!(
-        "--- {inner} in {name} ---\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{inner} failed inside {name}");
-    assert!(stdout.contains("1 passed"), "{inner} did not run");
+    common_netns::run_in_netns(ENV, "vtid-xbk", inner);
 }
 
 fn in_test_netns() -> bool {
-    let Ok(name) = std::env::var(ENV) else {
-        return false;
-    };
-    let me = std::fs::metadata("/proc/self/ns/net").map(|m| (m.dev(), m.ino()));
-    let ns = std::fs::metadata(format!("/run/netns/{name}")).map(|m| (m.dev(), m.ino()));
-    matches!((me, ns), (Ok(a), Ok(b)) if a == b)
+    common_netns::in_test_netns(ENV)
 }
 
 fn ip(args: &[&str]) -> String {

@@ -11,10 +11,10 @@
 //! Kernel features that may be missing (ESP, xfrm interfaces) are detected
 //! and reported with a "SKIP"/"kernel has no ..." line rather than failing.
 
+mod common_netns;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -26,78 +26,12 @@ use pfkey::xfrm::{
 };
 
 const ENV: &str = "VTID_PFKEY_NETNS";
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Runs `inner` in a fresh namespace; skips (with a message) without root
-/// or iproute2.
 fn run_in_netns(inner: &str) {
-    if !nix::unistd::geteuid().is_root() {
-        println!("SKIP {inner}: creating a network namespace needs root");
-        return;
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        println!("SKIP {inner}: iproute2 `ip` is not installed (see pfkey/DEPS.txt)");
-        return;
-    }
-    let name = format!(
-        "vtid-pfkey-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let st = Command::new("ip")
-        .args(["netns", "add", &name])
-        .status()
-        .expect("ip netns add");
-    assert!(st.success(), "ip netns add {name} failed");
-    let _guard = Netns(name.clone());
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &name])
-        .arg(&exe)
-        .args([
-            inner,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ENV, &name)
-        .output()
-        .expect("ip netns exec");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("--- {inner} in netns {name} ---\n{stdout}{stderr}");
-    assert!(out.status.success(), "{inner} failed inside netns {name}");
-    assert!(
-        stdout.contains("1 passed"),
-        "{inner} did not run inside netns {name}"
-    );
+    common_netns::run_in_netns(ENV, "vtid-pfkey", inner);
 }
 
-/// True only inside the namespace this binary was started in by
-/// [`run_in_netns`].
 fn in_test_netns() -> bool {
-    let Ok(name) = std::env::var(ENV) else {
-        println!("not inside a test namespace: run through the netns_* tests");
-        return false;
-    };
-    let me = std::fs::metadata("/proc/self/ns/net").map(|m| (m.dev(), m.ino()));
-    let ns = std::fs::metadata(format!("/run/netns/{name}")).map(|m| (m.dev(), m.ino()));
-    match (me, ns) {
-        (Ok(a), Ok(b)) if a == b => true,
-        _ => {
-            println!("refusing to run: this process is not in netns {name}");
-            false
-        }
-    }
+    common_netns::in_test_netns(ENV)
 }
 
 fn ip(args: &[&str]) -> String {
