@@ -507,14 +507,7 @@ async fn list_sas(a: &Args, c: &mut Client) -> Result<(), Fail> {
                     continue;
                 };
                 let t = |k: &str| cm.str(k).unwrap_or("").to_string();
-                let list = |k: &str| {
-                    cm.list(k)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|x| String::from_utf8_lossy(x).into_owned())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                };
+                let list = |k: &str| joined(cm, k);
                 child.row(vec![
                     t("name"),
                     t("uniqueid"),
@@ -566,14 +559,7 @@ async fn list_conns(a: &Args, c: &mut Client) -> Result<(), Fail> {
         "TS",
     ]);
     for (name, m) in &conns {
-        let join = |k: &str| {
-            m.list(k)
-                .unwrap_or_default()
-                .iter()
-                .map(|x| String::from_utf8_lossy(x).into_owned())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let join = |k: &str| joined(m, k);
         let id = |side: &str| {
             m.items
                 .iter()
@@ -590,14 +576,7 @@ async fn list_conns(a: &Args, c: &mut Client) -> Result<(), Fail> {
             let Element::Section(cm) = &it.value else {
                 continue;
             };
-            let l = |k: &str| {
-                cm.list(k)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|x| String::from_utf8_lossy(x).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
+            let l = |k: &str| joined(cm, k);
             let (n, la, ra, li, ri) = if first {
                 (
                     name.clone(),
@@ -659,14 +638,7 @@ async fn interfaces(a: &Args, c: &mut Client) -> Result<(), Fail> {
         "OUT",
     ]);
     for (name, m) in &list {
-        let l = |k: &str| {
-            m.list(k)
-                .unwrap_or_default()
-                .iter()
-                .map(|x| String::from_utf8_lossy(x).into_owned())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let l = |k: &str| joined(m, k);
         let s = |k: &str| m.str(k).unwrap_or("").to_string();
         let sa = m.section("sa").map_or_else(
             || "-".to_string(),
@@ -731,6 +703,16 @@ async fn gateways(a: &Args, c: &mut Client) -> Result<(), Fail> {
         println!("\n({n})");
     }
     Ok(())
+}
+
+/// A VICI list as text, its items joined by commas.
+fn joined(m: &Message, key: &str) -> String {
+    m.list(key)
+        .unwrap_or_default()
+        .iter()
+        .map(|x| String::from_utf8_lossy(x).into_owned())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn sections(m: Option<&Message>) -> Vec<(String, Message)> {
