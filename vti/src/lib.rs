@@ -8,6 +8,8 @@
 //! - [`dataplane`]: the SA tables and the packet path; the daemon's API.
 //! - [`gateway`]: the automatic gateway per interface and family, with
 //!   monitoring (ICMP echo, loss, latency, hold-down).
+//! - [`offload`]: TUN offloads (virtio_net_hdr): GSO segmentation out,
+//!   TCP coalescing in.
 //! - [`updown`]: strongSwan-compatible updown scripts.
 
 pub mod dataplane;
@@ -17,5 +19,6 @@ pub mod icmp;
 pub mod iface;
 pub mod mss;
 pub mod netlink;
+pub mod offload;
 mod sys;
 pub mod updown;
