@@ -140,6 +140,11 @@ pub struct Daemon {
     /// `xfrm_interface_type` (xfrmi): xfrm interfaces or legacy VTIs with
     /// the XFRM data plane.
     pub xfrm_interface_type: XfrmInterfaceType,
+    /// `tun_offload` (yes): the userspace data plane opens its TUNs with
+    /// IFF_VNET_HDR and TSO/USO/checksum offloads (segmenting in
+    /// userspace, coalescing TCP on the way in). `no` is one packet per
+    /// TUN read and write, for kernels or setups where offloads misbehave.
+    pub tun_offload: bool,
     /// `port`: the IKE port (500).
     pub port: u16,
     /// `port_nat_t`: the NAT-T port (4500); must differ from `port`.
@@ -167,6 +172,7 @@ impl Default for Daemon {
             log: LogLevels::default(),
             dataplane: Dataplane::Auto,
             xfrm_interface_type: XfrmInterfaceType::Xfrmi,
+            tun_offload: true,
             port: 500,
             port_nat_t: 4500,
             fragment_size: 1280,
@@ -262,6 +268,7 @@ pub(crate) fn daemon_from_section<'a>(
                 )
             })?
             .unwrap_or_default(),
+        tun_offload: r.bool("tun_offload", d.tun_offload)?,
         port: r.parse("port", udp_port)?.unwrap_or(d.port),
         port_nat_t: r.parse("port_nat_t", udp_port)?.unwrap_or(d.port_nat_t),
         fragment_size: r

@@ -561,3 +561,13 @@ fn vtid_xfrm_interface_type() {
     let e = d("vtid {\n xfrm_interface_type = gre\n}\n").unwrap_err();
     assert!(e.to_string().contains("xfrm_interface_type"), "{e}");
 }
+
+#[test]
+fn vtid_tun_offload() {
+    let d = |t: &str| load_str(t, "t.conf").map(|l| l.config.daemon.tun_offload);
+    assert!(d("vtid {\n}\n").unwrap());
+    assert!(!d("vtid {\n tun_offload = no\n}\n").unwrap());
+    assert!(d("vtid {\n tun_offload = yes\n}\n").unwrap());
+    let e = d("vtid {\n tun_offload = maybe\n}\n").unwrap_err();
+    assert!(e.to_string().contains("tun_offload"), "{e}");
+}

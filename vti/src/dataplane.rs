@@ -68,6 +68,9 @@ use crate::esp::{
 use crate::icmp::{build_error, IcmpError};
 use crate::iface::{Prefix, Tun, TunSpec, DEFAULT_SHARED_NAME};
 use crate::netlink::{Netlink, RouteSpec, RuleSpec};
+use crate::offload::{
+    complete_checksum, Coalescer, Segmenter, VnetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN,
+};
 use crate::{mss, sys};
 
 /// Largest IP packet.
@@ -111,6 +114,11 @@ pub struct DataplaneConfig {
     /// Open raw ESP (IP protocol 50) sockets for SAs without UDP
     /// encapsulation.
     pub plain_esp: bool,
+    /// Open the TUNs with IFF_VNET_HDR and TSO/USO/checksum offloads:
+    /// large TCP/UDP segments are read whole and split here, inbound TCP
+    /// segments of a flow are coalesced into one write (see
+    /// [`crate::offload`]).
+    pub offload: bool,
 }
 
 impl Default for DataplaneConfig {
@@ -128,6 +136,7 @@ impl Default for DataplaneConfig {
             nat_t_v4: true,
             nat_t_v6: true,
             plain_esp: true,
+            offload: true,
         }
     }
 }
@@ -233,6 +242,13 @@ pub struct InterfaceStats {
     pub mss_clamped: u64,
     /// Send errors on the ESP sockets.
     pub send_errors: u64,
+    /// Packets the interface refused (TUN write errors: queue full,
+    /// interface down).
+    pub tun_write_errors: u64,
+    /// Offloaded (GSO) packets read from the interface and split here.
+    pub gso_reads: u64,
+    /// Coalesced TCP super-packets written into the interface.
+    pub gro_writes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -244,6 +260,9 @@ struct SlotStats {
     malformed: AtomicU64,
     mss: AtomicU64,
     send_errors: AtomicU64,
+    tun_write_errors: AtomicU64,
+    gso_reads: AtomicU64,
+    gro_writes: AtomicU64,
 }
 
 fn inc(c: &AtomicU64) {
@@ -261,6 +280,9 @@ struct OutEntry {
     local_ts: Vec<TrafficSelector>,
     remote_ts: Vec<TrafficSelector>,
     remote: SocketAddr,
+    /// Our address to send from (IP_PKTINFO), so a multi-homed host uses
+    /// the address the peer knows; `None`: the kernel's choice.
+    local: Option<IpAddr>,
     encap: bool,
     max_inner: usize,
 }
@@ -320,6 +342,9 @@ struct Shared {
     sink: Sink,
     stop: AtomicBool,
     unknown_spi: AtomicU64,
+    /// Datagrams the kernel dropped because a data-plane socket's receive
+    /// queue was full (SO_RXQ_OVFL).
+    rx_overflow: [AtomicU64; 2],
     rules: Vec<RuleSpec>,
 }
 
@@ -377,6 +402,11 @@ fn ts_of(t: &Ts) -> TrafficSelector {
         start_port: t.start_port,
         end_port: t.end_port,
     }
+}
+
+/// `Some(a)` unless `a` is the unspecified address.
+fn specified(a: IpAddr) -> Option<IpAddr> {
+    (!a.is_unspecified()).then_some(a)
 }
 
 fn nonzero(v: u64) -> Option<u64> {
@@ -486,6 +516,8 @@ fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
     // UDP_GRO (Linux 5.0+): a peer's UDP_SEGMENT runs arrive as one
     // datagram with the segment size in a cmsg; best effort.
     let _ = socket::setsockopt(&fd, sockopt::UdpGroSegment, &true);
+    // Drop counts of the receive queue in every recvmsg (SO_RXQ_OVFL).
+    let _ = socket::setsockopt(&fd, sockopt::RxqOvfl, &1);
     // Room for bursts while vti-in is busy (the default ~200 KB drops
     // under one fast TCP stream); FORCE needs CAP_NET_ADMIN, else capped
     // at rmem_max/wmem_max. Best effort.
@@ -552,7 +584,7 @@ impl Dataplane {
         let mut tuns = Vec::new();
         let mut slot_of_reqid = HashMap::new();
         for i in &cfg.interfaces {
-            let t = Tun::open(&nl, TunSpec::from_config(i), cfg.ifgroup)?;
+            let t = Tun::open(&nl, TunSpec::from_config(i), cfg.ifgroup, cfg.offload)?;
             slot_of_reqid.insert(i.reqid, tuns.len());
             tuns.push(t);
         }
@@ -562,6 +594,7 @@ impl Dataplane {
                     &nl,
                     TunSpec::shared(name, cfg.shared_mtu),
                     cfg.ifgroup,
+                    cfg.offload,
                 )?);
                 Some(tuns.len() - 1)
             }
@@ -612,6 +645,7 @@ impl Dataplane {
             sink,
             stop: AtomicBool::new(false),
             unknown_spi: AtomicU64::new(0),
+            rx_overflow: [AtomicU64::new(0), AtomicU64::new(0)],
             rules,
         });
         let mut threads = Vec::new();
@@ -694,7 +728,7 @@ impl Dataplane {
             Action::UpdateAddress {
                 ike_sa,
                 spis_in,
-                local: _,
+                local,
                 remote,
                 encap,
             } => {
@@ -704,6 +738,7 @@ impl Dataplane {
                 for e in out.slots.iter_mut().flatten() {
                     if e.ike_sa == *ike_sa || spis_in.contains(&e.spi_in) {
                         e.remote = *remote;
+                        e.local = specified(local.ip());
                         e.encap = *encap;
                         e.max_inner = max_inner(pmtu, e.sa.suite(), *encap, remote);
                     }
@@ -711,6 +746,38 @@ impl Dataplane {
                 Ok(())
             }
         }
+    }
+
+    /// Ask the kernel again for the path MTU towards every peer with an
+    /// SA (a changed underlay MTU, a learned PMTU) and update the largest
+    /// inner packet each SA takes before packets with DF set get an ICMP
+    /// "fragmentation needed" / "packet too big" (RFC 4301 §8.2). The
+    /// interfaces' own MTU never changes (issue 4: OSPF and live TCP break
+    /// when it moves). Returns how many SAs changed; the daemon calls it
+    /// periodically.
+    pub fn refresh_path_mtu(&self) -> usize {
+        let sh = &*self.shared;
+        let mut remotes: Vec<SocketAddr> = Vec::new();
+        for e in lock(&sh.out).slots.iter().flatten() {
+            if !remotes.contains(&e.remote) {
+                remotes.push(e.remote);
+            }
+        }
+        let mtus: Vec<(SocketAddr, u32)> =
+            remotes.into_iter().map(|r| (r, self.path_mtu(r))).collect();
+        let _ctl = lock(&sh.ctl);
+        let mut out = lock(&sh.out);
+        let mut changed = 0;
+        for e in out.slots.iter_mut().flatten() {
+            if let Some((_, pmtu)) = mtus.iter().find(|(r, _)| *r == e.remote) {
+                let m = max_inner(*pmtu, e.sa.suite(), e.encap, &e.remote);
+                if m != e.max_inner {
+                    e.max_inner = m;
+                    changed += 1;
+                }
+            }
+        }
+        changed
     }
 
     /// The configured path MTU, or the kernel's for `remote` (asked from
@@ -835,6 +902,7 @@ impl Dataplane {
                 local_ts,
                 remote_ts,
                 remote: ci.remote,
+                local: specified(ci.local.ip()),
                 encap: ci.encap,
                 max_inner,
             });
@@ -954,6 +1022,9 @@ impl Dataplane {
                 malformed: g(&s.malformed),
                 mss_clamped: g(&s.mss),
                 send_errors: g(&s.send_errors),
+                tun_write_errors: g(&s.tun_write_errors),
+                gso_reads: g(&s.gso_reads),
+                gro_writes: g(&s.gro_writes),
             })
             .collect()
     }
@@ -961,6 +1032,17 @@ impl Dataplane {
     /// Inbound ESP packets whose SPI no SA has.
     pub fn unknown_spi_drops(&self) -> u64 {
         self.shared.unknown_spi.load(Ordering::Relaxed)
+    }
+
+    /// Datagrams dropped by the kernel because a data-plane socket's
+    /// receive queue was full (`SO_RXQ_OVFL`): the receive thread could
+    /// not keep up.
+    pub fn socket_overflow_drops(&self) -> u64 {
+        self.shared
+            .rx_overflow
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The interfaces, in configuration order, the shared TUN last.
@@ -1096,6 +1178,7 @@ struct Pending {
     buf: usize,
     range: std::ops::Range<usize>,
     remote: SocketAddr,
+    local: Option<IpAddr>,
 }
 
 /// Most segments in one UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS
@@ -1110,6 +1193,9 @@ fn outbound_loop(sh: &Shared) {
     let mut bufs: Vec<Vec<u8>> = (0..BATCH)
         .map(|_| vec![0u8; HEADROOM + MAX_PACKET + TAILROOM])
         .collect();
+    // Holds an offloaded (GSO) read while it is split into `bufs`; swapped
+    // with the buffer it was read into, so nothing is allocated.
+    let mut spare = vec![0u8; HEADROOM + MAX_PACKET + TAILROOM];
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut scratch = vec![0u8; 1500];
     let mut rl = RateLimit {
@@ -1135,25 +1221,113 @@ fn outbound_loop(sh: &Shared) {
             if !fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
                 continue;
             }
+            let mut out = Outbound {
+                sh,
+                slot,
+                bufs: &mut bufs,
+                pending: &mut pending,
+                scratch: &mut scratch,
+                rl: &mut rl,
+            };
             for _ in 0..BATCH {
-                let k = pending.len();
-                let buf = &mut bufs[k];
-                let n = match sh.tuns[slot].read(&mut buf[HEADROOM..HEADROOM + MAX_PACKET]) {
-                    Ok(n) if n > 0 => n,
-                    _ => break,
-                };
-                let now = Instant::now();
-                if let Some((range, remote)) =
-                    tun_packet(sh, slot, buf, n, &mut scratch, &mut rl, now)
-                {
-                    pending.push(Pending {
-                        buf: k,
-                        range,
-                        remote,
-                    });
+                if !out.read_one(&mut spare) {
+                    break;
                 }
             }
-            flush_udp(sh, slot, &bufs, &mut pending);
+            flush_udp(sh, slot, out.bufs, out.pending);
+        }
+    }
+}
+
+/// The outbound thread's state while it drains one TUN.
+struct Outbound<'a> {
+    sh: &'a Shared,
+    slot: usize,
+    bufs: &'a mut [Vec<u8>],
+    pending: &'a mut Vec<Pending>,
+    scratch: &'a mut [u8],
+    rl: &'a mut RateLimit,
+}
+
+impl Outbound<'_> {
+    /// A free buffer for the next packet, sending the round so far when
+    /// all are taken.
+    fn free_buf(&mut self) -> usize {
+        if self.pending.len() == self.bufs.len() {
+            flush_udp(self.sh, self.slot, self.bufs, self.pending);
+        }
+        self.pending.len()
+    }
+
+    /// Read one packet from the TUN (false: nothing more to read) and seal
+    /// it, or each IP packet of an offloaded segment, into `bufs`.
+    fn read_one(&mut self, spare: &mut Vec<u8>) -> bool {
+        let sh = self.sh;
+        let st = &sh.stats[self.slot];
+        let tun = &sh.tuns[self.slot];
+        let hdr_len = if tun.vnet_hdr() { VNET_HDR_LEN } else { 0 };
+        let k = self.free_buf();
+        let from = HEADROOM - hdr_len;
+        let n = match tun.read(&mut self.bufs[k][from..HEADROOM + MAX_PACKET]) {
+            Ok(n) if n > hdr_len => n - hdr_len,
+            Ok(_) => return true,
+            Err(_) => return false,
+        };
+        let vh = if hdr_len == 0 {
+            VnetHdr::default()
+        } else {
+            VnetHdr::parse(&self.bufs[k][from..HEADROOM]).unwrap_or_default()
+        };
+        if !vh.is_gso() {
+            if vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
+                && complete_checksum(&vh, &mut self.bufs[k][HEADROOM..HEADROOM + n]).is_err()
+            {
+                inc(&st.malformed);
+                return true;
+            }
+            self.seal(k, n);
+            return true;
+        }
+        // A TCP/UDP segment of up to 64 KiB: split it into IP packets of
+        // the flow's segment size, each sealed on its own.
+        inc(&st.gso_reads);
+        std::mem::swap(&mut self.bufs[k], spare);
+        let mut seg = match Segmenter::new(vh, &spare[HEADROOM..HEADROOM + n]) {
+            Ok(s) => s,
+            Err(_) => {
+                inc(&st.malformed);
+                return true;
+            }
+        };
+        loop {
+            let k = self.free_buf();
+            let Some(m) = seg.next_into(&mut self.bufs[k][HEADROOM..HEADROOM + MAX_PACKET]) else {
+                break;
+            };
+            self.seal(k, m);
+        }
+        true
+    }
+
+    /// Seal the packet at `bufs[k][HEADROOM..HEADROOM + n]`; queue it for
+    /// the round's UDP send.
+    fn seal(&mut self, k: usize, n: usize) {
+        let now = Instant::now();
+        if let Some((range, remote, local)) = tun_packet(
+            self.sh,
+            self.slot,
+            &mut self.bufs[k],
+            n,
+            self.scratch,
+            self.rl,
+            now,
+        ) {
+            self.pending.push(Pending {
+                buf: k,
+                range,
+                remote,
+                local,
+            });
         }
     }
 }
@@ -1173,6 +1347,7 @@ fn flush_udp(sh: &Shared, slot: usize, bufs: &[Vec<u8>], pending: &mut Vec<Pendi
         while j < pending.len()
             && j - i < GSO_MAX_SEGMENTS
             && pending[j].remote == first.remote
+            && pending[j].local == first.local
             && pending[j].range.len() <= seg
             && total + pending[j].range.len() <= GSO_MAX_BYTES
         {
@@ -1182,7 +1357,7 @@ fn flush_udp(sh: &Shared, slot: usize, bufs: &[Vec<u8>], pending: &mut Vec<Pendi
                 break;
             }
         }
-        let remote = first.remote;
+        let (remote, local) = (first.remote, first.local);
         let sock = if remote.is_ipv6() {
             sh.sockets.udp6.as_ref()
         } else {
@@ -1196,10 +1371,11 @@ fn flush_udp(sh: &Shared, slot: usize, bufs: &[Vec<u8>], pending: &mut Vec<Pendi
             continue;
         };
         let run = &pending[i..j];
-        let sent = run.len() > 1 && send_gso(sock, bufs, run, seg, remote);
+        let sent = run.len() > 1 && send_gso(sock, bufs, run, seg, remote, local);
         if !sent {
             for p in run {
-                if sock.send_to(&bufs[p.buf][p.range.clone()], remote).is_err() {
+                let iov = [io::IoSlice::new(&bufs[p.buf][p.range.clone()])];
+                if send_from(sock.as_fd(), &iov, None, remote, local).is_err() {
                     inc(&st.send_errors);
                 }
             }
@@ -1217,6 +1393,7 @@ fn send_gso(
     run: &[Pending],
     seg: usize,
     remote: SocketAddr,
+    local: Option<IpAddr>,
 ) -> bool {
     let Ok(seg16) = u16::try_from(seg) else {
         return false;
@@ -1225,26 +1402,64 @@ fn send_gso(
     for (v, p) in iov.iter_mut().zip(run) {
         *v = io::IoSlice::new(&bufs[p.buf][p.range.clone()]);
     }
-    let cmsg = [socket::ControlMessage::UdpGsoSegments(&seg16)];
-    let raw = std::os::fd::AsRawFd::as_raw_fd(sock);
-    let iov = &iov[..run.len()];
+    send_from(sock.as_fd(), &iov[..run.len()], Some(seg16), remote, local).is_ok()
+}
+
+/// sendmsg of `iov` to `remote`, from `local` when given (IP_PKTINFO /
+/// IPV6_PKTINFO: the source address, RFC 3542 §6.1 for IPv6), with a
+/// UDP_SEGMENT size when given. `remote`'s port is ignored on raw sockets.
+fn send_from(
+    fd: BorrowedFd<'_>,
+    iov: &[io::IoSlice<'_>],
+    gso: Option<u16>,
+    remote: SocketAddr,
+    local: Option<IpAddr>,
+) -> nix::Result<usize> {
+    use nix::libc;
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let gs = gso.as_ref().map(socket::ControlMessage::UdpGsoSegments);
+    let (info4, info6);
+    let pk = match local {
+        Some(IpAddr::V4(a)) if remote.is_ipv4() => {
+            info4 = libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from(a).to_be(),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            };
+            Some(socket::ControlMessage::Ipv4PacketInfo(&info4))
+        }
+        Some(IpAddr::V6(a)) if remote.is_ipv6() => {
+            info6 = libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
+                ipi6_ifindex: 0,
+            };
+            Some(socket::ControlMessage::Ipv6PacketInfo(&info6))
+        }
+        _ => None,
+    };
+    let (both, one);
+    let cm: &[socket::ControlMessage<'_>] = match (gs, pk) {
+        (Some(a), Some(b)) => {
+            both = [a, b];
+            &both
+        }
+        (Some(a), None) | (None, Some(a)) => {
+            one = [a];
+            &one
+        }
+        (None, None) => &[],
+    };
     match remote {
-        SocketAddr::V4(a) => socket::sendmsg(
-            raw,
-            iov,
-            &cmsg,
-            MsgFlags::empty(),
-            Some(&SockaddrIn::from(a)),
-        )
-        .is_ok(),
-        SocketAddr::V6(a) => socket::sendmsg(
-            raw,
-            iov,
-            &cmsg,
-            MsgFlags::empty(),
-            Some(&SockaddrIn6::from(a)),
-        )
-        .is_ok(),
+        SocketAddr::V4(a) => {
+            socket::sendmsg(raw, iov, cm, MsgFlags::empty(), Some(&SockaddrIn::from(a)))
+        }
+        SocketAddr::V6(a) => {
+            socket::sendmsg(raw, iov, cm, MsgFlags::empty(), Some(&SockaddrIn6::from(a)))
+        }
     }
 }
 
@@ -1259,7 +1474,7 @@ fn tun_packet(
     scratch: &mut [u8],
     rl: &mut RateLimit,
     now: Instant,
-) -> Option<(std::ops::Range<usize>, SocketAddr)> {
+) -> Option<(std::ops::Range<usize>, SocketAddr, Option<IpAddr>)> {
     let st = &sh.stats[slot];
     let tun = &sh.tuns[slot];
     let pkt = &mut buf[HEADROOM..HEADROOM + n];
@@ -1316,7 +1531,7 @@ fn tun_packet(
         );
         return None;
     }
-    let (remote, encap, spi_in) = (e.remote, e.encap, e.spi_in);
+    let (remote, local, encap, spi_in) = (e.remote, e.local, e.encap, e.spi_in);
     let (range, event) = match e.sa.encapsulate(buf, n, now) {
         Ok(s) => {
             let start = s.packet.as_ptr() as usize - base;
@@ -1332,33 +1547,17 @@ fn tun_packet(
     drop(out);
     emit(sh, spi_in, event);
     if encap {
-        return Some((range, remote));
+        return Some((range, remote, local));
     }
-    let packet = &buf[range];
     let fd = if remote.is_ipv6() {
         sh.sockets.raw6.as_ref()
     } else {
         sh.sockets.raw4.as_ref()
     };
-    let sent = fd.map(|fd| {
-        let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
-        match remote {
-            SocketAddr::V4(a) => socket::sendto(
-                raw,
-                packet,
-                &SockaddrIn::from(SocketAddrV4::new(*a.ip(), 0)),
-                MsgFlags::empty(),
-            )
-            .is_ok(),
-            SocketAddr::V6(a) => socket::sendto(
-                raw,
-                packet,
-                &SockaddrIn6::from(SocketAddrV6::new(*a.ip(), 0, 0, 0)),
-                MsgFlags::empty(),
-            )
-            .is_ok(),
-        }
-    });
+    let iov = [io::IoSlice::new(&buf[range])];
+    // Raw sockets take no port.
+    let to = SocketAddr::new(remote.ip(), 0);
+    let sent = fd.map(|fd| send_from(fd.as_fd(), &iov, None, to, local).is_ok());
     if sent != Some(true) {
         inc(&st.send_errors);
     }
@@ -1373,7 +1572,14 @@ enum Source {
 
 fn inbound_loop(sh: &Shared) {
     let mut buf = vec![0u8; MAX_PACKET + 64];
-    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int);
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int, u32);
+    // One TCP coalescer per TUN with offloads (its buffer is allocated
+    // here, once).
+    let mut gro: Vec<Option<Coalescer>> = sh
+        .tuns
+        .iter()
+        .map(|t| t.vnet_hdr().then(Coalescer::new))
+        .collect();
     let mut sources: Vec<(Source, BorrowedFd<'_>)> = Vec::new();
     if let Some(s) = &sh.sockets.udp4 {
         sources.push((Source::Udp(false), s.as_fd()));
@@ -1441,6 +1647,11 @@ fn inbound_loop(sh: &Shared) {
                                         socket::ControlMessageOwned::UdpGroSegments(g) => {
                                             gso = usize::try_from(g).ok();
                                         }
+                                        socket::ControlMessageOwned::RxqOvfl(d) => {
+                                            // The socket's running total.
+                                            sh.rx_overflow[usize::from(v6)]
+                                                .store(u64::from(d), Ordering::Relaxed);
+                                        }
                                         _ => {}
                                     }
                                 }
@@ -1458,7 +1669,7 @@ fn inbound_loop(sh: &Shared) {
                             off = end;
                             match classify(pkt) {
                                 UdpPayload::Esp(_) => {
-                                    esp_packet(sh, pkt, Instant::now());
+                                    esp_packet(sh, pkt, Instant::now(), &mut gro);
                                 }
                                 UdpPayload::Ike(m) => {
                                     let unspec = if v6 {
@@ -1492,11 +1703,54 @@ fn inbound_loop(sh: &Shared) {
                         if off >= n {
                             continue;
                         }
-                        esp_packet(sh, &mut buf[off..n], Instant::now());
+                        esp_packet(sh, &mut buf[off..n], Instant::now(), &mut gro);
                     }
                 }
             }
+            // Nothing waits in a coalescer while the thread sleeps in poll.
+            flush_gro(sh, &mut gro);
         }
+    }
+}
+
+/// Write every pending coalesced super-packet into its TUN.
+fn flush_gro(sh: &Shared, gro: &mut [Option<Coalescer>]) {
+    for (slot, c) in gro.iter_mut().enumerate() {
+        if let Some(bytes) = c.as_mut().and_then(|c| c.take()) {
+            write_gro(sh, slot, bytes);
+        }
+    }
+}
+
+fn write_gro(sh: &Shared, slot: usize, bytes: &[u8]) {
+    let st = &sh.stats[slot];
+    match sh.tuns[slot].write_vnet(bytes) {
+        Ok(_) => {
+            if VnetHdr::parse(bytes).is_some_and(|h| h.is_gso()) {
+                inc(&st.gro_writes);
+            }
+        }
+        Err(_) => inc(&st.tun_write_errors),
+    }
+}
+
+/// Deliver one decrypted inner packet into the TUN of `slot`: through its
+/// coalescer when the TUN has offloads (TCP segments of one flow become
+/// one write), else with one write.
+fn deliver_inner(sh: &Shared, slot: usize, p: &[u8], gro: &mut [Option<Coalescer>]) {
+    if let Some(c) = gro.get_mut(slot).and_then(Option::as_mut) {
+        if c.push(p) {
+            return;
+        }
+        if let Some(bytes) = c.take() {
+            write_gro(sh, slot, bytes);
+        }
+        if c.push(p) {
+            return;
+        }
+    }
+    if sh.tuns[slot].write(p).is_err() {
+        inc(&sh.stats[slot].tun_write_errors);
     }
 }
 
@@ -1509,7 +1763,7 @@ fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
 }
 
 /// One ESP packet (SPI .. ICV) received from the network.
-fn esp_packet(sh: &Shared, esp_pkt: &mut [u8], now: Instant) {
+fn esp_packet(sh: &Shared, esp_pkt: &mut [u8], now: Instant, gro: &mut [Option<Coalescer>]) {
     let Some(spi) = esp::spi_of(esp_pkt) else {
         return;
     };
@@ -1564,7 +1818,7 @@ fn esp_packet(sh: &Shared, esp_pkt: &mut [u8], now: Instant) {
         if tun.spec().mss_clamp && mss::clamp(p, tun.spec().mtu) {
             inc(&sh.stats[slot].mss);
         }
-        let _ = tun.write(p);
+        deliver_inner(sh, slot, p, gro);
     }
 }
 

@@ -123,15 +123,34 @@ pub struct Tun {
     index: u32,
     created: bool,
     carrier: AtomicBool,
+    vnet: bool,
+    offloads: u32,
 }
+
+use crate::offload::VNET_HDR_LEN;
+const ZERO_VNET_HDR: [u8; VNET_HDR_LEN] = [0; VNET_HDR_LEN];
 
 impl Tun {
     /// Create (or adopt) the interface in the calling thread's network
     /// namespace: attach a TUN queue, carrier off, addresses, MTU, interface
     /// group `group`, up.
-    pub fn open(nl: &Netlink, spec: TunSpec, group: u32) -> io::Result<Tun> {
+    ///
+    /// With `offload`, the queue is opened with IFF_VNET_HDR and asks for
+    /// checksum, TSO4/TSO6 and (Linux 6.2+) USO4/USO6 offloads, so the
+    /// kernel hands over whole 64 KiB TCP/UDP segments ([`Tun::read`]
+    /// returns them behind a virtio_net_hdr) and accepts coalesced ones
+    /// ([`Tun::write_vnet`]). A kernel that refuses falls back to fewer
+    /// offloads, or none.
+    pub fn open(nl: &Netlink, spec: TunSpec, group: u32, offload: bool) -> io::Result<Tun> {
         let existed = nl.link_index(&spec.name)?.is_some();
-        let file = sys::open_tun(&spec.name).map_err(|e| {
+        let opened = if offload {
+            sys::open_tun(&spec.name, true)
+                .map(|f| (f, true))
+                .or_else(|_| sys::open_tun(&spec.name, false).map(|f| (f, false)))
+        } else {
+            sys::open_tun(&spec.name, false).map(|f| (f, false))
+        };
+        let (file, vnet) = opened.map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!(
@@ -145,6 +164,20 @@ impl Tun {
                 ),
             )
         })?;
+        let mut offloads = 0;
+        if vnet {
+            let tso = sys::TUN_F_CSUM | sys::TUN_F_TSO4 | sys::TUN_F_TSO6;
+            for flags in [
+                tso | sys::TUN_F_USO4 | sys::TUN_F_USO6,
+                tso,
+                sys::TUN_F_CSUM,
+            ] {
+                if sys::set_offload(file.as_fd(), flags).is_ok() {
+                    offloads = flags;
+                    break;
+                }
+            }
+        }
         sys::set_carrier(file.as_fd(), false)?;
         let index = nl
             .link_index(&spec.name)?
@@ -159,6 +192,8 @@ impl Tun {
             index,
             created: !existed,
             carrier: AtomicBool::new(false),
+            vnet,
+            offloads,
         })
     }
 
@@ -195,14 +230,44 @@ impl Tun {
         Ok(())
     }
 
-    /// Read one packet (blocks unless the fd polled readable).
+    /// Whether every read and write carries a virtio_net_hdr
+    /// ([`VNET_HDR_LEN`] bytes) in front of the packet.
+    pub fn vnet_hdr(&self) -> bool {
+        self.vnet
+    }
+
+    /// The `TUN_F_*` offloads the kernel accepted (0: none).
+    pub fn offloads(&self) -> u32 {
+        self.offloads
+    }
+
+    /// Read one packet (blocks unless the fd polled readable): behind a
+    /// virtio_net_hdr when [`Tun::vnet_hdr`].
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&self.file).read(buf)
     }
 
-    /// Write one packet into the interface.
+    /// Write one IP packet into the interface (with an all-zero
+    /// virtio_net_hdr in front when the queue has one: no offload).
     pub fn write(&self, packet: &[u8]) -> io::Result<usize> {
-        (&self.file).write(packet)
+        if !self.vnet {
+            return (&self.file).write(packet);
+        }
+        let iov = [io::IoSlice::new(&ZERO_VNET_HDR), io::IoSlice::new(packet)];
+        let n = (&self.file).write_vectored(&iov)?;
+        Ok(n.saturating_sub(VNET_HDR_LEN))
+    }
+
+    /// Write bytes that start with their own virtio_net_hdr (a coalesced
+    /// TCP super-packet). Only for queues with [`Tun::vnet_hdr`].
+    pub fn write_vnet(&self, bytes: &[u8]) -> io::Result<usize> {
+        if !self.vnet {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "TUN queue has no virtio_net_hdr",
+            ));
+        }
+        (&self.file).write(bytes)
     }
 
     /// The file descriptor, for poll.

@@ -13,6 +13,21 @@ use nix::libc;
 const IFF_TUN: libc::c_short = 0x0001;
 /// `IFF_NO_PI`: no 4-byte packet-information prefix.
 const IFF_NO_PI: libc::c_short = 0x1000;
+/// `IFF_VNET_HDR`: every packet is preceded by a `struct virtio_net_hdr`
+/// (GSO and checksum offload metadata).
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+
+/// `TUN_F_*` offload flags of `TUNSETOFFLOAD` (`<linux/if_tun.h>`): what
+/// the kernel may hand to userspace un-segmented / without checksum.
+pub(crate) const TUN_F_CSUM: libc::c_uint = 0x01;
+/// TCP over IPv4 segmentation offload.
+pub(crate) const TUN_F_TSO4: libc::c_uint = 0x02;
+/// TCP over IPv6 segmentation offload.
+pub(crate) const TUN_F_TSO6: libc::c_uint = 0x04;
+/// UDP over IPv4 segmentation offload (Linux 6.2+).
+pub(crate) const TUN_F_USO4: libc::c_uint = 0x20;
+/// UDP over IPv6 segmentation offload (Linux 6.2+).
+pub(crate) const TUN_F_USO6: libc::c_uint = 0x40;
 
 // _IOW('T', 202, int) and _IOW('T', 226, int) in <linux/if_tun.h>. Both take
 // a pointer although declared with `int` size.
@@ -20,6 +35,11 @@ nix::ioctl_write_ptr_bad!(
     tunsetiff,
     nix::request_code_write!(b'T', 202, std::mem::size_of::<libc::c_int>()),
     libc::ifreq
+);
+// _IOW('T', 208, unsigned int): the flags are passed by value.
+nix::ioctl_write_int_bad!(
+    tunsetoffload,
+    nix::request_code_write!(b'T', 208, std::mem::size_of::<libc::c_uint>())
 );
 nix::ioctl_write_ptr_bad!(
     tunsetcarrier,
@@ -32,7 +52,12 @@ nix::ioctl_write_ptr_bad!(
 /// created in the network namespace of the calling thread and is not
 /// persistent: it goes away when the returned file is closed, unless it
 /// existed before (an adopted, persistent device).
-pub(crate) fn open_tun(name: &str) -> io::Result<File> {
+///
+/// With `vnet_hdr`, every read and write carries a 10-byte
+/// `struct virtio_net_hdr` in front of the packet (IFF_VNET_HDR; the
+/// default header size, `sizeof(struct virtio_net_hdr)`); offloads are
+/// then switched on with [`set_offload`].
+pub(crate) fn open_tun(name: &str, vnet_hdr: bool) -> io::Result<File> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -48,12 +73,24 @@ pub(crate) fn open_tun(name: &str) -> io::Result<File> {
     for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
         *dst = src as libc::c_char;
     }
-    req.ifr_ifru.ifru_flags = IFF_TUN | IFF_NO_PI;
+    req.ifr_ifru.ifru_flags = IFF_TUN | IFF_NO_PI | if vnet_hdr { IFF_VNET_HDR } else { 0 };
     // SAFETY: the fd is an open /dev/net/tun; `req` is a valid, initialised
     // ifreq that outlives the call; TUNSETIFF only reads it (and writes
     // the final name back into it).
     unsafe { tunsetiff(file.as_raw_fd(), &req) }.map_err(io::Error::from)?;
     Ok(file)
+}
+
+/// Tell the kernel which offloads this TUN's reader handles
+/// (TUNSETOFFLOAD with `TUN_F_*` flags): with TSO the kernel hands over
+/// TCP packets of up to 64 KiB with a partial checksum and the segment
+/// size in the virtio_net_hdr instead of one packet per MTU.
+pub(crate) fn set_offload(tun: BorrowedFd<'_>, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: `tun` is an attached TUN fd; TUNSETOFFLOAD takes its
+    // argument by value and touches no user memory.
+    unsafe { tunsetoffload(tun.as_raw_fd(), flags as libc::c_int) }
+        .map(drop)
+        .map_err(io::Error::from)
 }
 
 /// Set or clear the carrier of the TUN device `tun` is attached to

@@ -53,17 +53,32 @@ fn routed_vti_carries_ipv4_ipv6_tcp_and_follows_the_sa() {
     lab.gl.must_ping(&["-6"], "2001:db8:6::2");
     lab.hl.must_ping(&["-6"], "2001:db8:2::2");
 
-    // TCP across (iperf3, bounded).
-    let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", "10.2.0.2"]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let out = lab.hl.exec(&["iperf3", "-c", "10.2.0.2", "-t", "2"]);
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(
-        out.status.success(),
-        "iperf3: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // TCP across (iperf3, bounded), IPv4 and IPv6: with the TUN
+    // offloads the sender's gateway reads whole TSO segments and splits
+    // them, the receiver's writes coalesced ones.
+    for (server_addr, v6) in [("10.2.0.2", false), ("2001:db8:2::2", true)] {
+        let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", server_addr]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let fam = if v6 { "-6" } else { "-4" };
+        let out = lab.hl.exec(&["iperf3", fam, "-c", server_addr, "-t", "2"]);
+        let _ = server.kill();
+        let _ = server.wait();
+        assert!(
+            out.status.success(),
+            "iperf3 {server_addr}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (li, ri) = (&left.interface_stats()[0], &right.interface_stats()[0]);
+    assert!(li.gso_reads > 0, "{li:?}");
+    assert!(ri.gro_writes > 0, "{ri:?}");
+    for i in [li, ri] {
+        assert_eq!(
+            (i.malformed, i.tun_write_errors, i.send_errors),
+            (0, 0, 0),
+            "{i:?}"
+        );
+    }
 
     let s = left.sa_stats();
     assert_eq!(s.len(), 1);
@@ -102,7 +117,11 @@ fn routed_vti_carries_ipv4_ipv6_tcp_and_follows_the_sa() {
 #[test]
 fn plain_esp_and_cbc() {
     let lab = Lab::new("p", 1500);
-    let (lc, rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
+    let (mut lc, mut rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
+    // This lab also covers the TUNs without offloads (`tun_offload = no`):
+    // one packet per read and write.
+    lc.offload = false;
+    rc.offload = false;
     let (left, _le) = lab.gl.dataplane(lc);
     let (right, _re) = lab.gr.dataplane(rc);
     let mut child = Child::routed(7, Alg::Cbc256Sha256, 0xc000_0301, 0xc000_0302);
@@ -112,6 +131,19 @@ fn plain_esp_and_cbc() {
     lab.hl.must_ping(&[], "10.2.0.2");
     lab.hl.must_ping(&["-s", "1300"], "10.2.0.2");
     assert!(left.sa_stats()[0].inbound.packets >= 6);
+    let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", "10.2.0.2"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = lab.hl.exec(&["iperf3", "-c", "10.2.0.2", "-t", "1"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (li, ri) = (&left.interface_stats()[0], &right.interface_stats()[0]);
+    assert_eq!((li.gso_reads, ri.gro_writes), (0, 0), "{li:?} {ri:?}");
+    assert!(left.sa_stats()[0].outbound.packets > 100);
     let _ = Action::RemoveOutbound {
         reqid: 7,
         spi_out: 1,
@@ -315,6 +347,23 @@ fn path_mtu_icmp_and_mss_clamping() {
     assert!(left.interface_stats()[0].too_big >= 2);
     // Without DF the ESP packet is fragmented outside and gets through.
     lab.hl.must_ping(&["-M", "dont", "-s", "1372"], "10.2.0.2");
+
+    // The underlay shrinks after the SA was installed: a refresh picks
+    // the new path MTU up (nothing changes without a change).
+    assert_eq!(left.refresh_path_mtu(), 0);
+    lab.gl.ip(&["link", "set", "wan", "mtu", "1300"]);
+    assert_eq!(left.refresh_path_mtu(), 1);
+    assert_eq!(left.refresh_path_mtu(), 0);
+    let (ok, out) = lab
+        .hl
+        .ping(&["-M", "do", "-s", "1300", "-c", "1"], "10.2.0.2");
+    let mtu: u32 = out
+        .split("mtu = ")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    assert!(!ok && (1200..1300).contains(&mtu), "{out}");
 }
 
 #[test]
@@ -346,4 +395,53 @@ fn default_route_into_the_vti_does_not_swallow_esp() {
     // Local LAN traffic still stays local (main's specific routes first).
     lab.gl.must_ping(&["-c", "1"], "10.1.0.2");
     assert_eq!(left.interface_stats()[0].send_errors, 0);
+}
+
+/// A multi-homed gateway sends ESP from the address of the SA (the one
+/// the peer knows from IKE), not from whatever the kernel would pick.
+#[test]
+fn esp_leaves_from_the_sa_local_address() {
+    let lab = Lab::new("s", 1500);
+    // The kernel's pick towards 198.51.100.2 stays 192.0.2.1; the SA uses
+    // a secondary address.
+    lab.gl.ip(&["addr", "add", "192.0.2.9/24", "dev", "wan"]);
+    let (lc, rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
+    let (left, _le) = lab.gl.dataplane(lc);
+    let (right, _re) = lab.gr.dataplane(rc);
+    let child = Child::routed(7, Alg::Gcm128, 0xc000_0b01, 0xc000_0b02);
+    let mut install = child.left(true);
+    if let Action::Install(ci) = &mut install {
+        ci.local.set_ip("192.0.2.9".parse().unwrap());
+    }
+    right.apply(&child.right(true)).unwrap();
+    left.apply(&install).unwrap();
+    for (plain_esp, filter) in [
+        (false, "udp port 4500 and src host 192.0.2.9"),
+        (true, "ip proto 50 and src host 192.0.2.9"),
+    ] {
+        if plain_esp {
+            left.apply(&child.delete_left()).unwrap();
+            right.apply(&child.delete_right()).unwrap();
+            let mut c = child.clone();
+            c.encap = false;
+            let mut install = c.left(true);
+            if let Action::Install(ci) = &mut install {
+                ci.local.set_ip("192.0.2.9".parse().unwrap());
+            }
+            right.apply(&c.right(true)).unwrap();
+            left.apply(&install).unwrap();
+        }
+        let cap = lab.gr.spawn(&[
+            "timeout", "10", "tcpdump", "-l", "-n", "-i", "wan", "-c", "3", filter,
+        ]);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        lab.hl.must_ping(&["-c", "4"], "10.2.0.2");
+        let out = cap.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines().filter(|l| l.contains("192.0.2.9")).count(),
+            3,
+            "{filter}: {text}"
+        );
+    }
 }

@@ -25,6 +25,9 @@ use crate::userspace::UserspaceBackend;
 
 /// How long shutdown waits for the peers to answer our DELETEs.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How often the userspace data plane re-reads the path MTU towards its
+/// peers (a changed underlay MTU or a learned PMTU).
+pub const PATH_MTU_REFRESH: Duration = Duration::from_secs(30);
 
 /// The data-plane backend to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -483,6 +486,15 @@ impl Daemon {
         }
     }
 
+    fn refresh_path_mtu(&self) {
+        if let Some(u) = self.dp.as_userspace() {
+            let n = u.refresh_path_mtu();
+            if n > 0 {
+                info!(target: "vtid::dataplane", "path MTU changed: {n} CHILD_SA(s) now take a different largest inner packet");
+            }
+        }
+    }
+
     fn dump(&self) {
         let s = self.ep.stats();
         info!(
@@ -619,6 +631,8 @@ impl Daemon {
         let start = self.start.clone();
         self.initiate_all(&start);
         let mut shutdown_at: Option<tokio::time::Instant> = None;
+        let mut pmtu_tick = tokio::time::interval(PATH_MTU_REFRESH);
+        pmtu_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.flush().await;
             if let Some(deadline) = shutdown_at {
@@ -650,6 +664,7 @@ impl Daemon {
                 () = sleep => self.ep.handle_timeout(Instant::now()),
                 _ = hup.recv() => self.reload(),
                 _ = usr1.recv() => self.dump(),
+                _ = pmtu_tick.tick() => self.refresh_path_mtu(),
                 _ = term.recv() => {
                     if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
                     info!("SIGTERM: deleting every IKE_SA");

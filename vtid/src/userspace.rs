@@ -55,6 +55,7 @@ impl UserspaceBackend {
         let dcfg = vdp::DataplaneConfig {
             interfaces: cfg.interfaces.clone(),
             nat_t_port: port_nat_t,
+            offload: cfg.daemon.tun_offload,
             ..Default::default()
         };
         let sink: vdp::Sink = Arc::new(move |e| match e {
@@ -90,8 +91,15 @@ impl UserspaceBackend {
         })
     }
 
-    /// Per-interface counters and the unknown-SPI drops, one line each (for
-    /// the SIGUSR1 dump).
+    /// Re-read the path MTU towards every peer
+    /// ([`vti::dataplane::Dataplane::refresh_path_mtu`]); how many SAs
+    /// changed.
+    pub fn refresh_path_mtu(&self) -> usize {
+        self.dp.refresh_path_mtu()
+    }
+
+    /// Per-interface counters and the unknown-SPI and socket-overflow
+    /// drops, one line each (for the SIGUSR1 dump).
     pub fn stats_lines(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .dp
@@ -100,7 +108,8 @@ impl UserspaceBackend {
             .map(|i| {
                 format!(
                     "interface {} reqid={} carrier={} no_sa_drops={} too_big={} icmp_sent={} \
-                     icmp_rate_limited={} malformed={} mss_clamped={} send_errors={}",
+                     icmp_rate_limited={} malformed={} mss_clamped={} send_errors={} \
+                     tun_write_errors={} gso_reads={} gro_writes={}",
                     i.name,
                     i.reqid.map_or("-".to_string(), |r| r.to_string()),
                     if i.carrier { "on" } else { "off" },
@@ -110,11 +119,18 @@ impl UserspaceBackend {
                     i.icmp_rate_limited,
                     i.malformed,
                     i.mss_clamped,
-                    i.send_errors
+                    i.send_errors,
+                    i.tun_write_errors,
+                    i.gso_reads,
+                    i.gro_writes
                 )
             })
             .collect();
-        v.push(format!("unknown_spi_drops={}", self.dp.unknown_spi_drops()));
+        v.push(format!(
+            "unknown_spi_drops={} socket_overflow_drops={}",
+            self.dp.unknown_spi_drops(),
+            self.dp.socket_overflow_drops()
+        ));
         v
     }
 
