@@ -351,6 +351,14 @@ pub struct Interface {
     pub monitor_interval: Duration,
     /// `mss_clamp`: clamp TCP MSS to the MTU (default no; vtid's choice).
     pub mss_clamp: bool,
+    /// `route_metric`: the metric (RTA_PRIORITY) of the interface's
+    /// `routes`, 1 or more; the kernel uses the lowest metric among the
+    /// routes present for a prefix, so two interfaces routing the same
+    /// prefix coexist and the lower metric is preferred while its SA is up
+    /// (failover). Default: the interface's position in
+    /// [`crate::Config::interfaces`] plus one ([`default_route_metric`]);
+    /// vtid's choice, see vtid/README-config.md.
+    pub route_metric: u32,
     /// `description`.
     pub description: Option<String>,
     /// Where the interface is defined (for messages).
@@ -375,6 +383,28 @@ pub const DEFAULT_MTU: u32 = 1400;
 /// Smallest allowed interface MTU (IPv6 minimum).
 pub const MIN_MTU: u32 = 1280;
 
+/// The default `route_metric` of the interface at `position` (0-based) in
+/// [`crate::Config::interfaces`]: `position + 1`, so the first interface
+/// is preferred. Never 0: Linux stores an IPv6 route of metric 0 with
+/// metric 1024 (IP6_RT_PRIO_USER, `ip6_route_info_create`), which would
+/// rank the first interface last for IPv6.
+pub fn default_route_metric(position: usize) -> u32 {
+    u32::try_from(position).map_or(u32::MAX, |p| p.saturating_add(1))
+}
+
+/// Parses a `route_metric` value: 1 ..= 2^32-1 (see [`default_route_metric`]
+/// for why not 0).
+fn route_metric(v: &str) -> Result<u32, String> {
+    match values::parse_u32(v)? {
+        0 => Err(
+            "expected a route metric from 1 to 4294967295 (Linux turns an IPv6 metric 0 into \
+                  1024, so 0 would not prefer this interface)"
+                .into(),
+        ),
+        m => Ok(m),
+    }
+}
+
 /// Parses the number of an `ipsecN` name.
 pub fn interface_unit(name: &str) -> Option<u32> {
     let n = name.strip_prefix("ipsec")?;
@@ -385,8 +415,12 @@ pub fn interface_unit(name: &str) -> Option<u32> {
     n.parse().ok()
 }
 
+/// Reads an `interfaces { ... }` section; `first_position` is the position
+/// its first interface gets in [`crate::Config::interfaces`] (for the
+/// default `route_metric`).
 pub(crate) fn interfaces_from_section(
     sec: &Section,
+    first_position: usize,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Interface>, ConfigError> {
     let mut top = Reader::new(sec, "interfaces");
@@ -462,6 +496,9 @@ pub(crate) fn interfaces_from_section(
             .parse("monitor_interval", values::parse_duration)?
             .unwrap_or(Duration::from_secs(10));
         let mss_clamp = r.bool("mss_clamp", false)?;
+        let route_metric = r
+            .parse("route_metric", route_metric)?
+            .unwrap_or_else(|| default_route_metric(first_position + out.len()));
         let description = r.string("description");
         // remote_addr should lie inside local_addr's subnet of its family.
         if let Some(kv) = s.get("remote_addr") {
@@ -488,6 +525,7 @@ pub(crate) fn interfaces_from_section(
             monitor,
             monitor_interval,
             mss_clamp,
+            route_metric,
             description,
             location: Some(s.location.clone()),
         });

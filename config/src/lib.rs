@@ -35,8 +35,8 @@ pub use conn::{
     Unique, DEFAULT_CHILD_REKEY_TIME, DEFAULT_IKE_REKEY_TIME,
 };
 pub use daemon::{
-    interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici, XfrmInterfaceType,
-    DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
+    default_route_metric, interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici,
+    XfrmInterfaceType, DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
 };
 pub use error::{ConfigError, Location, Warning};
 pub use secret::Secret;
@@ -132,7 +132,7 @@ pub fn load_settings(root: &Section, mut warnings: Vec<Warning>) -> Result<Loade
     }
     iface_sections.extend(top.sections(|n| n == "interfaces"));
     for s in iface_sections {
-        for iface in daemon::interfaces_from_section(s, &mut warnings)? {
+        for iface in daemon::interfaces_from_section(s, config.interfaces.len(), &mut warnings)? {
             if let Some(prev) = config.interfaces.iter().find(|i| i.name == iface.name) {
                 return Err(ConfigError::invalid(
                     iface.location.as_ref().unwrap_or(&s.location),
@@ -252,8 +252,12 @@ impl Config {
         self.connections.iter().find(|c| c.name == name)
     }
 
-    /// Checks cross-references: unique interface reqids, and that a child's
-    /// reqid and interface IDs do not name different interfaces.
+    /// Checks cross-references: unique interface reqids, no two interfaces
+    /// routing the same prefix with the same `route_metric` (a route with
+    /// the same table, prefix and metric replaces the other one in the
+    /// kernel: `NLM_F_REPLACE`, which vtid's route installation uses), and
+    /// that a child's reqid and interface IDs do not name different
+    /// interfaces.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let nowhere = Location::synthetic("<config>");
         for (i, a) in self.interfaces.iter().enumerate() {
@@ -272,6 +276,26 @@ impl Config {
                         b.name, a.name, a.reqid
                     ),
                 ));
+            }
+            for b in &self.interfaces[..i] {
+                if b.route_metric != a.route_metric {
+                    continue;
+                }
+                if let Some(r) = a.routes.iter().find(|r| {
+                    b.routes
+                        .iter()
+                        .any(|q| q.prefix == r.prefix && q.contains(r.addr))
+                }) {
+                    return Err(ConfigError::invalid(
+                        loc,
+                        format!(
+                            "interfaces '{}' and '{}' both route {r} with route_metric {}; \
+                             give one of them a different route_metric (the lower one is \
+                             preferred while its SA is up)",
+                            b.name, a.name, a.route_metric
+                        ),
+                    ));
+                }
             }
             if a.mtu < MIN_MTU {
                 return Err(ConfigError::invalid(

@@ -400,6 +400,109 @@ fn ikev1_and_aggressive_warn() {
 }
 
 #[test]
+fn interface_route_metric_and_its_default() {
+    // Default: position in Config::interfaces plus one (vtid.interfaces
+    // first, then the top-level section), so the first is preferred.
+    let loaded = load_str(
+        "vtid { interfaces { ipsec5 { reqid = 5 } } }\n\
+         interfaces { ipsec1 { reqid = 1\n routes = 10.2.0.0/24 }\n\
+         ipsec2 { reqid = 2\n routes = 10.2.0.0/24 }\n\
+         ipsec3 { reqid = 3\n route_metric = 0x10 } }",
+        "t",
+    )
+    .unwrap();
+    let m: Vec<(&str, u32)> = loaded
+        .config
+        .interfaces
+        .iter()
+        .map(|i| (i.name.as_str(), i.route_metric))
+        .collect();
+    assert_eq!(
+        m,
+        [("ipsec5", 1), ("ipsec1", 2), ("ipsec2", 3), ("ipsec3", 16)]
+    );
+    assert_eq!(config::default_route_metric(0), 1);
+
+    // An explicit metric reverses the preference.
+    let loaded = load_str(
+        "interfaces { ipsec1 { reqid = 1\n routes = 10.2.0.0/24\n route_metric = 200 }\n\
+         ipsec2 { reqid = 2\n routes = 10.2.0.0/24\n route_metric = 100 } }",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(loaded.config.interfaces[0].route_metric, 200);
+    assert_eq!(loaded.config.interfaces[1].route_metric, 100);
+
+    // The example of vtid/README-config.md.
+    let readme = "interfaces {
+    ipsec1 {                    # to peer A: preferred (route_metric 1 by default)
+        reqid       = 1
+        local_addr  = 10.6.101.1/30
+        remote_addr = 10.6.101.2
+        routes      = 10.2.0.0/24
+    }
+    ipsec2 {                    # to peer B: backup (route_metric 2 by default)
+        reqid        = 2
+        local_addr   = 10.6.102.1/30
+        remote_addr  = 10.6.102.2
+        routes       = 10.2.0.0/24
+        # route_metric = 100    # explicit; 1 would collide with ipsec1's
+    }
+}";
+    let loaded = load_str(readme, "t").unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let m: Vec<u32> = loaded
+        .config
+        .interfaces
+        .iter()
+        .map(|i| i.route_metric)
+        .collect();
+    assert_eq!(m, [1, 2]);
+    let e = load_err(&readme.replace("# route_metric = 100", "route_metric = 1"));
+    assert!(
+        e.to_string()
+            .contains("both route 10.2.0.0/24 with route_metric 1"),
+        "{e}"
+    );
+
+    // Not a number, 0, too large: errors at the key's line.
+    let e = load_err("interfaces { ipsec1 { reqid = 1\n route_metric = low } }");
+    assert!(e.to_string().contains("expected an unsigned 32-bit"), "{e}");
+    assert!(e.to_string().contains("route_metric"), "{e}");
+    assert_eq!(e.location().unwrap().line, 2);
+    let e = load_err("interfaces { ipsec1 { reqid = 1\n route_metric = 0 } }");
+    assert!(e.to_string().contains("from 1 to 4294967295"), "{e}");
+    assert_eq!(e.location().unwrap().line, 2);
+    let e = load_err("interfaces { ipsec1 { reqid = 1\n route_metric = 4294967296 } }");
+    assert!(e.to_string().contains("route_metric"), "{e}");
+
+    // The same prefix with the same metric would replace each other.
+    let e = load_err(
+        "interfaces { ipsec1 { reqid = 1\n routes = 10.2.0.0/24, 10.9.0.0/16\n route_metric = 7 }\n\
+         ipsec2 { reqid = 2\n routes = 10.2.0.5/24\n route_metric = 7 } }",
+    );
+    assert!(
+        e.to_string()
+            .contains("'ipsec1' and 'ipsec2' both route 10.2.0.5/24 with route_metric 7"),
+        "{e}"
+    );
+    assert_eq!(e.location().unwrap().line, 4, "ipsec2's section");
+    // ... an explicit metric equal to another's default too.
+    let e = load_err(
+        "interfaces { ipsec1 { reqid = 1\n routes = 10.2.0.0/24 }\n\
+         ipsec2 { reqid = 2\n routes = 10.2.0.0/24\n route_metric = 1 } }",
+    );
+    assert!(e.to_string().contains("route_metric 1"), "{e}");
+    // Same metric, different prefixes: fine.
+    load_str(
+        "interfaces { ipsec1 { reqid = 1\n routes = 10.2.0.0/24\n route_metric = 7 }\n\
+         ipsec2 { reqid = 2\n routes = 10.2.0.0/25\n route_metric = 7 } }",
+        "t",
+    )
+    .unwrap();
+}
+
+#[test]
 fn interface_validation() {
     let ok =
         "interfaces { ipsec1 { reqid = 1\n local_addr = 10.0.0.1/30\n remote_addr = 10.0.0.9 } }";

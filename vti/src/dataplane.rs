@@ -927,6 +927,7 @@ impl Dataplane {
                         gateway: None,
                         src,
                         table: sh.cfg.table,
+                        metric: tun.spec().route_metric,
                     };
                     hold_route(&sh.nl, &mut ctl, r)?;
                     held.push(r);
@@ -1089,6 +1090,10 @@ fn find_out(out: &mut OutTable, reqid: u32, spi_out: u32) -> Option<&mut OutEntr
         .find(|e| e.reqid == reqid && e.sa.spi() == spi_out)
 }
 
+/// The routes of a routed interface while it has an SA: its `routes`, via
+/// the remote transit address of the family, with its `route_metric`, so
+/// that two interfaces routing the same prefix coexist in `table` and the
+/// kernel prefers the lower metric (failover when one's SA goes).
 fn interface_routes(tun: &Tun, table: u32) -> Vec<RouteSpec> {
     let spec = tun.spec();
     spec.routes
@@ -1100,6 +1105,7 @@ fn interface_routes(tun: &Tun, table: u32) -> Vec<RouteSpec> {
             gateway: spec.gateway(p.addr.is_ipv6()),
             src: None,
             table,
+            metric: spec.route_metric,
         })
         .collect()
 }

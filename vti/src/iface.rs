@@ -72,6 +72,9 @@ pub struct TunSpec {
     pub remote_addrs: Vec<IpAddr>,
     /// Prefixes routed into the interface while an SA is up.
     pub routes: Vec<Prefix>,
+    /// Metric of those routes (`config::Interface::route_metric`; 0 for
+    /// the shared TUN's per-SA routes).
+    pub route_metric: u32,
     /// MTU (never changed by negotiation).
     pub mtu: u32,
     /// Clamp the MSS of TCP SYNs crossing it.
@@ -87,6 +90,7 @@ impl TunSpec {
             local_addrs: i.local_addrs.iter().copied().map(Prefix::from).collect(),
             remote_addrs: i.remote_addrs.clone(),
             routes: i.routes.iter().copied().map(Prefix::from).collect(),
+            route_metric: i.route_metric,
             mtu: i.mtu.max(config::MIN_MTU),
             mss_clamp: i.mss_clamp,
         }
@@ -100,6 +104,7 @@ impl TunSpec {
             local_addrs: Vec::new(),
             remote_addrs: Vec::new(),
             routes: Vec::new(),
+            route_metric: 0,
             mtu,
             mss_clamp: false,
         }

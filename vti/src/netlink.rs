@@ -25,7 +25,13 @@ use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 type Job = Box<dyn FnOnce(&tokio::runtime::Runtime, &Handle) + Send>;
 
 /// A route the data plane installs: `dst/prefix dev IF [via gw] table T
-/// [src hint] onlink`.
+/// [src hint] metric M onlink`.
+///
+/// The kernel identifies a route by table, prefix, TOS and metric (IPv4:
+/// `fib_table_insert`/`fib_find_alias`; IPv6: `fib6_add_rt2node`), so an
+/// added route with `NLM_F_REPLACE` replaces the one with the same metric
+/// whatever its interface, and routes with different metrics coexist (the
+/// lowest wins). Hence `metric` is sent on add and on delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RouteSpec {
     /// Destination prefix (host bits cleared).
@@ -40,6 +46,10 @@ pub struct RouteSpec {
     pub src: Option<IpAddr>,
     /// Routing table.
     pub table: u32,
+    /// Metric (`RTA_PRIORITY`). Linux stores an IPv6 route of metric 0
+    /// with metric 1024 (IP6_RT_PRIO_USER); an IPv4 one keeps 0. On
+    /// delete, 0 matches any metric (`fib_nh_match`, `ip6_route_del`).
+    pub metric: u32,
 }
 
 /// A policy-routing rule.
@@ -226,7 +236,8 @@ impl Netlink {
                 let mut b = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
                     .destination_prefix(d, r.prefix)
                     .output_interface(r.ifindex)
-                    .table_id(r.table);
+                    .table_id(r.table)
+                    .priority(r.metric);
                 if let Some(IpAddr::V4(g)) = r.gateway {
                     b = b.gateway(g).onlink();
                 }
@@ -239,7 +250,8 @@ impl Netlink {
                 let mut b = RouteMessageBuilder::<std::net::Ipv6Addr>::new()
                     .destination_prefix(d, r.prefix)
                     .output_interface(r.ifindex)
-                    .table_id(r.table);
+                    .table_id(r.table)
+                    .priority(r.metric);
                 if let Some(IpAddr::V6(g)) = r.gateway {
                     b = b.gateway(g).onlink();
                 }
@@ -251,7 +263,8 @@ impl Netlink {
         }
     }
 
-    /// Add (or replace) a route.
+    /// Add a route, replacing one with the same table, prefix and metric
+    /// (see [`RouteSpec`]).
     pub fn route_add(&self, r: RouteSpec) -> io::Result<()> {
         let msg = Self::route_message(&r);
         self.run(move |h| {

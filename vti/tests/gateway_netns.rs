@@ -32,6 +32,7 @@ fn interface() -> Interface {
         monitor: config::Monitor::Gateway,
         monitor_interval: Duration::from_millis(200),
         mss_clamp: false,
+        route_metric: 1,
         description: None,
         location: None,
     }

@@ -478,6 +478,7 @@ fn routed_info_from_the_interface() {
         monitor: config::Monitor::Gateway,
         monitor_interval: Duration::from_secs(10),
         mss_clamp: false,
+        route_metric: 1,
         description: None,
         location: None,
     };

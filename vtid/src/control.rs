@@ -1223,6 +1223,7 @@ impl Daemon {
                         .iter()
                         .map(|a| format!("{}/{}", a.addr, a.prefix)),
                 )
+                .with_value("route-metric", iface.route_metric.to_string())
                 .with_value("mtu", iface.mtu.to_string())
                 .with_value("sas-installed", mine.len().to_string());
             if let Some(d) = &iface.description {

@@ -196,6 +196,7 @@ impl Iface {
                         .find(|a| a.is_ipv6() == r.addr.is_ipv6()),
                     src: None,
                     table: RT_TABLE_MAIN,
+                    metric: self.cfg.route_metric,
                 }
             })
             .collect()

@@ -18,8 +18,8 @@
 //! - reloads ([`Routing::reload`]): new `updown` settings apply to children
 //!   that come up afterwards; gateway monitor settings (`monitor`,
 //!   `monitor_interval`) apply at once; interface changes that need the
-//!   data plane rebuilt (added/removed interfaces, addresses, routes, MTU,
-//!   reqid, MSS clamping) are logged as needing a restart.
+//!   data plane rebuilt (added/removed interfaces, addresses, routes, route
+//!   metric, MTU, reqid, MSS clamping) are logged as needing a restart.
 //!
 //! Which interface a child belongs to: the interface whose `reqid` is the
 //! child's (what the userspace data plane uses); such children get
@@ -86,6 +86,7 @@ fn dataplane_fields(i: &config::Interface) -> impl PartialEq + std::fmt::Debug +
         &i.local_addrs,
         &i.remote_addrs,
         &i.routes,
+        i.route_metric,
         i.mtu,
         i.mss_clamp,
     )
@@ -298,7 +299,7 @@ impl Routing {
                 ),
                 Some(o) if dataplane_fields(o) != dataplane_fields(n) => warn!(
                     target: "vtid::gateway",
-                    "reload: interface {name}: reqid, addresses, routes, mtu and mss_clamp cannot be \
+                    "reload: interface {name}: reqid, addresses, routes, route_metric, mtu and mss_clamp cannot be \
                      changed while running; keeping the running ones (restart vtid to apply)"
                 ),
                 Some(_) => {}

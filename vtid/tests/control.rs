@@ -391,6 +391,7 @@ fn vtictl_verbs_json_and_exit_codes() {
     let v = lab.vtictl_json(&["interfaces"]);
     assert_eq!(v[0]["name"], "ipsec1");
     assert_eq!(v[0]["state"], "down");
+    assert_eq!(v[0]["route-metric"], "1", "the first interface's default");
 
     let v = lab.vtictl_json(&["initiate", "--child", "net"]);
     assert_eq!(v["success"], true);

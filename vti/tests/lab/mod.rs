@@ -291,6 +291,7 @@ pub fn interface(
         monitor: config::Monitor::Gateway,
         monitor_interval: Duration::from_secs(10),
         mss_clamp: false,
+        route_metric: 1,
         description: None,
         location: None,
     }
