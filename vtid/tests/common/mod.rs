@@ -110,8 +110,12 @@ impl Vtid {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// The log's complete lines (a line the daemon is still writing is
+    /// left out, so a reader never sees half a line).
     pub fn log(&self) -> String {
-        fs::read_to_string(&self.log_path).unwrap_or_default()
+        let mut s = fs::read_to_string(&self.log_path).unwrap_or_default();
+        s.truncate(s.rfind('\n').map_or(0, |i| i + 1));
+        s
     }
 
     /// Waits until a log line contains every needle; returns that line.
