@@ -1315,6 +1315,30 @@ mod tests {
         assert_eq!(&out[VNET_HDR_LEN..], &segs[0][..]);
     }
 
+    #[test]
+    fn psh_first_closes() {
+        let s = stream(false, 2, 1000, 1000, false);
+        let mut a = s[0].clone();
+        a[33] |= TCP_PSH;
+        fill_checksums(&mut a);
+        let mut c = Coalescer::new();
+        assert!(c.push(&a), "a PSH segment may start a super-packet");
+        assert!(!c.push(&s[1]), "but nothing may follow it");
+        let out = c.take().unwrap();
+        assert_eq!(&out[VNET_HDR_LEN..], &a[..], "single, unchanged");
+    }
+
+    #[test]
+    fn oversized_ipv6_not_coalesced() {
+        // IPv6 payload length 65535: 65575 bytes, more than the buffer.
+        let payload = pattern(65535 - 20, 0);
+        let p = tcp(true, 0, 1, TCP_ACK, &[], &payload);
+        assert_eq!(p.len(), 65575);
+        let mut c = Coalescer::new();
+        assert!(!c.push(&p));
+        assert!(c.is_empty());
+    }
+
     /// Whether `b` joins a pending `a`.
     fn joins(a: &[u8], b: &[u8]) -> bool {
         let mut c = Coalescer::new();
