@@ -617,7 +617,7 @@ impl Coalescer {
 
     /// Offers a full IP packet. Returns true if it was absorbed: appended
     /// to the pending super-packet, or, with nothing pending, a TCP segment
-    /// that may start one (see [`parse_tcp`] rules in the type docs).
+    /// that may start one (the rules are in the [type docs](Coalescer)).
     /// Returns false if it cannot join what is pending or cannot be
     /// coalesced at all: the caller then [`take`](Self::take)s and writes
     /// the pending bytes and offers the packet again; a packet that still
@@ -1545,6 +1545,20 @@ mod tests {
                 // One segment keeps every flag: it is the original packet.
                 prop_assert_eq!(&segs[0], &pkt);
             }
+        }
+
+        /// Coalescing any in-order stream and segmenting the result gives
+        /// back the original segments byte for byte.
+        #[test]
+        fn coalesce_then_split_round_trips(
+            v6 in any::<bool>(),
+            n in 2usize..20,
+            size in 1usize..1500,
+            last_frac in 1usize..=100,
+            psh in any::<bool>(),
+        ) {
+            let last = (size * last_frac).div_ceil(100);
+            coalesce_round_trip(v6, n, size, last, psh);
         }
 
         /// Arbitrary header and bytes never panic the segmenter.
