@@ -1261,6 +1261,10 @@ mod tests {
         assert_eq!((hdr.csum_start, hdr.csum_offset), (l4 as u16, 16));
         let sp = &out[VNET_HDR_LEN..];
         assert_eq!(sp.len(), l4 + 32 + (n - 1) * size + last);
+        // What Linux's virtio_net_hdr_to_skb needs to take it as GSO: the
+        // checksum field inside, and more payload than one gso_size.
+        assert!(usize::from(hdr.csum_start + hdr.csum_offset) + 2 <= sp.len());
+        assert!(sp.len() - usize::from(hdr.hdr_len) > usize::from(hdr.gso_size));
         if v6 {
             assert_eq!(usize::from(be16(sp, 4)), sp.len() - 40);
         } else {
