@@ -617,7 +617,7 @@ impl Coalescer {
 
     /// Offers a full IP packet. Returns true if it was absorbed: appended
     /// to the pending super-packet, or, with nothing pending, a TCP segment
-    /// that may start one (see [`parse_tcp`] rules in the type docs).
+    /// that may start one (the rules are in the [type docs](Coalescer)).
     /// Returns false if it cannot join what is pending or cannot be
     /// coalesced at all: the caller then [`take`](Self::take)s and writes
     /// the pending bytes and offers the packet again; a packet that still
@@ -1261,6 +1261,10 @@ mod tests {
         assert_eq!((hdr.csum_start, hdr.csum_offset), (l4 as u16, 16));
         let sp = &out[VNET_HDR_LEN..];
         assert_eq!(sp.len(), l4 + 32 + (n - 1) * size + last);
+        // What Linux's virtio_net_hdr_to_skb needs to take it as GSO: the
+        // checksum field inside, and more payload than one gso_size.
+        assert!(usize::from(hdr.csum_start + hdr.csum_offset) + 2 <= sp.len());
+        assert!(sp.len() - usize::from(hdr.hdr_len) > usize::from(hdr.gso_size));
         if v6 {
             assert_eq!(usize::from(be16(sp, 4)), sp.len() - 40);
         } else {
@@ -1313,6 +1317,30 @@ mod tests {
         let out = c.take().unwrap();
         assert_eq!(VnetHdr::parse(out), Some(VnetHdr::default()));
         assert_eq!(&out[VNET_HDR_LEN..], &segs[0][..]);
+    }
+
+    #[test]
+    fn psh_first_closes() {
+        let s = stream(false, 2, 1000, 1000, false);
+        let mut a = s[0].clone();
+        a[33] |= TCP_PSH;
+        fill_checksums(&mut a);
+        let mut c = Coalescer::new();
+        assert!(c.push(&a), "a PSH segment may start a super-packet");
+        assert!(!c.push(&s[1]), "but nothing may follow it");
+        let out = c.take().unwrap();
+        assert_eq!(&out[VNET_HDR_LEN..], &a[..], "single, unchanged");
+    }
+
+    #[test]
+    fn oversized_ipv6_not_coalesced() {
+        // IPv6 payload length 65535: 65575 bytes, more than the buffer.
+        let payload = pattern(65535 - 20, 0);
+        let p = tcp(true, 0, 1, TCP_ACK, &[], &payload);
+        assert_eq!(p.len(), 65575);
+        let mut c = Coalescer::new();
+        assert!(!c.push(&p));
+        assert!(c.is_empty());
     }
 
     /// Whether `b` joins a pending `a`.
@@ -1521,6 +1549,20 @@ mod tests {
                 // One segment keeps every flag: it is the original packet.
                 prop_assert_eq!(&segs[0], &pkt);
             }
+        }
+
+        /// Coalescing any in-order stream and segmenting the result gives
+        /// back the original segments byte for byte.
+        #[test]
+        fn coalesce_then_split_round_trips(
+            v6 in any::<bool>(),
+            n in 2usize..20,
+            size in 1usize..1500,
+            last_frac in 1usize..=100,
+            psh in any::<bool>(),
+        ) {
+            let last = (size * last_frac).div_ceil(100);
+            coalesce_round_trip(v6, n, size, last, psh);
         }
 
         /// Arbitrary header and bytes never panic the segmenter.
