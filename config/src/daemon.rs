@@ -145,6 +145,9 @@ pub struct Daemon {
     /// userspace, coalescing TCP on the way in). `no` is one packet per
     /// TUN read and write, for kernels or setups where offloads misbehave.
     pub tun_offload: bool,
+    /// `dataplane_threads` (0 = one per CPU, at most 4): packet threads
+    /// per direction of the userspace data plane.
+    pub dataplane_threads: u32,
     /// `port`: the IKE port (500).
     pub port: u16,
     /// `port_nat_t`: the NAT-T port (4500); must differ from `port`.
@@ -173,6 +176,7 @@ impl Default for Daemon {
             dataplane: Dataplane::Auto,
             xfrm_interface_type: XfrmInterfaceType::Xfrmi,
             tun_offload: true,
+            dataplane_threads: 0,
             port: 500,
             port_nat_t: 4500,
             fragment_size: 1280,
@@ -269,6 +273,16 @@ pub(crate) fn daemon_from_section<'a>(
             })?
             .unwrap_or_default(),
         tun_offload: r.bool("tun_offload", d.tun_offload)?,
+        dataplane_threads: r
+            .parse("dataplane_threads", |s| {
+                let v = values::parse_u32(s)?;
+                if v <= 64 {
+                    Ok(v)
+                } else {
+                    Err("expected 0 (one per CPU) to 64 threads".into())
+                }
+            })?
+            .unwrap_or(d.dataplane_threads),
         port: r.parse("port", udp_port)?.unwrap_or(d.port),
         port_nat_t: r.parse("port_nat_t", udp_port)?.unwrap_or(d.port_nat_t),
         fragment_size: r

@@ -674,3 +674,14 @@ fn vtid_tun_offload() {
     let e = d("vtid {\n tun_offload = maybe\n}\n").unwrap_err();
     assert!(e.to_string().contains("tun_offload"), "{e}");
 }
+
+#[test]
+fn vtid_dataplane_threads() {
+    let d = |t: &str| load_str(t, "t.conf").map(|l| l.config.daemon.dataplane_threads);
+    assert_eq!(d("vtid {\n}\n").unwrap(), 0);
+    assert_eq!(d("vtid {\n dataplane_threads = 3\n}\n").unwrap(), 3);
+    for bad in ["65", "-1", "many"] {
+        let e = d(&format!("vtid {{\n dataplane_threads = {bad}\n}}\n")).unwrap_err();
+        assert!(e.to_string().contains("dataplane_threads"), "{e}");
+    }
+}

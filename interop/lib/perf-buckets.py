@@ -43,7 +43,8 @@ def main():
             continue
         if not line.startswith((" ", "\t")):
             flush(); chain = []
-            comm = line.split()[0]
+            # vti-out0, vti-in1, ...: one bucket table per direction.
+            comm = re.sub(r"\d+$", "", line.split()[0])
             continue
         m = re.match(r"\s+[0-9a-f]+\s+(\S+?)(?:\+0x[0-9a-f]+)?\s+\((.*)\)", line)
         if m:

@@ -49,7 +49,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,14 @@ pub struct DataplaneConfig {
     /// Open raw ESP (IP protocol 50) sockets for SAs without UDP
     /// encapsulation.
     pub plain_esp: bool,
+    /// Packet threads per direction (0: one per CPU, at most
+    /// [`MAX_AUTO_THREADS`]). Outbound, each interface is read by one
+    /// thread (interface i by thread i mod n, never more threads than
+    /// interfaces); inbound, each thread has its own NAT-T socket per
+    /// family and the kernel spreads peers over them (SO_REUSEPORT hashes
+    /// the peer's address and port), so the packets of one SA, and so of
+    /// every flow in it, stay on one thread and in order.
+    pub threads: usize,
     /// Open the TUNs with IFF_VNET_HDR and TSO/USO/checksum offloads:
     /// large TCP/UDP segments are read whole and split here, inbound TCP
     /// segments of a flow are coalesced into one write (see
@@ -137,6 +145,7 @@ impl Default for DataplaneConfig {
             nat_t_v6: true,
             plain_esp: true,
             offload: true,
+            threads: 0,
         }
     }
 }
@@ -299,15 +308,34 @@ struct InEntry {
     reported: Option<Instant>,
 }
 
-#[derive(Debug, Default)]
+/// Outbound SAs, one lock per interface: the outbound threads own
+/// disjoint sets of interfaces, so they never wait on each other.
+#[derive(Debug)]
 struct OutTable {
-    slots: Vec<Vec<OutEntry>>,
-    serial: u64,
+    slots: Vec<Mutex<Vec<OutEntry>>>,
+    /// Install/activation order: the newest matching SA carries a packet.
+    serial: AtomicU64,
 }
 
+impl OutTable {
+    fn next_serial(&self) -> u64 {
+        self.serial.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Run `f` on every outbound SA (each interface's lock in turn).
+    fn for_each(&self, mut f: impl FnMut(&mut OutEntry)) {
+        for slot in &self.slots {
+            lock(slot).iter_mut().for_each(&mut f);
+        }
+    }
+}
+
+/// Inbound SAs by SPI: the map is read-locked by the packet threads (and
+/// write-locked only to install or delete), each SA has its own lock, so
+/// inbound threads opening packets of different SAs run in parallel.
 #[derive(Debug, Default)]
 struct InTable {
-    sas: HashMap<u32, InEntry>,
+    sas: HashMap<u32, Mutex<InEntry>>,
 }
 
 #[derive(Debug, Default)]
@@ -320,12 +348,25 @@ struct Control {
     sa_routes: HashMap<u32, Vec<RouteSpec>>,
 }
 
+/// The data plane's sockets. With several inbound threads, each has its
+/// own NAT-T socket per family (SO_REUSEPORT: the kernel hashes a peer's
+/// address and port to one of them, so one peer's packets always reach
+/// the same thread, in order). Raw ESP sockets each get a copy of every
+/// packet, so there is one per family, read by the first inbound thread.
 #[derive(Debug, Default)]
 struct Sockets {
-    udp4: Option<Arc<UdpSocket>>,
-    udp6: Option<Arc<UdpSocket>>,
+    udp4: Vec<Arc<UdpSocket>>,
+    udp6: Vec<Arc<UdpSocket>>,
     raw4: Option<OwnedFd>,
     raw6: Option<OwnedFd>,
+}
+
+impl Sockets {
+    /// The NAT-T socket of a family that thread `t` sends on.
+    fn udp(&self, v6: bool, t: usize) -> Option<&Arc<UdpSocket>> {
+        let v = if v6 { &self.udp6 } else { &self.udp4 };
+        (!v.is_empty()).then(|| &v[t % v.len()])
+    }
 }
 
 struct Shared {
@@ -336,15 +377,16 @@ struct Shared {
     slot_of_reqid: HashMap<u32, usize>,
     shared_slot: Option<usize>,
     sockets: Sockets,
-    out: Mutex<OutTable>,
-    inb: Mutex<InTable>,
+    out: OutTable,
+    inb: RwLock<InTable>,
     ctl: Mutex<Control>,
     sink: Sink,
     stop: AtomicBool,
     unknown_spi: AtomicU64,
     /// Datagrams the kernel dropped because a data-plane socket's receive
     /// queue was full (SO_RXQ_OVFL).
-    rx_overflow: [AtomicU64; 2],
+    /// Per NAT-T socket (2 × thread + IPv6).
+    rx_overflow: Vec<AtomicU64>,
     rules: Vec<RuleSpec>,
 }
 
@@ -362,6 +404,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Set `SO_MARK` on a socket of the daemon (its UDP/500 socket, say) so
 /// its packets bypass the tunnel routes.
 pub fn mark_socket(sock: BorrowedFd<'_>, mark: u32) -> io::Result<()> {
@@ -373,7 +423,25 @@ pub fn mark_socket(sock: BorrowedFd<'_>, mark: u32) -> io::Result<()> {
 pub struct Dataplane {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    outbound_threads: usize,
+    inbound_threads: usize,
 }
+
+/// Packet threads per direction for `DataplaneConfig::threads` (0: one per
+/// CPU, at most [`MAX_AUTO_THREADS`]).
+fn thread_count(configured: usize) -> usize {
+    if configured > 0 {
+        return configured.min(MAX_THREADS);
+    }
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_AUTO_THREADS)
+}
+
+/// The most packet threads per direction `threads = 0` picks.
+pub const MAX_AUTO_THREADS: usize = 4;
+/// The most packet threads per direction.
+pub const MAX_THREADS: usize = 64;
 
 fn suite_of(encr: Encr, integ: Option<Integ>) -> Result<Suite, DataplaneError> {
     let e = match encr {
@@ -489,7 +557,7 @@ fn probe_path_mtu(remote: SocketAddr, mark: u32) -> Option<u32> {
 /// SO_RCVBUF/SO_SNDBUF of the NAT-T sockets.
 const SOCKET_BUFFER: usize = 4 << 20;
 
-fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
+fn udp_socket(v6: bool, port: u16, mark: u32, reuse_port: bool) -> io::Result<UdpSocket> {
     use socket::{AddressFamily, SockFlag, SockType};
     let fam = if v6 {
         AddressFamily::Inet6
@@ -498,6 +566,11 @@ fn udp_socket(v6: bool, port: u16, mark: u32) -> io::Result<UdpSocket> {
     };
     let fd = socket::socket(fam, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
     socket::setsockopt(&fd, sockopt::Mark, &mark)?;
+    if reuse_port {
+        // One socket per inbound thread on the same port; the kernel
+        // picks one by a hash of the peer's address and port.
+        socket::setsockopt(&fd, sockopt::ReusePort, &true)?;
+    }
     if v6 {
         socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
         socket::setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true)?;
@@ -607,13 +680,19 @@ impl Dataplane {
             )
             .map_err(io::Error::from)?;
         }
+        let threads = thread_count(cfg.threads);
         let mut sockets = Sockets::default();
         if cfg.nat_t_port != 0 {
-            if cfg.nat_t_v4 {
-                sockets.udp4 = Some(Arc::new(udp_socket(false, cfg.nat_t_port, cfg.mark)?));
-            }
-            if cfg.nat_t_v6 {
-                sockets.udp6 = Some(Arc::new(udp_socket(true, cfg.nat_t_port, cfg.mark)?));
+            let reuse = threads > 1;
+            for _ in 0..threads {
+                if cfg.nat_t_v4 {
+                    let s = udp_socket(false, cfg.nat_t_port, cfg.mark, reuse)?;
+                    sockets.udp4.push(Arc::new(s));
+                }
+                if cfg.nat_t_v6 {
+                    let s = udp_socket(true, cfg.nat_t_port, cfg.mark, reuse)?;
+                    sockets.udp6.push(Arc::new(s));
+                }
             }
         }
         if cfg.plain_esp {
@@ -627,11 +706,11 @@ impl Dataplane {
         let n = tuns.len();
         let shared = Arc::new(Shared {
             stats: (0..n).map(|_| SlotStats::default()).collect(),
-            out: Mutex::new(OutTable {
-                slots: (0..n).map(|_| Vec::new()).collect(),
-                serial: 0,
-            }),
-            inb: Mutex::new(InTable::default()),
+            out: OutTable {
+                slots: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
+                serial: AtomicU64::new(0),
+            },
+            inb: RwLock::new(InTable::default()),
             ctl: Mutex::new(Control {
                 installed: vec![0; n],
                 ..Control::default()
@@ -645,23 +724,37 @@ impl Dataplane {
             sink,
             stop: AtomicBool::new(false),
             unknown_spi: AtomicU64::new(0),
-            rx_overflow: [AtomicU64::new(0), AtomicU64::new(0)],
+            rx_overflow: (0..2 * threads).map(|_| AtomicU64::new(0)).collect(),
             rules,
         });
-        let mut threads = Vec::new();
-        let s = shared.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("vti-out".into())
-                .spawn(move || outbound_loop(&s))?,
-        );
-        let s = shared.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("vti-in".into())
-                .spawn(move || inbound_loop(&s))?,
-        );
-        Ok(Dataplane { shared, threads })
+        // Outbound: interface i is read by thread i % outbound threads;
+        // inbound: thread t reads its own NAT-T sockets (and the first,
+        // the raw ESP ones). No packet of a flow ever changes thread.
+        let outbound = threads.min(n.max(1));
+        let mut handles = Vec::new();
+        for t in 0..outbound {
+            let s = shared.clone();
+            let slots: Vec<usize> = (0..n).filter(|i| i % outbound == t).collect();
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("vti-out{t}"))
+                    .spawn(move || outbound_loop(&s, t, &slots))?,
+            );
+        }
+        for t in 0..threads {
+            let s = shared.clone();
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("vti-in{t}"))
+                    .spawn(move || inbound_loop(&s, t))?,
+            );
+        }
+        Ok(Dataplane {
+            shared,
+            threads: handles,
+            outbound_threads: outbound,
+            inbound_threads: threads,
+        })
     }
 
     /// The firewall mark of the data plane's packets.
@@ -672,11 +765,12 @@ impl Dataplane {
     /// The NAT-T socket of a family, to send IKE from (with the non-ESP
     /// marker in front; [`Dataplane::send_ike_nat_t`] does that).
     pub fn nat_t_socket(&self, v6: bool) -> Option<Arc<UdpSocket>> {
-        if v6 {
-            self.shared.sockets.udp6.clone()
-        } else {
-            self.shared.sockets.udp4.clone()
-        }
+        self.shared.sockets.udp(v6, 0).cloned()
+    }
+
+    /// Packet threads: (outbound, inbound).
+    pub fn threads(&self) -> (usize, usize) {
+        (self.outbound_threads, self.inbound_threads)
     }
 
     /// Send an IKE message (or a NAT keepalive, 0xff, sent as is) on the
@@ -703,21 +797,22 @@ impl Dataplane {
             Action::Install(ci) => self.install(ci),
             Action::ActivateOutbound { reqid, spi_out } => {
                 let _ctl = lock(&sh.ctl);
-                let mut out = lock(&sh.out);
-                out.serial += 1;
-                let serial = out.serial;
-                if let Some(e) = find_out(&mut out, *reqid, *spi_out) {
-                    e.active = true;
-                    e.serial = serial;
-                }
+                let serial = sh.out.next_serial();
+                sh.out.for_each(|e| {
+                    if e.reqid == *reqid && e.sa.spi() == *spi_out {
+                        e.active = true;
+                        e.serial = serial;
+                    }
+                });
                 Ok(())
             }
             Action::RemoveOutbound { reqid, spi_out } => {
                 let _ctl = lock(&sh.ctl);
-                let mut out = lock(&sh.out);
-                if let Some(e) = find_out(&mut out, *reqid, *spi_out) {
-                    e.active = false;
-                }
+                sh.out.for_each(|e| {
+                    if e.reqid == *reqid && e.sa.spi() == *spi_out {
+                        e.active = false;
+                    }
+                });
                 Ok(())
             }
             Action::Delete {
@@ -734,15 +829,14 @@ impl Dataplane {
             } => {
                 let pmtu = self.path_mtu(*remote);
                 let _ctl = lock(&sh.ctl);
-                let mut out = lock(&sh.out);
-                for e in out.slots.iter_mut().flatten() {
+                sh.out.for_each(|e| {
                     if e.ike_sa == *ike_sa || spis_in.contains(&e.spi_in) {
                         e.remote = *remote;
                         e.local = specified(local.ip());
                         e.encap = *encap;
                         e.max_inner = max_inner(pmtu, e.sa.suite(), *encap, remote);
                     }
-                }
+                });
                 Ok(())
             }
         }
@@ -758,17 +852,16 @@ impl Dataplane {
     pub fn refresh_path_mtu(&self) -> usize {
         let sh = &*self.shared;
         let mut remotes: Vec<SocketAddr> = Vec::new();
-        for e in lock(&sh.out).slots.iter().flatten() {
+        sh.out.for_each(|e| {
             if !remotes.contains(&e.remote) {
                 remotes.push(e.remote);
             }
-        }
+        });
         let mtus: Vec<(SocketAddr, u32)> =
             remotes.into_iter().map(|r| (r, self.path_mtu(r))).collect();
         let _ctl = lock(&sh.ctl);
-        let mut out = lock(&sh.out);
         let mut changed = 0;
-        for e in out.slots.iter_mut().flatten() {
+        sh.out.for_each(|e| {
             if let Some((_, pmtu)) = mtus.iter().find(|(r, _)| *r == e.remote) {
                 let m = max_inner(*pmtu, e.sa.suite(), e.encap, &e.remote);
                 if m != e.max_inner {
@@ -776,7 +869,7 @@ impl Dataplane {
                     changed += 1;
                 }
             }
-        }
+        });
         changed
     }
 
@@ -857,7 +950,7 @@ impl Dataplane {
             &opts,
             now,
         )?;
-        if ci.encap && sh.sockets.udp4.is_none() && sh.sockets.udp6.is_none() {
+        if ci.encap && sh.sockets.udp(ci.remote.is_ipv6(), 0).is_none() {
             return Err(DataplaneError::Unsupported("no NAT-T socket".into()));
         }
         if !ci.encap && sh.sockets.raw4.is_none() {
@@ -870,13 +963,13 @@ impl Dataplane {
 
         let mut ctl = lock(&sh.ctl);
         {
-            let mut inb = lock(&sh.inb);
+            let mut inb = write(&sh.inb);
             if inb.sas.contains_key(&spi_in) {
                 return Err(DataplaneError::DuplicateSpi(spi_in));
             }
             inb.sas.insert(
                 spi_in,
-                InEntry {
+                Mutex::new(InEntry {
                     reqid: ci.reqid,
                     slot,
                     spi_out,
@@ -885,14 +978,12 @@ impl Dataplane {
                     remote_ts: remote_ts.clone(),
                     ts_violations: 0,
                     reported: None,
-                },
+                }),
             );
         }
         {
-            let mut out = lock(&sh.out);
-            out.serial += 1;
-            let serial = out.serial;
-            out.slots[slot].push(OutEntry {
+            let serial = sh.out.next_serial();
+            lock(&sh.out.slots[slot]).push(OutEntry {
                 ike_sa: ci.ike_sa,
                 reqid: ci.reqid,
                 spi_in,
@@ -948,12 +1039,12 @@ impl Dataplane {
     fn delete(&self, reqid: u32, spi_in: u32, spi_out: u32) -> Result<(), DataplaneError> {
         let sh = &*self.shared;
         let mut ctl = lock(&sh.ctl);
-        let removed_in = lock(&sh.inb).sas.remove(&spi_in);
-        {
-            let mut out = lock(&sh.out);
-            for v in out.slots.iter_mut() {
-                v.retain(|e| !(e.reqid == reqid && e.sa.spi() == spi_out && e.spi_in == spi_in));
-            }
+        let removed_in = write(&sh.inb)
+            .sas
+            .remove(&spi_in)
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()));
+        for v in &sh.out.slots {
+            lock(v).retain(|e| !(e.reqid == reqid && e.sa.spi() == spi_out && e.spi_in == spi_in));
         }
         let Some(entry) = removed_in else {
             return Ok(());
@@ -978,13 +1069,14 @@ impl Dataplane {
     /// Statistics of every installed CHILD SA.
     pub fn sa_stats(&self) -> Vec<SaStats> {
         let sh = &*self.shared;
-        let out = lock(&sh.out);
-        let inb = lock(&sh.inb);
+        let inb = read(&sh.inb);
         let mut v: Vec<SaStats> = inb
             .sas
             .iter()
             .map(|(spi_in, e)| {
-                let o = out.slots[e.slot]
+                let e = lock(e);
+                let out = lock(&sh.out.slots[e.slot]);
+                let o = out
                     .iter()
                     .find(|o| o.spi_in == *spi_in && o.sa.spi() == e.spi_out);
                 SaStats {
@@ -1081,13 +1173,6 @@ fn max_inner(pmtu: u32, suite: Suite, encap: bool, remote: &SocketAddr) -> usize
         OuterFamily::V4
     };
     max_inner_len(pmtu as usize, suite, encap, fam)
-}
-
-fn find_out(out: &mut OutTable, reqid: u32, spi_out: u32) -> Option<&mut OutEntry> {
-    out.slots
-        .iter_mut()
-        .flatten()
-        .find(|e| e.reqid == reqid && e.sa.spi() == spi_out)
 }
 
 /// The routes of a routed interface while it has an SA: its `routes`, via
@@ -1193,7 +1278,8 @@ const GSO_MAX_SEGMENTS: usize = 64;
 /// Most bytes of UDP payload in one UDP_SEGMENT send (one IP datagram).
 const GSO_MAX_BYTES: usize = 65_000;
 
-fn outbound_loop(sh: &Shared) {
+/// Outbound thread `thread`: reads the TUNs of `slots`.
+fn outbound_loop(sh: &Shared, thread: usize, slots: &[usize]) {
     // One buffer per packet of a drain round: the sealed packets stay in
     // place until the round's sends (sendmsg with UDP_SEGMENT) go out.
     let mut bufs: Vec<Vec<u8>> = (0..BATCH)
@@ -1208,10 +1294,9 @@ fn outbound_loop(sh: &Shared) {
         start: Instant::now(),
         count: 0,
     };
-    let mut fds: Vec<PollFd<'_>> = sh
-        .tuns
+    let mut fds: Vec<PollFd<'_>> = slots
         .iter()
-        .map(|t| PollFd::new(t.fd(), PollFlags::POLLIN))
+        .map(|&s| PollFd::new(sh.tuns[s].fd(), PollFlags::POLLIN))
         .collect();
     while !sh.stop.load(Ordering::Relaxed) {
         match poll(&mut fds, PollTimeout::from(POLL_MS)) {
@@ -1223,12 +1308,13 @@ fn outbound_loop(sh: &Shared) {
                 continue;
             }
         }
-        for (slot, fd) in fds.iter().enumerate() {
+        for (&slot, fd) in slots.iter().zip(&fds) {
             if !fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
                 continue;
             }
             let mut out = Outbound {
                 sh,
+                thread,
                 slot,
                 bufs: &mut bufs,
                 pending: &mut pending,
@@ -1240,7 +1326,7 @@ fn outbound_loop(sh: &Shared) {
                     break;
                 }
             }
-            flush_udp(sh, slot, out.bufs, out.pending);
+            flush_udp(sh, thread, slot, out.bufs, out.pending);
         }
     }
 }
@@ -1248,6 +1334,7 @@ fn outbound_loop(sh: &Shared) {
 /// The outbound thread's state while it drains one TUN.
 struct Outbound<'a> {
     sh: &'a Shared,
+    thread: usize,
     slot: usize,
     bufs: &'a mut [Vec<u8>],
     pending: &'a mut Vec<Pending>,
@@ -1260,7 +1347,7 @@ impl Outbound<'_> {
     /// all are taken.
     fn free_buf(&mut self) -> usize {
         if self.pending.len() == self.bufs.len() {
-            flush_udp(self.sh, self.slot, self.bufs, self.pending);
+            flush_udp(self.sh, self.thread, self.slot, self.bufs, self.pending);
         }
         self.pending.len()
     }
@@ -1342,7 +1429,13 @@ impl Outbound<'_> {
 /// last of a run may be shorter) to one peer go out in one sendmsg with
 /// UDP_SEGMENT, so the underlay stack is traversed once per run; a run the
 /// kernel refuses is sent packet by packet.
-fn flush_udp(sh: &Shared, slot: usize, bufs: &[Vec<u8>], pending: &mut Vec<Pending>) {
+fn flush_udp(
+    sh: &Shared,
+    thread: usize,
+    slot: usize,
+    bufs: &[Vec<u8>],
+    pending: &mut Vec<Pending>,
+) {
     let st = &sh.stats[slot];
     let mut i = 0;
     while i < pending.len() {
@@ -1364,12 +1457,7 @@ fn flush_udp(sh: &Shared, slot: usize, bufs: &[Vec<u8>], pending: &mut Vec<Pendi
             }
         }
         let (remote, local) = (first.remote, first.local);
-        let sock = if remote.is_ipv6() {
-            sh.sockets.udp6.as_ref()
-        } else {
-            sh.sockets.udp4.as_ref()
-        };
-        let Some(sock) = sock else {
+        let Some(sock) = sh.sockets.udp(remote.is_ipv6(), thread) else {
             for _ in i..j {
                 inc(&st.send_errors);
             }
@@ -1494,8 +1582,8 @@ fn tun_packet(
     let v6 = flow.src.is_ipv6();
     let df = v6 || pkt[6] & 0x40 != 0;
     let base = buf.as_ptr() as usize;
-    let mut out = lock(&sh.out);
-    let entries = &mut out.slots[slot];
+    let mut out = lock(&sh.out.slots[slot]);
+    let entries = &mut *out;
     let mut best: Option<usize> = None;
     for (i, e) in entries.iter().enumerate() {
         if e.active
@@ -1576,7 +1664,9 @@ enum Source {
     Raw(bool),
 }
 
-fn inbound_loop(sh: &Shared) {
+/// Inbound thread `thread`: reads its NAT-T sockets (and, the first one,
+/// the raw ESP sockets).
+fn inbound_loop(sh: &Shared, thread: usize) {
     let mut buf = vec![0u8; MAX_PACKET + 64];
     let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int, u32);
     // One TCP coalescer per TUN with offloads (its buffer is allocated
@@ -1587,17 +1677,19 @@ fn inbound_loop(sh: &Shared) {
         .map(|t| t.vnet_hdr().then(Coalescer::new))
         .collect();
     let mut sources: Vec<(Source, BorrowedFd<'_>)> = Vec::new();
-    if let Some(s) = &sh.sockets.udp4 {
+    if let Some(s) = sh.sockets.udp4.get(thread) {
         sources.push((Source::Udp(false), s.as_fd()));
     }
-    if let Some(s) = &sh.sockets.udp6 {
+    if let Some(s) = sh.sockets.udp6.get(thread) {
         sources.push((Source::Udp(true), s.as_fd()));
     }
-    if let Some(s) = &sh.sockets.raw4 {
-        sources.push((Source::Raw(false), s.as_fd()));
-    }
-    if let Some(s) = &sh.sockets.raw6 {
-        sources.push((Source::Raw(true), s.as_fd()));
+    if thread == 0 {
+        if let Some(s) = &sh.sockets.raw4 {
+            sources.push((Source::Raw(false), s.as_fd()));
+        }
+        if let Some(s) = &sh.sockets.raw6 {
+            sources.push((Source::Raw(true), s.as_fd()));
+        }
     }
     let mut fds: Vec<PollFd<'_>> = sources
         .iter()
@@ -1655,7 +1747,7 @@ fn inbound_loop(sh: &Shared) {
                                         }
                                         socket::ControlMessageOwned::RxqOvfl(d) => {
                                             // The socket's running total.
-                                            sh.rx_overflow[usize::from(v6)]
+                                            sh.rx_overflow[2 * thread + usize::from(v6)]
                                                 .store(u64::from(d), Ordering::Relaxed);
                                         }
                                         _ => {}
@@ -1773,13 +1865,43 @@ fn esp_packet(sh: &Shared, esp_pkt: &mut [u8], now: Instant, gro: &mut [Option<C
     let Some(spi) = esp::spi_of(esp_pkt) else {
         return;
     };
-    let base = esp_pkt.as_ptr() as usize;
-    let mut inb = lock(&sh.inb);
-    let Some(e) = inb.sas.get_mut(&spi) else {
-        drop(inb);
+    let Some(opened) = open_esp(sh, spi, esp_pkt, now) else {
         inc(&sh.unknown_spi);
         return;
     };
+    if opened.activity {
+        (sh.sink)(DataplaneEvent::Activity {
+            spi_in: spi,
+            at: now,
+        });
+    }
+    emit(sh, spi, opened.event);
+    if let Some((slot, r)) = opened.deliver {
+        let tun = &sh.tuns[slot];
+        let p = &mut esp_pkt[r];
+        if tun.spec().mss_clamp && mss::clamp(p, tun.spec().mtu) {
+            inc(&sh.stats[slot].mss);
+        }
+        deliver_inner(sh, slot, p, gro);
+    }
+}
+
+/// What opening one ESP packet gave.
+struct Opened {
+    /// The inner packet's TUN slot and range, if it is to be delivered.
+    deliver: Option<(usize, std::ops::Range<usize>)>,
+    /// Time to tell the engine the SA is in use.
+    activity: bool,
+    /// A lifetime event of the SA.
+    event: Option<SaEvent>,
+}
+
+/// Open `esp_pkt` with the SA of `spi` (under the inbound table's read
+/// lock and the SA's own lock only). `None`: no SA has that SPI.
+fn open_esp(sh: &Shared, spi: u32, esp_pkt: &mut [u8], now: Instant) -> Option<Opened> {
+    let base = esp_pkt.as_ptr() as usize;
+    let inb = read(&sh.inb);
+    let mut e = lock(inb.sas.get(&spi)?);
     let (range, event) = match e.sa.decapsulate(esp_pkt, now) {
         Ok(o) => {
             let r = o.packet().map(|p| {
@@ -1789,10 +1911,11 @@ fn esp_packet(sh: &Shared, esp_pkt: &mut [u8], now: Instant, gro: &mut [Option<C
             (r, o.event)
         }
         Err(_) => {
-            let ev = e.sa.take_event();
-            drop(inb);
-            emit(sh, spi, ev);
-            return;
+            return Some(Opened {
+                deliver: None,
+                activity: false,
+                event: e.sa.take_event(),
+            });
         }
     };
     let activity = e
@@ -1810,22 +1933,11 @@ fn esp_packet(sh: &Shared, esp_pkt: &mut [u8], now: Instant, gro: &mut [Option<C
             _ => e.ts_violations += 1,
         }
     }
-    drop(inb);
-    if activity {
-        (sh.sink)(DataplaneEvent::Activity {
-            spi_in: spi,
-            at: now,
-        });
-    }
-    emit(sh, spi, event);
-    if let Some((slot, r)) = deliver {
-        let tun = &sh.tuns[slot];
-        let p = &mut esp_pkt[r];
-        if tun.spec().mss_clamp && mss::clamp(p, tun.spec().mtu) {
-            inc(&sh.stats[slot].mss);
-        }
-        deliver_inner(sh, slot, p, gro);
-    }
+    Some(Opened {
+        deliver,
+        activity,
+        event,
+    })
 }
 
 #[cfg(test)]

@@ -445,3 +445,124 @@ fn esp_leaves_from_the_sa_local_address() {
         );
     }
 }
+
+/// Several packet threads: two tunnels (ipsec7 to the peer's first
+/// address, ipsec8 to its second) carry TCP at the same time, each
+/// interface read by its own outbound thread, each peer address hashed
+/// to one inbound socket; nothing is lost or refused.
+#[test]
+fn two_tunnels_on_several_packet_threads() {
+    let lab = Lab::new("m", 1500);
+    lab.gr.ip(&["addr", "add", "198.51.100.3/24", "dev", "wan"]);
+    // ipsec7 joins 10.1.0.2 and 10.2.0.2 as usual; ipsec8 joins the
+    // hosts' second addresses 10.1.8.2 and 10.2.8.2 (on their loopbacks,
+    // routed to them by their gateways).
+    lab.hl.ip(&["addr", "add", "10.1.8.2/32", "dev", "lo"]);
+    lab.hr.ip(&["addr", "add", "10.2.8.2/32", "dev", "lo"]);
+    lab.gl
+        .ip(&["route", "add", "10.1.8.0/24", "via", "10.1.0.2"]);
+    lab.gr
+        .ip(&["route", "add", "10.2.8.0/24", "via", "10.2.0.2"]);
+    let (mut lc, mut rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
+    lc.interfaces.push(lab::interface(
+        "ipsec8",
+        8,
+        &["10.6.108.1/30"],
+        &["10.6.108.2"],
+        &["10.2.8.0/24"],
+    ));
+    rc.interfaces.push(lab::interface(
+        "ipsec8",
+        8,
+        &["10.6.108.2/30"],
+        &["10.6.108.1"],
+        &["10.1.8.0/24"],
+    ));
+    lc.interfaces[1].route_metric = 2;
+    rc.interfaces[1].route_metric = 2;
+    lc.threads = 3;
+    rc.threads = 3;
+    let (left, _le) = lab.gl.dataplane(lc);
+    let (right, _re) = lab.gr.dataplane(rc);
+    // Three TUNs (ipsec7, ipsec8, vtid0): three outbound threads.
+    assert_eq!(left.threads(), (3, 3));
+    let c7 = Child::routed(7, Alg::Gcm128, 0xc000_0c01, 0xc000_0c02);
+    let c8 = Child::routed(8, Alg::Gcm128, 0xc000_0c03, 0xc000_0c04);
+    let at = |a: Action, local: Option<&str>, remote: Option<&str>| {
+        let mut a = a;
+        if let Action::Install(ci) = &mut a {
+            if let Some(l) = local {
+                ci.local.set_ip(l.parse().unwrap());
+            }
+            if let Some(r) = remote {
+                ci.remote.set_ip(r.parse().unwrap());
+            }
+        }
+        a
+    };
+    right.apply(&c7.right(true)).unwrap();
+    left.apply(&c7.left(true)).unwrap();
+    right
+        .apply(&at(c8.right(true), Some("198.51.100.3"), None))
+        .unwrap();
+    left.apply(&at(c8.left(true), None, Some("198.51.100.3")))
+        .unwrap();
+    lab.hl.must_ping(&[], "10.2.0.2");
+    lab.hl.must_ping(&["-I", "10.1.8.2"], "10.2.8.2");
+
+    let s7 = lab
+        .hr
+        .spawn(&["iperf3", "-s", "-1", "-B", "10.2.0.2", "-p", "5207"]);
+    let s8 = lab
+        .hr
+        .spawn(&["iperf3", "-s", "-1", "-B", "10.2.8.2", "-p", "5208"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let c7c = lab
+        .hl
+        .spawn(&["iperf3", "-c", "10.2.0.2", "-p", "5207", "-t", "2"]);
+    let c8c = lab.hl.spawn(&[
+        "iperf3", "-c", "10.2.8.2", "-B", "10.1.8.2", "-p", "5208", "-t", "2",
+    ]);
+    for c in [c7c, c8c] {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for mut s in [s7, s8] {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    let sas = right.sa_stats();
+    assert_eq!(sas.len(), 2, "{sas:?}");
+    for sa in &sas {
+        assert!(sa.inbound.packets > 1000, "{sa:?}");
+        assert_eq!(
+            (
+                sa.inbound.auth_failures,
+                sa.inbound.replay_drops,
+                sa.ts_violations
+            ),
+            (0, 0, 0),
+            "{sa:?}"
+        );
+    }
+    for i in left
+        .interface_stats()
+        .iter()
+        .chain(&right.interface_stats())
+    {
+        assert_eq!(
+            (
+                i.no_sa_drops,
+                i.malformed,
+                i.tun_write_errors,
+                i.send_errors
+            ),
+            (0, 0, 0, 0),
+            "{i:?}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use ike::engine::Action;
 use tokio::sync::mpsc::{Sender, UnboundedSender};
-use tracing::warn;
+use tracing::{info, warn};
 use vti::dataplane::{self as vdp, DataplaneEvent};
 
 use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaCounters, SaEntry};
@@ -56,6 +56,7 @@ impl UserspaceBackend {
             interfaces: cfg.interfaces.clone(),
             nat_t_port: port_nat_t,
             offload: cfg.daemon.tun_offload,
+            threads: cfg.daemon.dataplane_threads as usize,
             ..Default::default()
         };
         let sink: vdp::Sink = Arc::new(move |e| match e {
@@ -85,6 +86,17 @@ impl UserspaceBackend {
         });
         let dp = vdp::Dataplane::start(dcfg, sink)
             .map_err(|e| DataplaneError(format!("userspace data plane: {e}")))?;
+        let (out_threads, in_threads) = dp.threads();
+        let offloaded: Vec<&str> = dp
+            .interfaces()
+            .filter(|t| t.offloads() != 0)
+            .map(|t| t.name())
+            .collect();
+        info!(
+            target: "vtid::dataplane",
+            "userspace data plane: {out_threads} outbound and {in_threads} inbound packet thread(s); TUN offloads on {}",
+            if offloaded.is_empty() { "none".to_string() } else { offloaded.join(", ") }
+        );
         Ok(UserspaceBackend {
             dp,
             table: crate::dataplane::SaTable::new("userspace"),
