@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 use ike::crypto::{Encr, Integ};
 use ike::engine::{Action, ChildInstall, IkeSaId, Mode, Ts};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{self, sockopt, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage};
+use nix::sys::socket::{self, sockopt, MsgFlags, SockaddrIn, SockaddrIn6};
 
 use crate::esp::overhead::{max_inner_len, OuterFamily};
 use crate::esp::selector::{flow_allowed, Flow, TrafficSelector};
@@ -1668,7 +1668,7 @@ enum Source {
 /// the raw ESP sockets).
 fn inbound_loop(sh: &Shared, thread: usize) {
     let mut buf = vec![0u8; MAX_PACKET + 64];
-    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo, nix::libc::c_int, u32);
+    let mut rx = RecvBatch::new();
     // One TCP coalescer per TUN with offloads (its buffer is allocated
     // here, once).
     let mut gro: Vec<Option<Coalescer>> = sh
@@ -1716,76 +1716,21 @@ fn inbound_loop(sh: &Shared, thread: usize) {
             for _ in 0..BATCH {
                 match *src {
                     Source::Udp(v6) => {
-                        let (n, from, local, gso) = {
-                            let mut iov = [io::IoSliceMut::new(&mut buf[..])];
-                            let Ok(m) = socket::recvmsg::<SockaddrStorage>(
-                                raw,
-                                &mut iov,
-                                Some(&mut cmsg),
-                                MsgFlags::empty(),
-                            ) else {
-                                break;
-                            };
-                            let from = m.address.and_then(|a| to_socket_addr(&a));
-                            let mut local = None;
-                            let mut gso = None;
-                            if let Ok(cm) = m.cmsgs() {
-                                for c in cm {
-                                    match c {
-                                        socket::ControlMessageOwned::Ipv4PacketInfo(i) => {
-                                            local = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                                                i.ipi_addr.s_addr,
-                                            ))));
-                                        }
-                                        socket::ControlMessageOwned::Ipv6PacketInfo(i) => {
-                                            local = Some(IpAddr::V6(Ipv6Addr::from(
-                                                i.ipi6_addr.s6_addr,
-                                            )));
-                                        }
-                                        socket::ControlMessageOwned::UdpGroSegments(g) => {
-                                            gso = usize::try_from(g).ok();
-                                        }
-                                        socket::ControlMessageOwned::RxqOvfl(d) => {
-                                            // The socket's running total.
-                                            sh.rx_overflow[2 * thread + usize::from(v6)]
-                                                .store(u64::from(d), Ordering::Relaxed);
-                                        }
-                                        _ => {}
-                                    }
-                                }
+                        // Up to RECV_BATCH datagrams (each possibly a
+                        // UDP_GRO train) per system call.
+                        let got = rx.recv(*fd);
+                        for k in 0..got {
+                            let d = rx.meta[k];
+                            if let Some(d) = d.overflow {
+                                // The socket's running total.
+                                sh.rx_overflow[2 * thread + usize::from(v6)]
+                                    .store(u64::from(d), Ordering::Relaxed);
                             }
-                            (m.bytes, from, local, gso)
-                        };
-                        let Some(from) = from else { continue };
-                        // A UDP_GRO datagram holds segments of `gso` bytes
-                        // (the last may be shorter), each one ESP packet.
-                        let seg = gso.filter(|&g| g > 0 && g < n).unwrap_or(n);
-                        let mut off = 0;
-                        while off < n {
-                            let end = (off + seg).min(n);
-                            let pkt = &mut buf[off..end];
-                            off = end;
-                            match classify(pkt) {
-                                UdpPayload::Esp(_) => {
-                                    esp_packet(sh, pkt, Instant::now(), &mut gro);
-                                }
-                                UdpPayload::Ike(m) => {
-                                    let unspec = if v6 {
-                                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-                                    } else {
-                                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-                                    };
-                                    (sh.sink)(DataplaneEvent::Ike {
-                                        local: SocketAddr::new(
-                                            local.unwrap_or(unspec),
-                                            sh.cfg.nat_t_port,
-                                        ),
-                                        remote: from,
-                                        data: m.to_vec(),
-                                    });
-                                }
-                                UdpPayload::Keepalive | UdpPayload::Invalid => {}
-                            }
+                            let Some(from) = d.from else { continue };
+                            udp_datagram(sh, v6, &mut rx.bufs[k][..d.len], &d, from, &mut gro);
+                        }
+                        if got < RECV_BATCH {
+                            break;
                         }
                     }
                     Source::Raw(v6) => {
@@ -1852,12 +1797,117 @@ fn deliver_inner(sh: &Shared, slot: usize, p: &[u8], gro: &mut [Option<Coalescer
     }
 }
 
-fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = a.as_sockaddr_in() {
-        return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+/// Datagrams per `recvmmsg`.
+const RECV_BATCH: usize = 16;
+
+/// What `recvmmsg` said about one datagram.
+#[derive(Debug, Clone, Copy, Default)]
+struct RecvMeta {
+    len: usize,
+    from: Option<SocketAddr>,
+    /// Our address it was sent to (IP_PKTINFO).
+    local: Option<IpAddr>,
+    /// UDP_GRO segment size.
+    gso: Option<usize>,
+    /// SO_RXQ_OVFL: the socket's drop count.
+    overflow: Option<u32>,
+}
+
+/// Buffers and headers for `recvmmsg`, allocated once per inbound
+/// thread.
+struct RecvBatch {
+    bufs: [Vec<u8>; RECV_BATCH],
+    mmsg: sys::RecvMmsg,
+    meta: [RecvMeta; RECV_BATCH],
+}
+
+impl RecvBatch {
+    fn new() -> RecvBatch {
+        RecvBatch {
+            bufs: std::array::from_fn(|_| vec![0u8; MAX_PACKET + 64]),
+            mmsg: sys::RecvMmsg::new(RECV_BATCH),
+            meta: [RecvMeta::default(); RECV_BATCH],
+        }
     }
-    a.as_sockaddr_in6()
-        .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+
+    /// Receive what is queued (non-blocking), up to [`RECV_BATCH`]
+    /// datagrams into `bufs`, their details into `meta`; how many.
+    fn recv(&mut self, fd: BorrowedFd<'_>) -> usize {
+        use nix::libc;
+        let Ok(n) = self.mmsg.recv(fd, &mut self.bufs) else {
+            return 0;
+        };
+        for (i, meta) in self.meta.iter_mut().enumerate().take(n) {
+            let mut d = RecvMeta {
+                len: self.mmsg.len(i),
+                from: self.mmsg.from(i),
+                ..RecvMeta::default()
+            };
+            for (level, ty, data) in sys::control_messages(self.mmsg.control(i)) {
+                match (level, ty) {
+                    // struct in_pktinfo { ifindex; spec_dst; addr }
+                    (libc::IPPROTO_IP, libc::IP_PKTINFO) if data.len() >= 12 => {
+                        let a: [u8; 4] = data[8..12].try_into().unwrap_or_default();
+                        d.local = Some(IpAddr::V4(Ipv4Addr::from(a)));
+                    }
+                    // struct in6_pktinfo { addr; ifindex } (RFC 3542 §6)
+                    (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if data.len() >= 16 => {
+                        let a: [u8; 16] = data[..16].try_into().unwrap_or_default();
+                        d.local = Some(IpAddr::V6(Ipv6Addr::from(a)));
+                    }
+                    (libc::SOL_UDP, libc::UDP_GRO) if data.len() >= 4 => {
+                        let g = i32::from_ne_bytes(data[..4].try_into().unwrap_or_default());
+                        d.gso = usize::try_from(g).ok();
+                    }
+                    (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) if data.len() >= 4 => {
+                        d.overflow =
+                            Some(u32::from_ne_bytes(data[..4].try_into().unwrap_or_default()));
+                    }
+                    _ => {}
+                }
+            }
+            *meta = d;
+        }
+        n
+    }
+}
+
+/// One datagram from a NAT-T socket: ESP packets (several if UDP_GRO
+/// coalesced a train of them) are opened, IKE goes up to the daemon.
+fn udp_datagram(
+    sh: &Shared,
+    v6: bool,
+    data: &mut [u8],
+    d: &RecvMeta,
+    from: SocketAddr,
+    gro: &mut [Option<Coalescer>],
+) {
+    let n = data.len();
+    // A UDP_GRO datagram holds segments of `gso` bytes (the last may be
+    // shorter), each one ESP packet.
+    let seg = d.gso.filter(|&g| g > 0 && g < n).unwrap_or(n);
+    let mut off = 0;
+    while off < n {
+        let end = (off + seg).min(n);
+        let pkt = &mut data[off..end];
+        off = end;
+        match classify(pkt) {
+            UdpPayload::Esp(_) => esp_packet(sh, pkt, Instant::now(), gro),
+            UdpPayload::Ike(m) => {
+                let unspec = if v6 {
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                };
+                (sh.sink)(DataplaneEvent::Ike {
+                    local: SocketAddr::new(d.local.unwrap_or(unspec), sh.cfg.nat_t_port),
+                    remote: from,
+                    data: m.to_vec(),
+                });
+            }
+            UdpPayload::Keepalive | UdpPayload::Invalid => {}
+        }
+    }
 }
 
 /// One ESP packet (SPI .. ICV) received from the network.
