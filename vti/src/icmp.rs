@@ -20,28 +20,9 @@ pub enum IcmpError {
     },
 }
 
-/// Internet checksum accumulation (RFC 1071).
-fn sum(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [b] = chunks.remainder() {
-        acc += u32::from(*b) << 8;
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc >> 16 != 0 {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    !(acc as u16)
-}
-
-/// RFC 1071 checksum of `data`.
+/// RFC 1071 checksum of `data` (see [`crate::checksum`]).
 pub fn checksum(data: &[u8]) -> u16 {
-    fold(sum(0, data))
+    crate::checksum::checksum(data, 0)
 }
 
 /// May an ICMP error be sent about this packet (RFC 1812 §4.3.2.7, RFC 4443
@@ -163,12 +144,10 @@ pub fn build_error(
         o[40..44].copy_from_slice(&[ty, code, 0, 0]);
         o[44..48].copy_from_slice(&word.to_be_bytes());
         o[48..].copy_from_slice(&orig[..quote]);
-        // Pseudo-header: source, destination, upper-layer length, next header.
-        let mut acc = sum(0, &o[8..40]);
-        acc += plen as u32;
-        acc += 58;
-        acc = sum(acc, &o[40..]);
-        let c = fold(acc);
+        // Pseudo-header: source, destination, upper-layer length, next
+        // header (RFC 8200 §8.1).
+        let seed = crate::checksum::pseudo_header_sum(&o[8..24], &o[24..40], 58, plen as u32);
+        let c = crate::checksum::checksum(&o[40..], u32::from(seed));
         o[42..44].copy_from_slice(&c.to_be_bytes());
         Some(total)
     }
@@ -219,10 +198,12 @@ mod tests {
         let o = &out[..n];
         assert_eq!((o[40], o[41]), (2, 0));
         assert_eq!(u32::from_be_bytes([o[44], o[45], o[46], o[47]]), 1300);
-        let mut acc = sum(0, &o[8..40]);
-        acc += (n - 40) as u32 + 58;
-        acc = sum(acc, &o[40..]);
-        assert_eq!(fold(acc), 0, "ICMPv6 checksum");
+        // RFC 8200 §8.1 pseudo-header plus the message: all ones when valid.
+        use crate::checksum::{fold, sum_words};
+        let mut acc = sum_words(&o[8..40], 0);
+        acc += (n - 40) as u64 + 58;
+        acc = sum_words(&o[40..], acc);
+        assert_eq!(fold(acc), 0xffff, "ICMPv6 checksum");
         assert!(build_error(o, IcmpError::Prohibited, None, &mut [0u8; 1500]).is_none());
     }
 }

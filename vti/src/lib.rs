@@ -12,6 +12,7 @@
 //!   TCP coalescing in.
 //! - [`updown`]: strongSwan-compatible updown scripts.
 
+pub mod checksum;
 pub mod dataplane;
 pub mod esp;
 pub mod gateway;

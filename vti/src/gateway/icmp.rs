@@ -238,18 +238,7 @@ fn sockaddr_ip(a: &SockaddrStorage) -> Option<IpAddr> {
 
 /// The Internet checksum (RFC 1071).
 pub(crate) fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [b] = chunks.remainder() {
-        sum += u32::from(*b) << 8;
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    crate::checksum::checksum(data, 0)
 }
 
 #[cfg(test)]
