@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod pfkey;
+mod table;
 pub mod xfrm;
 
 use std::fmt;
