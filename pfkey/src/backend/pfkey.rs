@@ -38,7 +38,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use super::table::{ChildTable, ReqidShared, SaKernel};
-use super::{Auth, ChildSpec, Cipher, Dir, SaKeys};
+use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, SaKeys};
 use crate::pfkey::{
     ipsec_dir, ipsec_level, ipsec_mode, ipsec_policy, Address, Flavor, IpsecRequest, Key, Lifetime,
     Message, NatT, PfKeyError, PfKeySocket, Policy, SaSpec, SaType, UDP_ENCAP_ESPINUDP,
@@ -307,51 +307,36 @@ pub fn spd_entries(spec: &ChildSpec) -> Result<Vec<SpdEntry>, Error> {
         )));
     }
     let mut out = Vec::new();
-    for l in &spec.local_ts {
-        for r in &spec.remote_ts {
-            if l.start.is_ipv4() != r.start.is_ipv4() {
-                continue;
-            }
-            let proto = match (l.proto, r.proto) {
-                (0, p) | (p, 0) => p,
-                (a, b) if a == b => a,
-                _ => continue,
+    let pairs = selector_pairs(&spec.local_ts, &spec.remote_ts)
+        .map_err(|e| Error::Unsupported(format!("{e}: SPD selectors take one port or all")))?;
+    for p in pairs {
+        let (proto, lp, rp) = (p.proto, p.local_port, p.remote_port);
+        for (la, ra) in p.prefix_pairs() {
+            let addr = |ip: IpAddr, len: u8, port: u16| Address {
+                proto: if proto == 0 { 255 } else { proto },
+                prefixlen: len,
+                addr: SocketAddr::new(ip, port),
             };
-            let (Some(lp), Some(rp)) = (l.port_selector(), r.port_selector()) else {
-                return Err(Error::Unsupported(format!(
-                    "port ranges {}-{} / {}-{}: SPD selectors take one port or all",
-                    l.start_port, l.end_port, r.start_port, r.end_port
-                )));
-            };
-            for la in l.prefixes() {
-                for ra in r.prefixes() {
-                    let addr = |ip: IpAddr, len: u8, port: u16| Address {
-                        proto: if proto == 0 { 255 } else { proto },
-                        prefixlen: len,
-                        addr: SocketAddr::new(ip, port),
-                    };
-                    for (dir, pdir) in [
-                        (Dir::Out, ipsec_dir::OUTBOUND),
-                        (Dir::In, ipsec_dir::INBOUND),
-                    ] {
-                        let (s, d) = match dir {
-                            Dir::Out => (addr(la.0, la.1, lp.0), addr(ra.0, ra.1, rp.0)),
-                            Dir::In => (addr(ra.0, ra.1, rp.0), addr(la.0, la.1, lp.0)),
-                        };
-                        out.push(SpdEntry {
-                            src: s,
-                            dst: d,
-                            policy: Policy {
-                                policy_type: ipsec_policy::IPSEC,
-                                dir: pdir,
-                                scope: 0,
-                                id: 0,
-                                priority: 0,
-                                requests: vec![request(spec, dir)],
-                            },
-                        });
-                    }
-                }
+            for (dir, pdir) in [
+                (Dir::Out, ipsec_dir::OUTBOUND),
+                (Dir::In, ipsec_dir::INBOUND),
+            ] {
+                let (s, d) = match dir {
+                    Dir::Out => (addr(la.0, la.1, lp.0), addr(ra.0, ra.1, rp.0)),
+                    Dir::In => (addr(ra.0, ra.1, rp.0), addr(la.0, la.1, lp.0)),
+                };
+                out.push(SpdEntry {
+                    src: s,
+                    dst: d,
+                    policy: Policy {
+                        policy_type: ipsec_policy::IPSEC,
+                        dir: pdir,
+                        scope: 0,
+                        id: 0,
+                        priority: 0,
+                        requests: vec![request(spec, dir)],
+                    },
+                });
             }
         }
     }

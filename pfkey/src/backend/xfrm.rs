@@ -55,7 +55,7 @@ use std::os::fd::BorrowedFd;
 use zeroize::Zeroizing;
 
 use super::table::{ChildTable, Installed, ReqidShared, SaKernel};
-use super::{Auth, ChildSpec, Cipher, Dir, SaKeys, TsRange};
+use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, SaKeys, TsRange};
 use crate::xfrm::{
     family_of, mode, policy, state_flags, Algo, AlgoAead, AlgoAuth, Attr, Body, EncapTmpl,
     LifetimeCfg, Mark, MsgType, ReplayStateEsn, Selector, UserTmpl, UserpolicyId, UserpolicyInfo,
@@ -470,37 +470,22 @@ pub fn policies(spec: &ChildSpec) -> Result<Vec<PolicySpec>, Error> {
         }
         return Ok(out);
     }
-    for l in &spec.local_ts {
-        for r in &spec.remote_ts {
-            if l.start.is_ipv4() != r.start.is_ipv4() {
-                continue;
-            }
-            let proto = match (l.proto, r.proto) {
-                (0, p) | (p, 0) => p,
-                (a, b) if a == b => a,
-                _ => continue,
-            };
-            let (Some(lp), Some(rp)) = (l.port_selector(), r.port_selector()) else {
-                return Err(Error::Unsupported(format!(
-                    "port ranges {}-{} / {}-{}: kernel selectors take one port or all",
-                    l.start_port, l.end_port, r.start_port, r.end_port
-                )));
-            };
-            for la in l.prefixes() {
-                for ra in r.prefixes() {
-                    let spec_bits = u32::from(la.1)
-                        + u32::from(ra.1)
-                        + if proto != 0 { 1 } else { 0 }
-                        + u32::from(lp.1 != 0)
-                        + u32::from(rp.1 != 0);
-                    let prio = PRIORITY_BASE - spec_bits * 10;
-                    let o = sel_of(la, lp, ra, rp, proto);
-                    let i = sel_of(ra, rp, la, lp, proto);
-                    out.push(policy(spec, o, policy::OUT, prio));
-                    out.push(policy(spec, i, policy::IN, prio));
-                    out.push(policy(spec, i, policy::FWD, prio));
-                }
-            }
+    let pairs = selector_pairs(&spec.local_ts, &spec.remote_ts)
+        .map_err(|e| Error::Unsupported(format!("{e}: kernel selectors take one port or all")))?;
+    for p in pairs {
+        let (proto, lp, rp) = (p.proto, p.local_port, p.remote_port);
+        for (la, ra) in p.prefix_pairs() {
+            let spec_bits = u32::from(la.1)
+                + u32::from(ra.1)
+                + if proto != 0 { 1 } else { 0 }
+                + u32::from(lp.1 != 0)
+                + u32::from(rp.1 != 0);
+            let prio = PRIORITY_BASE - spec_bits * 10;
+            let o = sel_of(la, lp, ra, rp, proto);
+            let i = sel_of(ra, rp, la, lp, proto);
+            out.push(policy(spec, o, policy::OUT, prio));
+            out.push(policy(spec, i, policy::IN, prio));
+            out.push(policy(spec, i, policy::FWD, prio));
         }
     }
     Ok(out)
