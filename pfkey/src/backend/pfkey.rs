@@ -439,14 +439,17 @@ impl<T: Transport, U: Tunnels> PfKeyBackend<T, U> {
         if outbound_active {
             self.kernel.add_sa(&spec, Dir::Out)?;
         }
-        if self.spd.users(spec.reqid) == 0 {
+        // The SPD entries go in with the reqid's first CHILD SA; later ones
+        // share them as they are (what the kernel holds is what the last
+        // delete removes).
+        if !self.spd.add_user(spec.reqid) {
             for e in &entries {
                 self.kernel
                     .transport
                     .request(Message::spd_add(e.src, e.dst, e.policy.clone()))?;
             }
+            self.spd.acquire(spec.reqid, entries);
         }
-        self.spd.acquire(spec.reqid, entries);
         self.children.insert(spec, outbound_active);
         Ok(())
     }

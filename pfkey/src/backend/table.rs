@@ -243,6 +243,18 @@ impl<T> ReqidShared<T> {
         self.sets.insert(reqid, (set, users + 1));
     }
 
+    /// One more CHILD SA uses `reqid`'s set as it is; false (and nothing
+    /// changes) when `reqid` has none yet.
+    pub(crate) fn add_user(&mut self, reqid: u32) -> bool {
+        match self.sets.get_mut(&reqid) {
+            Some((_, n)) => {
+                *n += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Replaces `reqid`'s set, keeping its users; returns the old one (if
     /// there is none, nothing changes and `set` is dropped).
     pub(crate) fn replace(&mut self, reqid: u32, set: T) -> Option<T> {
@@ -494,6 +506,12 @@ mod tests {
         s.acquire(4, vec!["x"]);
         assert_eq!(s.users(9), 2);
         assert_eq!(s.get(9), Some(&vec!["b"]), "acquire replaces the set");
+        assert!(!s.add_user(5), "no set for reqid 5");
+        assert_eq!(s.users(5), 0);
+        assert!(s.add_user(9));
+        assert_eq!(s.users(9), 3);
+        assert_eq!(s.get(9), Some(&vec!["b"]), "add_user keeps the set");
+        assert_eq!(s.release(9), None);
         assert_eq!(s.replace(9, vec!["c"]), Some(vec!["b"]));
         assert_eq!(s.users(9), 2, "replace keeps the users");
         assert_eq!(s.replace(5, vec!["z"]), None);
