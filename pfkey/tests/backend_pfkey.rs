@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use pfkey::backend::pfkey::{
-    PfKeyBackend, RecordingTransport, RecordingTunnels, SADB_AALG_SHA1HMAC, SADB_X_AALG_SHA2_256,
-    SADB_X_EALG_AES, SADB_X_EALG_AESGCM16,
+    spd_entries, PfKeyBackend, RecordingTransport, RecordingTunnels, SADB_AALG_SHA1HMAC,
+    SADB_X_AALG_SHA2_256, SADB_X_EALG_AES, SADB_X_EALG_AESGCM16,
 };
 use pfkey::backend::{Auth, ChildSpec, Cipher, Limits, SaKeys, TsRange};
 use pfkey::pfkey::{
@@ -307,4 +307,42 @@ fn cbc_suites_and_refusals() {
     s.inbound.cipher = Cipher::ChaCha20Poly1305;
     s.inbound.auth = None;
     assert!(pfkey::backend::pfkey::sa_spec(&s, pfkey::backend::Dir::In).is_err());
+}
+
+#[test]
+fn spd_entries_deleted_are_those_added_when_a_reqids_children_differ() {
+    // Two policy-based children of reqid 9 whose selectors differ (a
+    // rekey narrowed differently): the SPD holds the first one's entries
+    // (SPDADD only with the reqid's first child), so those are what the
+    // last delete must remove.
+    let mut b = backend();
+    let first = spec(9, 0xc1, 0xd1, false);
+    let mut second = spec(9, 0xc2, 0xd2, false);
+    second.local_ts[0].end = ip("10.1.0.255");
+    b.install(first.clone(), true).unwrap();
+    b.install(second, true).unwrap();
+    b.delete(0xc1).unwrap();
+    b.delete(0xc2).unwrap();
+    let added = spd_entries(&first).unwrap();
+    let sent = &b.transport().sent;
+    let adds: Vec<Message> = sent
+        .iter()
+        .filter(|m| m.msg_type == MsgType::X_SPDADD)
+        .cloned()
+        .collect();
+    let deletes: Vec<Message> = sent
+        .iter()
+        .filter(|m| m.msg_type == MsgType::X_SPDDELETE)
+        .cloned()
+        .collect();
+    let want_adds: Vec<Message> = added
+        .iter()
+        .map(|e| Message::spd_add(e.src, e.dst, e.policy.clone()))
+        .collect();
+    let want_deletes: Vec<Message> = added
+        .iter()
+        .map(|e| Message::spd_delete(e.src, e.dst, e.policy.clone()))
+        .collect();
+    assert_same(&adds, &want_adds);
+    assert_same(&deletes, &want_deletes);
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{field, free_port, require_root, scratch, Conn, Vtid};
+use common::moon_sun::moon_sun;
+use common::{field, free_port, require_root, Vtid};
 
 const T: Duration = Duration::from_secs(15);
 const VTICTL: &str = env!("CARGO_BIN_EXE_vtictl");
@@ -38,29 +39,9 @@ fn wait_socket(p: &Path) {
 /// sun: responder from its file. moon: only `vtid { }` (and an interface
 /// for reqid 1) in its file; its connection comes over VICI.
 fn lab(tag: &str) -> Lab {
-    let dir = scratch(tag);
-    let (mp, mn, sp, sn) = (free_port(), free_port(), free_port(), free_port());
-    let sun_conf = Conn {
-        port: sp,
-        port_nat_t: sn,
-        local_addrs: "127.0.0.1",
-        remote_addrs: "127.0.0.1",
-        remote_port: mp,
-        local_id: "sun.example.org",
-        remote_id: "moon.example.org",
-        local_ts: "10.2.0.0/24",
-        remote_ts: "10.1.0.0/24",
-        ..Conn::default()
-    };
-    let moon_full = Conn {
-        port: mp,
-        port_nat_t: mn,
-        local_addrs: "127.0.0.1",
-        remote_addrs: "127.0.0.1",
-        remote_port: sp,
-        ..Conn::default()
-    }
-    .render();
+    let ms = moon_sun(tag);
+    let (mp, mn) = ms.moon_ports;
+    let moon_full = ms.moon_conf.render();
     // Everything but the vtid { } section, with a fixed reqid.
     let moon_conn = moon_full[moon_full.find("connections").unwrap()..].replace(
         "start_action = none",
@@ -70,11 +51,10 @@ fn lab(tag: &str) -> Lab {
         "vtid {{\n  port = {mp}\n  port_nat_t = {mn}\n  retransmit_timeout = 1\n  retransmit_tries = 2\n}}\n\
          interfaces {{\n  ipsec1 {{\n    reqid = 1\n    local_addr = 169.254.10.1/30\n    remote_addr = 169.254.10.2\n    routes = 10.2.0.0/24\n    monitor = 169.254.10.2\n  }}\n}}\n"
     );
-    let mut sun = Vtid::start(&dir, "sun", &sun_conf.render(), &[], &[]);
-    sun.wait_for(&[&format!("listening on UDP 0.0.0.0:{sn}")], T);
-    let sock = dir.join("moon.vici");
+    let sun = ms.start_sun(T);
+    let sock = ms.dir.join("moon.vici");
     let moon = Vtid::start(
-        &dir,
+        &ms.dir,
         "moon",
         &moon_file,
         &[],
@@ -82,12 +62,12 @@ fn lab(tag: &str) -> Lab {
     );
     wait_socket(&sock);
     Lab {
-        dir,
+        dir: ms.dir,
         sun,
         moon,
         sock,
         moon_conn,
-        sun_ports: (sp, sn),
+        sun_ports: ms.sun_ports,
     }
 }
 

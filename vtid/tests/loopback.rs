@@ -10,7 +10,8 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::{field, free_port, scratch, Conn, Vtid};
+use common::moon_sun::moon_sun;
+use common::{field, Conn, Vtid};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -23,38 +24,18 @@ struct Pair {
 
 /// Starts sun (responder) and moon (initiator, `start_action = start`).
 fn pair(tag: &str) -> Pair {
-    let dir = scratch(tag);
-    let (mp, mn, sp, sn) = (free_port(), free_port(), free_port(), free_port());
-    let sun_conf = Conn {
-        port: sp,
-        port_nat_t: sn,
-        local_addrs: "127.0.0.1",
-        remote_addrs: "127.0.0.1",
-        remote_port: mp,
-        local_id: "sun.example.org",
-        remote_id: "moon.example.org",
-        local_ts: "10.2.0.0/24",
-        remote_ts: "10.1.0.0/24",
-        ..Conn::default()
-    };
+    let ms = moon_sun(tag);
     let moon_conf = Conn {
-        port: mp,
-        port_nat_t: mn,
-        local_addrs: "127.0.0.1",
-        remote_addrs: "127.0.0.1",
-        remote_port: sp,
         start_action: "start",
-        ..Conn::default()
+        ..ms.moon_conf.clone()
     };
-    let dir: &'static std::path::Path = Box::leak(dir.into_boxed_path());
-    let mut sun = Vtid::start(dir, "sun", &sun_conf.render(), &[], &[]);
-    sun.wait_for(&[&format!("listening on UDP 0.0.0.0:{sn}")], T);
-    let moon = Vtid::start(dir, "moon", &moon_conf.render(), &[], &[]);
+    let sun = ms.start_sun(T);
+    let moon = Vtid::start(&ms.dir, "moon", &moon_conf.render(), &[], &[]);
     Pair {
         moon,
         sun,
-        sun_conf,
-        sun_ports: (sp, sn),
+        sun_conf: ms.sun_conf,
+        sun_ports: ms.sun_ports,
     }
 }
 

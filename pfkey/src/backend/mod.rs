@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod pfkey;
+mod table;
 pub mod xfrm;
 
 use std::fmt;
@@ -192,6 +193,87 @@ pub fn range_to_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
     out
 }
 
+/// One pair of a child's selectors as the kernels' selectors take it (XFRM
+/// `xfrm_selector`, PF_KEY SPD addresses): one address family, one
+/// protocol (0: any), one port or all on each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SelectorPair<'a> {
+    /// Our selector.
+    pub(crate) local: &'a TsRange,
+    /// The peer's selector.
+    pub(crate) remote: &'a TsRange,
+    /// The protocol both admit (0: any).
+    pub(crate) proto: u8,
+    /// Our port as [`TsRange::port_selector`] gives it.
+    pub(crate) local_port: (u16, u16),
+    /// The peer's port.
+    pub(crate) remote_port: (u16, u16),
+}
+
+impl SelectorPair<'_> {
+    /// Every `(local prefix, remote prefix)` the two address ranges split
+    /// into ([`TsRange::prefixes`]), local-major.
+    pub(crate) fn prefix_pairs(&self) -> Vec<((IpAddr, u8), (IpAddr, u8))> {
+        let remote = self.remote.prefixes();
+        self.local
+            .prefixes()
+            .into_iter()
+            .flat_map(|la| remote.iter().map(move |ra| (la, *ra)))
+            .collect()
+    }
+}
+
+/// A pair of selectors with a port range that is neither one port nor all,
+/// which no kernel selector expresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PortRanges<'a>(pub(crate) &'a TsRange, pub(crate) &'a TsRange);
+
+impl fmt::Display for PortRanges<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (l, r) = (self.0, self.1);
+        write!(
+            f,
+            "port ranges {}-{} / {}-{}",
+            l.start_port, l.end_port, r.start_port, r.end_port
+        )
+    }
+}
+
+/// The pairs of `local_ts` × `remote_ts` that can carry traffic, in order:
+/// pairs of different families or protocols are passed over. A pair with
+/// a port range that is neither one port nor all is an error: the kernels'
+/// selectors cannot express it.
+pub(crate) fn selector_pairs<'a>(
+    local_ts: &'a [TsRange],
+    remote_ts: &'a [TsRange],
+) -> Result<Vec<SelectorPair<'a>>, PortRanges<'a>> {
+    let mut out = Vec::new();
+    for l in local_ts {
+        for r in remote_ts {
+            if l.start.is_ipv4() != r.start.is_ipv4() {
+                continue;
+            }
+            let proto = match (l.proto, r.proto) {
+                (0, p) | (p, 0) => p,
+                (a, b) if a == b => a,
+                _ => continue,
+            };
+            let (Some(local_port), Some(remote_port)) = (l.port_selector(), r.port_selector())
+            else {
+                return Err(PortRanges(l, r));
+            };
+            out.push(SelectorPair {
+                local: l,
+                remote: r,
+                proto,
+                local_port,
+                remote_port,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Volume limits (0: none). Time limits stay with the IKE engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Limits {
@@ -315,5 +397,61 @@ mod tests {
         );
         assert!(range_to_prefixes(ip("10.0.0.2"), ip("10.0.0.1")).is_empty());
         assert!(range_to_prefixes(ip("10.0.0.2"), ip("::1")).is_empty());
+    }
+
+    fn ts(proto: u8, ports: (u16, u16), start: &str, end: &str) -> TsRange {
+        TsRange {
+            proto,
+            start_port: ports.0,
+            end_port: ports.1,
+            start: ip(start),
+            end: ip(end),
+        }
+    }
+
+    #[test]
+    fn selector_pairs_match_family_and_protocol() {
+        let l4 = ts(0, (0, 65535), "10.1.0.0", "10.1.0.255");
+        let l6 = ts(17, (500, 500), "fd01::", "fd01::ff");
+        let r4 = ts(6, (0, 65535), "10.2.0.0", "10.2.0.255");
+        let r6 = ts(6, (0, 65535), "fd02::", "fd02::ff");
+        let r6u = ts(0, (0, 65535), "fd02::", "fd02::ff");
+        let local = [l4, l6];
+        let remote = [r4, r6, r6u];
+        let pairs = selector_pairs(&local, &remote).unwrap();
+        // l4×r4 (proto from r4), l6×r6u (proto from l6); l6×r6 (17 vs 6)
+        // and the mixed families are passed over.
+        assert_eq!(pairs.len(), 2);
+        assert_eq!((pairs[0].local, pairs[0].remote), (&l4, &r4));
+        assert_eq!(pairs[0].proto, 6);
+        assert_eq!(
+            (pairs[0].local_port, pairs[0].remote_port),
+            ((0, 0), (0, 0))
+        );
+        assert_eq!((pairs[1].local, pairs[1].remote), (&l6, &r6u));
+        assert_eq!(pairs[1].proto, 17);
+        assert_eq!(pairs[1].local_port, (500, 0xffff));
+        // Prefix pairs, local-major.
+        let wide = ts(0, (0, 65535), "10.0.0.1", "10.0.0.2");
+        let one = [wide];
+        let two = selector_pairs(&one, &one).unwrap();
+        assert_eq!(
+            two[0].prefix_pairs(),
+            vec![
+                ((ip("10.0.0.1"), 32), (ip("10.0.0.1"), 32)),
+                ((ip("10.0.0.1"), 32), (ip("10.0.0.2"), 32)),
+                ((ip("10.0.0.2"), 32), (ip("10.0.0.1"), 32)),
+                ((ip("10.0.0.2"), 32), (ip("10.0.0.2"), 32)),
+            ]
+        );
+        // A port range in a pair that counts is an error; in one passed
+        // over it is not.
+        let bad = ts(6, (1000, 2000), "10.2.0.0", "10.2.0.255");
+        assert_eq!(selector_pairs(&local, &[bad]), Err(PortRanges(&l4, &bad)));
+        assert_eq!(
+            PortRanges(&l4, &bad).to_string(),
+            "port ranges 0-65535 / 1000-2000"
+        );
+        assert!(selector_pairs(&[l6], &[bad]).unwrap().is_empty());
     }
 }

@@ -37,7 +37,8 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Auth, ChildSpec, Cipher, Dir, SaKeys};
+use super::table::{ChildTable, ReqidShared, SaKernel};
+use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, SaKeys};
 use crate::pfkey::{
     ipsec_dir, ipsec_level, ipsec_mode, ipsec_policy, Address, Flavor, IpsecRequest, Key, Lifetime,
     Message, NatT, PfKeyError, PfKeySocket, Policy, SaSpec, SaType, UDP_ENCAP_ESPINUDP,
@@ -306,93 +307,104 @@ pub fn spd_entries(spec: &ChildSpec) -> Result<Vec<SpdEntry>, Error> {
         )));
     }
     let mut out = Vec::new();
-    for l in &spec.local_ts {
-        for r in &spec.remote_ts {
-            if l.start.is_ipv4() != r.start.is_ipv4() {
-                continue;
-            }
-            let proto = match (l.proto, r.proto) {
-                (0, p) | (p, 0) => p,
-                (a, b) if a == b => a,
-                _ => continue,
+    let pairs = selector_pairs(&spec.local_ts, &spec.remote_ts)
+        .map_err(|e| Error::Unsupported(format!("{e}: SPD selectors take one port or all")))?;
+    for p in pairs {
+        let (proto, lp, rp) = (p.proto, p.local_port, p.remote_port);
+        for (la, ra) in p.prefix_pairs() {
+            let addr = |ip: IpAddr, len: u8, port: u16| Address {
+                proto: if proto == 0 { 255 } else { proto },
+                prefixlen: len,
+                addr: SocketAddr::new(ip, port),
             };
-            let (Some(lp), Some(rp)) = (l.port_selector(), r.port_selector()) else {
-                return Err(Error::Unsupported(format!(
-                    "port ranges {}-{} / {}-{}: SPD selectors take one port or all",
-                    l.start_port, l.end_port, r.start_port, r.end_port
-                )));
-            };
-            for la in l.prefixes() {
-                for ra in r.prefixes() {
-                    let addr = |ip: IpAddr, len: u8, port: u16| Address {
-                        proto: if proto == 0 { 255 } else { proto },
-                        prefixlen: len,
-                        addr: SocketAddr::new(ip, port),
-                    };
-                    for (dir, pdir) in [
-                        (Dir::Out, ipsec_dir::OUTBOUND),
-                        (Dir::In, ipsec_dir::INBOUND),
-                    ] {
-                        let (s, d) = match dir {
-                            Dir::Out => (addr(la.0, la.1, lp.0), addr(ra.0, ra.1, rp.0)),
-                            Dir::In => (addr(ra.0, ra.1, rp.0), addr(la.0, la.1, lp.0)),
-                        };
-                        out.push(SpdEntry {
-                            src: s,
-                            dst: d,
-                            policy: Policy {
-                                policy_type: ipsec_policy::IPSEC,
-                                dir: pdir,
-                                scope: 0,
-                                id: 0,
-                                priority: 0,
-                                requests: vec![request(spec, dir)],
-                            },
-                        });
-                    }
-                }
+            for (dir, pdir) in [
+                (Dir::Out, ipsec_dir::OUTBOUND),
+                (Dir::In, ipsec_dir::INBOUND),
+            ] {
+                let (s, d) = match dir {
+                    Dir::Out => (addr(la.0, la.1, lp.0), addr(ra.0, ra.1, rp.0)),
+                    Dir::In => (addr(ra.0, ra.1, rp.0), addr(la.0, la.1, lp.0)),
+                };
+                out.push(SpdEntry {
+                    src: s,
+                    dst: d,
+                    policy: Policy {
+                        policy_type: ipsec_policy::IPSEC,
+                        dir: pdir,
+                        scope: 0,
+                        id: 0,
+                        priority: 0,
+                        requests: vec![request(spec, dir)],
+                    },
+                });
             }
         }
     }
     Ok(out)
 }
 
-#[derive(Debug, Clone)]
-struct Installed {
-    spec: ChildSpec,
-    outbound_installed: bool,
+/// The transport and the message flavor: how one direction's SA is added
+/// and deleted.
+#[derive(Debug)]
+struct Kernel<T: Transport> {
+    transport: T,
+    flavor: Flavor,
+}
+
+impl<T: Transport> SaKernel for Kernel<T> {
+    type Error = Error;
+
+    fn add_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
+        let m = Message::add(&sa_spec(spec, dir)?, self.flavor);
+        self.transport.request(m)?;
+        Ok(())
+    }
+
+    fn del_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
+        match self.transport.request(delete_message(spec, dir)) {
+            Err(PfKeyError::Kernel {
+                errno: nix::errno::Errno::ESRCH,
+                ..
+            }) => Ok(()),
+            r => r.map(|_| ()).map_err(Error::from),
+        }
+    }
+
+    fn unknown(what: String) -> Error {
+        Error::Unknown(what)
+    }
 }
 
 /// The PF_KEY backend: a transport, the `if_ipsec` calls, the interface
 /// names by reqid, and what it installed.
 #[derive(Debug)]
 pub struct PfKeyBackend<T: Transport, U: Tunnels> {
-    transport: T,
+    kernel: Kernel<T>,
     tunnels: U,
-    flavor: Flavor,
     interfaces: HashMap<u32, String>,
     tunnel_of: HashMap<u32, (IpAddr, IpAddr)>,
-    children: HashMap<u32, Installed>,
-    spd: HashMap<u32, (Vec<SpdEntry>, usize)>,
+    children: ChildTable,
+    /// SPD entries of each policy-based reqid and how many CHILD SAs use
+    /// them.
+    spd: ReqidShared<Vec<SpdEntry>>,
 }
 
 impl<T: Transport, U: Tunnels> PfKeyBackend<T, U> {
     /// A backend; `interfaces` maps reqids to `if_ipsec` names.
     pub fn new(transport: T, tunnels: U, flavor: Flavor, interfaces: HashMap<u32, String>) -> Self {
         PfKeyBackend {
-            transport,
+            kernel: Kernel { transport, flavor },
             tunnels,
-            flavor,
             interfaces,
             tunnel_of: HashMap::new(),
-            children: HashMap::new(),
-            spd: HashMap::new(),
+            children: ChildTable::new(),
+            spd: ReqidShared::new(),
         }
     }
 
     /// The transport (tests read the recording).
     pub fn transport(&self) -> &T {
-        &self.transport
+        &self.kernel.transport
     }
 
     /// The tunnel calls (tests read the recording).
@@ -415,22 +427,6 @@ impl<T: Transport, U: Tunnels> PfKeyBackend<T, U> {
         Ok(())
     }
 
-    fn add_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
-        let m = Message::add(&sa_spec(spec, dir)?, self.flavor);
-        self.transport.request(m)?;
-        Ok(())
-    }
-
-    fn del_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
-        match self.transport.request(delete_message(spec, dir)) {
-            Err(PfKeyError::Kernel {
-                errno: nix::errno::Errno::ESRCH,
-                ..
-            }) => Ok(()),
-            r => r.map(|_| ()).map_err(Error::from),
-        }
-    }
-
     /// Installs a CHILD SA: tunnel endpoints (routed), inbound SA, outbound
     /// SA if active, SPD entries (policy-based).
     pub fn install(&mut self, spec: ChildSpec, outbound_active: bool) -> Result<(), Error> {
@@ -439,99 +435,56 @@ impl<T: Transport, U: Tunnels> PfKeyBackend<T, U> {
         spec.routed = routed;
         let entries = spd_entries(&spec)?;
         self.ensure_tunnel(&spec)?;
-        self.add_sa(&spec, Dir::In)?;
+        self.kernel.add_sa(&spec, Dir::In)?;
         if outbound_active {
-            self.add_sa(&spec, Dir::Out)?;
+            self.kernel.add_sa(&spec, Dir::Out)?;
         }
-        let users = match self.spd.get(&spec.reqid) {
-            Some((_, n)) => *n,
-            None => {
-                for e in &entries {
-                    self.transport
-                        .request(Message::spd_add(e.src, e.dst, e.policy.clone()))?;
-                }
-                0
+        // The SPD entries go in with the reqid's first CHILD SA; later ones
+        // share them as they are (what the kernel holds is what the last
+        // delete removes).
+        if !self.spd.add_user(spec.reqid) {
+            for e in &entries {
+                self.kernel
+                    .transport
+                    .request(Message::spd_add(e.src, e.dst, e.policy.clone()))?;
             }
-        };
-        self.spd.insert(spec.reqid, (entries, users + 1));
-        self.children.insert(
-            spec.inbound.spi,
-            Installed {
-                spec,
-                outbound_installed: outbound_active,
-            },
-        );
+            self.spd.acquire(spec.reqid, entries);
+        }
+        self.children.insert(spec, outbound_active);
         Ok(())
-    }
-
-    fn find_out(&self, reqid: u32, spi_out: u32) -> Option<u32> {
-        self.children
-            .iter()
-            .find(|(_, c)| c.spec.reqid == reqid && c.spec.outbound.spi == spi_out)
-            .map(|(k, _)| *k)
     }
 
     /// Adds the outbound SA of a child installed inbound-only.
     pub fn activate_outbound(&mut self, reqid: u32, spi_out: u32) -> Result<(), Error> {
-        let k = self
-            .find_out(reqid, spi_out)
-            .ok_or_else(|| Error::Unknown(format!("reqid {reqid} spi_out {spi_out:08x}")))?;
-        if !self.children[&k].outbound_installed {
-            let spec = self.children[&k].spec.clone();
-            self.add_sa(&spec, Dir::Out)?;
-            if let Some(c) = self.children.get_mut(&k) {
-                c.outbound_installed = true;
-            }
-        }
-        Ok(())
+        self.children
+            .activate_outbound(&mut self.kernel, reqid, spi_out)
     }
 
     /// Deletes the outbound SA (the inbound one stays until `delete`).
     pub fn remove_outbound(&mut self, reqid: u32, spi_out: u32) -> Result<(), Error> {
-        let Some(k) = self.find_out(reqid, spi_out) else {
-            return Ok(());
-        };
-        if self.children[&k].outbound_installed {
-            let spec = self.children[&k].spec.clone();
-            self.del_sa(&spec, Dir::Out)?;
-            if let Some(c) = self.children.get_mut(&k) {
-                c.outbound_installed = false;
-            }
-        }
-        Ok(())
+        self.children
+            .remove_outbound(&mut self.kernel, reqid, spi_out)
     }
 
     /// Deletes a CHILD SA; the SPD entries go with the reqid's last SA.
     pub fn delete(&mut self, spi_in: u32) -> Result<(), Error> {
         let c = self
             .children
-            .remove(&spi_in)
+            .remove(spi_in)
             .ok_or_else(|| Error::Unknown(format!("spi_in {spi_in:08x}")))?;
-        let mut first_err = None;
-        for (d, installed) in [(Dir::In, true), (Dir::Out, c.outbound_installed)] {
-            if installed {
-                if let Err(e) = self.del_sa(&c.spec, d) {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        let reqid = c.spec.reqid;
-        let last = match self.spd.get_mut(&reqid) {
-            Some((_, n)) => {
-                *n = n.saturating_sub(1);
-                *n == 0
-            }
-            None => false,
-        };
-        if last {
-            if let Some((entries, _)) = self.spd.remove(&reqid) {
-                for e in entries {
-                    if let Err(e) = self
-                        .transport
-                        .request(Message::spd_delete(e.src, e.dst, e.policy))
-                    {
-                        first_err.get_or_insert(e.into());
-                    }
+        let mut first_err = c
+            .delete_sas(&mut self.kernel)
+            .into_iter()
+            .next()
+            .map(|(_, e)| e);
+        if let Some(entries) = self.spd.release(c.spec.reqid) {
+            for e in entries {
+                if let Err(e) = self
+                    .kernel
+                    .transport
+                    .request(Message::spd_delete(e.src, e.dst, e.policy))
+                {
+                    first_err.get_or_insert(e.into());
                 }
             }
         }
@@ -550,43 +503,36 @@ impl<T: Transport, U: Tunnels> PfKeyBackend<T, U> {
     ) -> Result<(), Error> {
         let c = self
             .children
-            .get(&spi_in)
+            .get(spi_in)
             .cloned()
             .ok_or_else(|| Error::Unknown(format!("spi_in {spi_in:08x}")))?;
-        let mut spec = c.spec.clone();
-        spec.local = local;
-        spec.remote = remote;
-        spec.encap = encap;
+        let spec = c.moved(local, remote, encap);
         self.ensure_tunnel(&spec)?;
-        for (d, installed) in [(Dir::In, true), (Dir::Out, c.outbound_installed)] {
-            if installed {
-                self.del_sa(&c.spec, d)?;
-                self.add_sa(&spec, d)?;
-            }
-        }
+        c.readdress_sas(&mut self.kernel, &spec)?;
         if !spec.routed {
             let entries = spd_entries(&spec)?;
-            if let Some((old, n)) = self.spd.remove(&spec.reqid) {
+            if let Some(old) = self.spd.replace(spec.reqid, entries.clone()) {
                 for e in old {
                     let _ = self
+                        .kernel
                         .transport
                         .request(Message::spd_delete(e.src, e.dst, e.policy));
                 }
                 for e in &entries {
-                    self.transport
-                        .request(Message::spd_add(e.src, e.dst, e.policy.clone()))?;
+                    self.kernel.transport.request(Message::spd_add(
+                        e.src,
+                        e.dst,
+                        e.policy.clone(),
+                    ))?;
                 }
-                self.spd.insert(spec.reqid, (entries, n));
             }
         }
-        if let Some(e) = self.children.get_mut(&spi_in) {
-            e.spec = spec;
-        }
+        self.children.set_spec(spi_in, spec);
         Ok(())
     }
 
     /// The installed children's inbound SPIs.
     pub fn spis(&self) -> Vec<u32> {
-        self.children.keys().copied().collect()
+        self.children.spis()
     }
 }

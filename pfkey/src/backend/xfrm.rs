@@ -48,14 +48,14 @@
 //! ESP input, IKE (with the non-ESP marker) still reaches the daemon.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::BorrowedFd;
 
 use zeroize::Zeroizing;
 
-use super::{Auth, ChildSpec, Cipher, Dir, SaKeys, TsRange};
+use super::table::{ChildTable, Installed, ReqidShared, SaKernel};
+use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, SaKeys, TsRange};
 use crate::xfrm::{
     family_of, mode, policy, state_flags, Algo, AlgoAead, AlgoAuth, Attr, Body, EncapTmpl,
     LifetimeCfg, Mark, MsgType, ReplayStateEsn, Selector, UserTmpl, UserpolicyId, UserpolicyInfo,
@@ -470,87 +470,37 @@ pub fn policies(spec: &ChildSpec) -> Result<Vec<PolicySpec>, Error> {
         }
         return Ok(out);
     }
-    for l in &spec.local_ts {
-        for r in &spec.remote_ts {
-            if l.start.is_ipv4() != r.start.is_ipv4() {
-                continue;
-            }
-            let proto = match (l.proto, r.proto) {
-                (0, p) | (p, 0) => p,
-                (a, b) if a == b => a,
-                _ => continue,
-            };
-            let (Some(lp), Some(rp)) = (l.port_selector(), r.port_selector()) else {
-                return Err(Error::Unsupported(format!(
-                    "port ranges {}-{} / {}-{}: kernel selectors take one port or all",
-                    l.start_port, l.end_port, r.start_port, r.end_port
-                )));
-            };
-            for la in l.prefixes() {
-                for ra in r.prefixes() {
-                    let spec_bits = u32::from(la.1)
-                        + u32::from(ra.1)
-                        + if proto != 0 { 1 } else { 0 }
-                        + u32::from(lp.1 != 0)
-                        + u32::from(rp.1 != 0);
-                    let prio = PRIORITY_BASE - spec_bits * 10;
-                    let o = sel_of(la, lp, ra, rp, proto);
-                    let i = sel_of(ra, rp, la, lp, proto);
-                    out.push(policy(spec, o, policy::OUT, prio));
-                    out.push(policy(spec, i, policy::IN, prio));
-                    out.push(policy(spec, i, policy::FWD, prio));
-                }
-            }
+    let pairs = selector_pairs(&spec.local_ts, &spec.remote_ts)
+        .map_err(|e| Error::Unsupported(format!("{e}: kernel selectors take one port or all")))?;
+    for p in pairs {
+        let (proto, lp, rp) = (p.proto, p.local_port, p.remote_port);
+        for (la, ra) in p.prefix_pairs() {
+            let spec_bits = u32::from(la.1)
+                + u32::from(ra.1)
+                + if proto != 0 { 1 } else { 0 }
+                + u32::from(lp.1 != 0)
+                + u32::from(rp.1 != 0);
+            let prio = PRIORITY_BASE - spec_bits * 10;
+            let o = sel_of(la, lp, ra, rp, proto);
+            let i = sel_of(ra, rp, la, lp, proto);
+            out.push(policy(spec, o, policy::OUT, prio));
+            out.push(policy(spec, i, policy::IN, prio));
+            out.push(policy(spec, i, policy::FWD, prio));
         }
     }
     Ok(out)
 }
 
-/// One installed CHILD SA.
-#[derive(Debug, Clone)]
-struct Installed {
-    spec: ChildSpec,
-    outbound_installed: bool,
-}
-
-/// Policies of one reqid and how many CHILD SAs use them.
-#[derive(Debug, Clone)]
-struct PolicySet {
-    list: Vec<PolicySpec>,
-    users: usize,
-}
-
-/// The XFRM backend's kernel state: a request socket and what it
-/// installed.
+/// The XFRM request socket and the interface binding: how one direction's
+/// state is added and deleted.
 #[derive(Debug)]
-pub struct XfrmBackend {
+struct Kernel {
     sock: XfrmSocket,
-    children: HashMap<u32, Installed>,
-    policies: HashMap<u32, PolicySet>,
     binding: Binding,
 }
 
-impl XfrmBackend {
-    /// Opens the request socket in the caller's network namespace.
-    pub fn open() -> Result<XfrmBackend, Error> {
-        Ok(XfrmBackend {
-            sock: XfrmSocket::open()?,
-            children: HashMap::new(),
-            policies: HashMap::new(),
-            binding: Binding::IfId,
-        })
-    }
-
-    /// Chooses how routed children are tied to their interface (before
-    /// anything is installed): `if_id` (default) or VTI marks.
-    pub fn set_binding(&mut self, binding: Binding) {
-        self.binding = binding;
-    }
-
-    /// The interface binding in use.
-    pub fn binding(&self) -> Binding {
-        self.binding
-    }
+impl SaKernel for Kernel {
+    type Error = Error;
 
     fn add_sa(&mut self, spec: &ChildSpec, dir: Dir) -> Result<(), Error> {
         let (sa, attrs) = sa_message_bound(spec, dir, self.binding)?;
@@ -566,17 +516,55 @@ impl XfrmBackend {
         }
     }
 
+    fn unknown(what: String) -> Error {
+        Error::Unknown(what)
+    }
+}
+
+/// The XFRM backend's kernel state: a request socket and what it
+/// installed.
+#[derive(Debug)]
+pub struct XfrmBackend {
+    kernel: Kernel,
+    children: ChildTable,
+    /// Policies of each reqid and how many CHILD SAs use them.
+    policies: ReqidShared<Vec<PolicySpec>>,
+}
+
+impl XfrmBackend {
+    /// Opens the request socket in the caller's network namespace.
+    pub fn open() -> Result<XfrmBackend, Error> {
+        Ok(XfrmBackend {
+            kernel: Kernel {
+                sock: XfrmSocket::open()?,
+                binding: Binding::IfId,
+            },
+            children: ChildTable::new(),
+            policies: ReqidShared::new(),
+        })
+    }
+
+    /// Chooses how routed children are tied to their interface (before
+    /// anything is installed): `if_id` (default) or VTI marks.
+    pub fn set_binding(&mut self, binding: Binding) {
+        self.kernel.binding = binding;
+    }
+
+    /// The interface binding in use.
+    pub fn binding(&self) -> Binding {
+        self.kernel.binding
+    }
+
     /// Writes (creates or replaces) the policies of `spec`'s reqid, without
     /// counting a user; [`XfrmBackend::install`] does this itself.
     pub fn install_policies(&mut self, spec: &ChildSpec) -> Result<Vec<PolicySpec>, Error> {
-        let list = policies_bound(spec, self.binding)?;
+        let list = policies_bound(spec, self.kernel.binding)?;
         for p in &list {
-            self.sock.update_policy(&p.info, p.attrs.clone())?;
+            self.kernel.sock.update_policy(&p.info, p.attrs.clone())?;
         }
         // Policies of the old set that the new one no longer has.
-        if let Some(old) = self.policies.get(&spec.reqid) {
+        if let Some(old) = self.policies.get(spec.reqid) {
             let stale: Vec<PolicySpec> = old
-                .list
                 .iter()
                 .filter(|o| !list.iter().any(|n| n.id() == o.id()))
                 .cloned()
@@ -590,7 +578,7 @@ impl XfrmBackend {
 
     fn remove_policy(&mut self, p: &PolicySpec) {
         let (id, attrs) = p.id();
-        if let Err(e) = self.sock.delete_policy(&id, attrs) {
+        if let Err(e) = self.kernel.sock.delete_policy(&id, attrs) {
             if !e.is_not_found() {
                 tracing::warn!("XFRM policy {} not deleted: {e}", p.dir_name());
             }
@@ -600,105 +588,52 @@ impl XfrmBackend {
     /// Installs a CHILD SA: the inbound state, the outbound state if
     /// `outbound_active`, and the reqid's policies.
     pub fn install(&mut self, spec: ChildSpec, outbound_active: bool) -> Result<(), Error> {
-        let spi_in = spec.inbound.spi;
-        if let Some(old) = self.children.remove(&spi_in) {
+        if let Some(old) = self.children.remove(spec.inbound.spi) {
             // A re-install of the same SPI: replace.
             self.remove_child(old);
         }
-        self.add_sa(&spec, Dir::In)?;
+        self.kernel.add_sa(&spec, Dir::In)?;
         if outbound_active {
-            if let Err(e) = self.add_sa(&spec, Dir::Out) {
-                let _ = self.del_sa(&spec, Dir::In);
+            if let Err(e) = self.kernel.add_sa(&spec, Dir::Out) {
+                let _ = self.kernel.del_sa(&spec, Dir::In);
                 return Err(e);
             }
         }
         let list = match self.install_policies(&spec) {
             Ok(l) => l,
             Err(e) => {
-                let _ = self.del_sa(&spec, Dir::In);
+                let _ = self.kernel.del_sa(&spec, Dir::In);
                 if outbound_active {
-                    let _ = self.del_sa(&spec, Dir::Out);
+                    let _ = self.kernel.del_sa(&spec, Dir::Out);
                 }
                 return Err(e);
             }
         };
-        let users = self.policies.get(&spec.reqid).map_or(0, |p| p.users);
-        self.policies.insert(
-            spec.reqid,
-            PolicySet {
-                list,
-                users: users + 1,
-            },
-        );
-        self.children.insert(
-            spi_in,
-            Installed {
-                spec,
-                outbound_installed: outbound_active,
-            },
-        );
+        self.policies.acquire(spec.reqid, list);
+        self.children.insert(spec, outbound_active);
         Ok(())
-    }
-
-    fn find_out(&self, reqid: u32, spi_out: u32) -> Option<u32> {
-        self.children
-            .iter()
-            .find(|(_, c)| c.spec.reqid == reqid && c.spec.outbound.spi == spi_out)
-            .map(|(k, _)| *k)
     }
 
     /// Starts sending on the SA with this outbound SPI: installs its
     /// outbound state (the kernel then prefers it as the newest).
     pub fn activate_outbound(&mut self, reqid: u32, spi_out: u32) -> Result<(), Error> {
-        let k = self
-            .find_out(reqid, spi_out)
-            .ok_or_else(|| Error::Unknown(format!("reqid {reqid} spi_out {spi_out:08x}")))?;
-        let spec = self.children[&k].spec.clone();
-        if !self.children[&k].outbound_installed {
-            self.add_sa(&spec, Dir::Out)?;
-            if let Some(c) = self.children.get_mut(&k) {
-                c.outbound_installed = true;
-            }
-        }
-        Ok(())
+        self.children
+            .activate_outbound(&mut self.kernel, reqid, spi_out)
     }
 
     /// Stops sending on it: deletes its outbound state.
     pub fn remove_outbound(&mut self, reqid: u32, spi_out: u32) -> Result<(), Error> {
-        let Some(k) = self.find_out(reqid, spi_out) else {
-            return Ok(());
-        };
-        let spec = self.children[&k].spec.clone();
-        if self.children[&k].outbound_installed {
-            self.del_sa(&spec, Dir::Out)?;
-            if let Some(c) = self.children.get_mut(&k) {
-                c.outbound_installed = false;
-            }
-        }
-        Ok(())
+        self.children
+            .remove_outbound(&mut self.kernel, reqid, spi_out)
     }
 
     fn remove_child(&mut self, c: Installed) {
-        for (d, installed) in [(Dir::In, true), (Dir::Out, c.outbound_installed)] {
-            if installed {
-                if let Err(e) = self.del_sa(&c.spec, d) {
-                    tracing::warn!("XFRM state {:08x} not deleted: {e}", c.spec.keys(d).spi);
-                }
-            }
+        for (d, e) in c.delete_sas(&mut self.kernel) {
+            tracing::warn!("XFRM state {:08x} not deleted: {e}", c.spec.keys(d).spi);
         }
-        let reqid = c.spec.reqid;
-        let last = match self.policies.get_mut(&reqid) {
-            Some(p) => {
-                p.users = p.users.saturating_sub(1);
-                p.users == 0
-            }
-            None => false,
-        };
-        if last {
-            if let Some(p) = self.policies.remove(&reqid) {
-                for pol in &p.list {
-                    self.remove_policy(pol);
-                }
+        if let Some(list) = self.policies.release(c.spec.reqid) {
+            for pol in &list {
+                self.remove_policy(pol);
             }
         }
     }
@@ -706,7 +641,7 @@ impl XfrmBackend {
     /// Deletes a CHILD SA (both states; the reqid's policies with its last
     /// SA). Returns whether it was known.
     pub fn delete(&mut self, spi_in: u32) -> bool {
-        match self.children.remove(&spi_in) {
+        match self.children.remove(spi_in) {
             Some(c) => {
                 self.remove_child(c);
                 true
@@ -724,55 +659,36 @@ impl XfrmBackend {
         remote: std::net::SocketAddr,
         encap: bool,
     ) -> Result<(), Error> {
-        let Some(c) = self.children.get(&spi_in).cloned() else {
+        let Some(c) = self.children.get(spi_in).cloned() else {
             return Err(Error::Unknown(format!("spi_in {spi_in:08x}")));
         };
-        let mut spec = c.spec.clone();
-        spec.local = local;
-        spec.remote = remote;
-        spec.encap = encap;
-        for (d, installed) in [(Dir::In, true), (Dir::Out, c.outbound_installed)] {
-            if installed {
-                self.del_sa(&c.spec, d)?;
-                self.add_sa(&spec, d)?;
-            }
-        }
+        let spec = c.moved(local, remote, encap);
+        c.readdress_sas(&mut self.kernel, &spec)?;
         let list = self.install_policies(&spec)?;
-        if let Some(p) = self.policies.get_mut(&spec.reqid) {
-            p.list = list;
-        }
-        if let Some(e) = self.children.get_mut(&spi_in) {
-            e.spec = spec;
-        }
+        self.policies.replace(spec.reqid, list);
+        self.children.set_spec(spi_in, spec);
         Ok(())
     }
 
     /// The inbound SPI of the child owning state `spi` (either direction).
     pub fn spi_in_of(&self, spi: u32) -> Option<u32> {
-        if self.children.contains_key(&spi) {
-            return Some(spi);
-        }
-        self.children
-            .iter()
-            .find(|(_, c)| c.spec.outbound.spi == spi)
-            .map(|(k, _)| *k)
+        self.children.spi_in_of(spi)
     }
 
     /// The inbound interface id of an installed child (its VTI key in
     /// [`Binding::Mark`] mode).
     pub fn if_id_of(&self, spi_in: u32) -> Option<u32> {
-        self.children.get(&spi_in).map(|c| c.spec.if_id_of(Dir::In))
+        self.children.get(spi_in).map(|c| c.spec.if_id_of(Dir::In))
     }
 
     /// The installed children's inbound SPIs.
     pub fn spis(&self) -> Vec<u32> {
-        self.children.keys().copied().collect()
+        self.children.spis()
     }
 
     /// Removes every state and policy this backend installed.
     pub fn clear(&mut self) {
-        let all: Vec<u32> = self.children.keys().copied().collect();
-        for s in all {
+        for s in self.children.spis() {
             self.delete(s);
         }
     }

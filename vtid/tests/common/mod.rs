@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod moon_sun;
 
 use std::fs;
 use std::net::UdpSocket;
