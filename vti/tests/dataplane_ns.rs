@@ -566,3 +566,78 @@ fn two_tunnels_on_several_packet_threads() {
         );
     }
 }
+
+/// ESP over an IPv6 underlay: in UDP (the IPv6 NAT-T socket: UDP_SEGMENT
+/// out, recvmmsg/UDP_GRO in) and plain (raw IPv6 ESP socket), TCP through
+/// the offloaded TUNs, sent from the SA's own (secondary) IPv6 address.
+#[test]
+fn esp_over_an_ipv6_underlay() {
+    let lab = Lab::new("6", 1500);
+    lab.gl
+        .ip(&["addr", "add", "2001:db8:a::9/64", "dev", "wan", "nodad"]);
+    let (lc, rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
+    let (left, _le) = lab.gl.dataplane(lc);
+    let (right, _re) = lab.gr.dataplane(rc);
+    let v6 = |a: Action, local: &str, remote: &str| {
+        let mut a = a;
+        if let Action::Install(ci) = &mut a {
+            ci.local.set_ip(local.parse().unwrap());
+            ci.remote.set_ip(remote.parse().unwrap());
+        }
+        a
+    };
+    for (encap, filter) in [
+        (true, "ip6 and udp port 4500 and src host 2001:db8:a::9"),
+        (false, "ip6 proto 50 and src host 2001:db8:a::9"),
+    ] {
+        let mut c = Child::routed(7, Alg::Gcm128, 0xc000_0d01, 0xc000_0d02);
+        c.encap = encap;
+        right
+            .apply(&v6(c.right(true), lab::GR_WAN6, "2001:db8:a::9"))
+            .unwrap();
+        left.apply(&v6(c.left(true), "2001:db8:a::9", lab::GR_WAN6))
+            .unwrap();
+        let cap = lab.gr.spawn(&[
+            "timeout", "10", "tcpdump", "-l", "-n", "-i", "wan", "-c", "3", filter,
+        ]);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        lab.hl.must_ping(&["-c", "4"], "10.2.0.2");
+        let out = cap.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.lines().filter(|l| l.contains("2001:db8:a::9")).count(),
+            3,
+            "{filter}: {text}"
+        );
+        let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", "10.2.0.2"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let out = lab.hl.exec(&["iperf3", "-c", "10.2.0.2", "-t", "1"]);
+        let _ = server.kill();
+        let _ = server.wait();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s = right.sa_stats();
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(s[0].inbound.packets > 100, "{s:?}");
+        assert_eq!(
+            (s[0].inbound.auth_failures, s[0].inbound.replay_drops),
+            (0, 0)
+        );
+        left.apply(&c.delete_left()).unwrap();
+        right.apply(&c.delete_right()).unwrap();
+    }
+    for i in left
+        .interface_stats()
+        .iter()
+        .chain(&right.interface_stats())
+    {
+        assert_eq!(
+            (i.send_errors, i.tun_write_errors, i.malformed),
+            (0, 0, 0),
+            "{i:?}"
+        );
+    }
+}
