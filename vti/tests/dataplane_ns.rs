@@ -8,6 +8,23 @@ use lab::{Alg, Child, Lab};
 
 const TABLE: &str = "30324"; // DataplaneConfig::default().table (0x7674)
 
+/// Pings the right host from the left one while tcpdump on gr's WAN link
+/// waits for 3 packets matching `filter`; each must come from `src`.
+fn ping_seen_from(lab: &Lab, filter: &str, src: &str) {
+    let cap = lab.gr.spawn(&[
+        "timeout", "10", "tcpdump", "-l", "-n", "-i", "wan", "-c", "3", filter,
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    lab.hl.must_ping(&["-c", "4"], "10.2.0.2");
+    let out = cap.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.contains(src)).count(),
+        3,
+        "{filter}: {text}"
+    );
+}
+
 fn table_routes(ns: &lab::Ns, v6: bool) -> String {
     let fam = if v6 { "-6" } else { "-4" };
     // An empty table does not exist for `ip route show`: that is "no routes".
@@ -408,41 +425,18 @@ fn esp_leaves_from_the_sa_local_address() {
     let (lc, rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
     let (left, _le) = lab.gl.dataplane(lc);
     let (right, _re) = lab.gr.dataplane(rc);
-    let child = Child::routed(7, Alg::Gcm128, 0xc000_0b01, 0xc000_0b02);
-    let mut install = child.left(true);
-    if let Action::Install(ci) = &mut install {
-        ci.local.set_ip("192.0.2.9".parse().unwrap());
-    }
-    right.apply(&child.right(true)).unwrap();
-    left.apply(&install).unwrap();
-    for (plain_esp, filter) in [
-        (false, "udp port 4500 and src host 192.0.2.9"),
-        (true, "ip proto 50 and src host 192.0.2.9"),
+    for (encap, filter) in [
+        (true, "udp port 4500 and src host 192.0.2.9"),
+        (false, "ip proto 50 and src host 192.0.2.9"),
     ] {
-        if plain_esp {
-            left.apply(&child.delete_left()).unwrap();
-            right.apply(&child.delete_right()).unwrap();
-            let mut c = child.clone();
-            c.encap = false;
-            let mut install = c.left(true);
-            if let Action::Install(ci) = &mut install {
-                ci.local.set_ip("192.0.2.9".parse().unwrap());
-            }
-            right.apply(&c.right(true)).unwrap();
-            left.apply(&install).unwrap();
-        }
-        let cap = lab.gr.spawn(&[
-            "timeout", "10", "tcpdump", "-l", "-n", "-i", "wan", "-c", "3", filter,
-        ]);
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        lab.hl.must_ping(&["-c", "4"], "10.2.0.2");
-        let out = cap.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            text.lines().filter(|l| l.contains("192.0.2.9")).count(),
-            3,
-            "{filter}: {text}"
-        );
+        let mut c = Child::routed(7, Alg::Gcm128, 0xc000_0b01, 0xc000_0b02);
+        c.encap = encap;
+        right.apply(&c.right(true)).unwrap();
+        left.apply(&Child::with_addrs(c.left(true), Some("192.0.2.9"), None))
+            .unwrap();
+        ping_seen_from(&lab, filter, "192.0.2.9");
+        left.apply(&c.delete_left()).unwrap();
+        right.apply(&c.delete_right()).unwrap();
     }
 }
 
@@ -488,18 +482,7 @@ fn two_tunnels_on_several_packet_threads() {
     assert_eq!(left.threads(), (3, 3));
     let c7 = Child::routed(7, Alg::Gcm128, 0xc000_0c01, 0xc000_0c02);
     let c8 = Child::routed(8, Alg::Gcm128, 0xc000_0c03, 0xc000_0c04);
-    let at = |a: Action, local: Option<&str>, remote: Option<&str>| {
-        let mut a = a;
-        if let Action::Install(ci) = &mut a {
-            if let Some(l) = local {
-                ci.local.set_ip(l.parse().unwrap());
-            }
-            if let Some(r) = remote {
-                ci.remote.set_ip(r.parse().unwrap());
-            }
-        }
-        a
-    };
+    let at = Child::with_addrs;
     right.apply(&c7.right(true)).unwrap();
     left.apply(&c7.left(true)).unwrap();
     right
@@ -578,14 +561,7 @@ fn esp_over_an_ipv6_underlay() {
     let (lc, rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
     let (left, _le) = lab.gl.dataplane(lc);
     let (right, _re) = lab.gr.dataplane(rc);
-    let v6 = |a: Action, local: &str, remote: &str| {
-        let mut a = a;
-        if let Action::Install(ci) = &mut a {
-            ci.local.set_ip(local.parse().unwrap());
-            ci.remote.set_ip(remote.parse().unwrap());
-        }
-        a
-    };
+    let v6 = |a, local, remote| Child::with_addrs(a, Some(local), Some(remote));
     for (encap, filter) in [
         (true, "ip6 and udp port 4500 and src host 2001:db8:a::9"),
         (false, "ip6 proto 50 and src host 2001:db8:a::9"),
@@ -597,18 +573,7 @@ fn esp_over_an_ipv6_underlay() {
             .unwrap();
         left.apply(&v6(c.left(true), "2001:db8:a::9", lab::GR_WAN6))
             .unwrap();
-        let cap = lab.gr.spawn(&[
-            "timeout", "10", "tcpdump", "-l", "-n", "-i", "wan", "-c", "3", filter,
-        ]);
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        lab.hl.must_ping(&["-c", "4"], "10.2.0.2");
-        let out = cap.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            text.lines().filter(|l| l.contains("2001:db8:a::9")).count(),
-            3,
-            "{filter}: {text}"
-        );
+        ping_seen_from(&lab, filter, "2001:db8:a::9");
         let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", "10.2.0.2"]);
         std::thread::sleep(std::time::Duration::from_millis(300));
         let out = lab.hl.exec(&["iperf3", "-c", "10.2.0.2", "-t", "1"]);

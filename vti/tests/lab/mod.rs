@@ -454,6 +454,24 @@ impl Child {
         ike::engine::Action::Install(Box::new(self.install(false, active)))
     }
 
+    /// `action` (an install) with its local and/or remote address
+    /// replaced (ports kept): a secondary address, another family.
+    pub fn with_addrs(
+        mut action: ike::engine::Action,
+        local: Option<&str>,
+        remote: Option<&str>,
+    ) -> ike::engine::Action {
+        if let ike::engine::Action::Install(ci) = &mut action {
+            if let Some(l) = local {
+                ci.local.set_ip(l.parse().unwrap());
+            }
+            if let Some(r) = remote {
+                ci.remote.set_ip(r.parse().unwrap());
+            }
+        }
+        action
+    }
+
     pub fn delete_left(&self) -> ike::engine::Action {
         ike::engine::Action::Delete {
             reqid: self.reqid,
