@@ -8,6 +8,23 @@ use lab::{Alg, Child, Lab};
 
 const TABLE: &str = "30324"; // DataplaneConfig::default().table (0x7674)
 
+/// iperf3 TCP from the left host to `server` (an address of the right
+/// host) for `secs` seconds, with `extra` client options; must succeed.
+fn tcp_across(lab: &Lab, server: &str, extra: &[&str], secs: &str) {
+    let mut srv = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", server]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut args = vec!["iperf3", "-c", server, "-t", secs];
+    args.extend_from_slice(extra);
+    let out = lab.hl.exec(&args);
+    let _ = srv.kill();
+    let _ = srv.wait();
+    assert!(
+        out.status.success(),
+        "iperf3 {server}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Pings the right host from the left one while tcpdump on gr's WAN link
 /// waits for 3 packets matching `filter`; each must come from `src`.
 fn ping_seen_from(lab: &Lab, filter: &str, src: &str) {
@@ -73,19 +90,8 @@ fn routed_vti_carries_ipv4_ipv6_tcp_and_follows_the_sa() {
     // TCP across (iperf3, bounded), IPv4 and IPv6: with the TUN
     // offloads the sender's gateway reads whole TSO segments and splits
     // them, the receiver's writes coalesced ones.
-    for (server_addr, v6) in [("10.2.0.2", false), ("2001:db8:2::2", true)] {
-        let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", server_addr]);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let fam = if v6 { "-6" } else { "-4" };
-        let out = lab.hl.exec(&["iperf3", fam, "-c", server_addr, "-t", "2"]);
-        let _ = server.kill();
-        let _ = server.wait();
-        assert!(
-            out.status.success(),
-            "iperf3 {server_addr}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    tcp_across(&lab, "10.2.0.2", &["-4"], "2");
+    tcp_across(&lab, "2001:db8:2::2", &["-6"], "2");
     let (li, ri) = (&left.interface_stats()[0], &right.interface_stats()[0]);
     assert!(li.gso_reads > 0, "{li:?}");
     assert!(ri.gro_writes > 0, "{ri:?}");
@@ -148,16 +154,7 @@ fn plain_esp_and_cbc() {
     lab.hl.must_ping(&[], "10.2.0.2");
     lab.hl.must_ping(&["-s", "1300"], "10.2.0.2");
     assert!(left.sa_stats()[0].inbound.packets >= 6);
-    let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", "10.2.0.2"]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let out = lab.hl.exec(&["iperf3", "-c", "10.2.0.2", "-t", "1"]);
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tcp_across(&lab, "10.2.0.2", &[], "1");
     let (li, ri) = (&left.interface_stats()[0], &right.interface_stats()[0]);
     assert_eq!((li.gso_reads, ri.gro_writes), (0, 0), "{li:?} {ri:?}");
     assert!(left.sa_stats()[0].outbound.packets > 100);
@@ -574,16 +571,7 @@ fn esp_over_an_ipv6_underlay() {
         left.apply(&v6(c.left(true), "2001:db8:a::9", lab::GR_WAN6))
             .unwrap();
         ping_seen_from(&lab, filter, "2001:db8:a::9");
-        let mut server = lab.hr.spawn(&["iperf3", "-s", "-1", "-B", "10.2.0.2"]);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let out = lab.hl.exec(&["iperf3", "-c", "10.2.0.2", "-t", "1"]);
-        let _ = server.kill();
-        let _ = server.wait();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        tcp_across(&lab, "10.2.0.2", &[], "1");
         let s = right.sa_stats();
         assert_eq!(s.len(), 1, "{s:?}");
         assert!(s[0].inbound.packets > 100, "{s:?}");
