@@ -385,6 +385,8 @@ struct Shared {
     unknown_spi: AtomicU64,
     /// Datagrams the kernel dropped because a data-plane socket's receive
     /// queue was full (SO_RXQ_OVFL).
+    /// ICMP errors written back into the TUNs, all threads together.
+    icmp_limit: Mutex<RateLimit>,
     /// Per NAT-T socket (2 × thread + IPv6).
     rx_overflow: Vec<AtomicU64>,
     rules: Vec<RuleSpec>,
@@ -725,6 +727,10 @@ impl Dataplane {
             stop: AtomicBool::new(false),
             unknown_spi: AtomicU64::new(0),
             rx_overflow: (0..2 * threads).map(|_| AtomicU64::new(0)).collect(),
+            icmp_limit: Mutex::new(RateLimit {
+                start: Instant::now(),
+                count: 0,
+            }),
             rules,
         });
         // Outbound: interface i is read by thread i % outbound threads;
@@ -1246,11 +1252,10 @@ fn send_icmp(
     orig: &[u8],
     kind: IcmpError,
     scratch: &mut [u8],
-    rl: &mut RateLimit,
     now: Instant,
 ) {
     let st = &sh.stats[slot];
-    if !rl.allow(now) {
+    if !lock(&sh.icmp_limit).allow(now) {
         inc(&st.icmp_limited);
         return;
     }
@@ -1290,10 +1295,6 @@ fn outbound_loop(sh: &Shared, thread: usize, slots: &[usize]) {
     let mut spare = vec![0u8; HEADROOM + MAX_PACKET + TAILROOM];
     let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
     let mut scratch = vec![0u8; 1500];
-    let mut rl = RateLimit {
-        start: Instant::now(),
-        count: 0,
-    };
     let mut fds: Vec<PollFd<'_>> = slots
         .iter()
         .map(|&s| PollFd::new(sh.tuns[s].fd(), PollFlags::POLLIN))
@@ -1319,7 +1320,6 @@ fn outbound_loop(sh: &Shared, thread: usize, slots: &[usize]) {
                 bufs: &mut bufs,
                 pending: &mut pending,
                 scratch: &mut scratch,
-                rl: &mut rl,
             };
             for _ in 0..BATCH {
                 if !out.read_one(&mut spare) {
@@ -1339,7 +1339,6 @@ struct Outbound<'a> {
     bufs: &'a mut [Vec<u8>],
     pending: &'a mut Vec<Pending>,
     scratch: &'a mut [u8],
-    rl: &'a mut RateLimit,
 }
 
 impl Outbound<'_> {
@@ -1406,15 +1405,9 @@ impl Outbound<'_> {
     /// the round's UDP send.
     fn seal(&mut self, k: usize, n: usize) {
         let now = Instant::now();
-        if let Some((range, remote, local)) = tun_packet(
-            self.sh,
-            self.slot,
-            &mut self.bufs[k],
-            n,
-            self.scratch,
-            self.rl,
-            now,
-        ) {
+        if let Some((range, remote, local)) =
+            tun_packet(self.sh, self.slot, &mut self.bufs[k], n, self.scratch, now)
+        {
             self.pending.push(Pending {
                 buf: k,
                 range,
@@ -1566,7 +1559,6 @@ fn tun_packet(
     buf: &mut [u8],
     n: usize,
     scratch: &mut [u8],
-    rl: &mut RateLimit,
     now: Instant,
 ) -> Option<(std::ops::Range<usize>, SocketAddr, Option<IpAddr>)> {
     let st = &sh.stats[slot];
@@ -1603,7 +1595,6 @@ fn tun_packet(
             &buf[HEADROOM..HEADROOM + n],
             IcmpError::Prohibited,
             scratch,
-            rl,
             now,
         );
         return None;
@@ -1620,7 +1611,6 @@ fn tun_packet(
             &buf[HEADROOM..HEADROOM + n],
             IcmpError::TooBig { mtu },
             scratch,
-            rl,
             now,
         );
         return None;
