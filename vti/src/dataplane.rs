@@ -328,6 +328,15 @@ impl OutTable {
             lock(slot).iter_mut().for_each(&mut f);
         }
     }
+
+    /// Run `f` on the outbound SA `spi_out` of `reqid`, if installed.
+    fn for_sa(&self, reqid: u32, spi_out: u32, mut f: impl FnMut(&mut OutEntry)) {
+        self.for_each(|e| {
+            if e.reqid == reqid && e.sa.spi() == spi_out {
+                f(e);
+            }
+        });
+    }
 }
 
 /// Inbound SAs by SPI: the map is read-locked by the packet threads (and
@@ -383,11 +392,10 @@ struct Shared {
     sink: Sink,
     stop: AtomicBool,
     unknown_spi: AtomicU64,
-    /// Datagrams the kernel dropped because a data-plane socket's receive
-    /// queue was full (SO_RXQ_OVFL).
     /// ICMP errors written back into the TUNs, all threads together.
     icmp_limit: Mutex<RateLimit>,
-    /// Per NAT-T socket (2 × thread + IPv6).
+    /// Datagrams the kernel dropped because a data-plane socket's receive
+    /// queue was full (SO_RXQ_OVFL), per NAT-T socket (2 × thread + IPv6).
     rx_overflow: Vec<AtomicU64>,
     rules: Vec<RuleSpec>,
 }
@@ -804,21 +812,15 @@ impl Dataplane {
             Action::ActivateOutbound { reqid, spi_out } => {
                 let _ctl = lock(&sh.ctl);
                 let serial = sh.out.next_serial();
-                sh.out.for_each(|e| {
-                    if e.reqid == *reqid && e.sa.spi() == *spi_out {
-                        e.active = true;
-                        e.serial = serial;
-                    }
+                sh.out.for_sa(*reqid, *spi_out, |e| {
+                    e.active = true;
+                    e.serial = serial;
                 });
                 Ok(())
             }
             Action::RemoveOutbound { reqid, spi_out } => {
                 let _ctl = lock(&sh.ctl);
-                sh.out.for_each(|e| {
-                    if e.reqid == *reqid && e.sa.spi() == *spi_out {
-                        e.active = false;
-                    }
-                });
+                sh.out.for_sa(*reqid, *spi_out, |e| e.active = false);
                 Ok(())
             }
             Action::Delete {
@@ -1749,20 +1751,23 @@ fn inbound_loop(sh: &Shared, thread: usize) {
 /// Write every pending coalesced super-packet into its TUN.
 fn flush_gro(sh: &Shared, gro: &mut [Option<Coalescer>]) {
     for (slot, c) in gro.iter_mut().enumerate() {
-        if let Some(bytes) = c.as_mut().and_then(|c| c.take()) {
-            write_gro(sh, slot, bytes);
+        if let Some(c) = c {
+            write_gro(sh, slot, c);
         }
     }
 }
 
-fn write_gro(sh: &Shared, slot: usize, bytes: &[u8]) {
+/// Write what `c` holds (if anything) into the TUN of `slot`, counting a
+/// coalesced write.
+fn write_gro(sh: &Shared, slot: usize, c: &mut Coalescer) {
     let st = &sh.stats[slot];
+    let coalesced = c.segments() > 1;
+    let Some(bytes) = c.take() else {
+        return;
+    };
     match sh.tuns[slot].write_vnet(bytes) {
-        Ok(_) => {
-            if VnetHdr::parse(bytes).is_some_and(|h| h.is_gso()) {
-                inc(&st.gro_writes);
-            }
-        }
+        Ok(_) if coalesced => inc(&st.gro_writes),
+        Ok(_) => {}
         Err(_) => inc(&st.tun_write_errors),
     }
 }
@@ -1775,9 +1780,7 @@ fn deliver_inner(sh: &Shared, slot: usize, p: &[u8], gro: &mut [Option<Coalescer
         if c.push(p) {
             return;
         }
-        if let Some(bytes) = c.take() {
-            write_gro(sh, slot, bytes);
-        }
+        write_gro(sh, slot, c);
         if c.push(p) {
             return;
         }

@@ -16,6 +16,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::netlink::Netlink;
+use crate::offload::VNET_HDR_LEN;
 use crate::sys;
 
 /// Default name of the shared TUN for policy-based children.
@@ -132,7 +133,6 @@ pub struct Tun {
     offloads: u32,
 }
 
-use crate::offload::VNET_HDR_LEN;
 const ZERO_VNET_HDR: [u8; VNET_HDR_LEN] = [0; VNET_HDR_LEN];
 
 impl Tun {
