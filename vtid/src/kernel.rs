@@ -110,21 +110,25 @@ impl EspSink for KernelEsp {
     }
 }
 
+/// Why kernel ESP is missing (probed by creating and deleting a throwaway
+/// state), or `Ok`.
+fn esp_probe() -> Result<(), String> {
+    match pfkey::xfrm::xfrm_esp_available() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(
+            "the kernel has no ESP (XFRM_MSG_NEWSA for ESP fails: \"Requested type not \
+             found\"; modules esp4/esp6)"
+                .into(),
+        ),
+        Err(e) => Err(format!("kernel ESP could not be probed ({e})")),
+    }
+}
+
 /// Why the XFRM backend cannot run here, or `Ok` if it can: kernel ESP and
 /// xfrm interfaces (each probed by creating and deleting a throwaway state
 /// or interface).
 pub fn xfrm_probe() -> Result<(), String> {
-    match pfkey::xfrm::xfrm_esp_available() {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(
-                "the kernel has no ESP (XFRM_MSG_NEWSA for ESP fails: \"Requested type not \
-                 found\"; modules esp4/esp6)"
-                    .into(),
-            )
-        }
-        Err(e) => return Err(format!("kernel ESP could not be probed ({e})")),
-    }
+    esp_probe()?;
     match pfkey::link::xfrm_interfaces_available() {
         Ok(true) => Ok(()),
         Ok(false) => Err(
@@ -143,17 +147,7 @@ pub fn xfrm_probe_for(t: config::XfrmInterfaceType) -> Result<(), String> {
     if t == config::XfrmInterfaceType::Xfrmi {
         return xfrm_probe();
     }
-    match pfkey::xfrm::xfrm_esp_available() {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(
-                "the kernel has no ESP (XFRM_MSG_NEWSA for ESP fails: \"Requested type not \
-                 found\"; modules esp4/esp6)"
-                    .into(),
-            )
-        }
-        Err(e) => return Err(format!("kernel ESP could not be probed ({e})")),
-    }
+    esp_probe()?;
     match pfkey::link::vti_available() {
         Ok(true) => Ok(()),
         Ok(false) => Err(
