@@ -1762,3 +1762,347 @@ fn rekey_collision_loser_waits_for_the_winner() {
         assert_eq!(p.a.active_out, vec![a.children[0].spi_out], "seed {seed}");
     }
 }
+
+// ----------------------------------------------------------------------
+// Hostile peers (issue 11)
+// ----------------------------------------------------------------------
+
+/// A generator that counts the bytes drawn from it: key generation draws
+/// randomness, so a responder that refuses a request without drawing any
+/// generated no key for it.
+struct CountingRng(TestRng, std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl RngCore for CountingRng {
+    fn next_u32(&mut self) -> u32 {
+        self.1.fetch_add(4, std::sync::atomic::Ordering::Relaxed);
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.1.fetch_add(8, std::sync::atomic::Ordering::Relaxed);
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.1
+            .fetch_add(dest.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for CountingRng {}
+
+/// An IKE_SA_INIT request as a hostile or spoofed initiator builds it:
+/// `ike` proposals, a KE payload of `group` with `ke` as data, a nonce.
+fn forged_init(
+    spi_i: [u8; 8],
+    ike: &str,
+    group: u16,
+    ke: Vec<u8>,
+    cookie: Option<Vec<u8>>,
+) -> Vec<u8> {
+    use ike::wire::{
+        DhGroup, Flags, KePayload, Message, NoncePayload, NotifyPayload, NotifyType, Payload,
+        PayloadBody, PayloadType, SaPayload,
+    };
+    let mut payloads = Vec::new();
+    if let Some(c) = cookie {
+        payloads.push(Payload::new(PayloadBody::Notify(NotifyPayload::new(
+            NotifyType::COOKIE,
+            c,
+        ))));
+    }
+    payloads.push(Payload::new(PayloadBody::Sa(SaPayload {
+        proposals: parse_ike_proposals(ike).unwrap(),
+    })));
+    payloads.push(Payload::new(PayloadBody::Ke(KePayload {
+        group: DhGroup(group),
+        data: ke,
+    })));
+    payloads.push(Payload::new(PayloadBody::Nonce(NoncePayload {
+        data: vec![0x5a; 32],
+    })));
+    let header = Header {
+        spi_i,
+        spi_r: [0; 8],
+        next_payload: PayloadType::NONE,
+        major: Header::IKEV2_MAJOR,
+        minor: 0,
+        exchange: ExchangeType::IKE_SA_INIT,
+        flags: Flags {
+            initiator: true,
+            version: false,
+            response: false,
+            reserved: 0,
+        },
+        message_id: 0,
+        length: 0,
+    };
+    Message::new(header, payloads).emit()
+}
+
+/// The notify types of a responder's answers.
+fn answers(ep: &mut Endpoint) -> Vec<ike::wire::NotifyType> {
+    let mut out = Vec::new();
+    while let Some(t) = ep.poll_transmit() {
+        let m = ike::wire::Message::parse(&t.data).unwrap();
+        for p in &m.payloads {
+            if let ike::wire::PayloadBody::Notify(n) = &p.body {
+                out.push(n.ty);
+            }
+        }
+    }
+    out
+}
+
+/// Floods `p.b` with IKE_SA_INIT requests carrying invalid KE payloads
+/// (any mix of groups: a 1-byte MODP-4096 value, an ECP-256 point off the
+/// curve, a small-order Curve25519 point, p - 1 for MODP-2048) from
+/// spoofed sources; returns the notify types answered and the bytes of
+/// randomness B drew meanwhile.
+fn invalid_ke_flood(
+    p: &mut Pair,
+    n: u32,
+    drawn: &std::sync::atomic::AtomicU64,
+) -> (Vec<ike::wire::NotifyType>, u64) {
+    let before = drawn.load(std::sync::atomic::Ordering::Relaxed);
+    let mut off_curve = vec![0u8; 64];
+    off_curve[63] = 7;
+    let mut pm1 = ike::crypto::modp_prime(ike::wire::DhGroup::MODP2048)
+        .unwrap()
+        .to_vec();
+    pm1[255] &= 0xfe;
+    let bad: [(&str, u16, Vec<u8>); 4] = [
+        ("aes256-sha256-modp4096", 16, vec![1]),
+        ("aes128gcm16-prfsha256-ecp256", 19, off_curve),
+        ("aes128gcm16-prfsha256-x25519", 31, vec![0; 32]),
+        ("aes128gcm16-prfsha256-modp2048", 14, pm1),
+    ];
+    let mut got = Vec::new();
+    for i in 0..n {
+        let (prop, g, ke) = &bad[i as usize % bad.len()];
+        let mut spi = [0u8; 8];
+        spi[..4].copy_from_slice(&(i + 1).to_be_bytes());
+        let data = forged_init(spi, prop, *g, ke.clone(), None);
+        let src = SocketAddr::new(
+            IpAddr::from([198, 51, 100, (i % 250) as u8 + 1]),
+            500 + (i % 7) as u16,
+        );
+        p.b.ep.handle_datagram(
+            p.now,
+            Datagram {
+                local: SocketAddr::new(ip(B), 500),
+                remote: src,
+                nat_t: false,
+                data: &data,
+            },
+        );
+        got.extend(answers(&mut p.b.ep));
+    }
+    let after = drawn.load(std::sync::atomic::Ordering::Relaxed);
+    (got, after - before)
+}
+
+/// A pair whose responder B has `ecfg`, offers MODP-4096 first (as the
+/// default proposals do) and counts the randomness it draws.
+fn counting_responder(ecfg: EngineConfig) -> (Pair, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let props = "aes256-sha256-modp4096,aes128gcm16-prfsha256-ecp256-x25519-modp2048";
+    let drawn = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut p = pair(props, "aes128gcm16");
+    p.b.ep = Endpoint::new(ecfg, Box::new(CountingRng(TestRng(5), drawn.clone())));
+    p.b.ep
+        .set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    p.b.ep.load(
+        p.now,
+        vec![peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            props,
+            "aes128gcm16",
+            None,
+        )],
+        psk("lab-psk"),
+    );
+    (p, drawn)
+}
+
+/// Issue 11 §1: IKE_SA_INIT requests with an invalid KE payload create no
+/// SA, so counting half-open SAs never turned cookies on and a flood of
+/// them from spoofed sources cost a key generation each. Now the rate of
+/// requests counts: at most `cookie_threshold` of them are answered
+/// before COOKIEs are demanded, none of them draws any randomness (no key
+/// is generated for a request that is refused), and a real initiator
+/// still gets through with its cookie.
+#[test]
+fn invalid_ke_flood_from_spoofed_sources_gets_cookies() {
+    use ike::wire::NotifyType;
+    let threshold = 8;
+    let (mut p, drawn) = counting_responder(EngineConfig {
+        cookie_threshold: threshold,
+        ..Default::default()
+    });
+    let (got, drew) = invalid_ke_flood(&mut p, 200, &drawn);
+    assert_eq!(got.len(), 200, "one answer per request: {got:?}");
+    let first_cookie = got
+        .iter()
+        .position(|t| *t == NotifyType::COOKIE)
+        .expect("COOKIEs are demanded");
+    assert!(
+        first_cookie <= threshold,
+        "COOKIE after {first_cookie} requests, threshold {threshold}: {got:?}"
+    );
+    assert!(got[..first_cookie]
+        .iter()
+        .all(|t| *t == NotifyType::INVALID_SYNTAX));
+    assert!(got[first_cookie..].iter().all(|t| *t == NotifyType::COOKIE));
+    assert_eq!(p.b.ep.stats().ike_sas, 0);
+    assert_eq!(drew, 0, "a refused IKE_SA_INIT generated a key");
+    // A real initiator still gets through (with a COOKIE round).
+    established(&mut p);
+    assert!(p.b.ep.stats().cookies_sent > 190);
+}
+
+/// Without cookies (`cookie_threshold = 0`) every bogus request is refused
+/// with INVALID_SYNTAX, still without generating a key, and the warnings
+/// are rate-limited: a handful of lines, the rest counted.
+#[test]
+fn invalid_ke_flood_without_cookies_is_cheap_and_quiet() {
+    use ike::wire::NotifyType;
+    let (mut p, drawn) = counting_responder(EngineConfig {
+        cookie_threshold: 0,
+        ..Default::default()
+    });
+    let (got, drew) = invalid_ke_flood(&mut p, 200, &drawn);
+    assert!(got.iter().all(|t| *t == NotifyType::INVALID_SYNTAX));
+    assert_eq!(got.len(), 200);
+    assert_eq!(drew, 0, "a refused IKE_SA_INIT generated a key");
+    assert!(
+        p.b.ep.stats().warnings_suppressed >= 180,
+        "{:?}",
+        p.b.ep.stats()
+    );
+    established(&mut p);
+}
+
+/// strongSwan's `block_threshold`: one peer address holds at most that
+/// many half-open IKE SAs; the limit is per address, and established SAs
+/// free their slot.
+#[test]
+fn block_threshold_limits_half_open_sas_per_peer() {
+    let ecfg = EngineConfig {
+        cookie_threshold: 0,
+        block_threshold: 3,
+        ..Default::default()
+    };
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    p.b.ep = Endpoint::new(ecfg, Box::new(TestRng(6)));
+    p.b.ep
+        .set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    p.b.ep.load(
+        p.now,
+        vec![peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        )],
+        psk("lab-psk"),
+    );
+    let mut rng = TestRng(9);
+    let mut send = |p: &mut Pair, from: IpAddr, n: u8| {
+        let ke = ike::crypto::KeyExchange::generate(ike::wire::DhGroup::ECP256, &mut rng).unwrap();
+        let data = forged_init(
+            [n; 8],
+            "aes128gcm16-prfsha256-ecp256",
+            19,
+            ke.public_value().to_vec(),
+            None,
+        );
+        p.b.ep.handle_datagram(
+            p.now,
+            Datagram {
+                local: SocketAddr::new(ip(B), 500),
+                remote: SocketAddr::new(from, 500),
+                nat_t: false,
+                data: &data,
+            },
+        );
+        let mut n = 0;
+        while p.b.ep.poll_transmit().is_some() {
+            n += 1;
+        }
+        n
+    };
+    let evil = ip("203.0.113.66");
+    let answered: Vec<usize> = (1..=5).map(|n| send(&mut p, evil, n)).collect();
+    assert_eq!(answered, [1, 1, 1, 0, 0], "three answered, two dropped");
+    assert_eq!(p.b.ep.stats().half_open, 3);
+    assert_eq!(p.b.ep.stats().init_dropped, 2);
+    // Another address is not affected, nor is the real peer.
+    assert_eq!(send(&mut p, ip("203.0.113.67"), 9), 1);
+    established(&mut p);
+    // Half-open SAs time out and free the slots.
+    p.advance(Duration::from_secs(31));
+    assert_eq!(send(&mut p, evil, 20), 1);
+    assert_eq!(p.b.ep.stats().half_open, 1);
+}
+
+/// strongSwan's `ikesa_limit`: no new IKE SA beyond it; established ones
+/// keep working.
+#[test]
+fn ikesa_limit_refuses_new_ike_sas() {
+    let ecfg = EngineConfig {
+        ikesa_limit: 1,
+        ..Default::default()
+    };
+    let mut p = Pair::new(
+        21,
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        ),
+        ecfg,
+    );
+    established(&mut p);
+    let mut rng = TestRng(3);
+    let ke = ike::crypto::KeyExchange::generate(ike::wire::DhGroup::ECP256, &mut rng).unwrap();
+    let data = forged_init(
+        [4; 8],
+        "aes128gcm16-prfsha256-ecp256",
+        19,
+        ke.public_value().to_vec(),
+        None,
+    );
+    p.b.ep.handle_datagram(
+        p.now,
+        Datagram {
+            local: SocketAddr::new(ip(B), 500),
+            remote: SocketAddr::new(ip("203.0.113.5"), 500),
+            nat_t: false,
+            data: &data,
+        },
+    );
+    assert!(p.b.ep.poll_transmit().is_none());
+    assert_eq!(p.b.ep.stats().init_dropped, 1);
+    assert_eq!(p.b.ep.stats().ike_sas, 1);
+    let spi = p.a.installed[0].inbound.spi;
+    p.a.ep.rekey_child(p.now, spi).unwrap();
+    p.run();
+    p.assert_child_pair();
+}

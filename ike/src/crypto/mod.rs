@@ -29,7 +29,9 @@ pub use encr::{Encr, SkCipher};
 pub use error::CryptoError;
 pub use integ::Integ;
 pub use kdf::{rekey_skeyseed, skeyseed, ChildKeys, IkeKeys};
-pub use ke::{modp_exponent_bits, modp_prime, KeyExchange, SharedSecret, SUPPORTED_GROUPS};
+pub use ke::{
+    check_peer_public, modp_exponent_bits, modp_prime, KeyExchange, SharedSecret, SUPPORTED_GROUPS,
+};
 pub use prf::Prf;
 pub use secret::SecretBytes;
 pub use suite::Suite;

@@ -12,13 +12,14 @@ use rand_core::CryptoRngCore;
 use tracing::{debug, info, warn};
 
 use crate::crypto::{
-    psk_auth, rekey_skeyseed, signed_octets, verify_psk_auth, ChildKeys, IkeKeys, KeyExchange, Prf,
-    SkCipher, Suite,
+    check_peer_public, psk_auth, rekey_skeyseed, signed_octets, verify_psk_auth, ChildKeys,
+    IkeKeys, KeyExchange, Prf, SkCipher, Suite,
 };
 use crate::engine::config::{
     find_psk, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey, TsSpec,
 };
 use crate::engine::natd::natd_hash;
+use crate::engine::ratelimit::{bounded_list, suppressed_note, LogLimiter};
 use crate::engine::ts::{self, Ts};
 use crate::engine::types::{
     retransmit_delay, Action, ChildInfo, ChildInstall, Event, Failure, IkeInfo, IkeSaId, SaKeys,
@@ -50,6 +51,18 @@ pub(crate) struct Ctx<'a> {
     pub spi_in_use: &'a mut dyn FnMut(u32) -> bool,
     /// Follow-ups only the endpoint can do.
     pub notes: &'a mut Vec<Note>,
+    /// Rate limit for log lines about unauthenticated peers.
+    pub prelog: &'a mut LogLimiter,
+}
+
+/// Logs at `$lvl` through the context's rate limit: for what an
+/// unauthenticated peer can trigger once per datagram.
+macro_rules! limited {
+    ($ctx:expr, $lvl:ident, $($arg:tt)+) => {
+        if let Some(n) = $ctx.prelog.allow($ctx.now) {
+            tracing::$lvl!("{}{}", format_args!($($arg)+), suppressed_note(n));
+        }
+    };
 }
 
 impl Ctx<'_> {
@@ -1548,12 +1561,19 @@ impl IkeSa {
                 data: m.emit(),
             });
         };
+        // Everything that can refuse the request comes before any key is
+        // generated: a refused request costs no key generation.
         let (Some(sa), Some(ke), Some(ni)) = (find_sa(p), find_ke(p), find_nonce(p)) else {
-            warn!(%remote, "IKE_SA_INIT request lacks SA, KE or Nonce");
+            limited!(
+                ctx,
+                warn,
+                "IKE_SA_INIT request from {remote} lacks SA, KE or Nonce; sending INVALID_SYNTAX"
+            );
             reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
             return None;
         };
         if !(16..=256).contains(&ni.len()) {
+            limited!(ctx, warn, "IKE_SA_INIT request from {remote} has a {}-octet nonce (RFC 7296 §2.10: 16 to 256); sending INVALID_SYNTAX", ni.len());
             reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
             return None;
         }
@@ -1564,12 +1584,13 @@ impl IkeSa {
         let chosen = match chosen {
             Ok(c) => c,
             Err(_) => {
-                warn!(
-                    %remote,
-                    conn = %peer.name,
-                    "received proposals {} unacceptable, configured {}; sending NO_PROPOSAL_CHOSEN",
-                    sa.proposals.iter().map(proposal_name).collect::<Vec<_>>().join(", "),
-                    peer.proposals.iter().map(proposal_name).collect::<Vec<_>>().join(", ")
+                limited!(
+                    ctx,
+                    warn,
+                    "received proposals {} from {remote} unacceptable, configured {} for '{}'; sending NO_PROPOSAL_CHOSEN",
+                    bounded_list(sa.proposals.iter().map(proposal_name), 4, 400),
+                    bounded_list(peer.proposals.iter().map(proposal_name), 4, 400),
+                    peer.name
                 );
                 reply_error(ctx, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
                 return None;
@@ -1577,12 +1598,26 @@ impl IkeSa {
         };
         let group = ke_of(&chosen).unwrap_or(DhGroup::NONE);
         if group != ke.group {
-            info!(%remote, "peer sent KE of group {}, requesting {group}", ke.group);
+            limited!(
+                ctx,
+                info,
+                "peer {remote} sent KE of group {}, requesting {group}",
+                ke.group
+            );
             reply_error(
                 ctx,
                 NotifyType::INVALID_KE_PAYLOAD,
                 group.0.to_be_bytes().to_vec(),
             );
+            return None;
+        }
+        if let Err(e) = check_peer_public(group, &ke.data) {
+            limited!(
+                ctx,
+                warn,
+                "invalid KE payload from {remote}: {e}; sending INVALID_SYNTAX"
+            );
+            reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
             return None;
         }
         let suite = match Suite::from_proposal(&chosen) {
@@ -1604,7 +1639,11 @@ impl IkeSa {
         let g_ir = match our_ke.agree(&ke.data) {
             Ok(s) => s,
             Err(e) => {
-                warn!(%remote, "invalid KE payload from peer: {e}");
+                limited!(
+                    ctx,
+                    warn,
+                    "invalid KE payload from {remote}: {e}; sending INVALID_SYNTAX"
+                );
                 reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
                 return None;
             }

@@ -24,8 +24,10 @@
 
 pub mod config;
 mod endpoint;
+mod guard;
 mod ike_sa;
 mod natd;
+mod ratelimit;
 pub mod ts;
 mod types;
 
