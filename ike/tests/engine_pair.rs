@@ -359,6 +359,36 @@ fn pair(ike: &str, esp: &str) -> Pair {
     )
 }
 
+/// [`pair`] with selectors 10.1.0.0/16 (A) === 10.2.0.0/16 (B).
+fn subnet_pair() -> Pair {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    let (na, nb) = (
+        Ts::subnet(ip("10.1.0.0"), 16),
+        Ts::subnet(ip("10.2.0.0"), 16),
+    );
+    a.children[0].local_ts = vec![TsSpec::Range(na)];
+    a.children[0].remote_ts = vec![TsSpec::Range(nb)];
+    b.children[0].local_ts = vec![TsSpec::Range(nb)];
+    b.children[0].remote_ts = vec![TsSpec::Range(na)];
+    Pair::new(1, a, b, EngineConfig::default())
+}
+
 fn established(p: &mut Pair) {
     p.a.ep.initiate(p.now, "lab", None).unwrap();
     p.run();
@@ -1300,7 +1330,10 @@ fn pfs_mismatch_keeps_the_old_child() {
 
 #[test]
 fn nat_traversal_floats_and_encapsulates() {
-    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    // Tunnel mode across a NAT needs selectors that name the networks: a
+    // `dynamic` remote selector is the peer's IKE address and nothing else
+    // (see nat_claim_never_widens_a_dynamic_selector).
+    let mut p = subnet_pair();
     // A sits behind a NAT that maps 192.0.2.1:P to 203.0.113.7:(P+40000).
     let nat_ip = ip("203.0.113.7");
     let a_ip = ip(A);
@@ -2104,5 +2137,372 @@ fn ikesa_limit_refuses_new_ike_sas() {
     let spi = p.a.installed[0].inbound.spi;
     p.a.ep.rekey_child(p.now, spi).unwrap();
     p.run();
+    p.assert_child_pair();
+}
+
+/// Issue 11 §3: a peer that claims a NAT (a bogus NAT_DETECTION_SOURCE_IP
+/// is enough, here `encap = yes`) used to get every /32 it proposed added
+/// to a `dynamic` remote selector in tunnel mode: proposing another site's
+/// host 10.2.0.5/32, it got that host's traffic. In tunnel mode `dynamic`
+/// is the peer's IKE address, NAT or not (strongSwan does the same).
+#[test]
+fn nat_claim_never_widens_a_dynamic_selector() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    a.encap = true;
+    a.children[0].local_ts = vec![TsSpec::Range(Ts::host(ip("10.2.0.5")))];
+    let b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    let mut p = Pair::new(41, a, b, EngineConfig::default());
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert!(p.b.ep.ike_sas()[0].nat_remote, "B believes A is NATed");
+    assert_eq!(Pair::ike_up(&p.b), 1, "the IKE SA is fine");
+    assert!(
+        p.b.installed.is_empty(),
+        "B installed {:?} === {:?}",
+        p.b.installed[0].local_ts,
+        p.b.installed[0].remote_ts
+    );
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::ChildDown {
+            reason: Failure::TsUnacceptable(_),
+            ..
+        }
+    )));
+    // Its own address it gets, NAT claim or not.
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    a.encap = true;
+    let b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    let mut p = Pair::new(42, a, b, EngineConfig::default());
+    established(&mut p);
+    assert_eq!(p.b.installed[0].remote_ts, vec![Ts::host(ip(A))]);
+}
+
+/// Transport mode across a real NAT: the NATed initiator proposes its own
+/// (private) address; the responder substitutes the NAT's address it sees
+/// (strongSwan's get_transport_nat_ts), the initiator maps it back, and
+/// both install transport mode with the addresses on their wire.
+#[test]
+fn transport_mode_through_a_nat_uses_the_nat_address() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    a.children[0].mode = ike::engine::Mode::Transport;
+    b.children[0].mode = ike::engine::Mode::Transport;
+    let e = EngineConfig {
+        transport_mode_supported: true,
+        ..Default::default()
+    };
+    let mut p = Pair::new(43, a, b, e);
+    let nat_ip = ip("203.0.113.7");
+    let a_ip = ip(A);
+    p.nat = Some(Box::new(move |to_b, mut local, mut remote| {
+        if to_b {
+            remote = SocketAddr::new(nat_ip, remote.port() + 40000);
+        } else {
+            local = SocketAddr::new(a_ip, local.port() - 40000);
+        }
+        (local, remote)
+    }));
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    let ia = p.a.installed.last().expect("A installed");
+    let ib = p.b.installed.last().expect("B installed");
+    assert_eq!(ia.mode, ike::engine::Mode::Transport);
+    assert_eq!(ib.mode, ike::engine::Mode::Transport);
+    assert_eq!(ib.remote_ts, vec![Ts::host(nat_ip)], "B: the NAT's address");
+    assert_eq!(ib.local_ts, vec![Ts::host(ip(B))]);
+    assert_eq!(ia.local_ts, vec![Ts::host(a_ip)], "A: its own address");
+    assert_eq!(ia.remote_ts, vec![Ts::host(ip(B))]);
+
+    // A responder without transport support answers in tunnel mode (and
+    // then `dynamic` is the NAT's address only: TS_UNACCEPTABLE for the
+    // private one) - never transport mode it cannot carry.
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    a.children[0].mode = ike::engine::Mode::Transport;
+    b.children[0].mode = ike::engine::Mode::Transport;
+    let ea = EngineConfig {
+        transport_mode_supported: true,
+        ..Default::default()
+    };
+    let mut p = Pair::with_keys(
+        44,
+        a,
+        b,
+        ea,
+        EngineConfig::default(),
+        psk("lab-psk"),
+        psk("lab-psk"),
+    );
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    let ib = p.b.installed.last().expect("B installed");
+    assert_eq!(ib.mode, ike::engine::Mode::Tunnel);
+    assert_eq!(
+        p.a.installed.last().unwrap().mode,
+        ike::engine::Mode::Tunnel
+    );
+}
+
+/// Issue 11 §3: narrowing can produce more selectors than a TS payload
+/// holds (255); emitting them panicked and took every tunnel down. Now the
+/// responder answers TS_UNACCEPTABLE and stays up.
+#[test]
+fn narrowing_beyond_255_selectors_is_refused_not_a_panic() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    // 200 single hosts on our side...
+    a.children[0].local_ts = (0..200u32)
+        .map(|i| {
+            TsSpec::Range(Ts::host(IpAddr::from([
+                10,
+                1,
+                (i / 250) as u8,
+                (i % 250) as u8,
+            ])))
+        })
+        .collect();
+    a.children[0].remote_ts = vec![TsSpec::Range(Ts::any(true))];
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    // ...narrowed by two port ranges: 400 selectors.
+    let port = |lo, hi| Ts {
+        proto: 6,
+        start_port: lo,
+        end_port: hi,
+        ..Ts::any(true)
+    };
+    b.children[0].remote_ts = vec![TsSpec::Range(port(1, 100)), TsSpec::Range(port(200, 300))];
+    b.children[0].local_ts = vec![TsSpec::Range(Ts::any(true))];
+    let mut p = Pair::new(45, a, b, EngineConfig::default());
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(Pair::ike_up(&p.b), 1);
+    assert!(p.b.installed.is_empty());
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::ChildDown {
+            reason: Failure::TsUnacceptable(_),
+            ..
+        }
+    )));
+    // The IKE SA still works.
+    assert_eq!(p.b.ep.ike_sas()[0].state, "ESTABLISHED");
+}
+
+/// A generator that panics while `explode` is set: a fault inside the
+/// engine from outside it, with no test hook in the engine.
+struct FaultyRng(TestRng, std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl FaultyRng {
+    fn check(&self) {
+        if self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            panic!("injected fault: the random generator failed");
+        }
+    }
+}
+impl RngCore for FaultyRng {
+    fn next_u32(&mut self) -> u32 {
+        self.check();
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.check();
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.check();
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for FaultyRng {}
+
+/// Delivers datagrams between two endpoints until both are quiet.
+fn pump(x: &mut Endpoint, y: &mut Endpoint, now: Instant) {
+    fn step(from: &mut Endpoint, to: &mut Endpoint, now: Instant) -> bool {
+        let mut moved = false;
+        while let Some(t) = from.poll_transmit() {
+            moved = true;
+            to.handle_datagram(
+                now,
+                Datagram {
+                    local: t.remote,
+                    remote: t.local,
+                    nat_t: t.nat_t,
+                    data: &t.data,
+                },
+            );
+        }
+        moved
+    }
+    for _ in 0..100 {
+        let a = step(x, y, now);
+        let b = step(y, x, now);
+        if !a && !b {
+            return;
+        }
+    }
+    panic!("did not settle");
+}
+
+/// Issue 11 §3: a panic in the engine (a bug) must never take the other
+/// tunnels down. B's random generator fails while it answers A's rekey:
+/// B drops that IKE SA (its CHILD SAs leave the data plane, the daemon
+/// hears why) and goes on serving its IKE SA with C, and new ones.
+#[test]
+fn a_panic_in_one_ike_sa_leaves_the_others_up() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let explode = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut p = pair(ike, "aes128gcm16");
+    let mut bcfg = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    bcfg.remote_id = None;
+    p.b.ep = Endpoint::new(
+        EngineConfig::default(),
+        Box::new(FaultyRng(TestRng(8), explode.clone())),
+    );
+    p.b.ep
+        .set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    p.b.ep.load(p.now, vec![bcfg], psk("lab-psk"));
+    established(&mut p);
+    // C, another peer of B.
+    let mut c = Endpoint::new(EngineConfig::default(), Box::new(TestRng(77)));
+    c.set_local_addrs(Some(SocketAddr::new(ip("192.0.2.9"), 500)), None);
+    c.load(
+        p.now,
+        vec![peer_cfg(
+            "lab",
+            "venus.example.org",
+            "sun.example.org",
+            ike,
+            "aes128gcm16",
+            Some(B),
+        )],
+        psk("lab-psk"),
+    );
+    c.initiate(p.now, "lab", None).unwrap();
+    pump(&mut c, &mut p.b.ep, p.now);
+    assert_eq!(p.b.ep.ike_sas().len(), 2);
+    let spi_c = c.ike_sas()[0].children[0].spi_in;
+
+    explode.store(true, std::sync::atomic::Ordering::Relaxed);
+    let spi_a = p.a.installed[0].inbound.spi;
+    p.a.ep.rekey_child(p.now, spi_a).unwrap();
+    p.run();
+    explode.store(false, std::sync::atomic::Ordering::Relaxed);
+
+    assert_eq!(p.b.ep.stats().internal_errors, 1);
+    let left = p.b.ep.ike_sas();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].remote_id, "venus.example.org");
+    assert!(p.b.events.iter().any(|e| matches!(
+        e,
+        Event::IkeDown {
+            reason: Failure::Local(_),
+            ..
+        }
+    )));
+    assert_eq!(
+        p.b.deleted,
+        vec![p.b.installed[0].inbound.spi],
+        "A's CHILD SA left B's data plane"
+    );
+    // C's SA still works: rekey its child.
+    c.rekey_child(p.now, spi_c).unwrap();
+    pump(&mut c, &mut p.b.ep, p.now);
+    let ci = &c.ike_sas()[0];
+    assert_eq!(ci.state, "ESTABLISHED");
+    assert!(ci
+        .children
+        .iter()
+        .any(|x| x.spi_in != spi_c && x.state == "INSTALLED"));
+    // And A can connect again.
+    p.a.ep.terminate_conn(p.now, "lab");
+    p.advance(Duration::from_secs(200));
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(Pair::ike_up(&p.a), 2);
+    assert_eq!(p.b.ep.ike_sas().len(), 2);
     p.assert_child_pair();
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::CryptoRngCore;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::engine::config::{AddrMatch, ChildConfig, EngineConfig, PeerConfig, SharedKey};
 use crate::engine::guard::{InitGuard, InitRequest, Verdict};
@@ -33,6 +33,8 @@ pub struct Stats {
     pub init_dropped: u64,
     /// Log lines about unauthenticated peers suppressed by the rate limit.
     pub warnings_suppressed: u64,
+    /// IKE SAs deleted because handling them panicked (a bug, contained).
+    pub internal_errors: u64,
     /// IKE SAs currently half-open (responder).
     pub half_open: usize,
     /// IKE SAs in total.
@@ -491,18 +493,9 @@ impl Endpoint {
             debug!(remote = %d.remote, spi = %format!("{key:016x}"), "dropping message for an unknown IKE_SA");
             return;
         }
-        let mut notes = Vec::new();
-        {
-            let mut sa = self.sas.remove(&key).expect("checked");
-            let sas = &self.sas;
-            let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
-            let mut inuse2 =
-                |spi: u32| spis.contains(&spi) || sas.values().any(|s| s.has_spi_in(spi));
-            let mut ctx = ctx!(self, now, notes, inuse2);
-            sa.handle(&mut ctx, &msg, d.data, d.remote, d.local, d.nat_t);
-            self.put_back(sa);
-        }
-        self.process_notes(now, notes);
+        self.with_sa(now, key, |sa, ctx| {
+            sa.handle(ctx, &msg, d.data, d.remote, d.local, d.nat_t)
+        });
     }
 
     fn put_back(&mut self, sa: IkeSa) {
@@ -531,12 +524,14 @@ impl Endpoint {
                 ty, data,
             )))],
         );
-        self.transmits.push_back(Transmit {
-            local: d.local,
-            remote: d.remote,
-            nat_t: d.nat_t,
-            data: m.emit(),
-        });
+        if let Ok(data) = m.try_emit() {
+            self.transmits.push_back(Transmit {
+                local: d.local,
+                remote: d.remote,
+                nat_t: d.nat_t,
+                data,
+            });
+        }
     }
 
     /// An IKE_SA_INIT request (RFC 7296 §1.2): a retransmission is
@@ -547,13 +542,9 @@ impl Endpoint {
         // A retransmission of an IKE_SA_INIT we answered (§2.1).
         if let Some(k) = self.guard.half_open.lookup(spi_i, d.remote) {
             if self.sas.contains_key(&k) {
-                let mut notes = Vec::new();
-                let mut inuse = |_: u32| false;
-                let mut sa = self.sas.remove(&k).expect("present");
-                let mut ctx = ctx!(self, now, notes, inuse);
-                sa.handle(&mut ctx, msg, d.data, d.remote, d.local, d.nat_t);
-                self.put_back(sa);
-                self.process_notes(now, notes);
+                self.with_sa(now, k, |sa, ctx| {
+                    sa.handle(ctx, msg, d.data, d.remote, d.local, d.nat_t)
+                });
                 return;
             }
         }
@@ -632,32 +623,69 @@ impl Endpoint {
         let sas = &self.sas;
         let mut inuse = |spi: u32| sas.values().any(|s| s.has_spi_in(spi));
         let mut ctx = ctx!(self, now, notes, inuse);
-        if let Some(sa) =
+        let answered = contain(|| {
             IkeSa::respond_init(&mut ctx, peer, msg, d.data, d.local, d.remote, d.nat_t)
-        {
-            self.guard.half_open.insert(spi_i, d.remote, sa.id.0);
-            self.sas.insert(sa.id.0, sa);
+        });
+        match answered {
+            Ok(Some(sa)) => {
+                self.guard.half_open.insert(spi_i, d.remote, sa.id.0);
+                self.sas.insert(sa.id.0, sa);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                error!(remote = %d.remote, "internal error answering IKE_SA_INIT: {why}");
+                return;
+            }
         }
         self.process_notes(now, notes);
     }
 
     /// Runs `f` on one SA with a context, then puts it back and handles its
-    /// follow-ups.
+    /// follow-ups. A panic in `f` (a bug: nothing a peer sends should
+    /// cause one) is contained: that IKE SA is deleted locally with its
+    /// CHILD SAs, every other SA goes on.
     fn with_sa(&mut self, now: Instant, key: u64, f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>)) {
         let Some(mut sa) = self.sas.remove(&key) else {
             return;
         };
         let mut notes = Vec::new();
-        {
+        let outcome = {
             let sas = &self.sas;
             let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
             let mut inuse =
                 |spi: u32| spis.contains(&spi) || sas.values().any(|s| s.has_spi_in(spi));
             let mut ctx = ctx!(self, now, notes, inuse);
-            f(&mut sa, &mut ctx);
+            contain(|| f(&mut sa, &mut ctx))
+        };
+        match outcome {
+            Ok(()) => {
+                self.put_back(sa);
+                self.process_notes(now, notes);
+            }
+            Err(why) => self.bury(sa, &why),
         }
-        self.put_back(sa);
-        self.process_notes(now, notes);
+    }
+
+    /// Drops an IKE SA whose handling panicked: its CHILD SAs leave the
+    /// data plane and the daemon hears it is down; its state is not trusted
+    /// for anything more (not even a DELETE to the peer, whose DPD or
+    /// retransmissions find out).
+    fn bury(&mut self, mut sa: IkeSa, why: &str) {
+        error!(
+            conn = %sa.peer.name,
+            "internal error in IKE_SA {}[{}] ({}): {why}; deleting it locally, other SAs are not affected",
+            sa.peer.name,
+            sa.unique_id,
+            sa.id
+        );
+        self.guard.half_open.remove(sa.id.0);
+        self.stats.internal_errors += 1;
+        self.actions.extend(IkeSa::orphaned(sa.take_children()));
+        self.events.push_back(Event::IkeDown {
+            id: sa.id,
+            conn: sa.peer.name.clone(),
+            reason: Failure::Local(format!("internal error: {why}")),
+        });
     }
 
     fn process_notes(&mut self, now: Instant, notes: Vec<Note>) {
@@ -778,4 +806,16 @@ impl Endpoint {
         self.sas.retain(|_, s| s.state != State::Dead);
         let _ = PayloadType::NONE;
     }
+}
+
+/// Runs `f`, turning a panic into its message: the last resort that keeps
+/// one IKE SA's bug from taking every tunnel down. Not a substitute for
+/// fixing the panic (the fuzz targets look for them).
+fn contain<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| e.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into())
+    })
 }

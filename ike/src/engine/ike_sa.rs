@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::CryptoRngCore;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::crypto::{
     check_peer_public, psk_auth, rekey_skeyseed, signed_octets, verify_psk_auth, ChildKeys,
@@ -27,15 +27,19 @@ use crate::engine::types::{
 };
 use crate::proposal::{proposal_name, select, Preference, SelectOptions};
 use crate::wire::{
-    emit_payload_chain, parse_payload_chain, AuthMethod, AuthPayload, DeletePayload, DhGroup,
-    ExchangeType, Flags, Header, Identification, KePayload, Message, NoncePayload, NotifyPayload,
-    NotifyType, Payload, PayloadBody, PayloadType, Proposal, ProtocolId, SaPayload, SkPayload,
-    SkfPayload, TransformType, TsPayload,
+    check_payload_chain, parse_payload_chain, try_emit_payload_chain, AuthMethod, AuthPayload,
+    DeletePayload, DhGroup, ExchangeType, Flags, Header, Identification, KePayload, Message,
+    NoncePayload, NotifyPayload, NotifyType, Payload, PayloadBody, PayloadType, Proposal,
+    ProtocolId, SaPayload, SkPayload, SkfPayload, TransformType, TsPayload,
 };
 
 /// Our nonce length: 32 octets, at least half the PRF key size of every PRF
 /// we negotiate (RFC 7296 §2.10).
 const NONCE_LEN: usize = 32;
+
+/// Traffic selectors one TS payload can carry (the Number of TSs is one
+/// octet, RFC 7296 §3.13).
+const MAX_TS: usize = 255;
 
 /// Everything a step may touch outside its IKE SA.
 pub(crate) struct Ctx<'a> {
@@ -697,7 +701,15 @@ impl IkeSa {
     fn send_init(&mut self, ctx: &mut Ctx<'_>) {
         let payloads = self.init_payloads(ctx);
         let msg = Message::new(self.header(ExchangeType::IKE_SA_INIT, false, 0), payloads);
-        let bytes = msg.emit();
+        let bytes = match msg.try_emit() {
+            Ok(b) => b,
+            Err(e) => {
+                return self.fail(
+                    ctx,
+                    Failure::Local(format!("cannot encode IKE_SA_INIT: {e}")),
+                )
+            }
+        };
         self.init_request = bytes.clone();
         self.state = State::InitSent;
         self.next_out = 0;
@@ -896,7 +908,8 @@ impl IkeSa {
 
     /// Seals `payloads` into one SK message, or into SKF fragments when it
     /// would exceed the fragment size and fragmentation was negotiated
-    /// (RFC 7383 §2.5).
+    /// (RFC 7383 §2.5). Fails, without panicking, on payloads the codec
+    /// cannot encode ([`Message::check`]) or a cipher failure.
     fn seal(
         &self,
         ctx: &mut Ctx<'_>,
@@ -904,17 +917,17 @@ impl IkeSa {
         response: bool,
         msg_id: u32,
         payloads: &[Payload],
-    ) -> Vec<Vec<u8>> {
-        let cipher = self.out.as_ref().expect("keys before encrypted messages");
+    ) -> Result<Vec<Vec<u8>>, String> {
+        let cipher = self.out.as_ref().ok_or("no keys yet")?;
         let mut inner = Vec::new();
-        let first = emit_payload_chain(payloads, &mut inner);
+        let first = try_emit_payload_chain(payloads, &mut inner).map_err(|e| e.to_string())?;
         let header = self.header(exchange, response, msg_id);
         let overhead =
             if self.remote.is_ipv4() { 20 } else { 40 } + 8 + if self.nat_t { 4 } else { 0 };
         let max = ctx.cfg.fragment_size.saturating_sub(overhead);
         let whole = Header::LEN + 4 + cipher.sealed_len(inner.len());
         if !self.frag || whole <= max {
-            return vec![self.seal_one(ctx, header, first, &inner, None)];
+            return Ok(vec![self.seal_one(ctx, header, first, &inner, None)?]);
         }
         // Largest plaintext chunk whose SKF message fits.
         let room = max.saturating_sub(Header::LEN + 8);
@@ -925,18 +938,15 @@ impl IkeSa {
         let chunk = chunk.max(1);
         let total = inner.len().div_ceil(chunk);
         let Ok(total16) = u16::try_from(total) else {
-            warn!("message too large to fragment");
-            return vec![self.seal_one(ctx, header, first, &inner, None)];
+            return Ok(vec![self.seal_one(ctx, header, first, &inner, None)?]);
         };
-        inner
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| {
-                let num = (i + 1) as u16;
-                let f = if num == 1 { first } else { PayloadType::NONE };
-                self.seal_one(ctx, header, f, part, Some((num, total16)))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(total);
+        for (i, part) in inner.chunks(chunk).enumerate() {
+            let num = u16::try_from(i + 1).unwrap_or(total16);
+            let f = if num == 1 { first } else { PayloadType::NONE };
+            out.push(self.seal_one(ctx, header, f, part, Some((num, total16)))?);
+        }
+        Ok(out)
     }
 
     fn seal_one(
@@ -946,8 +956,8 @@ impl IkeSa {
         first: PayloadType,
         plain: &[u8],
         frag: Option<(u16, u16)>,
-    ) -> Vec<u8> {
-        let cipher = self.out.as_ref().expect("keys");
+    ) -> Result<Vec<u8>, String> {
+        let cipher = self.out.as_ref().ok_or("no keys yet")?;
         let len = cipher.sealed_len(plain.len());
         let body = vec![0u8; len];
         let payload = match frag {
@@ -960,13 +970,59 @@ impl IkeSa {
             }),
         };
         let msg = Message::new(header, vec![Payload::new(payload)]);
-        let mut out = msg.emit();
-        let off = out.len() - len;
-        match cipher.seal(&out[..off], plain, ctx.rng) {
-            Ok(sealed) if sealed.len() == len => out[off..].copy_from_slice(&sealed),
-            _ => warn!("sealing failed"),
+        let mut out = msg.try_emit().map_err(|e| e.to_string())?;
+        let off = out
+            .len()
+            .checked_sub(len)
+            .ok_or("SK body longer than the message")?;
+        let (aad, body) = out.split_at_mut(off);
+        let sealed = cipher
+            .seal(aad, plain, ctx.rng)
+            .map_err(|e| e.to_string())?;
+        if sealed.len() != body.len() {
+            return Err("sealed length differs from the SK body".into());
         }
-        out
+        body.copy_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Sends a request we make with the next message ID; `false` (logged)
+    /// when it cannot be encoded.
+    fn send_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        payloads: &[Payload],
+        req: Req,
+    ) -> bool {
+        let id = self.next_out;
+        match self.seal(ctx, exchange, false, id, payloads) {
+            Ok(packets) => {
+                self.next_out = id.wrapping_add(1);
+                self.start_request(ctx, req, id, packets);
+                true
+            }
+            Err(e) => {
+                error!(conn = %self.conn(), "cannot encode our {exchange} request: {e}");
+                false
+            }
+        }
+    }
+
+    /// Sends (and caches, §2.1) our response to request `id`; a response
+    /// that cannot be encoded is logged and not sent.
+    fn respond(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        id: u32,
+        request: &[u8],
+        payloads: &[Payload],
+    ) {
+        match self.seal(ctx, exchange, true, id, payloads) {
+            Ok(packets) => self.cache_and_send(ctx, id, request, packets),
+            Err(e) => error!(conn = %self.conn(), "cannot encode our {exchange} response: {e}"),
+        }
     }
 
     /// Decrypts an SK message or collects an SKF fragment. Returns the inner
@@ -1153,7 +1209,12 @@ impl IkeSa {
         if let Some(c) = &child {
             p.extend(self.child_request_payloads(c));
         }
-        let packets = self.seal(ctx, ExchangeType::IKE_AUTH, false, 1, &p);
+        let packets = match self.seal(ctx, ExchangeType::IKE_AUTH, false, 1, &p) {
+            Ok(x) => x,
+            Err(e) => {
+                return self.fail(ctx, Failure::Local(format!("cannot encode IKE_AUTH: {e}")))
+            }
+        };
         self.state = State::AuthSent;
         self.next_out = 2;
         self.start_request(ctx, Req::Auth(child), 1, packets);
@@ -1346,6 +1407,37 @@ impl IkeSa {
                 Failure::Protocol("no traffic selectors in response".into()),
             );
         };
+        // The responder may answer a transport mode request in tunnel mode,
+        // never the other way round (RFC 7296 §1.3.1).
+        let responder_transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        if responder_transport && c.cfg.mode != Mode::Transport {
+            return fail(
+                self,
+                ctx,
+                Failure::Protocol(
+                    "responder chose transport mode; we asked for tunnel mode".into(),
+                ),
+            );
+        }
+        let transport = responder_transport;
+        // Transport mode across a NAT: the selectors of a NATed side name
+        // the NAT's address (§2.23.1, strongSwan's get_transport_nat_ts).
+        let (tsi, tsr) = if transport {
+            (
+                if self.nat_local {
+                    ts::transport_nat(&tsi, self.local.ip())
+                } else {
+                    tsi
+                },
+                if self.nat_remote {
+                    ts::transport_nat(&tsr, self.remote.ip())
+                } else {
+                    tsr
+                },
+            )
+        } else {
+            (tsi, tsr)
+        };
         if tsi.is_empty()
             || tsr.is_empty()
             || !ts::all_within(&tsi, &c.local_ts)
@@ -1375,6 +1467,11 @@ impl IkeSa {
             None => (self.ni.clone(), self.nr.clone()),
         };
         let mut c = c;
+        c.cfg.mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
         c.local_ts = tsi;
         c.remote_ts = tsr;
         self.install_child(ctx, c, chosen, spi_out, nonces, ke_secret, true);
@@ -1561,12 +1658,14 @@ impl IkeSa {
             };
             h.spi_r = [0; 8];
             let m = Message::new(h, vec![notify(ty, data)]);
-            ctx.transmits.push_back(Transmit {
-                local,
-                remote,
-                nat_t,
-                data: m.emit(),
-            });
+            if let Ok(data) = m.try_emit() {
+                ctx.transmits.push_back(Transmit {
+                    local,
+                    remote,
+                    nat_t,
+                    data,
+                });
+            }
         };
         // Everything that can refuse the request comes before any key is
         // generated: a refused request costs no key generation.
@@ -1608,7 +1707,7 @@ impl IkeSa {
             limited!(
                 ctx,
                 info,
-                "peer {remote} sent KE of group {}, requesting {group}",
+                "peer sent KE of group {}, requesting {group} (from {remote})",
                 ke.group
             );
             reply_error(
@@ -1694,7 +1793,13 @@ impl IkeSa {
         ));
         s.proposal = Some(chosen);
         let m = Message::new(s.header(ExchangeType::IKE_SA_INIT, true, 0), out);
-        let bytes = m.emit();
+        let bytes = match m.try_emit() {
+            Ok(b) => b,
+            Err(e) => {
+                error!(%remote, "cannot encode our IKE_SA_INIT response: {e}");
+                return None;
+            }
+        };
         s.init_response = bytes.clone();
         s.cached = Some(Cached {
             msg_id: 0,
@@ -1810,20 +1915,15 @@ impl IkeSa {
                 Err(n) => out.push(n),
             }
         }
-        let packets = self.seal(ctx, ExchangeType::IKE_AUTH, true, msg_id, &out);
-        self.cache_and_send(ctx, msg_id, &[], packets);
+        self.respond(ctx, ExchangeType::IKE_AUTH, msg_id, &[], &out);
     }
 
     fn auth_failed(&mut self, ctx: &mut Ctx<'_>, msg_id: u32, why: String) {
         warn!(conn = %self.conn(), remote = %self.remote, "authentication failed: {why}; sending AUTHENTICATION_FAILED");
-        let packets = self.seal(
-            ctx,
-            ExchangeType::IKE_AUTH,
-            true,
-            msg_id,
-            &[notify(NotifyType::AUTHENTICATION_FAILED, vec![])],
-        );
-        self.send(ctx, &packets);
+        let refusal = [notify(NotifyType::AUTHENTICATION_FAILED, vec![])];
+        if let Ok(packets) = self.seal(ctx, ExchangeType::IKE_AUTH, true, msg_id, &refusal) {
+            self.send(ctx, &packets);
+        }
         self.die(ctx, Failure::AuthFailed(why));
     }
 
@@ -1841,7 +1941,30 @@ impl IkeSa {
         let Some((tsi, tsr)) = find_ts(p) else {
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         };
-        let transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let wants_transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        // In transport mode the selectors of a NATed side name its private
+        // address; the SA carries the address seen across the NAT
+        // (strongSwan's get_transport_nat_ts, RFC 7296 §2.23.1). Never in
+        // tunnel mode: there `dynamic` is the peer's IKE address and
+        // nothing else, whatever NAT the peer claims.
+        let nat_ts = |tsi: &[Ts], tsr: &[Ts]| {
+            let i = if self.nat_remote {
+                ts::transport_nat(tsi, self.remote.ip())
+            } else {
+                tsi.to_vec()
+            };
+            let r = if self.nat_local {
+                ts::transport_nat(tsr, self.local.ip())
+            } else {
+                tsr.to_vec()
+            };
+            (i, r)
+        };
+        let (sel_tsi, sel_tsr) = if wants_transport {
+            nat_ts(&tsi, &tsr)
+        } else {
+            (tsi.clone(), tsr.clone())
+        };
         // The child config: for a rekey the existing one; otherwise, among
         // those whose selectors intersect the request, the best match
         // (strongSwan's select_child_cfg: selectors equal to the offer beat
@@ -1854,11 +1977,11 @@ impl IkeSa {
                 let mut best: Option<(u32, &ChildConfig)> = None;
                 for c in &self.peer.children {
                     let l = resolve_ts(&c.local_ts, self.local);
-                    let r = self.remote_dynamic(&c.remote_ts, &tsi);
-                    if ts::narrow(&tsr, &l).is_empty() || ts::narrow(&tsi, &r).is_empty() {
+                    let r = resolve_ts(&c.remote_ts, self.remote);
+                    if !ts::intersects(&sel_tsr, &l) || !ts::intersects(&sel_tsi, &r) {
                         continue;
                     }
-                    let score = ts::match_score(&tsr, &l) + ts::match_score(&tsi, &r);
+                    let score = ts::match_score(&sel_tsr, &l) + ts::match_score(&sel_tsi, &r);
                     if best.is_none_or(|(b, _)| score > b) {
                         best = Some((score, c));
                     }
@@ -1866,19 +1989,56 @@ impl IkeSa {
                 best.map(|(_, c)| c.clone())
             }
         };
-        let Some(cfg) = cfg else {
-            warn!(
-                conn = %self.conn(),
-                "no CHILD_SA config matches {} === {}; sending TS_UNACCEPTABLE",
-                ts::list(&tsr),
-                ts::list(&tsi)
+        let Some(mut cfg) = cfg else {
+            limited!(
+                ctx,
+                warn,
+                "{}: no CHILD_SA config matches {} === {}; sending TS_UNACCEPTABLE",
+                self.conn(),
+                bounded_list(&tsr, 8, 300),
+                bounded_list(&tsi, 8, 300)
             );
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         };
+        // Transport mode only when the peer asks, the config says so, the
+        // data plane can, and the selectors are host to host (§1.3.1);
+        // else tunnel mode (and the response says nothing).
+        let transport = wants_transport
+            && cfg.mode == Mode::Transport
+            && ctx.cfg.transport_mode_supported
+            && ts::all_hosts(&sel_tsi)
+            && ts::all_hosts(&sel_tsr);
+        if wants_transport && !transport {
+            debug!("peer asked for transport mode; using tunnel mode");
+        }
+        cfg.mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
+        let (tsi, tsr) = if transport {
+            (sel_tsi, sel_tsr)
+        } else {
+            (tsi, tsr)
+        };
         let l = resolve_ts(&cfg.local_ts, self.local);
-        let r = self.remote_dynamic(&cfg.remote_ts, &tsi);
-        let new_tsr = ts::narrow(&tsr, &l);
-        let new_tsi = ts::narrow(&tsi, &r);
+        let r = resolve_ts(&cfg.remote_ts, self.remote);
+        // §3.13: a TS payload holds at most 255 selectors; narrowing a
+        // hostile offer could make more.
+        let (Some(new_tsr), Some(new_tsi)) = (
+            ts::narrow_bounded(&tsr, &l, MAX_TS),
+            ts::narrow_bounded(&tsi, &r, MAX_TS),
+        ) else {
+            limited!(
+                ctx,
+                warn,
+                "{}: narrowing {} === {} gives more than {MAX_TS} traffic selectors; sending TS_UNACCEPTABLE",
+                self.conn(),
+                bounded_list(&tsr, 4, 200),
+                bounded_list(&tsi, 4, 200)
+            );
+            return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
+        };
         if new_tsi.is_empty() || new_tsr.is_empty() {
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         }
@@ -1889,9 +2049,6 @@ impl IkeSa {
             {
                 info!(conn = %self.conn(), child = %cfg.name, "narrowed the {fam} traffic selectors away");
             }
-        }
-        if transport && (cfg.mode != Mode::Transport || !ctx.cfg.transport_mode_supported) {
-            debug!("peer asked for transport mode; using tunnel mode");
         }
         let pfs = !first;
         let opts = SelectOptions {
@@ -1984,6 +2141,19 @@ impl IkeSa {
         let [a, b] = ts_payloads(&new_tsi, &new_tsr);
         out.push(a);
         out.push(b);
+        if cfg.mode == Mode::Transport {
+            out.push(notify(NotifyType::USE_TRANSPORT_MODE, vec![]));
+        }
+        // Install only what the response can carry.
+        if let Err(e) = check_payload_chain(&out) {
+            limited!(
+                ctx,
+                warn,
+                "{}: CHILD_SA response cannot be encoded ({e}); sending TS_UNACCEPTABLE",
+                self.conn()
+            );
+            return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
+        }
         let pending = PendingChild {
             cfg,
             spi_in,
@@ -1996,18 +2166,6 @@ impl IkeSa {
         };
         self.install_child(ctx, pending, chosen, spi_out, nonces, g_ir, false);
         Ok(out)
-    }
-
-    /// The peer's selectors as a responder: `dynamic` is the peer's
-    /// address; behind a NAT (§2.23) that is the NAT's, so a single-host
-    /// selector the initiator proposes for itself is accepted too, as
-    /// strongSwan does for NATed hosts.
-    fn remote_dynamic(&self, specs: &[TsSpec], proposed: &[Ts]) -> Vec<Ts> {
-        let mut r = resolve_ts(specs, self.remote);
-        if self.nat_remote && specs.contains(&TsSpec::Dynamic) {
-            r.extend(proposed.iter().filter(|t| t.start == t.end).copied());
-        }
-        r
     }
 
     fn cache_and_send(
@@ -2197,27 +2355,24 @@ impl IkeSa {
             }
             ExchangeType::CREATE_CHILD_SA if self.is_usable() => {
                 let out = self.on_create_child_request(ctx, &p);
-                let packets = self.seal(ctx, ExchangeType::CREATE_CHILD_SA, true, id, &out);
-                self.cache_and_send(ctx, id, raw, packets);
+                self.respond(ctx, ExchangeType::CREATE_CHILD_SA, id, raw, &out);
             }
             ExchangeType::INFORMATIONAL if self.state != State::HalfOpen => {
                 let (out, kill) = self.on_informational(ctx, &p);
-                let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, true, id, &out);
-                self.cache_and_send(ctx, id, raw, packets);
+                self.respond(ctx, ExchangeType::INFORMATIONAL, id, raw, &out);
                 if kill {
                     self.die(ctx, Failure::DeletedByPeer);
                 }
             }
             ex => {
                 debug!(conn = %self.conn(), "unexpected {ex} request in state {:?}", self.state);
-                let packets = self.seal(
+                self.respond(
                     ctx,
                     ex,
-                    true,
                     id,
+                    raw,
                     &[notify(NotifyType::INVALID_SYNTAX, vec![])],
                 );
-                self.cache_and_send(ctx, id, raw, packets);
             }
         }
     }
@@ -2543,10 +2698,22 @@ impl IkeSa {
         if c.cfg.mode == Mode::Transport {
             p.push(notify(NotifyType::USE_TRANSPORT_MODE, vec![]));
         }
-        let id = self.next_out;
-        self.next_out += 1;
-        let packets = self.seal(ctx, ExchangeType::CREATE_CHILD_SA, false, id, &p);
-        self.start_request(ctx, Req::CreateChild(Box::new(c)), id, packets);
+        let name = c.cfg.name.clone();
+        if !self.send_request(
+            ctx,
+            ExchangeType::CREATE_CHILD_SA,
+            &p,
+            Req::CreateChild(Box::new(c)),
+        ) {
+            ctx.events.push_back(Event::ChildDown {
+                ike: self.id,
+                conn: self.peer.name.clone(),
+                child: name,
+                spi_in: 0,
+                spi_out: 0,
+                reason: Failure::Local("the CREATE_CHILD_SA request cannot be encoded".into()),
+            });
+        }
     }
 
     // ------------------------------------------------------------------
@@ -2587,21 +2754,14 @@ impl IkeSa {
                 data: ke.public_value().to_vec(),
             })),
         ];
-        let id = self.next_out;
-        self.next_out += 1;
-        let packets = self.seal(ctx, ExchangeType::CREATE_CHILD_SA, false, id, &p);
         info!(conn = %self.conn(), "rekeying IKE_SA {}[{}]", self.conn(), self.unique_id);
-        self.start_request(
-            ctx,
-            Req::RekeyIke {
-                spi,
-                nonce,
-                ke,
-                proposals,
-            },
-            id,
-            packets,
-        );
+        let req = Req::RekeyIke {
+            spi,
+            nonce,
+            ke,
+            proposals,
+        };
+        self.send_request(ctx, ExchangeType::CREATE_CHILD_SA, &p, req);
     }
 
     fn respond_rekey_ike(&mut self, ctx: &mut Ctx<'_>, p: &[Payload], ni: Vec<u8>) -> Vec<Payload> {
@@ -3100,18 +3260,13 @@ impl IkeSa {
                         spi_size: 4,
                         spis: vec![spi.to_be_bytes().to_vec()],
                     }))];
-                    let id = self.next_out;
-                    self.next_out += 1;
-                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, false, id, &p);
-                    self.start_request(
-                        ctx,
-                        Req::Delete {
-                            ike: false,
-                            spis: vec![spi],
-                        },
-                        id,
-                        packets,
-                    );
+                    let req = Req::Delete {
+                        ike: false,
+                        spis: vec![spi],
+                    };
+                    if !self.send_request(ctx, ExchangeType::INFORMATIONAL, &p, req) {
+                        self.remove_child(ctx, spi, Failure::DeletedLocally);
+                    }
                 }
                 Task::DeleteIke => {
                     let p = vec![Payload::new(PayloadBody::Delete(DeletePayload {
@@ -3122,25 +3277,17 @@ impl IkeSa {
                     if self.state != State::Rekeyed {
                         self.state = State::Deleting;
                     }
-                    let id = self.next_out;
-                    self.next_out += 1;
-                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, false, id, &p);
                     info!(conn = %self.conn(), "deleting IKE_SA {}[{}]", self.conn(), self.unique_id);
-                    self.start_request(
-                        ctx,
-                        Req::Delete {
-                            ike: true,
-                            spis: vec![],
-                        },
-                        id,
-                        packets,
-                    );
+                    let req = Req::Delete {
+                        ike: true,
+                        spis: vec![],
+                    };
+                    if !self.send_request(ctx, ExchangeType::INFORMATIONAL, &p, req) {
+                        return self.die(ctx, Failure::DeletedLocally);
+                    }
                 }
                 Task::Dpd => {
-                    let id = self.next_out;
-                    self.next_out += 1;
-                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, false, id, &[]);
-                    self.start_request(ctx, Req::Dpd, id, packets);
+                    self.send_request(ctx, ExchangeType::INFORMATIONAL, &[], Req::Dpd);
                 }
             }
         }
