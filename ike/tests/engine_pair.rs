@@ -2506,3 +2506,191 @@ fn a_panic_in_one_ike_sa_leaves_the_others_up() {
     assert_eq!(p.b.ep.ike_sas().len(), 2);
     p.assert_child_pair();
 }
+
+#[path = "common/rogue.rs"]
+mod rogue;
+
+/// B as a responder for rogue initiators: any identity with the lab PSK.
+fn victim(ecfg: EngineConfig, now: Instant) -> Endpoint {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    b.remote_id = None;
+    let mut ep = Endpoint::new(ecfg, Box::new(TestRng(31)));
+    ep.set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    ep.load(now, vec![b], psk("lab-psk"));
+    ep
+}
+
+/// A rogue initiator that completed IKE_SA_INIT with `ep` from
+/// 198.51.100.`n`.
+fn rogue_at(ep: &mut Endpoint, now: Instant, n: u8) -> rogue::Rogue {
+    rogue::Rogue::init(
+        ep,
+        now,
+        SocketAddr::new(IpAddr::from([198, 51, 100, n]), 500),
+        SocketAddr::new(ip(B), 500),
+        "aes128gcm16-prfsha256-ecp256",
+        u64::from(n),
+    )
+    .unwrap()
+}
+
+/// A valid IKE_AUTH payload chain of the rogue (identity
+/// moon.example.org, the lab PSK), padded with a Vendor ID to `len`
+/// octets; returns the first payload type and the bytes.
+fn padded_auth(r: &rogue::Rogue, len: usize) -> (ike::wire::PayloadType, Vec<u8>) {
+    let mut p = r.auth_payloads(&fqdn("moon.example.org"), b"lab-psk");
+    let mut inner = Vec::new();
+    ike::wire::emit_payload_chain(&p, &mut inner);
+    let pad = len.saturating_sub(inner.len() + 4);
+    p.push(ike::wire::Payload::new(ike::wire::PayloadBody::VendorId(
+        vec![0x42; pad],
+    )));
+    inner.clear();
+    let first = ike::wire::emit_payload_chain(&p, &mut inner);
+    (first, inner)
+}
+
+/// Sends `inner` as IKE_AUTH (message 1) in fragments of `size` octets;
+/// returns how many datagrams the victim answered with.
+fn send_fragmented(
+    ep: &mut Endpoint,
+    now: Instant,
+    r: &mut rogue::Rogue,
+    first: ike::wire::PayloadType,
+    inner: &[u8],
+    size: usize,
+) -> usize {
+    let chunks: Vec<&[u8]> = inner.chunks(size).collect();
+    let total = chunks.len() as u16;
+    let mut answers = 0;
+    for (i, c) in chunks.iter().enumerate() {
+        let d = r.fragment(ExchangeType::IKE_AUTH, 1, first, i as u16 + 1, total, c);
+        answers += r.send(ep, now, &d).len();
+    }
+    answers
+}
+
+/// Issue 11 §2: reassembly took up to 65,535 fragments of any size, with
+/// no byte cap and no timeout (an unauthenticated peer that only completed
+/// IKE_SA_INIT grew vtid by ~150 MiB in 5 s). Now a message is at most
+/// `max_packet` octets (10000, as strongSwan) in at most 255 fragments:
+/// beyond, the partial message is dropped and nothing is answered.
+#[test]
+fn fragment_reassembly_is_bounded_in_size_and_count() {
+    let now = Instant::now();
+    let mut b = victim(EngineConfig::default(), now);
+    // Within the limits: a 9000-octet IKE_AUTH in 10 fragments works.
+    let mut r = rogue_at(&mut b, now, 1);
+    let (first, inner) = padded_auth(&r, 9000);
+    assert!(send_fragmented(&mut b, now, &mut r, first, &inner, 900) > 0);
+    assert_eq!(b.stats().half_open, 0, "authenticated");
+    // 12000 octets: dropped when the total passes 10000.
+    let mut r = rogue_at(&mut b, now, 2);
+    let (first, inner) = padded_auth(&r, 12000);
+    assert_eq!(send_fragmented(&mut b, now, &mut r, first, &inner, 1000), 0);
+    assert_eq!(b.stats().half_open, 1, "still half-open");
+    assert_eq!(
+        b.stats().reassembly_bytes,
+        0,
+        "the partial message was dropped"
+    );
+    // A short message in 300 fragments: more than 255, dropped.
+    let mut r = rogue_at(&mut b, now, 3);
+    let (first, inner) = padded_auth(&r, 600);
+    assert_eq!(send_fragmented(&mut b, now, &mut r, first, &inner, 2), 0);
+    assert_eq!(b.stats().reassembly_bytes, 0);
+    assert_eq!(b.stats().half_open, 2);
+    // What a peer can make B hold while it tries: never more than
+    // max_packet per IKE SA.
+    let mut r = rogue_at(&mut b, now, 4);
+    for i in 1..=200u16 {
+        let d = r.fragment(
+            ExchangeType::IKE_AUTH,
+            1,
+            ike::wire::PayloadType::IDI,
+            i,
+            255,
+            &[7; 1000],
+        );
+        r.send(&mut b, now, &d);
+        assert!(b.stats().reassembly_bytes <= 10_000, "{:?}", b.stats());
+    }
+}
+
+/// A message whose fragments do not all arrive within `fragment_timeout`
+/// is dropped; the peer's retransmission of every fragment then works.
+#[test]
+fn partial_messages_time_out() {
+    let mut now = Instant::now();
+    let mut b = victim(EngineConfig::default(), now);
+    let mut r = rogue_at(&mut b, now, 1);
+    let (first, inner) = padded_auth(&r, 3000);
+    let chunks: Vec<Vec<u8>> = inner.chunks(1000).map(<[u8]>::to_vec).collect();
+    for (i, c) in chunks.iter().enumerate().take(2) {
+        let d = r.fragment(ExchangeType::IKE_AUTH, 1, first, i as u16 + 1, 3, c);
+        r.send(&mut b, now, &d);
+    }
+    assert_eq!(b.stats().reassembly_bytes, 2000);
+    let due = b.poll_timeout().unwrap();
+    assert!(
+        due <= now + Duration::from_secs(10),
+        "a deadline for the partial message"
+    );
+    now += Duration::from_secs(11);
+    b.handle_timeout(now);
+    assert_eq!(b.stats().reassembly_bytes, 0);
+    let d = r.fragment(ExchangeType::IKE_AUTH, 1, first, 3, 3, &chunks[2]);
+    assert!(r.send(&mut b, now, &d).is_empty(), "the first two are gone");
+    // The whole message again: answered.
+    assert!(send_fragmented(&mut b, now, &mut r, first, &inner, 1000) > 0);
+    assert_eq!(b.stats().half_open, 0);
+}
+
+/// Memory all IKE SAs together hold in partial messages is bounded
+/// (`max_reassembly_total`), and datagrams over `max_packet` are not read.
+#[test]
+fn reassembly_memory_is_bounded_overall() {
+    let now = Instant::now();
+    let e = EngineConfig {
+        max_reassembly_total: 50_000,
+        cookie_threshold: 0,
+        block_threshold: 0,
+        ..Default::default()
+    };
+    let mut b = victim(e, now);
+    for n in 1..=20u8 {
+        let mut r = rogue_at(&mut b, now, n);
+        for i in 1..=9u16 {
+            let d = r.fragment(
+                ExchangeType::IKE_AUTH,
+                1,
+                ike::wire::PayloadType::IDI,
+                i,
+                10,
+                &[7; 1000],
+            );
+            r.send(&mut b, now, &d);
+        }
+        assert!(b.stats().reassembly_bytes <= 50_000, "{:?}", b.stats());
+    }
+    assert!(b.stats().reassembly_bytes >= 40_000);
+    let before = b.stats().oversized;
+    b.handle_datagram(
+        now,
+        Datagram {
+            local: SocketAddr::new(ip(B), 500),
+            remote: SocketAddr::new(ip("198.51.100.1"), 500),
+            nat_t: false,
+            data: &vec![0u8; 10_001],
+        },
+    );
+    assert_eq!(b.stats().oversized, before + 1);
+}

@@ -35,6 +35,10 @@ pub struct Stats {
     pub warnings_suppressed: u64,
     /// IKE SAs deleted because handling them panicked (a bug, contained).
     pub internal_errors: u64,
+    /// Datagrams longer than `max_packet`, dropped.
+    pub oversized: u64,
+    /// Octets all IKE SAs hold in partly reassembled messages now.
+    pub reassembly_bytes: usize,
     /// IKE SAs currently half-open (responder).
     pub half_open: usize,
     /// IKE SAs in total.
@@ -90,6 +94,7 @@ macro_rules! ctx {
             spi_in_use: &mut $inuse,
             notes: &mut $notes,
             prelog: &mut $self.prelog,
+            reassembly_elsewhere: &|| $self.sas.values().map(IkeSa::reassembly_bytes).sum(),
         }
     };
 }
@@ -178,6 +183,7 @@ impl Endpoint {
             half_open: self.guard.half_open.count(),
             ike_sas: self.sas.len(),
             warnings_suppressed: self.prelog.total_suppressed(),
+            reassembly_bytes: self.sas.values().map(IkeSa::reassembly_bytes).sum(),
             ..self.stats
         }
     }
@@ -449,6 +455,12 @@ impl Endpoint {
 
     /// Processes one received IKE datagram.
     pub fn handle_datagram(&mut self, now: Instant, d: Datagram<'_>) {
+        // strongSwan's max_packet: nothing longer is read at all.
+        if d.data.len() > self.cfg.max_packet {
+            self.stats.oversized += 1;
+            debug!(remote = %d.remote, "dropping a {}-byte datagram (max_packet {})", d.data.len(), self.cfg.max_packet);
+            return;
+        }
         let header = match Header::parse(d.data) {
             Ok(h) => h,
             Err(e) => {

@@ -55,6 +55,8 @@ pub(crate) struct Ctx<'a> {
     pub spi_in_use: &'a mut dyn FnMut(u32) -> bool,
     /// Follow-ups only the endpoint can do.
     pub notes: &'a mut Vec<Note>,
+    /// Octets of partly reassembled messages the other IKE SAs hold.
+    pub reassembly_elsewhere: &'a dyn Fn() -> usize,
     /// Rate limit for log lines about unauthenticated peers.
     pub prelog: &'a mut LogLimiter,
 }
@@ -265,13 +267,18 @@ struct Cached {
     packets: Vec<Vec<u8>>,
 }
 
-/// Fragments being reassembled (RFC 7383 §2.6).
-#[derive(Debug, Default)]
+/// Fragments being reassembled (RFC 7383 §2.6): one message at a time,
+/// at most `max_fragments` of them and `max_packet` octets in all, for at
+/// most `fragment_timeout`.
+#[derive(Debug)]
 struct Reassembly {
     msg_id: u32,
     total: u16,
     first: PayloadType,
     parts: BTreeMap<u16, Vec<u8>>,
+    /// Octets held in `parts`.
+    bytes: usize,
+    started: Instant,
 }
 
 /// One IKE SA.
@@ -308,6 +315,8 @@ pub(crate) struct IkeSa {
     queue: VecDeque<Task>,
     cached: Option<Cached>,
     reassembly: Option<Reassembly>,
+    /// The message ID of a fragmented message refused for its size.
+    refused_fragmented: Option<u32>,
     pub(crate) children: Vec<ChildSa>,
     /// The child to set up in IKE_AUTH (initiator).
     first_child: Option<ChildConfig>,
@@ -554,6 +563,7 @@ impl IkeSa {
             queue: VecDeque::new(),
             cached: None,
             reassembly: None,
+            refused_fragmented: None,
             children: Vec::new(),
             first_child: None,
             created_at: ctx.now,
@@ -1028,7 +1038,7 @@ impl IkeSa {
     /// Decrypts an SK message or collects an SKF fragment. Returns the inner
     /// payloads once the message is complete. Failures to authenticate are
     /// silently dropped (RFC 7296 §2.21.2 / RFC 7383 §2.6.1).
-    fn open(&mut self, msg: &Message, raw: &[u8]) -> Option<Vec<Payload>> {
+    fn open(&mut self, ctx: &mut Ctx<'_>, msg: &Message, raw: &[u8]) -> Option<Vec<Payload>> {
         let cipher = self.inb.as_ref()?;
         let (aad, body) = msg.split_encrypted(raw)?;
         let plain = match cipher.open(aad, body) {
@@ -1046,35 +1056,104 @@ impl IkeSa {
                     None
                 }
             },
-            PayloadBody::Skf(f) => {
-                let id = msg.header.message_id;
-                let r = self.reassembly.get_or_insert_with(Reassembly::default);
-                if r.msg_id != id || r.total != f.total_fragments {
-                    *r = Reassembly {
-                        msg_id: id,
-                        total: f.total_fragments,
-                        ..Default::default()
-                    };
-                }
-                if f.fragment_number == 1 {
-                    r.first = f.first;
-                }
-                r.parts.insert(f.fragment_number, plain);
-                if r.parts.len() < usize::from(r.total) {
-                    return None;
-                }
-                let r = self.reassembly.take()?;
-                let all: Vec<u8> = r.parts.into_values().flatten().collect();
-                match parse_payload_chain(r.first, &all) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        warn!(conn = %self.conn(), "malformed reassembled payloads: {e}");
-                        None
-                    }
-                }
-            }
+            PayloadBody::Skf(f) => self.reassemble(ctx, msg.header.message_id, f, plain),
             _ => None,
         }
+    }
+
+    /// Adds an authenticated fragment (RFC 7383 §2.6) and returns the
+    /// message once complete. Bounded: more than `max_fragments`, more
+    /// than `max_packet` octets for the message, or more than
+    /// `max_reassembly_total` octets held by all IKE SAs drop the partial
+    /// message; so does `fragment_timeout` (see [`IkeSa::handle_timeout`]).
+    fn reassemble(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        msg_id: u32,
+        f: &SkfPayload,
+        plain: Vec<u8>,
+    ) -> Option<Vec<Payload>> {
+        // A message refused once stays refused: its later fragments would
+        // only build another partial copy that cannot complete.
+        if self.refused_fragmented == Some(msg_id) {
+            return None;
+        }
+        if f.total_fragments > ctx.cfg.max_fragments {
+            limited!(
+                ctx,
+                warn,
+                "{}: message {msg_id} in {} fragments, more than {}; dropped",
+                self.conn(),
+                f.total_fragments,
+                ctx.cfg.max_fragments
+            );
+            self.reassembly = None;
+            self.refused_fragmented = Some(msg_id);
+            return None;
+        }
+        match &self.reassembly {
+            // §2.6.2: more fragments than before is a retransmission in
+            // smaller pieces: start over; fewer is stale: ignore it.
+            Some(r) if r.msg_id == msg_id && f.total_fragments < r.total => return None,
+            Some(r) if r.msg_id == msg_id && f.total_fragments == r.total => {}
+            _ => {
+                self.reassembly = Some(Reassembly {
+                    msg_id,
+                    total: f.total_fragments,
+                    first: PayloadType::NONE,
+                    parts: BTreeMap::new(),
+                    bytes: 0,
+                    started: ctx.now,
+                })
+            }
+        }
+        let r = self.reassembly.as_mut()?;
+        if r.parts.contains_key(&f.fragment_number) {
+            return None;
+        }
+        let bytes = r.bytes.saturating_add(plain.len());
+        let overall = (ctx.reassembly_elsewhere)().saturating_add(bytes);
+        if bytes > ctx.cfg.max_packet || overall > ctx.cfg.max_reassembly_total {
+            let limit = if bytes > ctx.cfg.max_packet {
+                "max_packet"
+            } else {
+                "the reassembly memory of all IKE SAs"
+            };
+            limited!(
+                ctx,
+                warn,
+                "{}: fragmented message {msg_id} exceeds {limit}; dropped",
+                self.conn()
+            );
+            self.reassembly = None;
+            self.refused_fragmented = Some(msg_id);
+            return None;
+        }
+        if f.fragment_number == 1 {
+            r.first = f.first;
+        }
+        r.bytes = bytes;
+        r.parts.insert(f.fragment_number, plain);
+        if r.parts.len() < usize::from(r.total) {
+            return None;
+        }
+        let r = self.reassembly.take()?;
+        let mut all = Vec::with_capacity(r.bytes);
+        for part in r.parts.into_values() {
+            all.extend_from_slice(&part);
+        }
+        match parse_payload_chain(r.first, &all) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                warn!(conn = %self.conn(), "malformed reassembled payloads: {e}");
+                None
+            }
+        }
+    }
+
+    /// Octets this SA holds in a partly reassembled message.
+    pub(crate) fn reassembly_bytes(&self) -> usize {
+        self.reassembly.as_ref().map_or(0, |r| r.bytes)
     }
 
     // ------------------------------------------------------------------
@@ -2225,7 +2304,7 @@ impl IkeSa {
             self.last_rx = ctx.now;
             return self.on_init_response(ctx, msg, raw);
         }
-        let Some(p) = self.open(msg, raw) else {
+        let Some(p) = self.open(ctx, msg, raw) else {
             return;
         };
         self.last_rx = ctx.now;
@@ -2326,7 +2405,7 @@ impl IkeSa {
         if msg.header.exchange == ExchangeType::IKE_SA_INIT {
             return;
         }
-        let Some(p) = self.open(msg, raw) else {
+        let Some(p) = self.open(ctx, msg, raw) else {
             return;
         };
         self.last_rx = ctx.now;
@@ -3420,6 +3499,9 @@ impl IkeSa {
         if self.half_open {
             t.push(self.created_at + cfg.half_open_timeout);
         }
+        if let Some(r) = &self.reassembly {
+            t.push(r.started + cfg.fragment_timeout);
+        }
         if self.state == State::Established {
             t.extend(self.rekey_at);
             t.extend(self.reauth_at);
@@ -3484,6 +3566,14 @@ impl IkeSa {
                 let packets = a.packets.clone();
                 self.send(ctx, &packets);
             }
+        }
+        if self
+            .reassembly
+            .as_ref()
+            .is_some_and(|r| now >= r.started + ctx.cfg.fragment_timeout)
+        {
+            debug!(conn = %self.conn(), "dropping a message whose fragments did not all arrive in {:?}", ctx.cfg.fragment_timeout);
+            self.reassembly = None;
         }
         if self.half_open && now >= self.created_at + ctx.cfg.half_open_timeout {
             debug!(conn = %self.conn(), "half-open IKE_SA timed out");

@@ -312,7 +312,11 @@ impl Rogue {
         let m = Message::new(
             header(self.spi_i, self.spi_r, ex, false, id),
             vec![Payload::new(PayloadBody::Skf(SkfPayload {
-                first: if number == 1 { first } else { PayloadType::NONE },
+                first: if number == 1 {
+                    first
+                } else {
+                    PayloadType::NONE
+                },
                 fragment_number: number,
                 total_fragments: total,
                 body: vec![0; len],
