@@ -1,9 +1,9 @@
-//! The kernel data planes behind the daemon's [`Dataplane`] trait: Linux
-//! XFRM with xfrm interfaces (`pfkey::backend::xfrm`) and PF_KEY with
-//! FreeBSD `if_ipsec` (`pfkey::backend::pfkey`).
+//! Linux XFRM with xfrm interfaces (`pfkey::backend::xfrm`) behind the
+//! daemon's [`Dataplane`] trait.
 //!
-//! These adapters convert the engine's [`Action`]s into the backends'
-//! daemon-neutral [`ChildSpec`]s, keep the [`SaTable`] for listings, and do
+//! This adapter converts the engine's [`Action`]s into the backend's
+//! daemon-neutral [`ChildSpec`](pfkey::backend::ChildSpec)s, keeps the
+//! [`SaTable`] for listings, and does
 //! what the kernel does not: the `ipsecN` interfaces (created or adopted at
 //! start, addresses and MTU from the configuration) and their routes
 //! (installed with the interface's first SA, withdrawn with its last, like
@@ -13,102 +13,22 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use ike::crypto::{Encr, Integ};
-use ike::engine::{Action, ChildInstall, Mode, Ts};
-use pfkey::backend::{self, Auth, ChildSpec, Cipher, Limits, TsRange};
+use ike::engine::Action;
+use pfkey::backend;
 use tokio::sync::mpsc::UnboundedSender;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use vti::netlink::{Netlink, RouteSpec};
-use zeroize::Zeroizing;
 
+use super::{child_spec, KernelEsp};
 use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaEntry, SaTable};
 use crate::net::Sockets;
 
 /// The main routing table.
 pub const RT_TABLE_MAIN: u32 = 254;
-
-fn cipher(e: Encr) -> Cipher {
-    match e {
-        Encr::AesCbc { key_bits } => Cipher::AesCbc { key_bits },
-        Encr::AesGcm16 { key_bits } => Cipher::AesGcm16 { key_bits },
-        Encr::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305,
-    }
-}
-
-fn auth(i: Integ) -> Auth {
-    match i {
-        Integ::HmacSha1_96 => Auth::HmacSha1_96,
-        Integ::HmacSha2_256_128 => Auth::HmacSha256_128,
-        Integ::HmacSha2_384_192 => Auth::HmacSha384_192,
-        Integ::HmacSha2_512_256 => Auth::HmacSha512_256,
-    }
-}
-
-fn keys(k: &ike::engine::SaKeys) -> backend::SaKeys {
-    backend::SaKeys {
-        spi: k.spi,
-        cipher: cipher(k.encr),
-        auth: k.integ.map(auth),
-        enc_key: Zeroizing::new(k.encr_key.as_ref().to_vec()),
-        auth_key: Zeroizing::new(k.integ_key.as_ref().to_vec()),
-    }
-}
-
-fn ts(t: &Ts) -> TsRange {
-    TsRange {
-        proto: t.proto,
-        start_port: t.start_port,
-        end_port: t.end_port,
-        start: t.start,
-        end: t.end,
-    }
-}
-
-/// The backend-neutral spec of an engine `ChildInstall`. With UDP
-/// encapsulation our ESP source port is the NAT-T port (the engine's
-/// `local` may still name the IKE port).
-pub fn child_spec(c: &ChildInstall, routed: bool, port_nat_t: u16) -> ChildSpec {
-    let mut local = c.local;
-    if c.encap {
-        local.set_port(port_nat_t);
-    }
-    ChildSpec {
-        reqid: c.reqid,
-        local,
-        remote: c.remote,
-        encap: c.encap,
-        tunnel: c.mode == Mode::Tunnel,
-        esn: c.esn,
-        replay_window: c.replay_window,
-        inbound: keys(&c.inbound),
-        outbound: keys(&c.outbound),
-        local_ts: c.local_ts.iter().map(ts).collect(),
-        remote_ts: c.remote_ts.iter().map(ts).collect(),
-        limits: Limits {
-            soft_bytes: c.limits.rekey_bytes,
-            hard_bytes: c.limits.life_bytes,
-            soft_packets: c.limits.rekey_packets,
-            hard_packets: c.limits.life_packets,
-        },
-        routed,
-        if_id: c.if_id,
-    }
-}
-
-/// ESP never reaches the daemon's sockets with a kernel backend (the NAT-T
-/// socket decapsulates in the kernel); anything that does is dropped.
-#[derive(Debug)]
-struct KernelEsp;
-
-impl EspSink for KernelEsp {
-    fn esp_in(&self, _: SocketAddr, remote: SocketAddr, _: &[u8]) {
-        debug!(target: "vtid::dataplane", %remote, "ESP reached the NAT-T socket despite UDP_ENCAP; dropped");
-    }
-}
 
 /// Why kernel ESP is missing (probed by creating and deleting a throwaway
 /// state), or `Ok`.
@@ -612,107 +532,5 @@ impl Dataplane for XfrmDataplane {
 
     fn prepare_sockets(&self, sockets: &Sockets) -> Result<(), DataplaneError> {
         Self::prepare(sockets)
-    }
-}
-
-/// Why the PF_KEY backend cannot run here, or `Ok` if it can.
-pub fn pfkey_probe() -> Result<(), String> {
-    if !cfg!(target_os = "freebsd") {
-        let sock = match pfkey::pfkey::PfKeySocket::open(pfkey::pfkey::Flavor::native()) {
-            Ok(_) => "the kernel has a PF_KEY socket".to_string(),
-            Err(e) => e.to_string(),
-        };
-        return Err(format!(
-            "the PF_KEY backend drives FreeBSD if_ipsec(4) interfaces and runs on FreeBSD only \
-             ({sock}); on Linux use --dataplane xfrm or userspace"
-        ));
-    }
-    pfkey::pfkey::PfKeySocket::open(pfkey::pfkey::Flavor::native())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-/// PF_KEY with FreeBSD `if_ipsec` interfaces.
-#[cfg(target_os = "freebsd")]
-#[derive(Debug)]
-pub struct PfKeyDataplane {
-    kernel: backend::pfkey::PfKeyBackend<pfkey::pfkey::PfKeySocket, backend::pfkey::IfIpsec>,
-    table: SaTable,
-    port_nat_t: u16,
-}
-
-#[cfg(target_os = "freebsd")]
-impl PfKeyDataplane {
-    /// Opens the PF_KEY socket; the `if_ipsec` interfaces are created (or
-    /// re-pointed) at their first SA, when the tunnel endpoints are known.
-    pub fn start(cfg: &config::Config, port_nat_t: u16) -> Result<PfKeyDataplane, DataplaneError> {
-        let sock = pfkey::pfkey::PfKeySocket::open(pfkey::pfkey::Flavor::native())
-            .map_err(|e| DataplaneError(format!("data plane 'pfkey' cannot start: {e}")))?;
-        let names = cfg
-            .interfaces
-            .iter()
-            .map(|i| (i.reqid, i.name.clone()))
-            .collect();
-        Ok(PfKeyDataplane {
-            kernel: backend::pfkey::PfKeyBackend::new(
-                sock,
-                backend::pfkey::IfIpsec,
-                pfkey::pfkey::Flavor::native(),
-                names,
-            ),
-            table: SaTable::new("pfkey"),
-            port_nat_t,
-        })
-    }
-}
-
-#[cfg(target_os = "freebsd")]
-impl Dataplane for PfKeyDataplane {
-    fn name(&self) -> &'static str {
-        "pfkey"
-    }
-
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
-        let e = |e: backend::pfkey::Error| DataplaneError(e.to_string());
-        match action {
-            Action::Install(c) => {
-                let spec = child_spec(c, false, self.port_nat_t);
-                self.kernel.install(spec, c.outbound_active).map_err(e)?;
-            }
-            Action::ActivateOutbound { reqid, spi_out } => {
-                self.kernel.activate_outbound(*reqid, *spi_out).map_err(e)?
-            }
-            Action::RemoveOutbound { reqid, spi_out } => {
-                self.kernel.remove_outbound(*reqid, *spi_out).map_err(e)?
-            }
-            Action::Delete { spi_in, .. } => self.kernel.delete(*spi_in).map_err(e)?,
-            Action::UpdateAddress {
-                ike_sa,
-                local,
-                remote,
-                encap,
-            } => {
-                let id = ike_sa.to_string();
-                let mut local = *local;
-                if *encap {
-                    local.set_port(self.port_nat_t);
-                }
-                for en in self.table.entries().iter().filter(|x| x.ike_sa == id) {
-                    self.kernel
-                        .update_address(en.spi_in, local, *remote, *encap)
-                        .map_err(e)?;
-                }
-            }
-        }
-        self.table.apply(action);
-        Ok(())
-    }
-
-    fn esp_sink(&self) -> Arc<dyn EspSink> {
-        Arc::new(KernelEsp)
-    }
-
-    fn sas(&self) -> Vec<SaEntry> {
-        self.table.entries()
     }
 }
