@@ -39,7 +39,7 @@ pub use daemon::{
     default_route_metric, interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici,
     XfrmInterfaceType, DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
 };
-pub use error::{ConfigError, Location, Warning};
+pub use error::{ConfigError, Location, Origin, Warning};
 pub use observe::{
     check_time_format, filelogs_from_section, syslog_from_section, FileLog, LogFormat,
     LogRefinement, Metrics, Syslog, SyslogFacility, SyslogTarget, TimePrecision,
