@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Location, Warning};
+use crate::observe::{self, FileLog, Metrics, Syslog};
 use crate::reader::Reader;
 use crate::settings::Section;
 use crate::values::{self, parse_choice, IpNet};
@@ -164,6 +165,16 @@ pub struct Daemon {
     /// configured selectors instead of narrowing them to the packet that
     /// triggered it (strongSwan's meaning; read by the trap support).
     pub ignore_acquire_ts: bool,
+    /// `filelog { NAME { ... } }`: log files (charon's), in file order.
+    pub filelog: Vec<FileLog>,
+    /// `syslog { ... }` (charon's), if configured.
+    pub syslog: Option<Syslog>,
+    /// `metrics { ... }`: the Prometheus endpoint, off without the section.
+    pub metrics: Option<Metrics>,
+    /// `keylog`: a directory where vtid keeps Wireshark's
+    /// `ikev2_decryption_table` and `esp_sa` for every SA (insecure:
+    /// debugging only).
+    pub keylog: Option<String>,
 }
 
 impl Default for Daemon {
@@ -191,6 +202,10 @@ impl Default for Daemon {
             fragment_size: 1280,
             install_routes: true,
             ignore_acquire_ts: false,
+            filelog: Vec::new(),
+            syslog: None,
+            metrics: None,
+            keylog: None,
         }
     }
 }
@@ -234,16 +249,12 @@ pub(crate) fn daemon_from_section<'a>(
     Ok((daemon, interfaces))
 }
 
-/// strongswan.conf's `charon { }` keys vtid reads with the same meaning
-/// (besides those it shares with `vtid { }`); the log sections are read
-/// separately.
-const CHARON_ONLY: &[&str] = &["filelog", "syslog"];
-
 /// Reads strongswan.conf's `charon { ... }` (from a strongswan.conf given to
 /// vtid, or a `charon` section in vtid's own file) on top of `base`: every
 /// key vtid implements has strongSwan's meaning (retransmit_*,
 /// make_before_break, install_routes, ignore_acquire_ts, port, port_nat_t,
-/// cookie_threshold, ..., and the levels of `filelog`/`syslog` loggers);
+/// cookie_threshold, ..., and the `filelog`/`syslog` loggers, which become
+/// vtid's log outputs as `vtid { filelog / syslog }` would);
 /// every other key or plugin is named once in a warning.
 pub(crate) fn charon_from_section(
     sec: &Section,
@@ -252,78 +263,17 @@ pub(crate) fn charon_from_section(
 ) -> Result<Daemon, ConfigError> {
     let mut r = Reader::new(sec, "charon");
     let (mut daemon, _) = daemon_settings(&mut r, base, warnings)?;
-    // Loggers: charon.filelog.NAME { default = 1, ike = 2, ... } and
-    // charon.syslog.FACILITY { ... }. vtid has one set of levels: the
-    // loggers' levels are merged, the most verbose winning per subsystem.
-    let mut levels: Option<LogLevels> = None;
-    for kind in CHARON_ONLY {
-        for logs in r.sections(|n| n == *kind) {
-            for logger in &logs.sections {
-                let path = format!("charon.{kind}.{}", logger.name);
-                let mut lr = Reader::new(logger, path.clone());
-                let default = lr.parse("default", log_level)?;
-                let mut l = LogLevels {
-                    default: default.unwrap_or(1),
-                    subsystems: BTreeMap::new(),
-                };
-                for sub in LOG_SUBSYSTEMS {
-                    if let Some(level) = lr.parse(sub, log_level)? {
-                        l.subsystems.insert((*sub).to_string(), level);
-                    }
-                }
-                for key in [
-                    "path",
-                    "time_format",
-                    "time_precision",
-                    "ike_name",
-                    "log_level",
-                    "append",
-                    "flush_line",
-                    "json",
-                    "identifier",
-                    "map_level",
-                ] {
-                    if let Some(kv) = lr.kv(key) {
-                        warnings.push(Warning::new(
-                            &kv.location,
-                            format!(
-                                "'{path}.{key}': vtid logs to stderr with its own format; only \
-                                 the log levels of this logger are used"
-                            ),
-                        ));
-                    }
-                }
-                lr.finish(warnings);
-                // A logger that silences everything (pfSense's syslog.auth
-                // with default = -1) does not lower the others.
-                if l.default < 0 && l.subsystems.values().all(|v| *v < 0) {
-                    continue;
-                }
-                levels = Some(match levels {
-                    None => l,
-                    Some(mut acc) => {
-                        acc.default = acc.default.max(l.default);
-                        for (k, v) in l.subsystems {
-                            let e = acc.subsystems.entry(k).or_insert(v);
-                            *e = (*e).max(v);
-                        }
-                        acc
-                    }
-                });
-            }
-            for kv in &logs.settings {
-                warnings.push(Warning::new(
-                    &kv.location,
-                    format!(
-                        "'charon.{kind}.{}': strongSwan setting not used by vtid; ignored",
-                        kv.key
-                    ),
-                ));
-            }
-        }
+    // Loggers: charon.filelog.NAME { ... } and charon.syslog.FACILITY
+    // { ... }, the same outputs as vtid { filelog / syslog }.
+    for f in r.sections(|n| n == "filelog") {
+        daemon.filelog.extend(observe::filelogs_from_section(
+            f,
+            "charon.filelog",
+            warnings,
+        )?);
     }
-    if let Some(l) = levels {
-        daemon.log = l;
+    for s in r.sections(|n| n == "syslog") {
+        daemon.syslog = Some(observe::syslog_from_section(s, "charon.syslog", warnings)?);
     }
     for plugins in r.sections(|n| n == "plugins") {
         for p in &plugins.sections {
@@ -459,6 +409,10 @@ fn daemon_settings<'a>(
                 }
             })?
             .unwrap_or(d.fragment_size),
+        filelog: Vec::new(),
+        syslog: None,
+        metrics: None,
+        keylog: r.string("keylog"),
     };
     if daemon.port == daemon.port_nat_t {
         let kv = sec
@@ -503,6 +457,17 @@ fn daemon_settings<'a>(
             }
         }
         lr.finish(warnings);
+    }
+    for f in r.sections(|n| n == "filelog") {
+        daemon
+            .filelog
+            .extend(observe::filelogs_from_section(f, "vtid.filelog", warnings)?);
+    }
+    for s in r.sections(|n| n == "syslog") {
+        daemon.syslog = Some(observe::syslog_from_section(s, "vtid.syslog", warnings)?);
+    }
+    for m in r.sections(|n| n == "metrics") {
+        daemon.metrics = Some(observe::metrics_from_section(m, warnings)?);
     }
     let interfaces = r.sections(|n| n == "interfaces").into_iter().next();
     Ok((daemon, interfaces))

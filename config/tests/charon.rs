@@ -65,32 +65,32 @@ fn the_rest_is_named_once_with_its_place() {
 }
 
 #[test]
-fn logger_levels_merge_and_a_silenced_logger_does_not_lower_them() {
+fn charon_loggers_become_vtids_outputs() {
     let l = load(
         "charon {\n syslog {\n  identifier = charon\n  daemon {\n   ike_name = yes\n   \
-         default = 1\n   ike = 2\n   knl = 0\n  }\n  auth {\n   default = -1\n  }\n }\n \
+         default = 1\n   ike = 2\n  }\n  auth {\n   default = -1\n  }\n }\n \
          filelog {\n  f {\n   path = /var/log/charon.log\n   default = 0\n   knl = 3\n  }\n }\n}\n",
     );
-    let log = &l.config.daemon.log;
-    assert_eq!(log.default, 1);
-    assert_eq!(log.level("ike"), 2);
-    assert_eq!(log.level("knl"), 3);
-    assert_eq!(log.level("cfg"), 1);
-    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
-    // where the output goes is not vtid's: said once per key
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let d = &l.config.daemon;
+    let s = d.syslog.as_ref().expect("charon.syslog read");
+    assert_eq!(s.identifier, "charon");
+    assert_eq!(s.targets.len(), 2);
+    let daemon = &s.targets[0];
+    assert!(daemon.ike_name);
+    assert_eq!(daemon.levels.subsystems.get("ike"), Some(&2));
+    assert_eq!(s.targets[1].levels.default, Some(-1));
+    assert_eq!(d.filelog.len(), 1);
+    assert_eq!(d.filelog[0].path, "/var/log/charon.log");
+    assert_eq!(d.filelog[0].levels.subsystems.get("knl"), Some(&3));
+    // An unknown logger key is named with charon's path.
+    let l = load("charon {\n filelog {\n  f {\n   path = /tmp/x.log\n   bogus = 1\n  }\n }\n}\n");
     assert!(
-        w.iter()
-            .any(|x| x.contains("'charon.syslog.daemon.ike_name'")),
-        "{w:?}"
-    );
-    assert!(
-        w.iter()
-            .any(|x| x.contains("t.conf:16:4: warning: 'charon.filelog.f.path'")),
-        "{w:?}"
-    );
-    assert!(
-        w.iter().any(|x| x.contains("'charon.syslog.identifier'")),
-        "{w:?}"
+        l.warnings.iter().any(|w| w
+            .to_string()
+            .contains("t.conf:5:4: warning: unknown key 'charon.filelog.f.bogus'")),
+        "{:?}",
+        l.warnings
     );
 }
 
