@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, Warning};
+use crate::error::{ConfigError, Origin, Warning};
 use crate::reader::Reader;
 use crate::settings::Section;
 use crate::values::{self, parse_choice, Action, HostSpec, IfId, Mark};
@@ -181,6 +181,9 @@ pub struct Child {
     pub hw_offload: HwOffload,
     /// `label` (SELinux/... security label; not supported, warns).
     pub label: Option<String>,
+    /// Where it is written (never makes two children differ).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 /// `mode`.
@@ -305,6 +308,9 @@ pub struct Connection {
     pub remote: Vec<AuthConfig>,
     /// CHILD_SA configurations, in file order.
     pub children: Vec<Child>,
+    /// Where it is written (never makes two connections differ).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 /// Resolved IKE_SA lifetimes (all in seconds granularity).
@@ -706,6 +712,7 @@ pub fn connection_from_section(
         local,
         remote,
         children,
+        origin: Origin::of(sec, |n| n.starts_with("local") || n.starts_with("remote")),
     })
 }
 
@@ -917,5 +924,6 @@ pub fn child_from_section(
         replay_window,
         hw_offload,
         label,
+        origin: Origin::of(sec, |_| false),
     })
 }

@@ -38,7 +38,7 @@ pub use daemon::{
     default_route_metric, interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici,
     XfrmInterfaceType, DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
 };
-pub use error::{ConfigError, Location, Warning};
+pub use error::{ConfigError, Location, Origin, Warning};
 pub use secret::Secret;
 pub use secrets::{SecretKind, SharedSecret};
 pub use settings::{KeyValue, Section};

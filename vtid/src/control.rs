@@ -296,6 +296,16 @@ impl Control {
         let loglevel = int_arg(&req, "loglevel")?.unwrap_or(1);
         let mut logs = self.log.subscribe();
         let mut events = self.events.subscribe();
+        // DNS names of remote_addrs are resolved at each initiation.
+        let (i, c) = (ike.clone(), child.clone());
+        if let Some((conn, specs)) = self
+            .call(move |d| d.dns_for(i.as_deref(), c.as_deref()))
+            .await?
+        {
+            let resolved = crate::daemon::resolve_names(&specs).await;
+            self.call(move |d| d.apply_resolved(&conn, &specs, &resolved))
+                .await?;
+        }
         let (mut id, conn, child) = self
             .call(move |d| d.ctl_initiate(ike.as_deref(), child.as_deref()))
             .await??;
@@ -1005,11 +1015,11 @@ impl Daemon {
         };
         for c in &conns {
             if !conv.peers.iter().any(|p| p.name == c.name) {
-                let why: Vec<&str> = conv
+                let why: Vec<String> = conv
                     .warnings
                     .iter()
-                    .filter(|w| w.contains(&format!("connection '{}'", c.name)))
-                    .map(String::as_str)
+                    .filter(|w| w.conn.as_deref() == Some(c.name.as_str()))
+                    .map(|w| w.message.clone())
                     .collect();
                 self.vici.conns = previous;
                 return Err(failed(if why.is_empty() {
@@ -1578,7 +1588,13 @@ pub(crate) fn conn_message(p: &PeerConfig, conf: Option<&Connection>) -> Message
     let local_id = conf
         .and_then(|c| c.local.first())
         .and_then(|a| a.id.clone())
-        .unwrap_or_else(|| id_text(&p.local_id));
+        .unwrap_or_else(|| {
+            if p.local_id_from_address {
+                "%any".into()
+            } else {
+                id_text(&p.local_id)
+            }
+        });
     let remote_id = p
         .remote_id
         .as_ref()

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, info_span, warn};
 
 use crate::control::{self, Hub, Job};
+use crate::convert::Resolved;
 use crate::convert::{self, HostEnv, ReqidMap};
 use crate::dataplane::{Dataplane, RecordBackend, Report};
 use crate::kernel::XfrmDataplane;
@@ -125,6 +126,9 @@ pub struct Daemon {
     jobs_tx: mpsc::Sender<Job>,
     /// Gateways of the interfaces and the updown hook.
     routing: Routing,
+    /// `remote_addrs` of connections that name DNS hosts, resolved again
+    /// before each initiation (issue 15 §4).
+    pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -243,6 +247,7 @@ impl Daemon {
             dp_rx,
             net_stats,
             reqids: conv.reqids,
+            dns: conv.dns,
             start: conv.start.clone(),
             pending_children: BTreeMap::new(),
             local_v4: None,
@@ -301,6 +306,77 @@ impl Daemon {
     }
 
     fn initiate(&mut self, conn: &str, child: &str) {
+        if let Some(specs) = self.dns.get(conn).cloned() {
+            // Resolve off the event loop, then initiate from it.
+            let (conn, child, jobs) = (conn.to_owned(), child.to_owned(), self.jobs_tx.clone());
+            tokio::spawn(async move {
+                let resolved = resolve_names(&specs).await;
+                let job: Job = Box::new(move |d: &mut Daemon| {
+                    d.apply_resolved(&conn, &specs, &resolved);
+                    d.initiate_now(&conn, &child);
+                });
+                let _ = jobs.send(job).await;
+            });
+            return;
+        }
+        self.initiate_now(conn, child);
+    }
+
+    /// Hands freshly resolved `remote_addrs` of `conn` to the engine
+    /// (names that failed are left out, and said so).
+    pub(crate) fn apply_resolved(
+        &mut self,
+        conn: &str,
+        specs: &[config::HostSpec],
+        resolved: &Resolved,
+    ) {
+        let (addrs, problems) = convert::remote_matches(specs, resolved);
+        for p in problems {
+            warn!(%conn, "connection '{conn}': remote_addrs: {p}");
+        }
+        debug!(%conn, "remote_addrs resolved: {addrs:?}");
+        self.ep.set_remote_addrs(conn, addrs);
+    }
+
+    /// Our source address and the peer's DNS names for `conn`, looked up
+    /// again (after an IKE SA went down, before the engine retries).
+    fn refresh_addresses(&mut self, conn: &str) {
+        self.set_source(conn);
+        if let Some(specs) = self.dns.get(conn).cloned() {
+            let (conn, jobs) = (conn.to_owned(), self.jobs_tx.clone());
+            tokio::spawn(async move {
+                let resolved = resolve_names(&specs).await;
+                let job: Job = Box::new(move |d: &mut Daemon| {
+                    d.apply_resolved(&conn, &specs, &resolved);
+                });
+                let _ = jobs.send(job).await;
+            });
+        }
+    }
+
+    /// The DNS `remote_addrs` of the connection a VICI `initiate` names
+    /// (by IKE or CHILD config name), to resolve before initiating.
+    pub(crate) fn dns_for(
+        &self,
+        ike: Option<&str>,
+        child: Option<&str>,
+    ) -> Option<(String, Vec<config::HostSpec>)> {
+        let conn = match (ike, child) {
+            (Some(c), _) => c.to_owned(),
+            (None, Some(ch)) => self
+                .ep
+                .peers()
+                .iter()
+                .find(|p| p.children.iter().any(|c| c.name == ch))?
+                .name
+                .clone(),
+            (None, None) => return None,
+        };
+        let specs = self.dns.get(&conn)?.clone();
+        Some((conn, specs))
+    }
+
+    fn initiate_now(&mut self, conn: &str, child: &str) {
         self.set_source(conn);
         match self.ep.initiate(Instant::now(), conn, Some(child)) {
             Ok(id) => info!(%conn, %child, "initiating {conn}/{child} (IKE_SA {id})"),
@@ -412,6 +488,9 @@ impl Daemon {
             }
             Event::IkeDown { id, conn, reason } => {
                 let _s = info_span!("ike", %conn, %id).entered();
+                // The engine may try again (keyingtries, dpd/close_action
+                // restart): let it use the address and the DNS answers of now.
+                self.refresh_addresses(&conn);
                 match reason {
                     Failure::DeletedByPeer | Failure::DeletedLocally | Failure::Replaced => {
                         info!("IKE_SA {conn} ({id}) down: {reason}")
@@ -586,7 +665,10 @@ impl Daemon {
             &convert::SystemEnv,
             self.dp.supports_transport_mode(),
         );
-        for w in notes.iter().chain(&conv.warnings) {
+        for w in &notes {
+            warn!(target: "vtid::convert", "{w}");
+        }
+        for w in &conv.warnings {
             warn!(target: "vtid::convert", "{w}");
         }
         Ok(conv)
@@ -605,6 +687,7 @@ impl Daemon {
             .collect();
         self.ep.load(Instant::now(), conv.peers, conv.keys);
         self.reqids = conv.reqids;
+        self.dns = conv.dns;
         self.start = conv.start;
         self.initiate_all(&new_start);
     }
@@ -687,6 +770,22 @@ impl Daemon {
         debug!("vtid stopped");
         Ok(())
     }
+}
+
+/// Resolves the DNS names among `specs` (system resolver, off the event
+/// loop).
+pub(crate) async fn resolve_names(specs: &[config::HostSpec]) -> Resolved {
+    let mut out = Resolved::default();
+    for s in specs {
+        if let config::HostSpec::Dns(name) = s {
+            let r = tokio::net::lookup_host((name.as_str(), 0u16))
+                .await
+                .map(|it| it.map(|a| a.ip()).collect())
+                .map_err(|e| e.to_string());
+            out.0.insert(name.clone(), r);
+        }
+    }
+    out
 }
 
 fn action_name(a: &Action) -> &'static str {
