@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Location, Warning};
+use crate::observe::{self, FileLog, Metrics, Syslog};
 use crate::reader::Reader;
 use crate::settings::Section;
 use crate::values::{self, parse_choice, IpNet};
@@ -155,6 +156,16 @@ pub struct Daemon {
     /// `fragment_size`: largest IKE datagram before IKE fragmentation,
     /// IP and UDP headers included (1280).
     pub fragment_size: u32,
+    /// `filelog { NAME { ... } }`: log files (charon's), in file order.
+    pub filelog: Vec<FileLog>,
+    /// `syslog { ... }` (charon's), if configured.
+    pub syslog: Option<Syslog>,
+    /// `metrics { ... }`: the Prometheus endpoint, off without the section.
+    pub metrics: Option<Metrics>,
+    /// `keylog`: a directory where vtid keeps Wireshark's
+    /// `ikev2_decryption_table` and `esp_sa` for every SA (insecure:
+    /// debugging only).
+    pub keylog: Option<String>,
 }
 
 impl Default for Daemon {
@@ -180,6 +191,10 @@ impl Default for Daemon {
             port: 500,
             port_nat_t: 4500,
             fragment_size: 1280,
+            filelog: Vec::new(),
+            syslog: None,
+            metrics: None,
+            keylog: None,
         }
     }
 }
@@ -295,6 +310,10 @@ pub(crate) fn daemon_from_section<'a>(
                 }
             })?
             .unwrap_or(d.fragment_size),
+        filelog: Vec::new(),
+        syslog: None,
+        metrics: None,
+        keylog: r.string("keylog"),
     };
     if daemon.port == daemon.port_nat_t {
         let kv = sec
@@ -336,6 +355,17 @@ pub(crate) fn daemon_from_section<'a>(
             }
         }
         lr.finish(warnings);
+    }
+    for f in r.sections(|n| n == "filelog") {
+        daemon
+            .filelog
+            .extend(observe::filelogs_from_section(f, "vtid.filelog", warnings)?);
+    }
+    for s in r.sections(|n| n == "syslog") {
+        daemon.syslog = Some(observe::syslog_from_section(s, "vtid.syslog", warnings)?);
+    }
+    for m in r.sections(|n| n == "metrics") {
+        daemon.metrics = Some(observe::metrics_from_section(m, warnings)?);
     }
     let interfaces = r.sections(|n| n == "interfaces").into_iter().next();
     r.finish(warnings);

@@ -23,6 +23,7 @@ mod conn;
 mod daemon;
 mod error;
 mod glob;
+mod observe;
 mod reader;
 mod secret;
 mod secrets;
@@ -39,6 +40,11 @@ pub use daemon::{
     XfrmInterfaceType, DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
 };
 pub use error::{ConfigError, Location, Origin, Warning};
+pub use observe::{
+    check_time_format, filelogs_from_section, syslog_from_section, FileLog, LogFormat,
+    LogRefinement, Metrics, Syslog, SyslogFacility, SyslogTarget, TimePrecision,
+    DEFAULT_METRICS_LISTEN,
+};
 pub use secret::Secret;
 pub use secrets::{SecretKind, SharedSecret};
 pub use settings::{KeyValue, Section};
