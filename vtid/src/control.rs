@@ -1168,12 +1168,13 @@ impl Daemon {
     }
 
     fn ctl_reload_settings(&mut self) -> Result<Message, CommandError> {
-        let loaded = config::load_file(&self.opts.config).map_err(|e| {
-            failed(format!(
-                "reloading {} failed: {e}",
-                self.opts.config.display()
-            ))
-        })?;
+        let loaded = config::load_files(&self.opts.config, self.opts.strongswan_conf.as_deref())
+            .map_err(|e| {
+                failed(format!(
+                    "reloading {} failed: {e}",
+                    self.opts.config.display()
+                ))
+            })?;
         let d = &loaded.config.daemon;
         self.log.apply(d, false);
         let mut not_applied = Vec::new();

@@ -65,6 +65,9 @@ impl DataplaneKind {
 pub struct Options {
     /// `--config`.
     pub config: PathBuf,
+    /// `--strongswan-conf`: a strongswan.conf whose `charon { }` section
+    /// sets the daemon settings (re-read on reload too).
+    pub strongswan_conf: Option<PathBuf>,
     /// `--vici` (None: the config's `vtid.vici.socket`, else
     /// `/run/vtid.vici`).
     pub vici: Option<PathBuf>,
@@ -145,7 +148,7 @@ impl Daemon {
         opts: Options,
         log: LogHandle,
     ) -> Result<(Daemon, mpsc::Receiver<Inbound>), StartError> {
-        let loaded = config::load_file(&opts.config)?;
+        let loaded = config::load_files(&opts.config, opts.strongswan_conf.as_deref())?;
         log.apply(&loaded.config.daemon, true);
         let (dp_tx, dp_rx) = mpsc::unbounded_channel();
         let (tx, rx) = mpsc::channel(1024);
@@ -662,13 +665,14 @@ impl Daemon {
         info!("SIGHUP: reloading {}", self.opts.config.display());
         // Log files first (logrotate's SIGHUP), whatever the file holds.
         self.log.reopen();
-        let loaded = match config::load_file(&self.opts.config) {
-            Ok(l) => l,
-            Err(e) => {
-                error!("reload failed, keeping the running configuration: {e}");
-                return;
-            }
-        };
+        let loaded =
+            match config::load_files(&self.opts.config, self.opts.strongswan_conf.as_deref()) {
+                Ok(l) => l,
+                Err(e) => {
+                    error!("reload failed, keeping the running configuration: {e}");
+                    return;
+                }
+            };
         self.log.apply(&loaded.config.daemon, false);
         self.routing.reload(&loaded.config);
         for w in &loaded.warnings {
