@@ -513,9 +513,8 @@ pub fn connection_from_section(
             )
         })?
         .unwrap_or(IkeVersion::Any);
-    if version == IkeVersion::V1 {
-        r.warn_if_set("version", "IKEv1 is not supported by vtid", warnings);
-    }
+    // IKEv1 (version = 1, aggressive = yes) is refused by the daemon with
+    // the connection's other reasons, once.
     let any = || vec![HostSpec::Any(None)];
     let local_addrs = r
         .parse("local_addrs", hosts)?
@@ -536,13 +535,6 @@ pub fn connection_from_section(
         .unwrap_or_else(|| vec!["default".into()]);
     let vips = r.parse("vips", vips)?.unwrap_or_default();
     let aggressive = r.bool("aggressive", false)?;
-    if aggressive {
-        r.warn_if_set(
-            "aggressive",
-            "IKEv1 aggressive mode is not supported by vtid",
-            warnings,
-        );
-    }
     let pull = r.bool("pull", true)?;
     let dscp = r.parse("dscp", dscp)?.unwrap_or(0);
     let encap = r.bool("encap", false)?;
@@ -613,30 +605,17 @@ pub fn connection_from_section(
     let rekey_time = r.parse("rekey_time", values::parse_duration)?;
     let over_time = r.parse("over_time", values::parse_duration)?;
     let rand_time = r.parse("rand_time", values::parse_duration)?;
+    // Pools are refused by the daemon with the connection's other reasons.
     let pools = r.list("pools").unwrap_or_default();
-    if !pools.is_empty() {
-        r.warn_if_set(
-            "pools",
-            "address pools are not supported by vtid yet",
-            warnings,
-        );
-    }
     let if_id_in = r
         .parse("if_id_in", values::parse_if_id)?
         .unwrap_or_default();
     let if_id_out = r
         .parse("if_id_out", values::parse_if_id)?
         .unwrap_or_default();
+    // Mediation is refused by the daemon with the connection's other reasons.
     let mediation = r.bool("mediation", false)?;
-    if mediation {
-        r.warn_if_set("mediation", "mediation is not supported by vtid", warnings);
-    }
     let mediated_by = r.string("mediated_by");
-    r.warn_if_set(
-        "mediated_by",
-        "mediation is not supported by vtid",
-        warnings,
-    );
     let mediation_peer = r.string("mediation_peer");
     r.warn_if_set(
         "mediation_peer",

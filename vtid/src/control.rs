@@ -65,6 +65,14 @@ pub struct Hub {
     started: (Instant, SystemTime),
 }
 
+impl Hub {
+    /// What the hub last knew of an IKE SA (for log lines about an SA
+    /// that is going away).
+    pub(crate) fn known_ike(&self, id: IkeSaId) -> Option<&IkeInfo> {
+        self.infos.get(&id)
+    }
+}
+
 impl Default for Hub {
     fn default() -> Hub {
         Hub::new()
@@ -1160,14 +1168,15 @@ impl Daemon {
     }
 
     fn ctl_reload_settings(&mut self) -> Result<Message, CommandError> {
-        let loaded = config::load_file(&self.opts.config).map_err(|e| {
-            failed(format!(
-                "reloading {} failed: {e}",
-                self.opts.config.display()
-            ))
-        })?;
+        let loaded = config::load_files(&self.opts.config, self.opts.strongswan_conf.as_deref())
+            .map_err(|e| {
+                failed(format!(
+                    "reloading {} failed: {e}",
+                    self.opts.config.display()
+                ))
+            })?;
         let d = &loaded.config.daemon;
-        self.log.apply(&d.log);
+        self.log.apply(d, false);
         let mut not_applied = Vec::new();
         let mut w = Vec::new();
         let engine = crate::convert::engine_config(d, &mut w);
@@ -1189,6 +1198,8 @@ impl Daemon {
             not_applied.push("vtid.reqid_base takes effect after a restart".into());
         }
         self.file_cfg.daemon.log = d.log.clone();
+        self.file_cfg.daemon.filelog = d.filelog.clone();
+        self.file_cfg.daemon.syslog = d.syslog.clone();
         info!(target: "vtid::control", "reload-settings: log levels applied{}", if not_applied.is_empty() { String::new() } else { format!("; not applied live: {}", not_applied.join("; ")) });
         for n in &not_applied {
             warn!(target: "vtid::control", "reload-settings: {n}");

@@ -867,6 +867,15 @@ fn peer_config(
         }
         None => None,
     };
+    // The children are checked even when the connection fails, so that
+    // every reason is reported at once.
+    let mut children = Vec::new();
+    for child in &conn.children {
+        let mut cw = w.child(child);
+        let c = child_config(cfg, conn, child, reqids, engine, &mut cw);
+        cw.finish();
+        children.extend(c);
+    }
     let proposals = proposals?;
     if w.failed() {
         return None;
@@ -958,14 +967,7 @@ fn peer_config(
             }
         }
     }
-    for child in &conn.children {
-        let mut cw = w.child(child);
-        let c = child_config(cfg, conn, child, reqids, engine, &mut cw);
-        cw.finish();
-        if let Some(c) = c {
-            p.children.push(c);
-        }
-    }
+    p.children = children;
     if p.children.is_empty() && !conn.children.is_empty() {
         w.key("children", "none of the children could be loaded");
     }
@@ -1586,6 +1588,22 @@ mod tests {
             "{:?}",
             c.warnings
         );
+    }
+
+    /// README.md's routed example loads without a warning, with a
+    /// dpd_delay so its dpd_action works (issue 15 §6).
+    #[test]
+    fn readme_routed_example_converts_cleanly() {
+        let md = include_str!("../../README.md");
+        let start = md.find("## Writing a configuration").unwrap();
+        let block = md[start..].split("```").nth(1).unwrap();
+        let c = load(block);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let p = &c.peers[0];
+        assert_eq!(p.dpd_delay, Duration::from_secs(30));
+        assert_eq!(p.keyingtries, 0);
+        assert_eq!(p.children[0].dpd_action, PeerAction::Restart);
+        assert_eq!(p.children[0].reqid, 7);
     }
 
     /// The example in README-config.md loads without a warning.

@@ -391,6 +391,17 @@ impl Endpoint {
         v
     }
 
+    /// One IKE SA by our handle (found under its id or, for an SA a rekey
+    /// created, among all).
+    pub fn ike_sa(&self, id: IkeSaId) -> Option<IkeInfo> {
+        self.sas
+            .get(&id.0)
+            .filter(|s| s.id == id)
+            .or_else(|| self.sas.values().find(|s| s.id == id))
+            .filter(|s| s.state != State::Dead)
+            .map(IkeSa::info)
+    }
+
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
