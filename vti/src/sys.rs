@@ -630,8 +630,8 @@ mod tests {
     /// one `sendmmsg` from a fourth.
     #[test]
     fn spi_filter_shares_spis_between_sockets() {
-        use std::os::fd::AsFd;
         use std::net::{IpAddr, SocketAddr};
+        use std::os::fd::AsFd;
         for v6 in [false, true] {
             let rx: Vec<_> = (0..3)
                 .map(|t| {
