@@ -8,13 +8,22 @@
 //! threads per direction, default 0: one per CPU), `OFFLOAD=no` (TUN
 //! offloads off).
 
+#[cfg(target_os = "linux")]
 #[path = "../tests/lab/mod.rs"]
 mod lab;
 
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("iperf_lab measures the userspace data plane in Linux network namespaces");
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "linux")]
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
+#[cfg(target_os = "linux")]
 fn main() {
     let encap = env("ENCAP", "yes") != "no";
     let alg = match env("ALG", "gcm128").as_str() {
@@ -76,6 +85,7 @@ fn main() {
     );
 }
 
+#[cfg(target_os = "linux")]
 /// (thread name#tid, CPU seconds) of every thread of
 /// this process, from /proc/self/task/*/stat (utime + stime).
 fn thread_cpu() -> Vec<(String, f64)> {
