@@ -220,6 +220,7 @@ impl LogHandle {
         let (tap, _) = broadcast::channel(1024);
         let ok = tracing_subscriber::registry()
             .with(layer)
+            .with(crate::flood::QuietLayer)
             .with(fmt)
             .with(Tap { tx: tap.clone() })
             .try_init()
