@@ -2,6 +2,8 @@
 //! [`ike::engine`].
 //!
 //! * [`convert`]: swanctl.conf model → engine configuration.
+//! * [`check`]: `vtid --check` / `vtictl check`: every problem of a
+//!   configuration with its place, nothing started.
 //! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker) and
 //!   the two lanes to the engine (established IKE SAs before IKE_SA_INIT).
 //! * [`flood`]: log budgets and the flood summary.
@@ -13,6 +15,7 @@
 //! * [`logging`]: tracing with charon-style levels.
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 
+pub mod check;
 pub mod control;
 pub mod convert;
 pub mod daemon;
