@@ -15,6 +15,7 @@
 //! A second test floods one vtid with proposals it does not accept (cheap
 //! to refuse, one warning each before): its log stays short and one
 //! summary line says what happened.
+#![cfg(target_os = "linux")]
 
 mod common;
 mod vtilab;

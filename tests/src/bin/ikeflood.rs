@@ -14,11 +14,15 @@
 //! cookie=N invalid_ke=N no_proposal=N invalid_syntax=N sa=N other=N
 //! seconds=S`.
 
+#[cfg(target_os = "linux")]
 use std::net::{Ipv4Addr, SocketAddrV4};
+#[cfg(target_os = "linux")]
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
 use vtid_tests::flood::{run, Mix, Sockets, Spec};
 
+#[cfg(target_os = "linux")]
 fn parse() -> Result<(Spec, Duration), String> {
     let mut s = Spec::default();
     let mut target: Option<Ipv4Addr> = None;
@@ -64,6 +68,13 @@ fn parse() -> Result<(Spec, Duration), String> {
     Ok((s, linger))
 }
 
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("ikeflood: raw sockets in network namespaces: Linux only");
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     let (spec, linger) = match parse() {
         Ok(x) => x,
