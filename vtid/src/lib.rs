@@ -11,6 +11,7 @@
 //!   with FreeBSD if_ipsec).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
+//! * [`notify`]: readiness and status for the service manager (sd_notify).
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 
 pub mod check;
@@ -21,5 +22,6 @@ pub mod dataplane;
 pub mod kernel;
 pub mod logging;
 pub mod net;
+pub mod notify;
 pub mod routing;
 pub mod userspace;
