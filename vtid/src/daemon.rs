@@ -17,12 +17,10 @@ use tracing::{debug, error, info, info_span, warn};
 use crate::control::{self, Hub, Job};
 use crate::convert::Resolved;
 use crate::convert::{self, HostEnv, ReqidMap};
-use crate::dataplane::{Dataplane, RecordBackend, Report};
-use crate::kernel::XfrmDataplane;
+use crate::dataplane::{Dataplane, Report};
 use crate::logging::LogHandle;
 use crate::net::{Inbound, NetStats, Sockets};
 use crate::routing::{self, Routing};
-use crate::userspace::UserspaceBackend;
 
 /// How long shutdown waits for the peers to answer our DELETEs.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -33,8 +31,9 @@ pub const PATH_MTU_REFRESH: Duration = Duration::from_secs(30);
 /// The data-plane backend to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataplaneKind {
-    /// The best available: kernel ESP (XFRM) when the kernel has ESP and
-    /// xfrm interfaces, else the userspace data plane.
+    /// The best available ([`crate::platform::start_dataplane`]): on Linux
+    /// kernel ESP (XFRM) when the kernel has ESP and xfrm interfaces, else
+    /// the userspace data plane; on FreeBSD PF_KEY with `if_ipsec`.
     Auto,
     /// vtid's userspace ESP over TUN (`vti::dataplane`).
     Userspace,
@@ -163,50 +162,9 @@ impl Daemon {
                 config::Dataplane::Pfkey => DataplaneKind::Pfkey,
             });
         let port_nat_t = loaded.config.daemon.port_nat_t;
-        let dp: Box<dyn Dataplane> = match kind {
-            DataplaneKind::Record => Box::new(RecordBackend::new(dp_tx)),
-            DataplaneKind::Auto | DataplaneKind::Userspace => {
-                let probe = if kind == DataplaneKind::Auto {
-                    crate::kernel::xfrm_probe_for(loaded.config.daemon.xfrm_interface_type)
-                } else {
-                    Err(String::new())
-                };
-                match probe {
-                    Ok(()) => {
-                        info!(target: "vtid::dataplane", "data plane auto: the kernel has ESP and xfrm interfaces; using the XFRM data plane");
-                        Box::new(
-                            XfrmDataplane::start(&loaded.config, port_nat_t, dp_tx)
-                                .map_err(|e| StartError::Dataplane(e.to_string()))?,
-                        )
-                    }
-                    Err(why) => {
-                        if kind == DataplaneKind::Auto {
-                            info!(target: "vtid::dataplane", "data plane auto: {why}; using the userspace data plane");
-                        }
-                        Box::new(
-                            UserspaceBackend::start(&loaded.config, port_nat_t, tx.clone(), dp_tx)
-                                .map_err(|e| StartError::Dataplane(e.to_string()))?,
-                        )
-                    }
-                }
-            }
-            DataplaneKind::Xfrm => Box::new(
-                XfrmDataplane::start(&loaded.config, port_nat_t, dp_tx)
-                    .map_err(|e| StartError::Dataplane(e.to_string()))?,
-            ),
-            #[cfg(target_os = "freebsd")]
-            DataplaneKind::Pfkey => Box::new(
-                crate::kernel::PfKeyDataplane::start(&loaded.config, port_nat_t)
-                    .map_err(|e| StartError::Dataplane(e.to_string()))?,
-            ),
-            #[cfg(not(target_os = "freebsd"))]
-            DataplaneKind::Pfkey => {
-                let why = crate::kernel::pfkey_probe().err().unwrap_or_default();
-                return Err(StartError::Dataplane(format!(
-                    "data plane 'pfkey' cannot start: {why}"
-                )));
-            }
-        };
+        let dp =
+            crate::platform::start_dataplane(kind, &loaded.config, port_nat_t, tx.clone(), dp_tx)
+                .map_err(StartError::Dataplane)?;
         let mut routing = Routing::new(&loaded.config);
         if dp.as_userspace().is_some() {
             routing.start_gateways();

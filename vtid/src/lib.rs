@@ -13,6 +13,7 @@
 //! * [`logging`]: tracing with charon-style levels.
 //! * [`notify`]: readiness and status for the service manager (sd_notify).
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
+//! * [`platform`]: what differs between Linux and FreeBSD.
 
 pub mod check;
 pub mod control;
@@ -23,5 +24,16 @@ pub mod kernel;
 pub mod logging;
 pub mod net;
 pub mod notify;
+pub mod platform;
 pub mod routing;
+
+// The platform boundary (see [`platform`]): the userspace data plane is
+// Linux's; elsewhere an uninhabited stand-in keeps its callers compiling.
+#[cfg(target_os = "linux")]
 pub mod userspace;
+#[cfg(not(target_os = "linux"))]
+#[path = "platform/no_userspace.rs"]
+pub mod userspace;
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+compile_error!("vtid runs on Linux and FreeBSD");

@@ -9,6 +9,9 @@
 //! - KE: MODP 2048/3072/4096 (14/15/16), ECP 256/384/521 (19/20/21),
 //!   Curve25519 (31).
 //!
+//! - Signatures (AUTH methods 1, 9-11, 14): RSA PKCS#1 v1.5 and PSS, ECDSA
+//!   P-256/P-384/P-521, Ed25519 ([`sig`]).
+//!
 //! Key material lives in [`SecretBytes`] (zeroized on drop, redacted in
 //! `Debug`). Keys inside ring (HMAC/AEAD key schedules) and the AES key
 //! schedule are not zeroized by those crates.
@@ -22,6 +25,7 @@ mod ke;
 mod modp_primes;
 mod prf;
 mod secret;
+pub mod sig;
 mod suite;
 
 pub use auth::{psk_auth, signed_octets, verify_psk_auth, KEY_PAD};
