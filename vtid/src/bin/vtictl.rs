@@ -38,7 +38,8 @@ Commands:
   gateways                         gateway monitoring per interface
   check [--file F] [--strongswan-conf F] [--dataplane KIND]
                                    validate a configuration without a daemon
-                                   (default /etc/vtid/vtid.conf): every problem
+                                   (default /etc/vtid/vtid.conf, FreeBSD
+                                   /usr/local/etc/swanctl/swanctl.conf): every problem
                                    with file:line:col, every reason a connection
                                    or child would not load; exit 1 on errors
 
@@ -47,7 +48,8 @@ Options:
                   /run/vtid/vtid.vici; also $VTICTL_SOCKET)
   --json          print one JSON document instead of tables
   --timeout SECS  give up after SECS (initiate/terminate: passed to vtid)
-  --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf)
+  --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf, FreeBSD
+                  /usr/local/etc/swanctl/swanctl.conf)
 
 Exit status:
   0  the command succeeded
@@ -207,7 +209,7 @@ fn main() -> ExitCode {
 /// `vtictl check`: the same check as `vtid --check`, run here (no daemon,
 /// no socket, no root).
 fn check(a: &Args) -> Result<(), Fail> {
-    let file = PathBuf::from(a.opt("--file").unwrap_or("/etc/vtid/vtid.conf"));
+    let file = PathBuf::from(a.opt("--file").unwrap_or(config::paths::DEFAULT_CONFIG));
     let transport = match a.opt("--dataplane") {
         None | Some("auto") | Some("userspace") | Some("record") => false,
         Some("xfrm") | Some("pfkey") => true,
@@ -245,10 +247,10 @@ fn socket_path(a: &Args) -> PathBuf {
         .unwrap_or_else(default_socket)
 }
 
-/// `/run/vtid.vici` (vtid's default), else `/run/vtid/vtid.vici` (where
-/// the systemd unit puts it: /run is read-only to the service).
+/// vtid's default socket of this system, else (Linux) `/run/vtid/vtid.vici`
+/// where the systemd unit puts it (/run is read-only to the service).
 fn default_socket() -> PathBuf {
-    let plain = PathBuf::from("/run/vtid.vici");
+    let plain = PathBuf::from(config::paths::vici_socket_path());
     let unit = PathBuf::from("/run/vtid/vtid.vici");
     if !plain.exists() && unit.exists() {
         unit
@@ -314,7 +316,7 @@ async fn run(a: Args) -> Result<(), Fail> {
     // Read a --file before connecting: a bad file is a usage error.
     let file = if matches!(a.command.as_str(), "load-all" | "load-conns") {
         Some(read_conf(Path::new(
-            a.opt("--file").unwrap_or("/etc/swanctl/swanctl.conf"),
+            a.opt("--file").unwrap_or(config::paths::SWANCTL_CONF),
         ))?)
     } else {
         None
