@@ -160,14 +160,14 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
-        let (daemon, rx) = match Daemon::start(opts, log) {
-            Ok((d, rx)) => (d.with_notifier(notify_socket.as_deref()), rx),
+        let (daemon, lanes) = match Daemon::start(opts, log) {
+            Ok((d, lanes)) => (d.with_notifier(notify_socket.as_deref()), lanes),
             Err(e) => {
                 tracing::error!("cannot start: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        match daemon.run(rx).await {
+        match daemon.run(lanes).await {
             Ok(()) => {
                 tracing::info!("vtid exits");
                 ExitCode::SUCCESS
