@@ -180,6 +180,10 @@ pub struct Snapshot {
     pub send_errors: u64,
     /// The data plane's name.
     pub dataplane: &'static str,
+    /// Resident memory, bytes.
+    pub rss: Option<f64>,
+    /// CPU seconds by thread name.
+    pub thread_cpu: BTreeMap<String, f64>,
 }
 
 fn add(a: &mut crate::dataplane::SaCounters, b: &crate::dataplane::SaCounters) {
@@ -254,6 +258,7 @@ pub fn collect(d: &Daemon) -> Snapshot {
             rtt: g.rtt_avg.map(|r| r.as_secs_f64()),
         })
         .collect();
+    let (rss, thread_cpu) = process();
     let n = &d.net_stats;
     let g = |a: &AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     Snapshot {
@@ -273,6 +278,8 @@ pub fn collect(d: &Daemon) -> Snapshot {
         ],
         send_errors: d.send_errors,
         dataplane: d.dp.name(),
+        rss,
+        thread_cpu,
     }
 }
 
@@ -591,8 +598,7 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
             set(&gw_rtt, gl(), r);
         }
     }
-    let (rss, cpu) = process();
-    if let Some(r) = rss {
+    if let Some(r) = s.rss {
         set(
             &b.gauge("process_resident_memory_bytes", "Resident memory of vtid"),
             vec![],
@@ -603,7 +609,7 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
         "thread_cpu_seconds",
         "CPU time (user + system) of vtid's threads, summed by thread name (data-plane threads, the event loop)",
     );
-    for (name, secs) in &cpu {
+    for (name, secs) in &s.thread_cpu {
         set(&thread_cpu, l(&[("thread", name)]), *secs);
     }
     if sa_series {
