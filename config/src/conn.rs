@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, Warning};
+use crate::error::{ConfigError, Origin, Warning};
 use crate::reader::Reader;
 use crate::settings::Section;
 use crate::values::{self, parse_choice, Action, HostSpec, IfId, Mark};
@@ -181,6 +181,9 @@ pub struct Child {
     pub hw_offload: HwOffload,
     /// `label` (SELinux/... security label; not supported, warns).
     pub label: Option<String>,
+    /// Where it is written (never makes two children differ).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 /// `mode`.
@@ -305,6 +308,9 @@ pub struct Connection {
     pub remote: Vec<AuthConfig>,
     /// CHILD_SA configurations, in file order.
     pub children: Vec<Child>,
+    /// Where it is written (never makes two connections differ).
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 /// Resolved IKE_SA lifetimes (all in seconds granularity).
@@ -507,9 +513,8 @@ pub fn connection_from_section(
             )
         })?
         .unwrap_or(IkeVersion::Any);
-    if version == IkeVersion::V1 {
-        r.warn_if_set("version", "IKEv1 is not supported by vtid", warnings);
-    }
+    // IKEv1 (version = 1, aggressive = yes) is refused by the daemon with
+    // the connection's other reasons, once.
     let any = || vec![HostSpec::Any(None)];
     let local_addrs = r
         .parse("local_addrs", hosts)?
@@ -530,13 +535,6 @@ pub fn connection_from_section(
         .unwrap_or_else(|| vec!["default".into()]);
     let vips = r.parse("vips", vips)?.unwrap_or_default();
     let aggressive = r.bool("aggressive", false)?;
-    if aggressive {
-        r.warn_if_set(
-            "aggressive",
-            "IKEv1 aggressive mode is not supported by vtid",
-            warnings,
-        );
-    }
     let pull = r.bool("pull", true)?;
     let dscp = r.parse("dscp", dscp)?.unwrap_or(0);
     let encap = r.bool("encap", false)?;
@@ -607,30 +605,17 @@ pub fn connection_from_section(
     let rekey_time = r.parse("rekey_time", values::parse_duration)?;
     let over_time = r.parse("over_time", values::parse_duration)?;
     let rand_time = r.parse("rand_time", values::parse_duration)?;
+    // Pools are refused by the daemon with the connection's other reasons.
     let pools = r.list("pools").unwrap_or_default();
-    if !pools.is_empty() {
-        r.warn_if_set(
-            "pools",
-            "address pools are not supported by vtid yet",
-            warnings,
-        );
-    }
     let if_id_in = r
         .parse("if_id_in", values::parse_if_id)?
         .unwrap_or_default();
     let if_id_out = r
         .parse("if_id_out", values::parse_if_id)?
         .unwrap_or_default();
+    // Mediation is refused by the daemon with the connection's other reasons.
     let mediation = r.bool("mediation", false)?;
-    if mediation {
-        r.warn_if_set("mediation", "mediation is not supported by vtid", warnings);
-    }
     let mediated_by = r.string("mediated_by");
-    r.warn_if_set(
-        "mediated_by",
-        "mediation is not supported by vtid",
-        warnings,
-    );
     let mediation_peer = r.string("mediation_peer");
     r.warn_if_set(
         "mediation_peer",
@@ -706,6 +691,7 @@ pub fn connection_from_section(
         local,
         remote,
         children,
+        origin: Origin::of(sec, |n| n.starts_with("local") || n.starts_with("remote")),
     })
 }
 
@@ -917,5 +903,6 @@ pub fn child_from_section(
         replay_window,
         hw_offload,
         label,
+        origin: Origin::of(sec, |_| false),
     })
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConfigError, Location, Warning};
+use crate::observe::{self, FileLog, Metrics, Syslog};
 use crate::reader::Reader;
 use crate::settings::Section;
 use crate::values::{self, parse_choice, IpNet};
@@ -155,6 +156,25 @@ pub struct Daemon {
     /// `fragment_size`: largest IKE datagram before IKE fragmentation,
     /// IP and UDP headers included (1280).
     pub fragment_size: u32,
+    /// `install_routes` (yes): routes for the remote traffic selectors of
+    /// policy-based children (strongSwan: table 220; vtid's userspace data
+    /// plane: into the shared TUN). `no` (pfSense) leaves routing to the
+    /// operator; routed interfaces' own `routes` are not affected.
+    pub install_routes: bool,
+    /// `ignore_acquire_ts` (no): a trap that fires negotiates the child's
+    /// configured selectors instead of narrowing them to the packet that
+    /// triggered it (strongSwan's meaning; read by the trap support).
+    pub ignore_acquire_ts: bool,
+    /// `filelog { NAME { ... } }`: log files (charon's), in file order.
+    pub filelog: Vec<FileLog>,
+    /// `syslog { ... }` (charon's), if configured.
+    pub syslog: Option<Syslog>,
+    /// `metrics { ... }`: the Prometheus endpoint, off without the section.
+    pub metrics: Option<Metrics>,
+    /// `keylog`: a directory where vtid keeps Wireshark's
+    /// `ikev2_decryption_table` and `esp_sa` for every SA (insecure:
+    /// debugging only).
+    pub keylog: Option<String>,
 }
 
 impl Default for Daemon {
@@ -180,6 +200,12 @@ impl Default for Daemon {
             port: 500,
             port_nat_t: 4500,
             fragment_size: 1280,
+            install_routes: true,
+            ignore_acquire_ts: false,
+            filelog: Vec::new(),
+            syslog: None,
+            metrics: None,
+            keylog: None,
         }
     }
 }
@@ -209,14 +235,87 @@ fn log_level(s: &str) -> Result<i8, String> {
         .ok_or_else(|| "expected a log level from -1 to 4".into())
 }
 
-/// Reads `vtid { ... }`; its `interfaces` subsection is returned
+/// Reads `vtid { ... }` on top of `base` (the defaults, or what a
+/// `charon { }` section set); its `interfaces` subsection is returned
 /// separately.
 pub(crate) fn daemon_from_section<'a>(
     sec: &'a Section,
+    base: &Daemon,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Daemon, Option<&'a Section>), ConfigError> {
     let mut r = Reader::new(sec, "vtid");
-    let d = Daemon::default();
+    let (daemon, interfaces) = daemon_settings(&mut r, base, warnings)?;
+    r.finish(warnings);
+    Ok((daemon, interfaces))
+}
+
+/// Reads strongswan.conf's `charon { ... }` (from a strongswan.conf given to
+/// vtid, or a `charon` section in vtid's own file) on top of `base`: every
+/// key vtid implements has strongSwan's meaning (retransmit_*,
+/// make_before_break, install_routes, ignore_acquire_ts, port, port_nat_t,
+/// cookie_threshold, ..., and the `filelog`/`syslog` loggers, which become
+/// vtid's log outputs as `vtid { filelog / syslog }` would);
+/// every other key or plugin is named once in a warning.
+pub(crate) fn charon_from_section(
+    sec: &Section,
+    base: &Daemon,
+    warnings: &mut Vec<Warning>,
+) -> Result<Daemon, ConfigError> {
+    let mut r = Reader::new(sec, "charon");
+    let (mut daemon, _) = daemon_settings(&mut r, base, warnings)?;
+    // Loggers: charon.filelog.NAME { ... } and charon.syslog.FACILITY
+    // { ... }, the same outputs as vtid { filelog / syslog }.
+    for f in r.sections(|n| n == "filelog") {
+        daemon.filelog.extend(observe::filelogs_from_section(
+            f,
+            "charon.filelog",
+            warnings,
+        )?);
+    }
+    for s in r.sections(|n| n == "syslog") {
+        daemon.syslog = Some(observe::syslog_from_section(s, "charon.syslog", warnings)?);
+    }
+    for plugins in r.sections(|n| n == "plugins") {
+        for p in &plugins.sections {
+            warnings.push(Warning::new(
+                &p.location,
+                format!(
+                    "'charon.plugins.{}': strongSwan plugin settings are not used by vtid; ignored",
+                    p.name
+                ),
+            ));
+        }
+        for kv in &plugins.settings {
+            warnings.push(Warning::new(
+                &kv.location,
+                format!(
+                    "'charon.plugins.{}': strongSwan plugin settings are not used by vtid; ignored",
+                    kv.key
+                ),
+            ));
+        }
+    }
+    // Every other key and section of charon: named once.
+    for (name, location, what) in r.unused() {
+        warnings.push(Warning::new(
+            location,
+            format!("'charon.{name}': strongSwan {what} not used by vtid; ignored"),
+        ));
+    }
+    Ok(daemon)
+}
+
+/// The settings shared by `vtid { }` and `charon { }`, read from `r` on top
+/// of `base`; `vici` and `log` subsections and vtid's own keys are read only
+/// under `vtid`.
+fn daemon_settings<'a>(
+    r: &mut Reader<'a>,
+    base: &Daemon,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Daemon, Option<&'a Section>), ConfigError> {
+    let vtid = r.path == "vtid";
+    let sec = r.sec;
+    let d = base.clone();
     let mut daemon = Daemon {
         retransmit_timeout: r
             .parse("retransmit_timeout", parse_f64)?
@@ -246,10 +345,14 @@ pub(crate) fn daemon_from_section<'a>(
             .unwrap_or(d.delete_rekeyed_delay),
         make_before_break: r.bool("make_before_break", d.make_before_break)?,
         reqid_base: r.u32("reqid_base", d.reqid_base)?,
-        vici: Vici::default(),
-        log: LogLevels::default(),
-        dataplane: r
-            .parse("dataplane", |s| {
+        vici: d.vici.clone(),
+        log: d.log.clone(),
+        install_routes: r.bool("install_routes", d.install_routes)?,
+        ignore_acquire_ts: r.bool("ignore_acquire_ts", d.ignore_acquire_ts)?,
+        dataplane: if !vtid {
+            d.dataplane
+        } else {
+            r.parse("dataplane", |s| {
                 parse_choice(
                     s,
                     &[
@@ -260,9 +363,12 @@ pub(crate) fn daemon_from_section<'a>(
                     ],
                 )
             })?
-            .unwrap_or(Dataplane::Auto),
-        xfrm_interface_type: r
-            .parse("xfrm_interface_type", |s| {
+            .unwrap_or(d.dataplane)
+        },
+        xfrm_interface_type: if !vtid {
+            d.xfrm_interface_type
+        } else {
+            r.parse("xfrm_interface_type", |s| {
                 parse_choice(
                     s,
                     &[
@@ -271,10 +377,17 @@ pub(crate) fn daemon_from_section<'a>(
                     ],
                 )
             })?
-            .unwrap_or_default(),
-        tun_offload: r.bool("tun_offload", d.tun_offload)?,
-        dataplane_threads: r
-            .parse("dataplane_threads", |s| {
+            .unwrap_or(d.xfrm_interface_type)
+        },
+        tun_offload: if vtid {
+            r.bool("tun_offload", d.tun_offload)?
+        } else {
+            d.tun_offload
+        },
+        dataplane_threads: if !vtid {
+            d.dataplane_threads
+        } else {
+            r.parse("dataplane_threads", |s| {
                 let v = values::parse_u32(s)?;
                 if v <= 64 {
                     Ok(v)
@@ -282,7 +395,8 @@ pub(crate) fn daemon_from_section<'a>(
                     Err("expected 0 (one per CPU) to 64 threads".into())
                 }
             })?
-            .unwrap_or(d.dataplane_threads),
+            .unwrap_or(d.dataplane_threads)
+        },
         port: r.parse("port", udp_port)?.unwrap_or(d.port),
         port_nat_t: r.parse("port_nat_t", udp_port)?.unwrap_or(d.port_nat_t),
         fragment_size: r
@@ -295,6 +409,10 @@ pub(crate) fn daemon_from_section<'a>(
                 }
             })?
             .unwrap_or(d.fragment_size),
+        filelog: Vec::new(),
+        syslog: None,
+        metrics: None,
+        keylog: r.string("keylog"),
     };
     if daemon.port == daemon.port_nat_t {
         let kv = sec
@@ -306,6 +424,9 @@ pub(crate) fn daemon_from_section<'a>(
     if daemon.reqid_base == 0 {
         let kv = sec.get("reqid_base").expect("reqid_base was read");
         return Err(r.value_error(kv, "reqid_base must be at least 1".into()));
+    }
+    if !vtid {
+        return Ok((daemon, None));
     }
     for v in r.sections(|n| n == "vici") {
         let mut vr = Reader::new(v, "vtid.vici");
@@ -329,7 +450,7 @@ pub(crate) fn daemon_from_section<'a>(
     }
     for l in r.sections(|n| n == "log") {
         let mut lr = Reader::new(l, "vtid.log");
-        daemon.log.default = lr.parse("default", log_level)?.unwrap_or(1);
+        daemon.log.default = lr.parse("default", log_level)?.unwrap_or(d.log.default);
         for sub in LOG_SUBSYSTEMS {
             if let Some(level) = lr.parse(sub, log_level)? {
                 daemon.log.subsystems.insert((*sub).to_string(), level);
@@ -337,8 +458,18 @@ pub(crate) fn daemon_from_section<'a>(
         }
         lr.finish(warnings);
     }
+    for f in r.sections(|n| n == "filelog") {
+        daemon
+            .filelog
+            .extend(observe::filelogs_from_section(f, "vtid.filelog", warnings)?);
+    }
+    for s in r.sections(|n| n == "syslog") {
+        daemon.syslog = Some(observe::syslog_from_section(s, "vtid.syslog", warnings)?);
+    }
+    for m in r.sections(|n| n == "metrics") {
+        daemon.metrics = Some(observe::metrics_from_section(m, warnings)?);
+    }
     let interfaces = r.sections(|n| n == "interfaces").into_iter().next();
-    r.finish(warnings);
     Ok((daemon, interfaces))
 }
 

@@ -1,5 +1,6 @@
 //! Positions, warnings and errors.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +31,56 @@ impl Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// Where a connection or child was defined: its section and each of its
+/// keys (dotted below the section: `proposals`, `local.auth`,
+/// `esp_proposals`), so that a message about it names the file and line.
+/// Two configurations never differ by where things are written: `==` on
+/// an `Origin` is always true.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The section (`connections.NAME`, `children.NAME`); `None` for
+    /// configurations that came from VICI.
+    pub section: Option<Location>,
+    /// Every key and subsection of the section, by dotted name.
+    pub keys: BTreeMap<String, Location>,
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
+}
+
+impl Eq for Origin {}
+
+impl Origin {
+    /// Records `sec` and its keys; subsections named by `nested` have their
+    /// keys recorded too (as `sub.key`).
+    pub(crate) fn of(sec: &crate::settings::Section, nested: impl Fn(&str) -> bool) -> Origin {
+        let mut keys = BTreeMap::new();
+        for kv in &sec.settings {
+            keys.insert(kv.key.clone(), kv.location.clone());
+        }
+        for s in &sec.sections {
+            keys.insert(s.name.clone(), s.location.clone());
+            if nested(&s.name) {
+                for kv in &s.settings {
+                    keys.insert(format!("{}.{}", s.name, kv.key), kv.location.clone());
+                }
+            }
+        }
+        Origin {
+            section: (sec.location.line != 0).then(|| sec.location.clone()),
+            keys,
+        }
+    }
+
+    /// Where `key` is written, else where the section starts.
+    pub fn at(&self, key: &str) -> Option<&Location> {
+        self.keys.get(key).or(self.section.as_ref())
     }
 }
 

@@ -23,6 +23,7 @@ mod conn;
 mod daemon;
 mod error;
 mod glob;
+mod observe;
 mod reader;
 mod secret;
 mod secrets;
@@ -38,7 +39,12 @@ pub use daemon::{
     default_route_metric, interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici,
     XfrmInterfaceType, DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
 };
-pub use error::{ConfigError, Location, Warning};
+pub use error::{ConfigError, Location, Origin, Warning};
+pub use observe::{
+    check_time_format, filelogs_from_section, syslog_from_section, FileLog, LogFormat,
+    LogRefinement, Metrics, Syslog, SyslogFacility, SyslogTarget, TimePrecision,
+    DEFAULT_METRICS_LISTEN,
+};
 pub use secret::Secret;
 pub use secrets::{SecretKind, SharedSecret};
 pub use settings::{KeyValue, Section};
@@ -70,9 +76,68 @@ pub struct Loaded {
 
 /// Reads and loads a swanctl.conf-syntax file (with its includes).
 pub fn load_file(path: impl AsRef<Path>) -> Result<Loaded, ConfigError> {
+    load_files(path, None)
+}
+
+/// Reads and loads vtid's file and, if given, a strongswan.conf whose
+/// `charon { }` section sets the daemon-wide defaults (pfSense writes its
+/// daemon settings there): strongswan.conf's `charon`, then a `charon`
+/// section of vtid's file, then `vtid { }`, each overriding the one before.
+pub fn load_files(
+    path: impl AsRef<Path>,
+    strongswan_conf: Option<&Path>,
+) -> Result<Loaded, ConfigError> {
+    load_files_all(path, strongswan_conf).map_err(|mut e| e.swap_remove(0))
+}
+
+/// Like [`load_files`], but reports every connection whose values cannot
+/// be read, not only the first (for `vtid --check`). A syntax error still
+/// stops at the first one: what follows it cannot be parsed reliably.
+/// The error list is never empty.
+pub fn load_files_all(
+    path: impl AsRef<Path>,
+    strongswan_conf: Option<&Path>,
+) -> Result<Loaded, Vec<ConfigError>> {
     let mut warnings = Vec::new();
-    let root = settings::parse_file(path.as_ref(), &mut warnings)?;
-    load_settings(&root, warnings)
+    let base = match strongswan_conf {
+        Some(p) => {
+            let root = settings::parse_file(p, &mut warnings).map_err(|e| vec![e])?;
+            strongswan_conf_settings(&root, &mut warnings).map_err(|e| vec![e])?
+        }
+        None => Daemon::default(),
+    };
+    let root = settings::parse_file(path.as_ref(), &mut warnings).map_err(|e| vec![e])?;
+    let mut errors = Vec::new();
+    match load_settings_on(&root, warnings, base, &mut errors) {
+        Ok(l) if errors.is_empty() => Ok(l),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.push(e);
+            Err(errors)
+        }
+    }
+}
+
+/// The daemon settings of a parsed strongswan.conf: its `charon { }`
+/// section ([`Daemon`] keys with strongSwan's meaning); every other
+/// top-level section or key is named once in a warning.
+fn strongswan_conf_settings(
+    root: &Section,
+    warnings: &mut Vec<Warning>,
+) -> Result<Daemon, ConfigError> {
+    let resolved = root.resolve_references(warnings)?;
+    let mut base = Daemon::default();
+    let mut top = Reader::new(&resolved, "");
+    for c in top.sections(|n| n == "charon") {
+        base = daemon::charon_from_section(c, &base, warnings)?;
+    }
+    for (name, location, what) in top.unused() {
+        warnings.push(Warning::new(
+            location,
+            format!("strongswan.conf {what} '{name}' is not used by vtid; ignored"),
+        ));
+    }
+    Ok(base)
 }
 
 /// Loads swanctl.conf-syntax `text`; `name` is used in locations and as the
@@ -85,7 +150,24 @@ pub fn load_str(text: &str, name: &str) -> Result<Loaded, ConfigError> {
 
 /// Builds the typed configuration from a parsed settings tree (references
 /// are resolved here); `warnings` are the parser's, to which this adds.
-pub fn load_settings(root: &Section, mut warnings: Vec<Warning>) -> Result<Loaded, ConfigError> {
+pub fn load_settings(root: &Section, warnings: Vec<Warning>) -> Result<Loaded, ConfigError> {
+    let mut errors = Vec::new();
+    let l = load_settings_on(root, warnings, Daemon::default(), &mut errors)?;
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(l),
+    }
+}
+
+/// Loads `root` on top of the daemon settings `base`. Errors in a
+/// connection go to `errors` and loading goes on with the next one (so all
+/// are found); other errors end it.
+fn load_settings_on(
+    root: &Section,
+    mut warnings: Vec<Warning>,
+    base: Daemon,
+    errors: &mut Vec<ConfigError>,
+) -> Result<Loaded, ConfigError> {
     let resolved = root.resolve_references(&mut warnings)?;
     let mut config = Config::default();
     let mut top = Reader::new(&resolved, "");
@@ -93,9 +175,10 @@ pub fn load_settings(root: &Section, mut warnings: Vec<Warning>) -> Result<Loade
     for cs in top.sections(|n| n == "connections") {
         let mut r = Reader::new(cs, "connections");
         for c in r.sections(|_| true) {
-            config
-                .connections
-                .push(connection_from_section(c, &mut warnings)?);
+            match connection_from_section(c, &mut warnings) {
+                Ok(conn) => config.connections.push(conn),
+                Err(e) => errors.push(e),
+            }
         }
         r.finish(&mut warnings);
     }
@@ -125,8 +208,12 @@ pub fn load_settings(root: &Section, mut warnings: Vec<Warning>) -> Result<Loade
         }
     }
     let mut iface_sections = Vec::new();
+    config.daemon = base;
+    for s in top.sections(|n| n == "charon") {
+        config.daemon = daemon::charon_from_section(s, &config.daemon, &mut warnings)?;
+    }
     for s in top.sections(|n| n == "vtid") {
-        let (daemon, ifaces) = daemon::daemon_from_section(s, &mut warnings)?;
+        let (daemon, ifaces) = daemon::daemon_from_section(s, &config.daemon, &mut warnings)?;
         config.daemon = daemon;
         iface_sections.extend(ifaces);
     }

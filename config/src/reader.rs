@@ -135,6 +135,25 @@ impl<'a> Reader<'a> {
         out
     }
 
+    /// Every key and subsection not used so far: (name, location, "setting"
+    /// or "section"); marks them used.
+    pub(crate) fn unused(&mut self) -> Vec<(String, &'a crate::error::Location, &'static str)> {
+        let mut out = Vec::new();
+        for (i, kv) in self.sec.settings.iter().enumerate() {
+            if !self.used_keys[i] {
+                self.used_keys[i] = true;
+                out.push((kv.key.clone(), &kv.location, "setting"));
+            }
+        }
+        for (i, s) in self.sec.sections.iter().enumerate() {
+            if !self.used_secs[i] {
+                self.used_secs[i] = true;
+                out.push((s.name.clone(), &s.location, "section"));
+            }
+        }
+        out
+    }
+
     /// Warns about every key and subsection not used.
     pub(crate) fn finish(self, warnings: &mut Vec<Warning>) {
         for (kv, used) in self.sec.settings.iter().zip(&self.used_keys) {

@@ -79,14 +79,33 @@ pub(crate) fn secrets_from_section(
             ));
             continue;
         };
-        if matches!(kind, SecretKind::Eap | SecretKind::Xauth | SecretKind::Ntlm) {
-            warnings.push(Warning::new(
+        // Reported here, once, with its place; the daemon adds nothing.
+        match kind {
+            SecretKind::Eap | SecretKind::Ntlm => warnings.push(Warning::new(
                 &s.location,
                 format!(
-                    "'{prefix}' secret 'secrets.{}' is not used by vtid (no EAP/XAuth)",
+                    "'{prefix}' secret 'secrets.{}' is not used: EAP authentication is not \
+                     supported by vtid yet",
                     s.name
                 ),
-            ));
+            )),
+            SecretKind::Xauth => warnings.push(Warning::new(
+                &s.location,
+                format!(
+                    "'{prefix}' secret 'secrets.{}' is not used: XAuth is IKEv1, and vtid is \
+                     an IKEv2 daemon",
+                    s.name
+                ),
+            )),
+            SecretKind::Ppk => warnings.push(Warning::new(
+                &s.location,
+                format!(
+                    "'{prefix}' secret 'secrets.{}' is not used: post-quantum preshared keys \
+                     (RFC 8784) are not supported by vtid yet",
+                    s.name
+                ),
+            )),
+            SecretKind::Ike => {}
         }
         let mut r = Reader::new(s, format!("secrets.{}", s.name));
         let Some(kv) = r.kv("secret") else {

@@ -15,14 +15,28 @@
 //! The only `unsafe` code lives in the private `sys` module (raw socket
 //! creation and, on FreeBSD, interface ioctls), because `nix` cannot open a
 //! `NETLINK_XFRM` or `PF_KEY_V2` socket.
+//!
+//! # Platform boundary
+//!
+//! The PF_KEY codec and socket, the backend-neutral [`backend::ChildSpec`]
+//! and the PF_KEY backend's message building compile everywhere (the
+//! PF_KEY byte-for-byte tests run on Linux). What only Linux has (netlink,
+//! XFRM, rtnetlink links and the XFRM backend) and what only FreeBSD has
+//! (`if_ipsec` ioctls) is chosen here and in `backend/mod.rs`'s module list;
+//! no other file has a `cfg(target_os)`, except the private `sys` module
+//! that holds the system calls.
 
 pub mod backend;
 pub mod error;
-pub mod link;
-pub mod netlink;
 pub mod pfkey;
 mod sys;
 pub(crate) mod wire;
+
+#[cfg(target_os = "linux")]
+pub mod link;
+#[cfg(target_os = "linux")]
+pub mod netlink;
+#[cfg(target_os = "linux")]
 pub mod xfrm;
 
 #[cfg(target_os = "freebsd")]

@@ -61,6 +61,8 @@ impl<'a> Reader<'a> {
     pub(crate) fn u32_be(&mut self) -> Result<u32, ParseError> {
         Ok(u32::from_be_bytes(self.array()?))
     }
+    // Only the netlink codecs (Linux) read signed integers.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn i32(&mut self) -> Result<i32, ParseError> {
         Ok(i32::from_ne_bytes(self.array()?))
     }
@@ -76,6 +78,8 @@ pub(crate) trait Put {
     fn put_u16_be(&mut self, v: u16);
     fn put_u32(&mut self, v: u32);
     fn put_u32_be(&mut self, v: u32);
+    // Only the netlink codecs (Linux) write signed integers.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn put_i32(&mut self, v: i32);
     fn put_u64(&mut self, v: u64);
     fn put_zeros(&mut self, n: usize);

@@ -5,6 +5,8 @@
 //! kernel without `ip_vti` (CI) it must fail with the typed
 //! [`LinkError::NoVti`]; on one with it, the interface must show up as `ip
 //! -d link` describes a VTI and accept new endpoints.
+// Linux only: Linux rtnetlink VTIs and XFRM (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common_netns;
 

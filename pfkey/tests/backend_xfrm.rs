@@ -4,6 +4,8 @@
 //! routed and a policy-based child installed in the kernel and read back
 //! with `ip xfrm policy`, and the SA install failing with the typed
 //! "no ESP" error where the kernel lacks ESP.
+// Linux only: Linux XFRM (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common_c;
 mod common_netns;

@@ -1,5 +1,7 @@
 //! PF_KEY layouts and encodings checked against `<linux/pfkeyv2.h>`,
 //! compiled with `cc` at test time.
+// Linux only: checked against the host's <linux/pfkeyv2.h> (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common_c;
 

@@ -1,5 +1,7 @@
 //! XFRM layouts and encodings checked against `<linux/xfrm.h>`, compiled
 //! with `cc` at test time.
+// Linux only: Linux XFRM, checked against the host's <linux/xfrm.h> (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common_c;
 

@@ -10,6 +10,8 @@
 //!
 //! Kernel features that may be missing (ESP, xfrm interfaces) are detected
 //! and reported with a "SKIP"/"kernel has no ..." line rather than failing.
+// Linux only: Linux network namespaces (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common_netns;
 

@@ -1,5 +1,7 @@
 //! XFRM codec: proptest round trips for every body and attribute, arbitrary
 //! bytes never panic, error mapping.
+// Linux only: Linux XFRM (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 use nix::errno::Errno;
 use pfkey::netlink::{NetlinkError, NlMsg};

@@ -16,6 +16,8 @@
 //! They need root (CI runs as root) and the packages in interop/deps.txt;
 //! without root they FAIL with a message saying so, they never skip. Every
 //! test name starts with `netns_`.
+// Linux only: Linux network namespaces (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};

@@ -3,9 +3,17 @@
 //! iperf3's summary for one TCP stream LAN to LAN over AES-GCM-16-128 in
 //! UDP. A measurement, not a test.
 
+#[cfg(target_os = "linux")]
 #[path = "../tests/lab/mod.rs"]
 mod lab;
 
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("iperf_lab measures the userspace data plane in Linux network namespaces");
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     let lab = lab::Lab::new("bench", 1500);
     let (lc, rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);

@@ -94,6 +94,11 @@ pub struct DataplaneConfig {
     pub shared_tun: Option<String>,
     /// MTU of the shared TUN.
     pub shared_mtu: u32,
+    /// Route the remote selectors of policy-based SAs into the shared TUN
+    /// (strongSwan's `charon.install_routes`, default yes). With `false`
+    /// the operator routes that traffic; routed interfaces' own routes are
+    /// installed either way.
+    pub install_routes: bool,
     /// Firewall mark of vtid's own packets (SO_MARK).
     pub mark: u32,
     /// Routing table for the routes vtid installs.
@@ -135,6 +140,7 @@ impl Default for DataplaneConfig {
             interfaces: Vec::new(),
             shared_tun: Some(DEFAULT_SHARED_NAME.to_owned()),
             shared_mtu: config::DEFAULT_MTU,
+            install_routes: true,
             mark: 0x7674,
             table: 0x7674,
             rule_priority: 100,
@@ -1027,7 +1033,7 @@ impl Dataplane {
             });
         }
         let tun = &sh.tuns[slot];
-        if Some(slot) == sh.shared_slot {
+        if Some(slot) == sh.shared_slot && sh.cfg.install_routes {
             // Routes for the peer's selectors, with our local selector's
             // address as source hint when it is one of ours.
             let ours = sh.nl.addresses().unwrap_or_default();

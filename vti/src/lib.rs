@@ -11,15 +11,30 @@
 //! - [`offload`]: TUN offloads (virtio_net_hdr): GSO segmentation out,
 //!   TCP coalescing in.
 //! - [`updown`]: strongSwan-compatible updown scripts.
+//!
+//! # Platform boundary
+//!
+//! The ESP core, checksums, ICMP, MSS clamping, offload segmentation, the
+//! gateway monitor and updown are portable. The userspace data plane over
+//! Linux TUN ([`dataplane`], [`iface`], the private `sys`) and rtnetlink
+//! ([`netlink`]) exist on Linux only; this block and the private `platform`
+//! module (the few calls that differ per system) are the only places that
+//! say so. On FreeBSD vtid uses the kernel's ESP (`pfkey` crate).
 
 pub mod checksum;
-pub mod dataplane;
 pub mod esp;
 pub mod gateway;
 pub mod icmp;
-pub mod iface;
 pub mod mss;
-pub mod netlink;
 pub mod offload;
-mod sys;
+mod platform;
 pub mod updown;
+
+#[cfg(target_os = "linux")]
+pub mod dataplane;
+#[cfg(target_os = "linux")]
+pub mod iface;
+#[cfg(target_os = "linux")]
+pub mod netlink;
+#[cfg(target_os = "linux")]
+mod sys;

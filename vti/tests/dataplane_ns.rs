@@ -1,5 +1,7 @@
 //! Two userspace ESP data planes in network namespaces passing real
 //! traffic (see `lab/mod.rs` for the topology). Run as root.
+// Linux only: the userspace data plane over Linux TUN, in network namespaces (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod lab;
 

@@ -4,6 +4,8 @@
 //!
 //! Needs root (namespaces, raw ICMP sockets) and iptables/ip6tables; skips
 //! with a message otherwise. Traffic stays inside the lab's namespaces.
+// Linux only: Linux network namespaces (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 use std::fs::File;
 use std::net::IpAddr;

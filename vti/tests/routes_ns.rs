@@ -4,6 +4,8 @@
 //! `ipsecN` as pfSense creates it. Run as root; the namespace is deleted
 //! on drop, also when a test panics, and every command is bounded
 //! (`lab::run`).
+// Linux only: rtnetlink in Linux network namespaces (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod lab;
 

@@ -65,6 +65,14 @@ pub struct Hub {
     started: (Instant, SystemTime),
 }
 
+impl Hub {
+    /// What the hub last knew of an IKE SA (for log lines about an SA
+    /// that is going away).
+    pub(crate) fn known_ike(&self, id: IkeSaId) -> Option<&IkeInfo> {
+        self.infos.get(&id)
+    }
+}
+
 impl Default for Hub {
     fn default() -> Hub {
         Hub::new()
@@ -296,6 +304,16 @@ impl Control {
         let loglevel = int_arg(&req, "loglevel")?.unwrap_or(1);
         let mut logs = self.log.subscribe();
         let mut events = self.events.subscribe();
+        // DNS names of remote_addrs are resolved at each initiation.
+        let (i, c) = (ike.clone(), child.clone());
+        if let Some((conn, specs)) = self
+            .call(move |d| d.dns_for(i.as_deref(), c.as_deref()))
+            .await?
+        {
+            let resolved = crate::daemon::resolve_names(&specs).await;
+            self.call(move |d| d.apply_resolved(&conn, &specs, &resolved))
+                .await?;
+        }
         let (mut id, conn, child) = self
             .call(move |d| d.ctl_initiate(ike.as_deref(), child.as_deref()))
             .await??;
@@ -1005,11 +1023,11 @@ impl Daemon {
         };
         for c in &conns {
             if !conv.peers.iter().any(|p| p.name == c.name) {
-                let why: Vec<&str> = conv
+                let why: Vec<String> = conv
                     .warnings
                     .iter()
-                    .filter(|w| w.contains(&format!("connection '{}'", c.name)))
-                    .map(String::as_str)
+                    .filter(|w| w.conn.as_deref() == Some(c.name.as_str()))
+                    .map(|w| w.message.clone())
                     .collect();
                 self.vici.conns = previous;
                 return Err(failed(if why.is_empty() {
@@ -1150,14 +1168,15 @@ impl Daemon {
     }
 
     fn ctl_reload_settings(&mut self) -> Result<Message, CommandError> {
-        let loaded = config::load_file(&self.opts.config).map_err(|e| {
-            failed(format!(
-                "reloading {} failed: {e}",
-                self.opts.config.display()
-            ))
-        })?;
+        let loaded = config::load_files(&self.opts.config, self.opts.strongswan_conf.as_deref())
+            .map_err(|e| {
+                failed(format!(
+                    "reloading {} failed: {e}",
+                    self.opts.config.display()
+                ))
+            })?;
         let d = &loaded.config.daemon;
-        self.log.apply(&d.log);
+        self.log.apply(d, false);
         let mut not_applied = Vec::new();
         let mut w = Vec::new();
         let engine = crate::convert::engine_config(d, &mut w);
@@ -1179,6 +1198,8 @@ impl Daemon {
             not_applied.push("vtid.reqid_base takes effect after a restart".into());
         }
         self.file_cfg.daemon.log = d.log.clone();
+        self.file_cfg.daemon.filelog = d.filelog.clone();
+        self.file_cfg.daemon.syslog = d.syslog.clone();
         info!(target: "vtid::control", "reload-settings: log levels applied{}", if not_applied.is_empty() { String::new() } else { format!("; not applied live: {}", not_applied.join("; ")) });
         for n in &not_applied {
             warn!(target: "vtid::control", "reload-settings: {n}");
@@ -1578,7 +1599,13 @@ pub(crate) fn conn_message(p: &PeerConfig, conf: Option<&Connection>) -> Message
     let local_id = conf
         .and_then(|c| c.local.first())
         .and_then(|a| a.id.clone())
-        .unwrap_or_else(|| id_text(&p.local_id));
+        .unwrap_or_else(|| {
+            if p.local_id_from_address {
+                "%any".into()
+            } else {
+                id_text(&p.local_id)
+            }
+        });
     let remote_id = p
         .remote_id
         .as_ref()

@@ -52,6 +52,24 @@ impl HostEnv for SystemEnv {
     }
 }
 
+/// DNS answers gathered by the daemon before an initiation: serves them as
+/// a [`HostEnv`] so [`remote_matches`] builds the engine's addresses.
+#[derive(Debug, Default, Clone)]
+pub struct Resolved(pub BTreeMap<String, Result<Vec<IpAddr>, String>>);
+
+impl HostEnv for Resolved {
+    fn resolve(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+        self.0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Err("not resolved".into()))
+    }
+
+    fn source_for(&self, remote: IpAddr) -> Option<IpAddr> {
+        source_address(remote)
+    }
+}
+
 /// Our source address towards `remote` as the kernel routes it.
 pub fn source_address(remote: IpAddr) -> Option<IpAddr> {
     let any: SocketAddr = if remote.is_ipv4() {
@@ -63,6 +81,47 @@ pub fn source_address(remote: IpAddr) -> Option<IpAddr> {
     s.connect((remote, 500)).ok()?;
     let ip = s.local_addr().ok()?.ip();
     (!ip.is_unspecified()).then_some(ip)
+}
+
+/// One thing the operator should know about a conversion: where it is
+/// (file:line:col, when the configuration came from a file), whether it
+/// keeps a connection or child from loading, and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// Where in the configuration.
+    pub location: Option<config::Location>,
+    /// The connection it is about, if any.
+    pub conn: Option<String>,
+    /// A connection or child is not loaded because of it.
+    pub error: bool,
+    /// What it is (never a secret).
+    pub message: String,
+}
+
+impl Note {
+    fn warning(location: Option<&config::Location>, conn: Option<&str>, message: String) -> Note {
+        Note {
+            location: location.cloned(),
+            conn: conn.map(str::to_owned),
+            error: false,
+            message,
+        }
+    }
+
+    /// Whether the message contains `s` (tests, filters).
+    pub fn contains(&self, s: &str) -> bool {
+        self.to_string().contains(s)
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(l) = &self.location {
+            write!(f, "{l}: ")?;
+        }
+        let what = if self.error { "error" } else { "warning" };
+        write!(f, "{what}: {}", self.message)
+    }
 }
 
 /// The result of a conversion.
@@ -80,9 +139,21 @@ pub struct Converted {
     pub trap: Vec<(String, String)>,
     /// Automatic reqids handed out (feed them to the next conversion).
     pub reqids: ReqidMap,
-    /// Everything the operator should know, one message each, naming the
-    /// connection and the key.
-    pub warnings: Vec<String>,
+    /// The `remote_addrs` of connections that name DNS hosts: the daemon
+    /// resolves them again before each initiation (issue 15 §4) and hands
+    /// the result to the engine ([`remote_matches`]).
+    pub dns: BTreeMap<String, Vec<HostSpec>>,
+    /// Everything the operator should know, each with its place, naming
+    /// the connection and the key; a connection or child that is not
+    /// loaded gets one error with every reason.
+    pub warnings: Vec<Note>,
+}
+
+impl Converted {
+    /// The notes that keep a connection or child from loading.
+    pub fn errors(&self) -> impl Iterator<Item = &Note> {
+        self.warnings.iter().filter(|n| n.error)
+    }
 }
 
 /// Converts a loaded configuration. `previous` are the automatic reqids of
@@ -95,18 +166,23 @@ pub fn convert(
     transport_mode: bool,
 ) -> Converted {
     let mut warnings = Vec::new();
-    let mut engine = engine_config(&cfg.daemon, &mut warnings);
+    let mut daemon_notes = Vec::new();
+    let mut engine = engine_config(&cfg.daemon, &mut daemon_notes);
+    warnings.extend(
+        daemon_notes
+            .into_iter()
+            .map(|m| Note::warning(None, None, m)),
+    );
     engine.transport_mode_supported = transport_mode;
     let reqids = assign_reqids(cfg, previous);
     let mut peers = Vec::new();
     let mut start = Vec::new();
     let mut trap = Vec::new();
+    let mut dns = BTreeMap::new();
     for conn in &cfg.connections {
-        let mut w = Warn {
-            conn: &conn.name,
-            out: &mut warnings,
-        };
-        if let Some(p) = peer_config(cfg, conn, &reqids, env, &engine, &mut w) {
+        let mut w = Warn::new(conn, &mut warnings);
+        let p = peer_config(cfg, conn, &reqids, env, &engine, &mut w);
+        if let Some(p) = p {
             for child in &conn.children {
                 if !p.children.iter().any(|c| c.name == child.name) {
                     continue;
@@ -116,16 +192,24 @@ pub fn convert(
                     start.push(key.clone());
                 }
                 if child.start_action.trap {
-                    w.key(
-                        &format!("children.{}.start_action", child.name),
+                    w.child(child).key(
+                        "start_action",
                         "trap policies need a data plane with traffic-triggered \
                          initiation; no trap installed",
                     );
                     trap.push(key);
                 }
             }
+            if conn
+                .remote_addrs
+                .iter()
+                .any(|h| matches!(h, HostSpec::Dns(_)))
+            {
+                dns.insert(conn.name.clone(), conn.remote_addrs.clone());
+            }
             peers.push(p);
         }
+        w.finish();
     }
     legacy_warnings(&peers, &mut warnings);
     let keys = shared_keys(cfg, &mut warnings);
@@ -136,13 +220,14 @@ pub fn convert(
         start,
         trap,
         reqids,
+        dns,
         warnings,
     }
 }
 
 /// One warning per legacy algorithm in use (RFC 8221/8247 no longer
 /// recommend it), naming where it is configured.
-fn legacy_warnings(peers: &[PeerConfig], warnings: &mut Vec<String>) {
+fn legacy_warnings(peers: &[PeerConfig], warnings: &mut Vec<Note>) {
     let mut seen: Vec<(&'static str, Vec<String>)> = Vec::new();
     let mut note = |why: &'static str, place: String| match seen.iter_mut().find(|(w, _)| *w == why)
     {
@@ -171,9 +256,13 @@ fn legacy_warnings(peers: &[PeerConfig], warnings: &mut Vec<String>) {
         }
     }
     for (why, places) in seen {
-        warnings.push(format!(
-            "weak legacy algorithm configured: {why}; used by {}",
-            places.join(", ")
+        warnings.push(Note::warning(
+            None,
+            None,
+            format!(
+                "weak legacy algorithm configured: {why}; used by {}",
+                places.join(", ")
+            ),
         ));
     }
 }
@@ -201,21 +290,143 @@ fn proposals(
     }
 }
 
+/// Collects what is said about one connection: warnings go out at once,
+/// the reasons it (or one of its children) cannot be loaded are gathered
+/// and reported together, each with its place.
 struct Warn<'a> {
-    conn: &'a str,
-    out: &'a mut Vec<String>,
+    conn: &'a Connection,
+    out: &'a mut Vec<Note>,
+    /// Why the connection cannot be loaded: (location, key, reason).
+    fatal: Vec<(Option<config::Location>, String, String)>,
 }
 
-impl Warn<'_> {
-    fn key(&mut self, key: &str, msg: &str) {
-        self.out
-            .push(format!("connection '{}': {key}: {msg}", self.conn));
+/// The same for one child of the connection.
+struct ChildWarn<'w, 'a> {
+    w: &'w mut Warn<'a>,
+    child: &'w Child,
+    fatal: Vec<(Option<config::Location>, String, String)>,
+}
+
+fn reasons(list: &[(Option<config::Location>, String, String)]) -> String {
+    list.iter()
+        .map(|(l, k, m)| match l {
+            Some(l) => format!("{k} ({l}): {m}"),
+            None => format!("{k}: {m}"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl<'a> Warn<'a> {
+    fn new(conn: &'a Connection, out: &'a mut Vec<Note>) -> Warn<'a> {
+        Warn {
+            conn,
+            out,
+            fatal: Vec::new(),
+        }
     }
-    fn skip(&mut self, msg: &str) {
-        self.out.push(format!(
-            "connection '{}': {msg}; connection not loaded",
-            self.conn
-        ));
+
+    fn at(&self, key: &str) -> Option<config::Location> {
+        self.conn.origin.at(key).cloned()
+    }
+
+    /// A warning about `key` of the connection.
+    fn key(&mut self, key: &str, msg: &str) {
+        let n = Note::warning(
+            self.at(key).as_ref(),
+            Some(&self.conn.name),
+            format!("connection '{}': {key}: {msg}", self.conn.name),
+        );
+        self.out.push(n);
+    }
+
+    /// A reason the connection cannot be loaded (all are reported together
+    /// by [`Warn::finish`]).
+    fn skip(&mut self, key: &str, msg: &str) {
+        let l = self.at(key);
+        self.fatal.push((l, key.to_string(), msg.to_string()));
+    }
+
+    fn failed(&self) -> bool {
+        !self.fatal.is_empty()
+    }
+
+    fn child<'w>(&'w mut self, child: &'w Child) -> ChildWarn<'w, 'a> {
+        ChildWarn {
+            w: self,
+            child,
+            fatal: Vec::new(),
+        }
+    }
+
+    fn finish(self) {
+        if self.fatal.is_empty() {
+            return;
+        }
+        let n = Note {
+            location: self.conn.origin.section.clone(),
+            conn: Some(self.conn.name.clone()),
+            error: true,
+            message: format!(
+                "connection '{}' not loaded: {}",
+                self.conn.name,
+                reasons(&self.fatal)
+            ),
+        };
+        self.out.push(n);
+    }
+}
+
+impl ChildWarn<'_, '_> {
+    fn at(&self, key: &str) -> Option<config::Location> {
+        self.child.origin.at(key).cloned()
+    }
+
+    fn path(&self, key: &str) -> String {
+        format!("children.{}.{key}", self.child.name)
+    }
+
+    /// A warning about `key` of the child.
+    fn key(&mut self, key: &str, msg: &str) {
+        let n = Note::warning(
+            self.at(key).as_ref(),
+            Some(&self.w.conn.name),
+            format!(
+                "connection '{}': {}: {msg}",
+                self.w.conn.name,
+                self.path(key)
+            ),
+        );
+        self.w.out.push(n);
+    }
+
+    /// A reason the child cannot be loaded.
+    fn skip(&mut self, key: &str, msg: &str) {
+        let l = self.at(key);
+        self.fatal.push((l, key.to_string(), msg.to_string()));
+    }
+
+    fn failed(&self) -> bool {
+        !self.fatal.is_empty()
+    }
+
+    /// Reports the child as not loaded with every reason, if it has any.
+    fn finish(self) {
+        if self.fatal.is_empty() {
+            return;
+        }
+        let n = Note {
+            location: self.child.origin.section.clone(),
+            conn: Some(self.w.conn.name.clone()),
+            error: true,
+            message: format!(
+                "child '{}.{}' not loaded: {}",
+                self.w.conn.name,
+                self.child.name,
+                reasons(&self.fatal)
+            ),
+        };
+        self.w.out.push(n);
     }
 }
 
@@ -281,13 +492,13 @@ pub fn assign_reqids(cfg: &Config, previous: &ReqidMap) -> ReqidMap {
     out
 }
 
-fn host_specs(
-    specs: &[HostSpec],
-    key: &str,
-    env: &dyn HostEnv,
-    w: &mut Warn<'_>,
-) -> Vec<AddrMatch> {
+/// `local_addrs`/`remote_addrs` entries as the engine matches them, DNS
+/// names resolved through `env` (each name once per call: the daemon calls
+/// this again before every initiation). Names that do not resolve are left
+/// out and returned as problems.
+pub fn remote_matches(specs: &[HostSpec], env: &dyn HostEnv) -> (Vec<AddrMatch>, Vec<String>) {
     let mut out = Vec::new();
+    let mut problems = Vec::new();
     for s in specs {
         match s {
             HostSpec::Any(None) => out.push(AddrMatch::Any),
@@ -309,12 +520,12 @@ fn host_specs(
                         }
                     }
                 }
-                Ok(_) => w.key(key, &format!("'{name}' resolved to no address; left out")),
-                Err(e) => w.key(key, &format!("cannot resolve '{name}': {e}; left out")),
+                Ok(_) => problems.push(format!("'{name}' resolved to no address")),
+                Err(e) => problems.push(format!("cannot resolve '{name}': {e}")),
             },
         }
     }
-    out
+    (out, problems)
 }
 
 /// Parses an identity as strongSwan's `identification_create_from_string`:
@@ -548,25 +759,57 @@ pub fn parse_ts(s: &str) -> Result<Vec<TsSpec>, String> {
     ))
 }
 
-fn psk_round(rounds: &[AuthConfig], side: &str, w: &mut Warn<'_>) -> Option<Option<String>> {
-    if rounds.len() > 1 {
-        w.skip(&format!(
-            "{side}: {} authentication rounds; vtid does one (RFC 4739 multiple \
-             authentication is not supported)",
-            rounds.len()
-        ));
-        return None;
+/// What an `auth` method needs that vtid lacks, named as a feature.
+fn auth_feature(auth: &str) -> String {
+    let a = auth.to_ascii_lowercase();
+    if a.starts_with("xauth") {
+        "XAuth is an IKEv1 feature and vtid is an IKEv2 daemon (IKEv1 is not supported)".into()
+    } else if a.starts_with("eap") {
+        format!("EAP authentication ({a}) is not supported by vtid yet")
+    } else if a == "pubkey" || a.starts_with("rsa") || a.starts_with("ecdsa") || a.starts_with("ed")
+    {
+        "certificate (public-key) authentication is not supported by vtid yet".into()
+    } else {
+        format!("authentication method '{a}' is not supported by vtid (only psk)")
     }
-    let r = &rounds[0];
-    if !r.auth.eq_ignore_ascii_case("psk") {
-        let what = if r.name.is_empty() {
-            format!("no '{side}' section, so auth = pubkey (the default)")
-        } else {
-            format!("{}.auth = {}", r.name, r.auth)
-        };
-        w.skip(&format!(
-            "{what}: only auth = psk is supported by the engine yet"
-        ));
+}
+
+/// The one PSK authentication round of a side, or why there is none (every
+/// reason recorded in `w`).
+fn psk_round(rounds: &[AuthConfig], side: &str, w: &mut Warn<'_>) -> Option<Option<String>> {
+    let mut ok = true;
+    for r in rounds {
+        if !r.auth.eq_ignore_ascii_case("psk") {
+            if r.name.is_empty() {
+                w.skip(
+                    side,
+                    &format!(
+                        "no '{side}' section, so auth = pubkey (strongSwan's default): {}",
+                        auth_feature("pubkey")
+                    ),
+                );
+            } else {
+                w.skip(
+                    &format!("{}.auth", r.name),
+                    &format!("auth = {}: {}", r.auth, auth_feature(&r.auth)),
+                );
+            }
+            ok = false;
+        }
+    }
+    if rounds.len() > 1 {
+        w.skip(
+            rounds.get(1).map_or(side, |r| r.name.as_str()),
+            &format!(
+                "{} {side} authentication rounds: multiple authentication (RFC 4739) is not \
+                 supported by vtid",
+                rounds.len()
+            ),
+        );
+        ok = false;
+    }
+    let r = rounds.first()?;
+    if !ok {
         return None;
     }
     for (k, v) in [
@@ -594,7 +837,7 @@ fn peer_action(a: config::Action) -> PeerAction {
     }
 }
 
-fn if_id(v: IfId, key: &str, w: &mut Warn<'_>) -> u32 {
+fn if_id(v: IfId, key: &str, w: &mut ChildWarn<'_, '_>) -> u32 {
     match v {
         IfId::None => 0,
         IfId::Id(n) => n,
@@ -613,71 +856,117 @@ fn peer_config(
     engine: &EngineConfig,
     w: &mut Warn<'_>,
 ) -> Option<PeerConfig> {
+    // Every reason the connection cannot work is collected (w.skip) and
+    // reported together by the caller; nothing returns at the first one.
     if conn.version == config::IkeVersion::V1 {
-        w.skip("version = 1: IKEv1 is not supported");
-        return None;
+        w.skip(
+            "version",
+            "version = 1: IKEv1 is not supported (vtid is an IKEv2 daemon; set version = 2 \
+             or 0 if the peer speaks IKEv2)",
+        );
+    }
+    if conn.aggressive {
+        w.skip(
+            "aggressive",
+            "aggressive = yes: aggressive mode is IKEv1, which vtid does not support",
+        );
     }
     let proposals = match proposals(ProtocolId::IKE, &conn.proposals) {
         Ok((p, dropped)) => {
             for d in dropped {
                 w.key("proposals", &d);
             }
-            p
+            Some(p)
         }
         Err(e) => {
-            w.skip(&format!("proposals: {e}"));
-            return None;
+            w.skip("proposals", &e);
+            None
         }
     };
-    let local_id = psk_round(&conn.local, "local", w)?;
-    let remote_id = psk_round(&conn.remote, "remote", w)?;
-    let local_addrs = host_specs(&conn.local_addrs, "local_addrs", env, w);
-    let remote_addrs = host_specs(&conn.remote_addrs, "remote_addrs", env, w);
-    if remote_addrs.is_empty() {
-        w.skip("remote_addrs: no usable address");
-        return None;
+    let local_id = psk_round(&conn.local, "local", w);
+    let remote_id = psk_round(&conn.remote, "remote", w);
+    let (local_addrs, problems) = remote_matches(&conn.local_addrs, env);
+    for p in problems {
+        w.key("local_addrs", &format!("{p}; left out"));
     }
-    let local_id = match local_id.as_deref().map(parse_id) {
-        Some(Ok(Some(id))) => id,
+    let (remote_addrs, problems) = remote_matches(&conn.remote_addrs, env);
+    let has_dns = conn
+        .remote_addrs
+        .iter()
+        .any(|h| matches!(h, HostSpec::Dns(_)));
+    for p in problems {
+        w.key(
+            "remote_addrs",
+            &format!("{p}; left out for now (resolved again at each initiation)"),
+        );
+    }
+    if remote_addrs.is_empty() && !has_dns {
+        w.skip("remote_addrs", "no usable address");
+    }
+    if !conn.pools.is_empty() {
+        w.skip(
+            "pools",
+            "address pools (virtual IPs for remote-access clients) are not supported by vtid yet",
+        );
+    }
+    if !conn.vips.is_empty() {
+        w.skip(
+            "vips",
+            "virtual IPs (configuration payloads) are not supported by vtid yet",
+        );
+    }
+    if conn.mediation || conn.mediated_by.is_some() {
+        w.skip("mediation", "mediation is not supported by vtid");
+    }
+    // No id (or %any): strongSwan uses the IKE address in use when the SA is
+    // set up; the engine decides it then (PeerConfig::local_id_from_address).
+    let local_id = match local_id.flatten().as_deref().map(parse_id) {
+        Some(Ok(Some(id))) => Some(id),
         Some(Err(e)) => {
-            w.skip(&format!("local.id: {e}"));
-            return None;
+            w.skip("local.id", &e);
+            None
         }
-        // No id (or %any): strongSwan uses our IKE address.
-        Some(Ok(None)) | None => {
-            let addr = local_addrs.iter().find_map(AddrMatch::host).or_else(|| {
-                remote_addrs
-                    .iter()
-                    .find_map(AddrMatch::host)
-                    .and_then(|r| env.source_for(r))
-            });
-            match addr {
-                Some(IpAddr::V4(a)) => Identification::Ipv4(a),
-                Some(IpAddr::V6(a)) => Identification::Ipv6(a),
-                None => {
-                    w.skip(
-                        "local.id: not set, and there is no local address to use as \
-                         identity (set local.id or a concrete local_addrs)",
-                    );
-                    return None;
-                }
-            }
-        }
+        Some(Ok(None)) | None => None,
     };
-    let remote_id = match remote_id.as_deref().map(parse_id) {
+    let remote_id = match remote_id.flatten().as_deref().map(parse_id) {
         Some(Ok(id)) => id,
         Some(Err(e)) => {
-            w.skip(&format!("remote.id: {e}"));
-            return None;
+            w.skip("remote.id", &e);
+            None
         }
         None => None,
     };
-    let mut p = PeerConfig::new(&conn.name, local_id, proposals);
+    // The children are checked even when the connection fails, so that
+    // every reason is reported at once.
+    let mut children = Vec::new();
+    for child in &conn.children {
+        let mut cw = w.child(child);
+        let c = child_config(cfg, conn, child, reqids, engine, &mut cw);
+        cw.finish();
+        children.extend(c);
+    }
+    let proposals = proposals?;
+    if w.failed() {
+        return None;
+    }
+    let from_address = local_id.is_none();
+    let placeholder = local_addrs.iter().find_map(AddrMatch::host).map_or(
+        Identification::Ipv4(Ipv4Addr::UNSPECIFIED),
+        |a| match a {
+            IpAddr::V4(a) => Identification::Ipv4(a),
+            IpAddr::V6(a) => Identification::Ipv6(a),
+        },
+    );
+    let mut p = PeerConfig::new(&conn.name, local_id.unwrap_or(placeholder), proposals);
+    p.local_id_from_address = from_address;
     p.remote_id = remote_id;
     p.local_addrs = local_addrs;
     p.remote_addrs = remote_addrs;
     p.remote_port = conn.remote_port;
-    if conn.local_port != 500 && conn.local_port != engine.port {
+    if conn.local_port != 500
+        && conn.local_port != engine.port
+        && conn.local_port != engine.port_nat_t
+    {
         w.key(
             "local_port",
             &format!(
@@ -712,9 +1001,6 @@ fn peer_config(
         config::Unique::Replace => Unique::Replace,
     };
     // Keys the engine cannot honour yet.
-    if !conn.vips.is_empty() {
-        w.key("vips", "virtual IPs are not supported yet; ignored");
-    }
     if !conn.dpd_timeout.is_zero() {
         w.key("dpd_timeout", "IKEv1 only; ignored");
     }
@@ -736,19 +1022,21 @@ fn peer_config(
             "post-quantum preshared keys are not supported yet; ignored",
         );
     }
-    if conn.if_id_in != IfId::None || conn.if_id_out != IfId::None {
-        // Passed down to the children below.
-    }
-    if !conn.mobike {
-        // MOBIKE is never announced by the engine, so `no` is what it does.
-    } else {
+    if conn.mobike {
         tracing::debug!(conn = %conn.name, "mobike: not implemented by the engine; not announced");
     }
-    for child in &conn.children {
-        if let Some(c) = child_config(cfg, conn, child, reqids, engine, w) {
-            p.children.push(c);
+    if conn.dpd_delay.is_zero() {
+        for child in &conn.children {
+            if child.dpd_action != config::Action::default() {
+                w.child(child).key(
+                    "dpd_action",
+                    "has no effect: the connection has no dpd_delay, so dead-peer detection \
+                     never runs (set e.g. dpd_delay = 30s; see README-config.md)",
+                );
+            }
         }
     }
+    p.children = children;
     if p.children.is_empty() && !conn.children.is_empty() {
         w.key("children", "none of the children could be loaded");
     }
@@ -761,74 +1049,117 @@ fn child_config(
     child: &Child,
     reqids: &ReqidMap,
     engine: &EngineConfig,
-    w: &mut Warn<'_>,
+    w: &mut ChildWarn<'_, '_>,
 ) -> Option<ChildConfig> {
-    let k = |key: &str| format!("children.{}.{key}", child.name);
-    let skip = |w: &mut Warn<'_>, key: &str, msg: &str| {
-        w.key(&k(key), &format!("{msg}; child not loaded"));
-    };
     if !child.ah_proposals.is_empty() {
-        skip(w, "ah_proposals", "AH is not supported");
-        return None;
+        w.skip("ah_proposals", "AH is not supported by vtid (ESP only)");
     }
     let esp = match proposals(ProtocolId::ESP, &child.esp_proposals) {
         Ok((p, dropped)) => {
             for d in dropped {
-                w.key(&k("esp_proposals"), &d);
+                w.key("esp_proposals", &d);
             }
-            p
+            Some(p)
         }
         Err(e) => {
-            skip(w, "esp_proposals", &e);
-            return None;
+            if child.ah_proposals.is_empty() {
+                w.skip("esp_proposals", &e);
+            }
+            None
         }
     };
     let mode = match child.mode {
-        config::Mode::Tunnel => Mode::Tunnel,
+        config::Mode::Tunnel => Some(Mode::Tunnel),
         config::Mode::Transport => {
             if !engine.transport_mode_supported {
                 w.key(
-                    &k("mode"),
+                    "mode",
                     "the data plane cannot carry transport mode: as responder vtid answers in \
                      tunnel mode (as initiator the engine still asks for transport)",
                 );
             }
-            Mode::Transport
+            Some(Mode::Transport)
+        }
+        config::Mode::Pass | config::Mode::Drop => {
+            let m = if child.mode == config::Mode::Pass {
+                "pass"
+            } else {
+                "drop"
+            };
+            w.skip(
+                "mode",
+                &format!("mode = {m}: pass/drop shunts are not supported by vtid yet"),
+            );
+            None
         }
         m => {
-            skip(w, "mode", &format!("mode {m:?} is not supported"));
-            return None;
+            let name = format!("{m:?}").to_ascii_lowercase();
+            w.skip(
+                "mode",
+                &format!("mode = {name}: {name} mode is not supported by vtid"),
+            );
+            None
         }
     };
-    let mut c = ChildConfig::new(&child.name, esp);
-    c.mode = mode;
+    // RFC 4301 §4.4.1 policies are what a policy-based child is; without
+    // them (pfSense's routed VTI) only an interface bound to the child's
+    // reqid (or interface ID) can carry its traffic.
+    if !child.policies && cfg.interface_for_child(conn, child).is_none() {
+        let reqid = if child.reqid != 0 {
+            child.reqid.to_string()
+        } else {
+            "R".into()
+        };
+        let fix = if child.reqid == 0 {
+            "give the child a fixed reqid and add `interfaces { ipsecN { reqid = R } }`".to_string()
+        } else {
+            format!(
+                "add `interfaces {{ ipsecN {{ reqid = {reqid} }} }}` (addresses optional: an \
+                 ipsecN made outside vtid, as pfSense does, is adopted as it is)"
+            )
+        };
+        w.skip(
+            "policies",
+            &format!(
+                "policies = no: the child installs no policies, so only an interface carrying \
+                 reqid {reqid} can route its traffic, and no interface does; {fix}"
+            ),
+        );
+    }
+    let mut lts_ok = Vec::new();
+    let mut rts_ok = Vec::new();
     let (lts, rts) = cfg.traffic_selectors(conn, child);
     for (out, list, key) in [
-        (&mut c.local_ts, &lts, "local_ts"),
-        (&mut c.remote_ts, &rts, "remote_ts"),
+        (&mut lts_ok, &lts, "local_ts"),
+        (&mut rts_ok, &rts, "remote_ts"),
     ] {
-        out.clear();
         for s in list {
             match parse_ts(s) {
                 Ok(v) => out.extend(v),
-                Err(e) => {
-                    skip(w, key, &e);
-                    return None;
-                }
+                Err(e) => w.skip(key, &e),
             }
         }
     }
-    c.reqid = if child.reqid != 0 {
+    let reqid = if child.reqid != 0 {
         child.reqid
     } else {
         match reqids.get(&(conn.name.clone(), child.name.clone())) {
             Some(&r) => r,
             None => {
-                skip(w, "reqid", "no free reqid left");
-                return None;
+                w.skip("reqid", "no free reqid left");
+                0
             }
         }
     };
+    let (esp, mode) = (esp?, mode?);
+    if w.failed() {
+        return None;
+    }
+    let mut c = ChildConfig::new(&child.name, esp);
+    c.mode = mode;
+    c.local_ts = lts_ok;
+    c.remote_ts = rts_ok;
+    c.reqid = reqid;
     let lt = child.lifetimes();
     c.rekey_time = lt.rekey_time;
     c.life_time = lt.life_time;
@@ -839,15 +1170,15 @@ fn child_config(
     c.life_packets = lt.life_packets;
     if lt.rand_bytes != 0 || lt.rand_packets != 0 {
         w.key(
-            &k("rand_bytes"),
+            "rand_bytes",
             "randomised volume limits are not supported yet; the limits are used as they are",
         );
     }
     c.replay_window = child.replay_window;
     c.dpd_action = peer_action(child.dpd_action);
     c.close_action = peer_action(child.close_action);
-    c.if_id_in = if_id(conn.child_if_id_in(child), &k("if_id_in"), w);
-    c.if_id_out = if_id(conn.child_if_id_out(child), &k("if_id_out"), w);
+    c.if_id_in = if_id(conn.child_if_id_in(child), "if_id_in", w);
+    c.if_id_out = if_id(conn.child_if_id_out(child), "if_id_out", w);
     // Keys the engine or the data plane cannot honour yet.
     let unsupported: [(bool, &str); 13] = [
         (child.hostaccess, "hostaccess"),
@@ -866,26 +1197,23 @@ fn child_config(
     ];
     for (set, key) in unsupported {
         if set {
-            w.key(&k(key), "not supported by vtid yet; ignored");
+            w.key(key, "not supported by vtid yet; ignored");
         }
     }
     if !child.copy_df || !child.copy_ecn || child.copy_dscp != config::CopyDscp::Out {
         w.key(
-            &k("copy_df"),
+            "copy_df",
             "copy_df/copy_ecn/copy_dscp are not configurable in vtid's data plane yet; ignored",
         );
     }
     Some(c)
 }
 
-fn shared_keys(cfg: &Config, warnings: &mut Vec<String>) -> Vec<SharedKey> {
+fn shared_keys(cfg: &Config, warnings: &mut Vec<Note>) -> Vec<SharedKey> {
     let mut out = Vec::new();
     'secret: for s in &cfg.secrets {
         if s.kind != SecretKind::Ike {
-            warnings.push(format!(
-                "secrets.{}: {:?} secrets are not used by vtid; ignored",
-                s.name, s.kind
-            ));
+            // The config crate reported it once, with its place.
             continue;
         }
         let mut ids = Vec::new();
@@ -895,10 +1223,12 @@ fn shared_keys(cfg: &Config, warnings: &mut Vec<String>) -> Vec<SharedKey> {
                 // %any among the owners: like strongSwan, matches anyone.
                 Ok(None) => {}
                 Err(e) => {
-                    warnings.push(format!(
-                        "secrets.{}: id '{id}': {e}; secret not loaded",
-                        s.name
-                    ));
+                    warnings.push(Note {
+                        location: None,
+                        conn: None,
+                        error: true,
+                        message: format!("secrets.{}: id '{id}': {e}; secret not loaded", s.name),
+                    });
                     continue 'secret;
                 }
             }
@@ -1114,12 +1444,17 @@ mod tests {
 
     #[test]
     fn local_id_defaults_to_our_address() {
-        let text = "connections {\n gw {\n  remote_addrs = 192.0.2.2\n  local {\n   auth = psk\n  }\n  remote {\n   auth = psk\n   id = %any\n  }\n }\n}\n";
-        let c = load(text);
-        assert_eq!(
-            c.peers[0].local_id,
-            Identification::Ipv4("192.0.2.1".parse().unwrap())
-        );
+        // No local.id: the engine takes the IKE address in use when the SA
+        // is set up (issue 15 §4), also with local_addrs = %any and a
+        // remote that is no concrete host.
+        for remote in ["192.0.2.2", "%any", "192.0.2.0/24"] {
+            let text = format!("connections {{\n gw {{\n  remote_addrs = {remote}\n  local {{\n   auth = psk\n  }}\n  remote {{\n   auth = psk\n   id = %any\n  }}\n }}\n}}\n");
+            let c = load(&text);
+            assert!(c.errors().next().is_none(), "{:?}", c.warnings);
+            assert!(c.peers[0].local_id_from_address, "{remote}");
+        }
+        let c = load("connections {\n gw {\n  local {\n   auth = psk\n   id = moon\n  }\n  remote {\n   auth = psk\n  }\n }\n}\n");
+        assert!(!c.peers[0].local_id_from_address);
     }
 
     #[test]
@@ -1129,9 +1464,16 @@ mod tests {
             "   net {\n   }",
         ));
         assert!(c.peers.is_empty());
-        let w = c.warnings.join("\n");
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
-            w.contains("connection 'gw'") && w.contains("bogus512") && w.contains("proposals"),
+            w.contains(
+                "test.conf:2:2: error: connection 'gw' not loaded: proposals (test.conf:3:3)"
+            ) && w.contains("bogus512"),
             "{w}"
         );
 
@@ -1141,10 +1483,14 @@ mod tests {
         ));
         assert_eq!(c.peers[0].children.len(), 1);
         assert_eq!(c.peers[0].children[0].name, "ok");
-        let w = c.warnings.join("\n");
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
-            w.contains("connection 'gw'")
-                && w.contains("children.net.esp_proposals")
+            w.contains("error: child 'gw.net' not loaded: esp_proposals (test.conf:")
                 && w.contains("nosuchmac"),
             "{w}"
         );
@@ -1161,7 +1507,12 @@ mod tests {
         assert_eq!(c.peers.len(), 1);
         assert_eq!(c.peers[0].proposals.len(), 1);
         assert_eq!(c.peers[0].children[0].esp_proposals.len(), 2);
-        let w = c.warnings.join("\n");
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
             w.contains("connection 'gw': proposals: algorithm 'modp6144'")
                 && w.contains("aes256-sha1-modp6144"),
@@ -1189,7 +1540,12 @@ mod tests {
             "   net {\n    esp_proposals = aes256-sha1-modp1024\n   }\n   other {\n    esp_proposals = aes128-sha1-modp1024\n   }",
         ));
         assert_eq!(c.peers[0].proposals.len(), 2);
-        let w = c.warnings.join("\n");
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert_eq!(w.matches("MODP-1024").count(), 1, "{w}");
         assert!(
             w.contains("connection 'gw' proposals, connection 'gw' children.net.esp_proposals, connection 'gw' children.other.esp_proposals"),
@@ -1200,38 +1556,109 @@ mod tests {
 
     #[test]
     fn unsupported_things_warn_and_never_vanish() {
-        let text = "connections {\n cert {\n  local {\n   auth = pubkey\n  }\n  remote {\n   auth = pubkey\n  }\n }\n dns {\n  remote_addrs = nowhere.invalid\n  local {\n   auth = psk\n   id = d\n  }\n  remote {\n   auth = psk\n  }\n }\n gw {\n  vips = 0.0.0.0\n  local {\n   auth = psk\n   id = moon\n  }\n  remote {\n   auth = psk\n  }\n  children {\n   ah {\n    ah_proposals = sha256\n   }\n   net {\n    start_action = trap\n    updown = /bin/true\n    mode = beet\n   }\n   tr {\n    mode = transport\n    inactivity = 60\n    start_action = trap\n   }\n  }\n }\n}\n";
+        let text = "connections {\n cert {\n  local {\n   auth = pubkey\n  }\n  remote {\n   auth = pubkey\n  }\n }\n dns {\n  remote_addrs = nowhere.invalid\n  local {\n   auth = psk\n   id = d\n  }\n  remote {\n   auth = psk\n  }\n }\n gw {\n  local {\n   auth = psk\n   id = moon\n  }\n  remote {\n   auth = psk\n  }\n  children {\n   ah {\n    ah_proposals = sha256\n   }\n   net {\n    start_action = trap\n    updown = /bin/true\n    mode = beet\n   }\n   tr {\n    mode = transport\n    inactivity = 60\n    start_action = trap\n   }\n  }\n }\n ra {\n  version = 1\n  vips = 0.0.0.0\n  pools = p4\n  local {\n   auth = eap-mschapv2\n  }\n }\n}\n";
         let c = load(text);
-        let w = c.warnings.join("\n");
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        // Every reason at once, each with its place; features named as such.
         assert!(
-            w.contains("connection 'cert'") && w.contains("auth = pubkey"),
+            w.contains("test.conf:2:2: error: connection 'cert' not loaded: local.auth (test.conf:4:4): auth = pubkey: certificate (public-key) authentication is not supported")
+                && w.contains("remote.auth (test.conf:7:4): auth = pubkey"),
             "{w}"
         );
-        assert!(w.contains("connection 'gw': vips"), "{w}");
-        assert!(w.contains("children.ah.ah_proposals"), "{w}");
-        assert!(w.contains("children.net.mode"), "{w}");
-        assert!(w.contains("children.tr.inactivity"), "{w}");
+        assert!(
+            w.contains("error: connection 'ra' not loaded: version (test.conf:45:3): version = 1: IKEv1 is not supported")
+                && w.contains("local.auth (test.conf:49:4): auth = eap-mschapv2: EAP authentication")
+                && w.contains("remote (test.conf:44:2): no 'remote' section, so auth = pubkey")
+                && w.contains("pools (test.conf:47:3): address pools")
+                && w.contains("vips (test.conf:46:3): virtual IPs"),
+            "{w}"
+        );
+        assert!(
+            w.contains("error: child 'gw.ah' not loaded: ah_proposals ("),
+            "{w}"
+        );
+        assert!(
+            w.contains("error: child 'gw.net' not loaded: mode (test.conf:35:5): mode = beet"),
+            "{w}"
+        );
+        assert!(
+            w.contains("test.conf:39:5: warning: connection 'gw': children.tr.inactivity"),
+            "{w}"
+        );
         assert!(w.contains("children.tr.mode"), "{w}");
+        // A DNS name that does not resolve now: loaded, resolved again at
+        // each initiation.
         assert!(
-            w.contains("connection 'dns': remote_addrs: cannot resolve 'nowhere.invalid'"),
+            w.contains("test.conf:11:3: warning: connection 'dns': remote_addrs: cannot resolve 'nowhere.invalid'"),
             "{w}"
         );
-        assert!(
-            w.contains("connection 'dns': remote_addrs: no usable address"),
-            "{w}"
-        );
+        assert!(c
+            .peers
+            .iter()
+            .any(|p| p.name == "dns" && p.remote_addrs.is_empty()));
+        assert!(c.dns.contains_key("dns"));
         assert!(
             w.contains("connection 'gw': children.tr.start_action: trap"),
             "{w}"
         );
         // gw loads with what it can do: only child 'tr'
-        assert_eq!(c.peers.len(), 1);
-        let names: Vec<&str> = c.peers[0]
-            .children
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
+        let gw = c.peers.iter().find(|p| p.name == "gw").unwrap();
+        let names: Vec<&str> = gw.children.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["tr"]);
+        assert_eq!(c.errors().count(), 4, "{w}");
+    }
+
+    #[test]
+    fn policies_no_needs_an_interface_with_its_reqid() {
+        let child = "   vti {\n    reqid = 5001\n    policies = no\n    local_ts = 10.6.106.1,0.0.0.0/0,::/0\n    remote_ts = 10.6.106.2,0.0.0.0/0,::/0\n   }";
+        let c = load(&conn("", child));
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            w.contains("error: child 'gw.vti' not loaded: policies (test.conf:")
+                && w.contains("only an interface carrying reqid 5001 can route its traffic, and no interface does")
+                && w.contains("interfaces { ipsecN { reqid = 5001 } }"),
+            "{w}"
+        );
+        assert!(c.peers[0].children.is_empty());
+        // An interface without addresses (made outside vtid) binds it.
+        let text = format!(
+            "{}interfaces {{\n ipsec1 {{\n  reqid = 5001\n }}\n}}\n",
+            conn("", child)
+        );
+        let c = load(&text);
+        assert!(c.errors().next().is_none(), "{:?}", c.warnings);
+        assert_eq!(c.peers[0].children[0].reqid, 5001);
+        assert_eq!(c.peers[0].children[0].local_ts.len(), 3);
+    }
+
+    #[test]
+    fn dpd_action_without_dpd_delay_warns() {
+        let c = load(&conn("", "   net {\n    dpd_action = restart\n   }"));
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            w.contains("children.net.dpd_action: has no effect: the connection has no dpd_delay"),
+            "{w}"
+        );
+        let c = load(&conn(
+            "dpd_delay = 30s",
+            "   net {\n    dpd_action = restart\n   }",
+        ));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]
@@ -1277,6 +1704,22 @@ mod tests {
             "{:?}",
             c.warnings
         );
+    }
+
+    /// README.md's routed example loads without a warning, with a
+    /// dpd_delay so its dpd_action works (issue 15 §6).
+    #[test]
+    fn readme_routed_example_converts_cleanly() {
+        let md = include_str!("../../README.md");
+        let start = md.find("## Writing a configuration").unwrap();
+        let block = md[start..].split("```").nth(1).unwrap();
+        let c = load(block);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let p = &c.peers[0];
+        assert_eq!(p.dpd_delay, Duration::from_secs(30));
+        assert_eq!(p.keyingtries, 0);
+        assert_eq!(p.children[0].dpd_action, PeerAction::Restart);
+        assert_eq!(p.children[0].reqid, 7);
     }
 
     /// The example in README-config.md loads without a warning.

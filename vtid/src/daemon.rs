@@ -15,13 +15,12 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, info_span, warn};
 
 use crate::control::{self, Hub, Job};
+use crate::convert::Resolved;
 use crate::convert::{self, HostEnv, ReqidMap};
-use crate::dataplane::{Dataplane, RecordBackend, Report};
-use crate::kernel::XfrmDataplane;
+use crate::dataplane::{Dataplane, Report};
 use crate::logging::LogHandle;
 use crate::net::{Inbound, NetStats, Sockets};
 use crate::routing::{self, Routing};
-use crate::userspace::UserspaceBackend;
 
 /// How long shutdown waits for the peers to answer our DELETEs.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -32,8 +31,9 @@ pub const PATH_MTU_REFRESH: Duration = Duration::from_secs(30);
 /// The data-plane backend to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataplaneKind {
-    /// The best available: kernel ESP (XFRM) when the kernel has ESP and
-    /// xfrm interfaces, else the userspace data plane.
+    /// The best available ([`crate::platform::start_dataplane`]): on Linux
+    /// kernel ESP (XFRM) when the kernel has ESP and xfrm interfaces, else
+    /// the userspace data plane; on FreeBSD PF_KEY with `if_ipsec`.
     Auto,
     /// vtid's userspace ESP over TUN (`vti::dataplane`).
     Userspace,
@@ -64,6 +64,9 @@ impl DataplaneKind {
 pub struct Options {
     /// `--config`.
     pub config: PathBuf,
+    /// `--strongswan-conf`: a strongswan.conf whose `charon { }` section
+    /// sets the daemon settings (re-read on reload too).
+    pub strongswan_conf: Option<PathBuf>,
     /// `--vici` (None: the config's `vtid.vici.socket`, else
     /// `/run/vtid.vici`).
     pub vici: Option<PathBuf>,
@@ -125,6 +128,9 @@ pub struct Daemon {
     jobs_tx: mpsc::Sender<Job>,
     /// Gateways of the interfaces and the updown hook.
     routing: Routing,
+    /// `remote_addrs` of connections that name DNS hosts, resolved again
+    /// before each initiation (issue 15 §4).
+    pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -141,8 +147,8 @@ impl Daemon {
         opts: Options,
         log: LogHandle,
     ) -> Result<(Daemon, mpsc::Receiver<Inbound>), StartError> {
-        let loaded = config::load_file(&opts.config)?;
-        log.apply(&loaded.config.daemon.log);
+        let loaded = config::load_files(&opts.config, opts.strongswan_conf.as_deref())?;
+        log.apply(&loaded.config.daemon, true);
         let (dp_tx, dp_rx) = mpsc::unbounded_channel();
         let (tx, rx) = mpsc::channel(1024);
         let kind = opts
@@ -154,50 +160,9 @@ impl Daemon {
                 config::Dataplane::Pfkey => DataplaneKind::Pfkey,
             });
         let port_nat_t = loaded.config.daemon.port_nat_t;
-        let dp: Box<dyn Dataplane> = match kind {
-            DataplaneKind::Record => Box::new(RecordBackend::new(dp_tx)),
-            DataplaneKind::Auto | DataplaneKind::Userspace => {
-                let probe = if kind == DataplaneKind::Auto {
-                    crate::kernel::xfrm_probe_for(loaded.config.daemon.xfrm_interface_type)
-                } else {
-                    Err(String::new())
-                };
-                match probe {
-                    Ok(()) => {
-                        info!(target: "vtid::dataplane", "data plane auto: the kernel has ESP and xfrm interfaces; using the XFRM data plane");
-                        Box::new(
-                            XfrmDataplane::start(&loaded.config, port_nat_t, dp_tx)
-                                .map_err(|e| StartError::Dataplane(e.to_string()))?,
-                        )
-                    }
-                    Err(why) => {
-                        if kind == DataplaneKind::Auto {
-                            info!(target: "vtid::dataplane", "data plane auto: {why}; using the userspace data plane");
-                        }
-                        Box::new(
-                            UserspaceBackend::start(&loaded.config, port_nat_t, tx.clone(), dp_tx)
-                                .map_err(|e| StartError::Dataplane(e.to_string()))?,
-                        )
-                    }
-                }
-            }
-            DataplaneKind::Xfrm => Box::new(
-                XfrmDataplane::start(&loaded.config, port_nat_t, dp_tx)
-                    .map_err(|e| StartError::Dataplane(e.to_string()))?,
-            ),
-            #[cfg(target_os = "freebsd")]
-            DataplaneKind::Pfkey => Box::new(
-                crate::kernel::PfKeyDataplane::start(&loaded.config, port_nat_t)
-                    .map_err(|e| StartError::Dataplane(e.to_string()))?,
-            ),
-            #[cfg(not(target_os = "freebsd"))]
-            DataplaneKind::Pfkey => {
-                let why = crate::kernel::pfkey_probe().err().unwrap_or_default();
-                return Err(StartError::Dataplane(format!(
-                    "data plane 'pfkey' cannot start: {why}"
-                )));
-            }
-        };
+        let dp =
+            crate::platform::start_dataplane(kind, &loaded.config, port_nat_t, tx.clone(), dp_tx)
+                .map_err(StartError::Dataplane)?;
         let mut routing = Routing::new(&loaded.config);
         if dp.as_userspace().is_some() {
             routing.start_gateways();
@@ -209,6 +174,12 @@ impl Daemon {
             dp.supports_transport_mode(),
         );
         log_config_warnings(&loaded, &conv);
+        if loaded.config.daemon.metrics.is_some() {
+            warn!(target: "vtid::convert", "vtid.metrics: the metrics endpoint is not part of this build yet; ignored");
+        }
+        if loaded.config.daemon.keylog.is_some() {
+            warn!(target: "vtid::convert", "vtid.keylog: the key log is not part of this build yet; ignored");
+        }
         let sockets = Sockets::bind(
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
@@ -243,6 +214,7 @@ impl Daemon {
             dp_rx,
             net_stats,
             reqids: conv.reqids,
+            dns: conv.dns,
             start: conv.start.clone(),
             pending_children: BTreeMap::new(),
             local_v4: None,
@@ -301,6 +273,77 @@ impl Daemon {
     }
 
     fn initiate(&mut self, conn: &str, child: &str) {
+        if let Some(specs) = self.dns.get(conn).cloned() {
+            // Resolve off the event loop, then initiate from it.
+            let (conn, child, jobs) = (conn.to_owned(), child.to_owned(), self.jobs_tx.clone());
+            tokio::spawn(async move {
+                let resolved = resolve_names(&specs).await;
+                let job: Job = Box::new(move |d: &mut Daemon| {
+                    d.apply_resolved(&conn, &specs, &resolved);
+                    d.initiate_now(&conn, &child);
+                });
+                let _ = jobs.send(job).await;
+            });
+            return;
+        }
+        self.initiate_now(conn, child);
+    }
+
+    /// Hands freshly resolved `remote_addrs` of `conn` to the engine
+    /// (names that failed are left out, and said so).
+    pub(crate) fn apply_resolved(
+        &mut self,
+        conn: &str,
+        specs: &[config::HostSpec],
+        resolved: &Resolved,
+    ) {
+        let (addrs, problems) = convert::remote_matches(specs, resolved);
+        for p in problems {
+            warn!(%conn, "connection '{conn}': remote_addrs: {p}");
+        }
+        debug!(%conn, "remote_addrs resolved: {addrs:?}");
+        self.ep.set_remote_addrs(conn, addrs);
+    }
+
+    /// Our source address and the peer's DNS names for `conn`, looked up
+    /// again (after an IKE SA went down, before the engine retries).
+    fn refresh_addresses(&mut self, conn: &str) {
+        self.set_source(conn);
+        if let Some(specs) = self.dns.get(conn).cloned() {
+            let (conn, jobs) = (conn.to_owned(), self.jobs_tx.clone());
+            tokio::spawn(async move {
+                let resolved = resolve_names(&specs).await;
+                let job: Job = Box::new(move |d: &mut Daemon| {
+                    d.apply_resolved(&conn, &specs, &resolved);
+                });
+                let _ = jobs.send(job).await;
+            });
+        }
+    }
+
+    /// The DNS `remote_addrs` of the connection a VICI `initiate` names
+    /// (by IKE or CHILD config name), to resolve before initiating.
+    pub(crate) fn dns_for(
+        &self,
+        ike: Option<&str>,
+        child: Option<&str>,
+    ) -> Option<(String, Vec<config::HostSpec>)> {
+        let conn = match (ike, child) {
+            (Some(c), _) => c.to_owned(),
+            (None, Some(ch)) => self
+                .ep
+                .peers()
+                .iter()
+                .find(|p| p.children.iter().any(|c| c.name == ch))?
+                .name
+                .clone(),
+            (None, None) => return None,
+        };
+        let specs = self.dns.get(&conn)?.clone();
+        Some((conn, specs))
+    }
+
+    fn initiate_now(&mut self, conn: &str, child: &str) {
         self.set_source(conn);
         match self.ep.initiate(Instant::now(), conn, Some(child)) {
             Ok(id) => info!(%conn, %child, "initiating {conn}/{child} (IKE_SA {id})"),
@@ -385,12 +428,23 @@ impl Daemon {
         self.hub_event(&e);
     }
 
+    /// Logs an engine event. Each line carries `event` (charon's listener
+    /// hook names: `ike-up`, `ike-down`, `ike-rekey`, `child-up`,
+    /// `child-down`, `child-rekey`) and, in its span, the IKE SA's `conn`,
+    /// `ike_sa`, `uniqueid` and `peer` where known (JSON log lines show
+    /// them as fields).
     fn log_event(&mut self, e: &Event) {
         let e = e.clone();
+        let known = |id: ike::engine::IkeSaId| {
+            self.ep
+                .ike_sa(id)
+                .or_else(|| self.hub.known_ike(id).cloned())
+        };
         match e {
             Event::IkeUp(i) => {
-                let _s = info_span!("ike", conn = %i.conn, id = %i.id).entered();
+                let _s = info_span!("ike", conn = %i.conn, ike_sa = %i.id, uniqueid = i.unique_id, peer = %i.remote).entered();
                 info!(
+                    event = "ike-up",
                     "IKE_SA {}[{}] up: {}[{}]...{}[{}] proposal={} spi_i={} spi_r={} nat_local={} nat_remote={}",
                     i.conn,
                     i.unique_id,
@@ -411,18 +465,33 @@ impl Daemon {
                 }
             }
             Event::IkeDown { id, conn, reason } => {
-                let _s = info_span!("ike", %conn, %id).entered();
+                let (uid, peer) =
+                    known(id).map_or((0, String::new()), |i| (i.unique_id, i.remote.to_string()));
+                let _s = info_span!("ike", %conn, ike_sa = %id, uniqueid = uid, %peer).entered();
+                // The engine may try again (keyingtries, dpd/close_action
+                // restart): let it use the address and the DNS answers of now.
+                self.refresh_addresses(&conn);
                 match reason {
                     Failure::DeletedByPeer | Failure::DeletedLocally | Failure::Replaced => {
-                        info!("IKE_SA {conn} ({id}) down: {reason}")
+                        info!(event = "ike-down", "IKE_SA {conn} ({id}) down: {reason}")
                     }
-                    _ => warn!("IKE_SA {conn} ({id}) down: {reason}"),
+                    _ => warn!(event = "ike-down", "IKE_SA {conn} ({id}) down: {reason}"),
                 }
             }
-            Event::IkeRekeyed { old, new } => info!("IKE_SA {old} rekeyed into {new}"),
+            Event::IkeRekeyed { old, new } => {
+                let (conn, uid, peer) = known(old).map_or((String::new(), 0, String::new()), |i| {
+                    (i.conn.clone(), i.unique_id, i.remote.to_string())
+                });
+                let _s = info_span!("ike", %conn, ike_sa = %old, uniqueid = uid, %peer).entered();
+                info!(event = "ike-rekey", "IKE_SA {old} rekeyed into {new}")
+            }
             Event::ChildUp { ike, conn, child } => {
-                let _s = info_span!("ike", %conn, id = %ike).entered();
+                let (uid, peer) =
+                    known(ike).map_or((0, String::new()), |i| (i.unique_id, i.remote.to_string()));
+                let _s = info_span!("ike", %conn, ike_sa = %ike, uniqueid = uid, %peer).entered();
                 info!(
+                    event = "child-up",
+                    child_uniqueid = child.unique_id,
                     "CHILD_SA {}{{{}}} up: reqid={} spi_in={:08x} spi_out={:08x} proposal={} encap={} ts={} === {}",
                     child.name,
                     child.unique_id,
@@ -443,8 +512,13 @@ impl Daemon {
                 spi_out,
                 reason,
             } => {
-                let _s = info_span!("ike", %conn, id = %ike).entered();
-                info!("CHILD_SA {child} down: spi_in={spi_in:08x} spi_out={spi_out:08x}: {reason}");
+                let (uid, peer) =
+                    known(ike).map_or((0, String::new()), |i| (i.unique_id, i.remote.to_string()));
+                let _s = info_span!("ike", %conn, ike_sa = %ike, uniqueid = uid, %peer).entered();
+                info!(
+                    event = "child-down",
+                    "CHILD_SA {child} down: spi_in={spi_in:08x} spi_out={spi_out:08x}: {reason}"
+                );
             }
             Event::ChildRekeyed {
                 ike,
@@ -452,8 +526,14 @@ impl Daemon {
                 old_spi_in,
                 new_spi_in,
             } => {
-                let _s = info_span!("ike", id = %ike).entered();
-                info!("CHILD_SA {child} rekeyed: spi_in {old_spi_in:08x} -> {new_spi_in:08x}");
+                let (conn, uid, peer) = known(ike).map_or((String::new(), 0, String::new()), |i| {
+                    (i.conn.clone(), i.unique_id, i.remote.to_string())
+                });
+                let _s = info_span!("ike", %conn, ike_sa = %ike, uniqueid = uid, %peer).entered();
+                info!(
+                    event = "child-rekey",
+                    "CHILD_SA {child} rekeyed: spi_in {old_spi_in:08x} -> {new_spi_in:08x}"
+                );
             }
         }
     }
@@ -464,7 +544,7 @@ impl Daemon {
             .get(..16)
             .map(|h| format!("{}_{}", hex(&h[..8]), hex(&h[8..16])))
             .unwrap_or_default();
-        let _s = info_span!("ike", remote = %d.remote, spi = %spi).entered();
+        let _s = info_span!("ike", peer = %d.remote, spi = %spi).entered();
         self.ep.handle_datagram(
             Instant::now(),
             Datagram {
@@ -541,14 +621,17 @@ impl Daemon {
 
     fn reload(&mut self) {
         info!("SIGHUP: reloading {}", self.opts.config.display());
-        let loaded = match config::load_file(&self.opts.config) {
-            Ok(l) => l,
-            Err(e) => {
-                error!("reload failed, keeping the running configuration: {e}");
-                return;
-            }
-        };
-        self.log.apply(&loaded.config.daemon.log);
+        // Log files first (logrotate's SIGHUP), whatever the file holds.
+        self.log.reopen();
+        let loaded =
+            match config::load_files(&self.opts.config, self.opts.strongswan_conf.as_deref()) {
+                Ok(l) => l,
+                Err(e) => {
+                    error!("reload failed, keeping the running configuration: {e}");
+                    return;
+                }
+            };
+        self.log.apply(&loaded.config.daemon, false);
         self.routing.reload(&loaded.config);
         for w in &loaded.warnings {
             warn!(target: "vtid::convert", "{w}");
@@ -586,7 +669,10 @@ impl Daemon {
             &convert::SystemEnv,
             self.dp.supports_transport_mode(),
         );
-        for w in notes.iter().chain(&conv.warnings) {
+        for w in &notes {
+            warn!(target: "vtid::convert", "{w}");
+        }
+        for w in &conv.warnings {
             warn!(target: "vtid::convert", "{w}");
         }
         Ok(conv)
@@ -605,12 +691,19 @@ impl Daemon {
             .collect();
         self.ep.load(Instant::now(), conv.peers, conv.keys);
         self.reqids = conv.reqids;
+        self.dns = conv.dns;
         self.start = conv.start;
         self.initiate_all(&new_start);
     }
 
     /// Runs until SIGTERM/SIGINT; returns after the shutdown.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Inbound>) -> std::io::Result<()> {
+        // Signal handlers first: once the control socket exists (or
+        // readiness is reported), SIGHUP and SIGTERM are handled.
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
         let vici = vici_path(&self.opts, &self.file_cfg);
         let server = control::serve(
             &vici,
@@ -624,10 +717,6 @@ impl Daemon {
             std::io::Error::new(e.kind(), format!("VICI socket {}: {e}", vici.display()))
         })?;
         info!("VICI control socket listening on {}", vici.display());
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut usr1 = signal(SignalKind::user_defined1())?;
         let start = self.start.clone();
         self.initiate_all(&start);
         let mut shutdown_at: Option<tokio::time::Instant> = None;
@@ -687,6 +776,22 @@ impl Daemon {
         debug!("vtid stopped");
         Ok(())
     }
+}
+
+/// Resolves the DNS names among `specs` (system resolver, off the event
+/// loop).
+pub(crate) async fn resolve_names(specs: &[config::HostSpec]) -> Resolved {
+    let mut out = Resolved::default();
+    for s in specs {
+        if let config::HostSpec::Dns(name) = s {
+            let r = tokio::net::lookup_host((name.as_str(), 0u16))
+                .await
+                .map(|it| it.map(|a| a.ip()).collect())
+                .map_err(|e| e.to_string());
+            out.0.insert(name.clone(), r);
+        }
+    }
+    out
 }
 
 fn action_name(a: &Action) -> &'static str {

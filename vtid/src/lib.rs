@@ -2,6 +2,8 @@
 //! [`ike::engine`].
 //!
 //! * [`convert`]: swanctl.conf model → engine configuration.
+//! * [`check`]: `vtid --check` / `vtictl check`: every problem of a
+//!   configuration with its place, nothing started.
 //! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker).
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
 //! * [`control`]: the VICI control socket (swanctl, vtictl).
@@ -10,7 +12,9 @@
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
+//! * [`platform`]: what differs between Linux and FreeBSD.
 
+pub mod check;
 pub mod control;
 pub mod convert;
 pub mod daemon;
@@ -18,5 +22,16 @@ pub mod dataplane;
 pub mod kernel;
 pub mod logging;
 pub mod net;
+pub mod platform;
 pub mod routing;
+
+// The platform boundary (see [`platform`]): the userspace data plane is
+// Linux's; elsewhere an uninhabited stand-in keeps its callers compiling.
+#[cfg(target_os = "linux")]
 pub mod userspace;
+#[cfg(not(target_os = "linux"))]
+#[path = "platform/no_userspace.rs"]
+pub mod userspace;
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+compile_error!("vtid runs on Linux and FreeBSD");

@@ -12,8 +12,8 @@
 //! sees the real local address (NAT detection hashes it and it picks the
 //! connection by it). Binding per configured `local_addrs` instead would
 //! need rebinding on every address and config change and cannot serve
-//! `%any`. (Linux socket options; FreeBSD's IP_RECVDSTADDR/IP_SENDSRCADDR
-//! equivalent comes with the FreeBSD port.)
+//! `%any`. (IPv4 on FreeBSD: `IP_RECVDSTADDR`/`IP_SENDSRCADDR` instead of
+//! `IP_PKTINFO`, chosen in [`crate::platform`].)
 //!
 //! On the NAT-T socket (RFC 3948 §2.2): four zero octets start an IKE
 //! message (the marker is stripped), a single 0xFF is a NAT keepalive
@@ -108,7 +108,7 @@ fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
         None,
     )?;
     if addr.is_ipv4() {
-        socket::setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
+        crate::platform::enable_v4_pktinfo(&fd)?;
     } else {
         socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
         socket::setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true)?;
@@ -150,7 +150,7 @@ impl Socket {
         self.sock
             .async_io(Interest::READABLE, || {
                 let mut iov = [IoSliceMut::new(&mut *buf)];
-                let mut cmsg = nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo);
+                let mut cmsg = nix::cmsg_space!(crate::platform::V4PktInfo, libc::in6_pktinfo);
                 let msg = socket::recvmsg::<SockaddrStorage>(
                     fd,
                     &mut iov,
@@ -160,14 +160,11 @@ impl Socket {
                 .map_err(io::Error::from)?;
                 let mut local = fallback;
                 for c in msg.cmsgs().map_err(io::Error::from)? {
-                    match c {
-                        ControlMessageOwned::Ipv4PacketInfo(pi) => {
-                            local = IpAddr::V4(Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr)));
-                        }
-                        ControlMessageOwned::Ipv6PacketInfo(pi) => {
-                            local = IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
-                        }
-                        _ => {}
+                    if let Some(a) = crate::platform::v4_local(&c) {
+                        local = IpAddr::V4(a);
+                    }
+                    if let ControlMessageOwned::Ipv6PacketInfo(pi) = c {
+                        local = IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
                     }
                 }
                 let from = msg
@@ -189,14 +186,8 @@ impl Socket {
                 let iov: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
                 let r = match (from, to) {
                     (IpAddr::V4(src), SocketAddr::V4(dst)) => {
-                        let pi = libc::in_pktinfo {
-                            ipi_ifindex: 0,
-                            ipi_spec_dst: libc::in_addr {
-                                s_addr: u32::from(src).to_be(),
-                            },
-                            ipi_addr: libc::in_addr { s_addr: 0 },
-                        };
-                        let cm = [ControlMessage::Ipv4PacketInfo(&pi)];
+                        let pi = crate::platform::V4Src::new(src);
+                        let cm = [pi.cmsg()];
                         let cmsgs: &[ControlMessage<'_>] =
                             if src.is_unspecified() { &[] } else { &cm };
                         socket::sendmsg(

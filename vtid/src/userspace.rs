@@ -57,8 +57,12 @@ impl UserspaceBackend {
             nat_t_port: port_nat_t,
             offload: cfg.daemon.tun_offload,
             threads: cfg.daemon.dataplane_threads as usize,
+            install_routes: cfg.daemon.install_routes,
             ..Default::default()
         };
+        if !cfg.daemon.install_routes {
+            info!(target: "vtid::dataplane", "install_routes = no: policy-based CHILD_SAs get no routes into the shared TUN; route their traffic there yourself (routed interfaces keep their routes)");
+        }
         let sink: vdp::Sink = Arc::new(move |e| match e {
             DataplaneEvent::Ike {
                 local,

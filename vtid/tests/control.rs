@@ -1,6 +1,8 @@
 //! The control socket with the real binaries: two vtids on 127.0.0.1 (sun
 //! answers from its file, moon is managed over VICI only), driven by
 //! Debian's strongSwan `swanctl` and by `vtictl`.
+// Linux only: the daemon on Linux (record data plane, /proc, Debian's swanctl) (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 

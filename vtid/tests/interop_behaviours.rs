@@ -13,6 +13,8 @@
 //!
 //! Timers are short (seconds) so the whole file runs in well under a
 //! minute per test.
+// Linux only: Linux network namespaces and strongSwan (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -15,6 +15,8 @@
 //! a capture on the NAT's outside; they must leave through the IKE/ESP
 //! mapping), and after the NAT forgets its mappings the responder follows
 //! the new port on the next authenticated message (moon's DPD).
+// Linux only: Linux network namespaces and strongSwan (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -12,6 +12,8 @@
 //! with the suite and SPIs that vtid's record backend installed. Then the
 //! bad peers: a wrong PSK and no common proposal. They need root; without
 //! it they FAIL saying so.
+// Linux only: Linux network namespaces and strongSwan (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 

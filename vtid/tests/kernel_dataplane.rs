@@ -6,6 +6,8 @@
 //! that it falls back to userspace (or that it uses XFRM, on a kernel with
 //! ESP and xfrm interfaces); `--dataplane pfkey` on Linux refuses with the
 //! reason.
+// Linux only: the Linux data planes (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 

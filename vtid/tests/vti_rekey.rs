@@ -10,6 +10,8 @@
 //!   the wire towards vtid equal what vtid's SAs decrypted and delivered,
 //!   what vtid's SAs sent equals what the wire carried from it, and no
 //!   packet routed into `ipsec7` found no SA.
+// Linux only: Linux network namespaces (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 mod vtilab;

@@ -3,6 +3,8 @@
 //! `vtilab`): routed (`ipsec7` both sides), policy-based (shared `vtid0`),
 //! a routed child beside a policy-based one, ESN with plain ESP, the
 //! automatic gateway following the peer, the updown hook.
+// Linux only: Linux network namespaces (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 mod vtilab;

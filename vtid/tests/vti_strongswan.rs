@@ -4,6 +4,8 @@
 //! one side supports routed IPsec". vtid initiates and responds; LAN and
 //! transit pings; vtid narrows to what charon accepts; the gateway follows
 //! charon's death and return.
+// Linux only: Linux network namespaces and strongSwan (the FreeBSD build check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 mod vtilab;

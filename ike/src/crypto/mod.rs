@@ -18,6 +18,9 @@
 //! The legacy transforms are never in the default proposals; each says
 //! why with `legacy()` so the daemon can warn once at load.
 //!
+//! - Signatures (AUTH methods 1, 9-11, 14): RSA PKCS#1 v1.5 and PSS, ECDSA
+//!   P-256/P-384/P-521, Ed25519 ([`sig`]).
+//!
 //! Key material lives in [`SecretBytes`] (zeroized on drop, redacted in
 //! `Debug`). Keys inside ring (HMAC/AEAD key schedules) and the AES key
 //! schedule are not zeroized by those crates.
@@ -34,6 +37,7 @@ pub mod mac;
 mod modp_primes;
 mod prf;
 mod secret;
+pub mod sig;
 mod suite;
 
 pub use auth::{psk_auth, signed_octets, verify_psk_auth, KEY_PAD};

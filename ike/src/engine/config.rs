@@ -268,8 +268,15 @@ pub struct PeerConfig {
     pub remote_port: u16,
     /// IKE proposals.
     pub proposals: Vec<Proposal>,
-    /// Our identity.
+    /// Our identity. Ignored when [`PeerConfig::local_id_from_address`] is
+    /// set: each IKE SA then uses the address it runs on.
     pub local_id: Identification,
+    /// No `local.id` configured: like strongSwan, each IKE SA identifies
+    /// itself by the IKE address it uses when it is set up (ID_IPV4_ADDR /
+    /// ID_IPV6_ADDR, RFC 7296 §3.5), so an address that changes, or one
+    /// unknown at load, gives the identity in use then. See
+    /// [`PeerConfig::local_id_at`].
+    pub local_id_from_address: bool,
     /// The identity the peer must prove; `None` accepts any.
     pub remote_id: Option<Identification>,
     /// `encap = yes`: force UDP encapsulation by faking NAT detection
@@ -306,6 +313,7 @@ impl PeerConfig {
             remote_port: 500,
             proposals,
             local_id,
+            local_id_from_address: false,
             remote_id: None,
             encap: false,
             fragmentation: true,
@@ -317,6 +325,38 @@ impl PeerConfig {
             keyingtries: 1,
             unique: Unique::No,
             children: Vec::new(),
+        }
+    }
+
+    /// Our identity on an IKE SA that uses our address `local`: the
+    /// configured one, or with [`PeerConfig::local_id_from_address`] the
+    /// address itself (`None` when it is unspecified, so there is no
+    /// identity to offer).
+    pub fn local_id_at(&self, local: IpAddr) -> Option<Identification> {
+        if !self.local_id_from_address {
+            return Some(self.local_id.clone());
+        }
+        match local {
+            IpAddr::V4(a) if !a.is_unspecified() => Some(Identification::Ipv4(a)),
+            IpAddr::V6(a) if !a.is_unspecified() => match a.to_ipv4_mapped() {
+                Some(v4) => Some(Identification::Ipv4(v4)),
+                None => Some(Identification::Ipv6(a)),
+            },
+            _ => None,
+        }
+    }
+
+    /// This connection as one IKE SA on our address `local` runs it: with
+    /// [`PeerConfig::local_id_from_address`], `local_id` becomes that
+    /// address (unchanged when it is unspecified).
+    pub fn at_address(self: &std::sync::Arc<Self>, local: IpAddr) -> std::sync::Arc<PeerConfig> {
+        match self.local_id_at(local) {
+            Some(id) if self.local_id_from_address && id != self.local_id => {
+                let mut p = PeerConfig::clone(self);
+                p.local_id = id;
+                std::sync::Arc::new(p)
+            }
+            _ => self.clone(),
         }
     }
 

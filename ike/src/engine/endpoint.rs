@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rand_core::CryptoRngCore;
 use tracing::{debug, info, warn};
 
-use crate::engine::config::{ChildConfig, EngineConfig, PeerConfig, SharedKey};
+use crate::engine::config::{AddrMatch, ChildConfig, EngineConfig, PeerConfig, SharedKey};
 use crate::engine::ike_sa::{Ctx, IkeSa, Note, State, Task};
 use crate::engine::natd::CookieJar;
 use crate::engine::types::{Action, Datagram, Event, Failure, IkeInfo, IkeSaId, Transmit};
@@ -133,7 +133,7 @@ impl Endpoint {
             .collect();
         for sa in self.sas.values_mut() {
             if let Some(p) = peers.iter().find(|p| p.name == sa.peer.name) {
-                sa.peer = p.clone();
+                sa.peer = p.at_address(sa.local.ip());
             }
         }
         self.peers = peers;
@@ -143,6 +143,23 @@ impl Endpoint {
                 sa.terminate(ctx);
             });
         }
+    }
+
+    /// Replaces the remote addresses of connection `conn` (the daemon
+    /// resolves the DNS names of `remote_addrs` before each initiation and
+    /// hands the result here: the engine does no I/O). IKE SAs already up
+    /// keep the configuration they were set up with. Returns whether the
+    /// connection exists.
+    pub fn set_remote_addrs(&mut self, conn: &str, addrs: Vec<AddrMatch>) -> bool {
+        let Some(p) = self.peers.iter_mut().find(|p| p.name == conn) else {
+            return false;
+        };
+        if p.remote_addrs != addrs {
+            let mut n = PeerConfig::clone(p);
+            n.remote_addrs = addrs;
+            *p = Arc::new(n);
+        }
+        true
     }
 
     /// The loaded connections.
@@ -360,6 +377,17 @@ impl Endpoint {
             .collect();
         v.sort_by_key(|i| i.unique_id);
         v
+    }
+
+    /// One IKE SA by our handle (found under its id or, for an SA a rekey
+    /// created, among all).
+    pub fn ike_sa(&self, id: IkeSaId) -> Option<IkeInfo> {
+        self.sas
+            .get(&id.0)
+            .filter(|s| s.id == id)
+            .or_else(|| self.sas.values().find(|s| s.id == id))
+            .filter(|s| s.state != State::Dead)
+            .map(IkeSa::info)
     }
 
     /// The next datagram to send.

@@ -511,7 +511,7 @@ impl IkeSa {
             initiator,
             spi_i: [0; 8],
             spi_r: [0; 8],
-            peer,
+            peer: peer.at_address(local.ip()),
             local,
             remote,
             state: State::InitSent,
@@ -617,6 +617,13 @@ impl IkeSa {
             .ke_groups()
             .first()
             .ok_or_else(|| Failure::Local(format!("{}: no key exchange group", peer.name)))?;
+        if peer.local_id_at(local.ip()).is_none() {
+            return Err(Failure::Local(format!(
+                "{}: no local.id and no local address to use as identity (no route to {})",
+                peer.name,
+                remote.ip()
+            )));
+        }
         let mut sa = IkeSa::blank(ctx, peer, true, local, remote);
         sa.attempt = attempt;
         sa.spi_i = ctx.ike_spi();
@@ -1687,7 +1694,10 @@ impl IkeSa {
                         .any(|m| m.matches(self.local.ip()).is_some())
             })
             .filter(|c| c.remote_id.as_ref().is_none_or(|r| *r == idi))
-            .filter(|c| idr.as_ref().is_none_or(|r| *r == c.local_id))
+            .filter(|c| {
+                idr.as_ref()
+                    .is_none_or(|r| c.local_id_at(self.local.ip()).as_ref() == Some(r))
+            })
             .cloned()
             .collect();
         let chosen = candidates
@@ -1707,7 +1717,7 @@ impl IkeSa {
                 ),
             );
         };
-        self.peer = peer;
+        self.peer = peer.at_address(self.local.ip());
         if auth.method != AuthMethod::SHARED_KEY_MIC {
             return self.auth_failed(
                 ctx,

@@ -16,6 +16,8 @@
 
 pub mod pfkey;
 mod table;
+/// Linux only (the crate's platform boundary is in `lib.rs`).
+#[cfg(target_os = "linux")]
 pub mod xfrm;
 
 use std::fmt;

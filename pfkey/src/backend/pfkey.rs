@@ -294,7 +294,7 @@ pub struct SpdEntry {
 fn request(spec: &ChildSpec, dir: Dir) -> IpsecRequest {
     let (src, dst) = spec.endpoints(dir);
     IpsecRequest {
-        proto: u16::from(crate::xfrm::IPPROTO_ESP),
+        proto: crate::pfkey::IPPROTO_ESP,
         mode: if spec.tunnel {
             ipsec_mode::TUNNEL
         } else {
@@ -549,5 +549,17 @@ impl<T: Transport, U: Tunnels> PfKeyBackend<T, U> {
     /// The installed children's inbound SPIs.
     pub fn spis(&self) -> Vec<u32> {
         self.children.spis()
+    }
+
+    /// The inbound SPI of the child owning SA `spi` (either direction):
+    /// what an `SADB_EXPIRE` names.
+    pub fn spi_in_of(&self, spi: u32) -> Option<u32> {
+        self.children.spi_in_of(spi)
+    }
+
+    /// The SPD entries installed for policy-based `reqid` (none for routed
+    /// children).
+    pub fn spd_of(&self, reqid: u32) -> &[SpdEntry] {
+        self.spd.get(reqid).map_or(&[], Vec::as_slice)
     }
 }

@@ -449,6 +449,9 @@ pub mod policy_scope {
     pub const IFNET: u8 = 2;
 }
 
+/// `IPPROTO_ESP` (`sadb_x_ipsecrequest_proto`), the same everywhere.
+pub const IPPROTO_ESP: u16 = 50;
+
 /// `UDP_ENCAP_ESPINUDP` for `sadb_x_nat_t_type_type` (RFC 3948).
 pub const UDP_ENCAP_ESPINUDP: u8 = 2;
 

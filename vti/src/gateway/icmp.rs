@@ -8,7 +8,8 @@
 //! (EPERM/EACCES: not root, no CAP_NET_RAW) a ping socket (`SOCK_DGRAM`) is
 //! tried, which works where the group range allows it.
 //!
-//! Every socket is bound to the VTI (`SO_BINDTODEVICE`) and, when the
+//! Every socket is bound to the VTI (`SO_BINDTODEVICE` on Linux; see the
+//! crate's `platform` module for FreeBSD) and, when the
 //! interface has a transit address of the family, to that source address,
 //! so probes leave through the tunnel from the transit address like
 //! dpinger's (`-B`). No `unsafe`: nix wraps every call.
@@ -17,7 +18,6 @@
 //! matched on the source, the identifier, and a per-socket token in the
 //! payload.
 
-use std::ffi::OsString;
 use std::io;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    bind, recvfrom, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag,
-    SockProtocol, SockType, SockaddrIn, SockaddrIn6, SockaddrLike, SockaddrStorage,
+    bind, recvfrom, sendto, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
+    SockaddrIn, SockaddrIn6, SockaddrLike, SockaddrStorage,
 };
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -80,7 +80,7 @@ impl EchoSocket {
             Err(e) => return Err(e.into()),
         };
         if !device.is_empty() {
-            setsockopt(&fd, sockopt::BindToDevice, &OsString::from(device))?;
+            crate::platform::bind_to_device(&fd, device)?;
         }
         if let Some(src) = source {
             bind_to(&fd, src)?;

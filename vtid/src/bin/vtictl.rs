@@ -1,6 +1,7 @@
 //! `vtictl`: vtid's command-line client over the VICI control socket.
 //! See `USAGE` (and `vtid/README-control.md`).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,6 +36,11 @@ Commands:
   interfaces                       route-based interfaces: reqid, addresses,
                                    state, the SA carrying them, counters
   gateways                         gateway monitoring per interface
+  check [--file F] [--strongswan-conf F] [--dataplane KIND]
+                                   validate a configuration without a daemon
+                                   (default /etc/vtid/vtid.conf): every problem
+                                   with file:line:col, every reason a connection
+                                   or child would not load; exit 1 on errors
 
 Options:
   --socket PATH   the control socket (default /run/vtid.vici; also $VTICTL_SOCKET)
@@ -178,7 +184,8 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Usage(m)) if m.is_empty() => {
-            println!("{USAGE}");
+            // `vtictl --help | head`: a closed pipe is no reason to panic.
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
             ExitCode::SUCCESS
         }
         Err(Fail::Usage(m)) => {
@@ -193,6 +200,40 @@ fn main() -> ExitCode {
             eprintln!("vtictl: {m}");
             ExitCode::from(EXIT_FAILED)
         }
+    }
+}
+
+/// `vtictl check`: the same check as `vtid --check`, run here (no daemon,
+/// no socket, no root).
+fn check(a: &Args) -> Result<(), Fail> {
+    let file = PathBuf::from(a.opt("--file").unwrap_or("/etc/vtid/vtid.conf"));
+    let transport = match a.opt("--dataplane") {
+        None | Some("auto") | Some("userspace") | Some("record") => false,
+        Some("xfrm") | Some("pfkey") => true,
+        Some(o) => {
+            return Err(Fail::Usage(format!(
+                "--dataplane {o}: expected auto, userspace, xfrm, pfkey or record"
+            )))
+        }
+    };
+    let r = vtid::check::check(
+        &file,
+        a.opt("--strongswan-conf").map(Path::new),
+        &vtid::convert::SystemEnv,
+        transport,
+    );
+    let mut o = std::io::stdout().lock();
+    for l in &r.lines {
+        let _ = writeln!(o, "{l}");
+    }
+    if r.ok() {
+        Ok(())
+    } else {
+        Err(Fail::Failed(format!(
+            "{}: {} error(s)",
+            file.display(),
+            r.errors
+        )))
     }
 }
 
@@ -219,9 +260,14 @@ async fn run(a: Args) -> Result<(), Fail> {
         "unload-conn",
         "interfaces",
         "gateways",
+        "check",
     ];
     if !known.contains(&a.command.as_str()) {
         return Err(Fail::Usage(format!("unknown command '{}'", a.command)));
+    }
+    if a.command == "check" {
+        a.only(&["--file", "--strongswan-conf", "--dataplane"], 0)?;
+        return check(&a);
     }
     let sel = ["--child", "--ike", "--child-id", "--ike-id"];
     match a.command.as_str() {
