@@ -491,8 +491,11 @@ fn parse_one(protocol: ProtocolId, s: &str) -> Result<Proposal, ProposalError> {
     if is_ike {
         if prf.is_empty() {
             // strongSwan: no explicit PRF → the PRFs of the integrity
-            // algorithms, in their order.
-            for t in &integ {
+            // algorithms, in their order; also for AEAD, whose integrity
+            // algorithms are dropped only afterwards (check_proposal() in
+            // proposal.c), so pfSense's `aes256gcm16-sha256-modp2048` has
+            // PRF-HMAC-SHA2-256.
+            for t in &get(&by_type, INTEG) {
                 // strongSwan's integ_prf_map (proposal.c).
                 let p = match IntegId(t.id) {
                     IntegId::HMAC_SHA1_96 | IntegId::HMAC_SHA1_160 => PrfId::HMAC_SHA1,

@@ -7,12 +7,14 @@
 #![forbid(unsafe_code)]
 
 pub mod cert;
+pub mod creds;
 pub mod dn;
 pub mod store;
 #[doc(hidden)]
 pub mod testpki;
 
 pub use cert::{AltName, Certificate, Crl, ParseError};
+pub use creds::{system_clock, SharedStore};
 pub use store::{
-    id_matches, Authority, Chain, Revocation, Status, Store, TrustError, VerifyOptions,
+    id_matches, id_string, Authority, Chain, Revocation, Status, Store, TrustError, VerifyOptions,
 };

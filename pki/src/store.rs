@@ -775,6 +775,20 @@ fn dn_prefix(base: &[u8], d: &[u8]) -> bool {
     })
 }
 
+/// An identity as strongSwan prints it (a DN in its string syntax).
+pub fn id_string(id: &Identification) -> String {
+    match id {
+        Identification::DerAsn1Dn(d) => dn::to_string(d),
+        Identification::Fqdn(f) | Identification::Rfc822(f) => {
+            String::from_utf8_lossy(f).into_owned()
+        }
+        Identification::Ipv4(a) => a.to_string(),
+        Identification::Ipv6(a) => a.to_string(),
+        Identification::KeyId(k) => format!("#{}", hex(k)),
+        Identification::Other { ty, data } => format!("{ty}:#{}", hex(data)),
+    }
+}
+
 /// Whether the peer's identity `id` matches a configured `remote.id`
 /// `pattern` as strongSwan's `matches()`: equal, `%any` (None), a DN with
 /// `*` RDN values, or an FQDN/email pattern starting with `*` that matches

@@ -279,6 +279,15 @@ pub struct PeerConfig {
     pub local_id_from_address: bool,
     /// The identity the peer must prove; `None` accepts any.
     pub remote_id: Option<Identification>,
+    /// How we authenticate (`local` round).
+    pub local_auth: crate::engine::auth::AuthConfig,
+    /// How the peer must authenticate (`remote` round).
+    pub remote_auth: crate::engine::auth::AuthConfig,
+    /// `send_cert`.
+    pub send_cert: crate::engine::auth::SendCert,
+    /// `send_certreq`: ask for the peer's certificate with our CAs' key
+    /// hashes (RFC 7296 §3.7).
+    pub send_certreq: bool,
     /// `encap = yes`: force UDP encapsulation by faking NAT detection
     /// (RFC 7296 §2.23).
     pub encap: bool,
@@ -315,6 +324,10 @@ impl PeerConfig {
             local_id,
             local_id_from_address: false,
             remote_id: None,
+            local_auth: Default::default(),
+            remote_auth: Default::default(),
+            send_cert: Default::default(),
+            send_certreq: true,
             encap: false,
             fragmentation: true,
             dpd_delay: Duration::ZERO,

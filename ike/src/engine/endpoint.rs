@@ -59,6 +59,8 @@ pub struct Endpoint {
     local_v6: Option<SocketAddr>,
     /// Restarts waiting for their time.
     pending_restarts: Vec<(Instant, String, Option<String>, u32)>,
+    /// Certificates, keys and trust for public-key authentication.
+    creds: Option<Arc<dyn crate::engine::auth::Credentials>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -84,6 +86,7 @@ macro_rules! ctx {
             next_unique: &mut $self.next_unique,
             spi_in_use: &mut $inuse,
             notes: &mut $notes,
+            creds: $self.creds.as_deref(),
         }
     };
 }
@@ -110,6 +113,7 @@ impl Endpoint {
             local_v4: None,
             local_v6: None,
             pending_restarts: Vec::new(),
+            creds: None,
         }
     }
 
@@ -117,6 +121,12 @@ impl Endpoint {
     pub fn set_local_addrs(&mut self, v4: Option<SocketAddr>, v6: Option<SocketAddr>) {
         self.local_v4 = v4;
         self.local_v6 = v6;
+    }
+
+    /// Sets the credentials (certificates, private keys, trusted CAs) that
+    /// public-key authentication uses; kept across [`Endpoint::load`].
+    pub fn set_credentials(&mut self, creds: Arc<dyn crate::engine::auth::Credentials>) {
+        self.creds = Some(creds);
     }
 
     /// Replaces the connections and shared keys. IKE SAs of connections that

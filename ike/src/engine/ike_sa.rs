@@ -12,9 +12,9 @@ use rand_core::CryptoRngCore;
 use tracing::{debug, info, warn};
 
 use crate::crypto::{
-    psk_auth, rekey_skeyseed, signed_octets, verify_psk_auth, ChildKeys, IkeKeys, KeyExchange, Prf,
-    SkCipher, Suite,
+    rekey_skeyseed, signed_octets, ChildKeys, IkeKeys, KeyExchange, Prf, SkCipher, Suite,
 };
+use crate::engine::auth::{self, AuthClass};
 use crate::engine::config::{
     find_psk, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey, TsSpec,
 };
@@ -26,10 +26,10 @@ use crate::engine::types::{
 };
 use crate::proposal::{proposal_name, select, Preference, SelectOptions};
 use crate::wire::{
-    emit_payload_chain, parse_payload_chain, AuthMethod, AuthPayload, DeletePayload, DhGroup,
-    ExchangeType, Flags, Header, Identification, KePayload, Message, NoncePayload, NotifyPayload,
-    NotifyType, Payload, PayloadBody, PayloadType, Proposal, ProtocolId, SaPayload, SkPayload,
-    SkfPayload, TransformType, TsPayload,
+    emit_payload_chain, parse_payload_chain, AuthPayload, DeletePayload, DhGroup, ExchangeType,
+    Flags, Header, Identification, KePayload, Message, NoncePayload, NotifyPayload, NotifyType,
+    Payload, PayloadBody, PayloadType, Proposal, ProtocolId, SaPayload, SkPayload, SkfPayload,
+    TransformType, TsPayload,
 };
 
 /// Our nonce length: 32 octets, at least half the PRF key size of every PRF
@@ -50,6 +50,8 @@ pub(crate) struct Ctx<'a> {
     pub spi_in_use: &'a mut dyn FnMut(u32) -> bool,
     /// Follow-ups only the endpoint can do.
     pub notes: &'a mut Vec<Note>,
+    /// Certificates, keys and trust (public-key authentication).
+    pub creds: Option<&'a dyn crate::engine::auth::Credentials>,
 }
 
 impl Ctx<'_> {
@@ -317,6 +319,8 @@ pub(crate) struct IkeSa {
     pub(crate) replaces: Option<IkeSaId>,
     /// Children to create after IKE_AUTH (reauthentication).
     pub(crate) extra_children: Vec<ChildConfig>,
+    /// The peer's SIGNATURE_HASH_ALGORITHMS and CERTREQs.
+    announced: auth::PeerAnnounced,
 }
 
 impl std::fmt::Debug for IkeSa {
@@ -554,6 +558,7 @@ impl IkeSa {
             half_open: false,
             replaces: None,
             extra_children: Vec::new(),
+            announced: auth::PeerAnnounced::default(),
         }
     }
 
@@ -657,11 +662,8 @@ impl IkeSa {
         if self.peer.fragmentation {
             p.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![]));
         }
-        // RFC 7427 §4: SHA2-256, SHA2-384, SHA2-512.
-        p.push(notify(
-            NotifyType::SIGNATURE_HASH_ALGORITHMS,
-            vec![0, 2, 0, 3, 0, 4],
-        ));
+        // RFC 7427 §4.
+        p.push(auth::hash_algorithms_notify());
         p
     }
 
@@ -813,6 +815,7 @@ impl IkeSa {
         self.frag = self.peer.fragmentation
             && find_notify(p, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.detect_nat(ctx, p);
+        self.announced.learn(p);
         self.active = None;
         self.next_out = 1;
         self.next_in = 0;
@@ -1033,6 +1036,20 @@ impl IkeSa {
         find_psk(ctx.keys, &self.peer.local_id, remote).map(|s| s.as_bytes().to_vec())
     }
 
+    /// The responder's CERTREQ in IKE_SA_INIT (RFC 7296 §1.2): our CAs,
+    /// when a connection matching the peer's address wants its certificate.
+    fn init_certreq(&self, ctx: &Ctx<'_>) -> Option<Payload> {
+        let creds = ctx.creds?;
+        let cfg = ctx.peers.iter().find(|c| {
+            c.remote_auth.class == AuthClass::PubKey
+                && c.send_certreq
+                && c.remote_addrs
+                    .iter()
+                    .any(|m| m.matches(self.remote.ip()).is_some())
+        })?;
+        auth::certreq_payload(&creds.ca_hashes(&cfg.remote_auth))
+    }
+
     fn pending_child(
         &self,
         ctx: &mut Ctx<'_>,
@@ -1093,43 +1110,72 @@ impl IkeSa {
     }
 
     fn send_auth(&mut self, ctx: &mut Ctx<'_>) {
-        // strongSwan's lookup: the key for both identities; without a
-        // configured remote identity, any key that names ours.
-        let local = &self.peer.local_id;
-        let Some(psk) = (match &self.peer.remote_id {
-            Some(r) => find_psk(ctx.keys, local, r),
-            None => ctx
-                .keys
-                .iter()
-                .find(|k| k.ids.is_empty() || k.ids.contains(local))
-                .map(|k| &k.secret),
-        })
-        .map(|s| s.as_bytes().to_vec()) else {
-            return self.fail(
-                ctx,
-                Failure::Local(format!(
-                    "no shared key found for '{}' - '{}'",
-                    id_string(&self.peer.local_id),
-                    self.peer
-                        .remote_id
-                        .as_ref()
-                        .map_or("%any".into(), id_string)
-                )),
-            );
+        let psk = if self.peer.local_auth.class == AuthClass::Psk {
+            // strongSwan's lookup: the key for both identities; without a
+            // configured remote identity, any key that names ours.
+            let local = &self.peer.local_id;
+            let Some(psk) = (match &self.peer.remote_id {
+                Some(r) => find_psk(ctx.keys, local, r),
+                None => ctx
+                    .keys
+                    .iter()
+                    .find(|k| k.ids.is_empty() || k.ids.contains(local))
+                    .map(|k| &k.secret),
+            })
+            .map(|s| s.as_bytes().to_vec()) else {
+                return self.fail(
+                    ctx,
+                    Failure::Local(format!(
+                        "no shared key found for '{}' - '{}'",
+                        id_string(&self.peer.local_id),
+                        self.peer
+                            .remote_id
+                            .as_ref()
+                            .map_or("%any".into(), id_string)
+                    )),
+                );
+            };
+            Some(psk)
+        } else {
+            None
         };
         let octets = self.auth_octets(true, &self.peer.local_id);
-        let auth = psk_auth(self.prf(), &psk, &octets);
+        let (certs, auth) = match auth::build_auth(
+            ctx.creds,
+            &self.peer.local_auth,
+            self.peer.send_cert,
+            psk.as_deref(),
+            self.prf(),
+            &octets,
+            &self.announced,
+        ) {
+            Ok(x) => x,
+            Err(e) => {
+                return self.fail(
+                    ctx,
+                    Failure::Local(format!(
+                        "cannot authenticate as '{}': {e}",
+                        id_string(&self.peer.local_id)
+                    )),
+                )
+            }
+        };
         let mut p = vec![Payload::new(PayloadBody::IdI(self.peer.local_id.clone()))];
+        p.extend(certs);
         if self.attempt <= 1 && !self.peer.name.is_empty() {
             p.push(notify(NotifyType::INITIAL_CONTACT, vec![]));
+        }
+        if self.peer.remote_auth.class == AuthClass::PubKey && self.peer.send_certreq {
+            if let Some(creds) = ctx.creds {
+                p.extend(auth::certreq_payload(
+                    &creds.ca_hashes(&self.peer.remote_auth),
+                ));
+            }
         }
         if let Some(r) = &self.peer.remote_id {
             p.push(Payload::new(PayloadBody::IdR(r.clone())));
         }
-        p.push(Payload::new(PayloadBody::Auth(AuthPayload {
-            method: AuthMethod::SHARED_KEY_MIC,
-            data: auth,
-        })));
+        p.push(Payload::new(PayloadBody::Auth(auth)));
         let child = match self.first_child.take() {
             Some(cfg) => match self.pending_child(ctx, cfg, false) {
                 Ok(c) => Some(Box::new(c)),
@@ -1163,7 +1209,7 @@ impl IkeSa {
         }
         let idr = find_idr(&p);
         let auth = find_auth(&p);
-        let (Some(idr), Some(auth)) = (idr, auth) else {
+        let (Some(idr), Some(_)) = (idr, auth) else {
             if let Some(n) = error_notify(&p) {
                 return self.fail(
                     ctx,
@@ -1176,38 +1222,49 @@ impl IkeSa {
             );
         };
         if let Some(want) = &self.peer.remote_id {
-            if *want != idr {
-                return self.fail(
+            let ok = match ctx.creds {
+                Some(c) => c.id_matches(want, &idr),
+                None => *want == idr,
+            };
+            if !ok {
+                return self.refuse_responder(
                     ctx,
-                    Failure::AuthFailed(format!(
+                    format!(
                         "peer identified as '{}', expected '{}'",
                         id_string(&idr),
                         id_string(want)
-                    )),
+                    ),
                 );
             }
         }
-        if auth.method != AuthMethod::SHARED_KEY_MIC {
-            return self.fail(
-                ctx,
-                Failure::AuthFailed(format!("unsupported AUTH method {}", auth.method)),
-            );
-        }
-        let Some(psk) = self.psk(ctx, &idr) else {
-            return self.fail(
-                ctx,
-                Failure::Local(format!("no shared key for '{}'", id_string(&idr))),
-            );
+        let psk = if self.peer.remote_auth.class == AuthClass::Psk {
+            let Some(psk) = self.psk(ctx, &idr) else {
+                return self
+                    .refuse_responder(ctx, format!("no shared key for '{}'", id_string(&idr)));
+            };
+            Some(psk)
+        } else {
+            None
         };
         let octets = self.auth_octets(false, &idr);
-        if !verify_psk_auth(self.prf(), &psk, &octets, &auth.data) {
-            return self.fail(
-                ctx,
-                Failure::AuthFailed(format!(
-                    "pre-shared key authentication of '{}' failed (wrong PSK?)",
-                    id_string(&idr)
-                )),
-            );
+        match auth::verify_auth(
+            ctx.creds,
+            &self.peer.remote_auth,
+            psk.as_deref(),
+            self.prf(),
+            &octets,
+            &idr,
+            &p,
+        ) {
+            Ok(how) => {
+                info!(conn = %self.conn(), "authentication of '{}' with {how} successful", id_string(&idr))
+            }
+            Err(e) => {
+                return self.refuse_responder(
+                    ctx,
+                    format!("authentication of '{}' failed: {e}", id_string(&idr)),
+                )
+            }
         }
         self.remote_id = Some(idr);
         self.established(ctx);
@@ -1649,10 +1706,9 @@ impl IkeSa {
         if s.frag {
             out.push(notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![]));
         }
-        out.push(notify(
-            NotifyType::SIGNATURE_HASH_ALGORITHMS,
-            vec![0, 2, 0, 3, 0, 4],
-        ));
+        out.push(auth::hash_algorithms_notify());
+        s.announced.learn(p);
+        out.extend(s.init_certreq(ctx));
         s.proposal = Some(chosen);
         let m = Message::new(s.header(ExchangeType::IKE_SA_INIT, true, 0), out);
         let bytes = m.emit();
@@ -1673,7 +1729,7 @@ impl IkeSa {
         let idi = find_idi(&p);
         let idr = find_idr(&p);
         let auth = find_auth(&p);
-        let (Some(idi), Some(auth)) = (idi, auth) else {
+        let (Some(idi), Some(_)) = (idi, auth) else {
             return self.auth_failed(
                 ctx,
                 msg_id,
@@ -1693,7 +1749,12 @@ impl IkeSa {
                         .iter()
                         .any(|m| m.matches(self.local.ip()).is_some())
             })
-            .filter(|c| c.remote_id.as_ref().is_none_or(|r| *r == idi))
+            .filter(|c| {
+                c.remote_id.as_ref().is_none_or(|r| match ctx.creds {
+                    Some(creds) => creds.id_matches(r, &idi),
+                    None => *r == idi,
+                })
+            })
             .filter(|c| {
                 idr.as_ref()
                     .is_none_or(|r| c.local_id_at(self.local.ip()).as_ref() == Some(r))
@@ -1718,47 +1779,71 @@ impl IkeSa {
             );
         };
         self.peer = peer.at_address(self.local.ip());
-        if auth.method != AuthMethod::SHARED_KEY_MIC {
-            return self.auth_failed(
-                ctx,
-                msg_id,
-                format!("peer uses AUTH method {}, we only do PSK", auth.method),
-            );
-        }
-        let Some(psk) = self.psk(ctx, &idi) else {
-            return self.auth_failed(
-                ctx,
-                msg_id,
-                format!(
-                    "no shared key found for '{}' - '{}'",
-                    id_string(&self.peer.local_id),
-                    id_string(&idi)
-                ),
-            );
+        self.announced.learn(&p);
+        let psk = if self.peer.remote_auth.class == AuthClass::Psk
+            || self.peer.local_auth.class == AuthClass::Psk
+        {
+            let Some(psk) = self.psk(ctx, &idi) else {
+                return self.auth_failed(
+                    ctx,
+                    msg_id,
+                    format!(
+                        "no shared key found for '{}' - '{}'",
+                        id_string(&self.peer.local_id),
+                        id_string(&idi)
+                    ),
+                );
+            };
+            Some(psk)
+        } else {
+            None
         };
         let octets = self.auth_octets(true, &idi);
-        if !verify_psk_auth(self.prf(), &psk, &octets, &auth.data) {
-            return self.auth_failed(
-                ctx,
-                msg_id,
-                format!(
-                    "pre-shared key authentication of '{}' failed (wrong PSK?)",
-                    id_string(&idi)
-                ),
-            );
+        match auth::verify_auth(
+            ctx.creds,
+            &self.peer.remote_auth,
+            psk.as_deref(),
+            self.prf(),
+            &octets,
+            &idi,
+            &p,
+        ) {
+            Ok(how) => {
+                info!(conn = %self.conn(), "authentication of '{}' with {how} successful", id_string(&idi))
+            }
+            Err(e) => {
+                return self.auth_failed(
+                    ctx,
+                    msg_id,
+                    format!("authentication of '{}' failed: {e}", id_string(&idi)),
+                )
+            }
         }
         self.remote_id = Some(idi);
         self.initial_contact = find_notify(&p, NotifyType::INITIAL_CONTACT).is_some();
         let my_id = self.peer.local_id.clone();
         let octets = self.auth_octets(false, &my_id);
-        let my_auth = psk_auth(self.prf(), &psk, &octets);
-        let mut out = vec![
-            Payload::new(PayloadBody::IdR(my_id)),
-            Payload::new(PayloadBody::Auth(AuthPayload {
-                method: AuthMethod::SHARED_KEY_MIC,
-                data: my_auth,
-            })),
-        ];
+        let (certs, my_auth) = match auth::build_auth(
+            ctx.creds,
+            &self.peer.local_auth,
+            self.peer.send_cert,
+            psk.as_deref(),
+            self.prf(),
+            &octets,
+            &self.announced,
+        ) {
+            Ok(x) => x,
+            Err(e) => {
+                return self.auth_failed(
+                    ctx,
+                    msg_id,
+                    format!("cannot authenticate as '{}': {e}", id_string(&my_id)),
+                )
+            }
+        };
+        let mut out = vec![Payload::new(PayloadBody::IdR(my_id))];
+        out.extend(certs);
+        out.push(Payload::new(PayloadBody::Auth(my_auth)));
         self.established(ctx);
         if self.initial_contact {
             ctx.notes.push(Note::InitialContact(self.id));
@@ -1773,6 +1858,23 @@ impl IkeSa {
         }
         let packets = self.seal(ctx, ExchangeType::IKE_AUTH, true, msg_id, &out);
         self.cache_and_send(ctx, msg_id, &[], packets);
+    }
+
+    /// The responder authenticated itself wrongly: tell it in an
+    /// INFORMATIONAL with AUTHENTICATION_FAILED (RFC 7296 §2.21.2), so it
+    /// removes what it installed, and give up.
+    fn refuse_responder(&mut self, ctx: &mut Ctx<'_>, why: String) {
+        warn!(conn = %self.conn(), remote = %self.remote, "authentication failed: {why}; sending AUTHENTICATION_FAILED");
+        let id = self.next_out;
+        let packets = self.seal(
+            ctx,
+            ExchangeType::INFORMATIONAL,
+            false,
+            id,
+            &[notify(NotifyType::AUTHENTICATION_FAILED, vec![])],
+        );
+        self.send(ctx, &packets);
+        self.die(ctx, Failure::AuthFailed(why));
     }
 
     fn auth_failed(&mut self, ctx: &mut Ctx<'_>, msg_id: u32, why: String) {
@@ -2162,6 +2264,18 @@ impl IkeSa {
                 self.cache_and_send(ctx, id, raw, packets);
             }
             ExchangeType::INFORMATIONAL if self.state != State::HalfOpen => {
+                // RFC 7296 §2.21.2: an initiator that cannot authenticate
+                // us says so in an INFORMATIONAL; the IKE SA is gone.
+                if find_notify(&p, NotifyType::AUTHENTICATION_FAILED).is_some() {
+                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, true, id, &[]);
+                    self.cache_and_send(ctx, id, raw, packets);
+                    return self.fail(
+                        ctx,
+                        Failure::AuthFailed(
+                            "peer refused our authentication (AUTHENTICATION_FAILED)".into(),
+                        ),
+                    );
+                }
                 let (out, kill) = self.on_informational(ctx, &p);
                 let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, true, id, &out);
                 self.cache_and_send(ctx, id, raw, packets);

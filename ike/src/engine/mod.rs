@@ -22,6 +22,7 @@
 //! endpoints in one test, on a virtual clock with seeded randomness, run
 //! whole handshakes, retransmissions, rekeys and collisions in milliseconds.
 
+pub mod auth;
 pub mod config;
 mod endpoint;
 mod ike_sa;
@@ -29,6 +30,10 @@ mod natd;
 pub mod ts;
 mod types;
 
+pub use auth::{
+    AuthClass, AuthConfig, Credentials, KeyFamily, LocalCredential, PeerKey, Revocation, SendCert,
+    SigConstraints,
+};
 pub use config::{
     find_psk, AddrMatch, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey,
     TsSpec, Unique,
