@@ -4,7 +4,9 @@
 //! * [`convert`]: swanctl.conf model → engine configuration.
 //! * [`check`]: `vtid --check` / `vtictl check`: every problem of a
 //!   configuration with its place, nothing started.
-//! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker).
+//! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker) and
+//!   the two lanes to the engine (established IKE SAs before IKE_SA_INIT).
+//! * [`flood`]: log budgets and the flood summary.
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
 //! * [`control`]: the VICI control socket (swanctl, vtictl).
 //! * [`kernel`]: the kernel backends (XFRM with xfrm interfaces, PF_KEY
@@ -19,6 +21,7 @@ pub mod control;
 pub mod convert;
 pub mod daemon;
 pub mod dataplane;
+pub mod flood;
 pub mod kernel;
 pub mod logging;
 pub mod net;

@@ -158,14 +158,14 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
-        let (daemon, rx) = match Daemon::start(opts, log) {
+        let (daemon, lanes) = match Daemon::start(opts, log) {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!("cannot start: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        match daemon.run(rx).await {
+        match daemon.run(lanes).await {
             Ok(()) => {
                 tracing::info!("vtid exits");
                 ExitCode::SUCCESS
