@@ -246,8 +246,11 @@ fn parse_one(protocol: ProtocolId, s: &str) -> Result<Proposal, ProposalError> {
     if is_ike {
         if prf.is_empty() {
             // strongSwan: no explicit PRF → the PRFs of the integrity
-            // algorithms, in their order.
-            for t in &integ {
+            // algorithms, in their order; also for AEAD, whose integrity
+            // algorithms are dropped only afterwards (check_proposal() in
+            // proposal.c), so pfSense's `aes256gcm16-sha256-modp2048` has
+            // PRF-HMAC-SHA2-256.
+            for t in &get(&by_type, INTEG) {
                 let p = match IntegId(t.id) {
                     IntegId::HMAC_SHA1_96 => PrfId::HMAC_SHA1,
                     IntegId::HMAC_SHA2_256_128 => PrfId::HMAC_SHA2_256,

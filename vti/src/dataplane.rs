@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 use ike::crypto::{Encr, Integ};
 use ike::engine::{Action, ChildInstall, IkeSaId, Mode, Ts};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{self, sockopt, MsgFlags, SockaddrIn, SockaddrIn6};
+use nix::sys::socket::{self, sockopt, SockaddrIn, SockaddrIn6};
 
 use crate::esp::overhead::{max_inner_len, OuterFamily};
 use crate::esp::selector::{flow_allowed, Flow, TrafficSelector};
@@ -68,10 +68,10 @@ use crate::esp::{
 use crate::icmp::{build_error, IcmpError};
 use crate::iface::{Prefix, Tun, TunSpec, DEFAULT_SHARED_NAME};
 use crate::netlink::{Netlink, RouteSpec, RuleSpec};
-use crate::offload::{
-    complete_checksum, Coalescer, Segmenter, VnetHdr, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN,
-};
+use crate::offload::{complete_checksum, Coalescer, Segmenter, VnetHdr, VNET_HDR_LEN};
 use crate::{mss, sys};
+
+mod outbound;
 
 /// Largest IP packet.
 const MAX_PACKET: usize = 65535;
@@ -366,14 +366,18 @@ struct Control {
 /// The data plane's sockets. With several inbound threads, each has its
 /// own NAT-T socket per family (SO_REUSEPORT: the kernel hashes a peer's
 /// address and port to one of them, so one peer's packets always reach
-/// the same thread, in order). Raw ESP sockets each get a copy of every
-/// packet, so there is one per family, read by the first inbound thread.
+/// the same thread, in order) and its own raw ESP socket per family (a
+/// raw socket gets a copy of every ESP packet; a filter on each keeps the
+/// SPIs of its thread's share, so one SA's packets always reach the same
+/// thread, in order).
 #[derive(Debug, Default)]
 struct Sockets {
     udp4: Vec<Arc<UdpSocket>>,
     udp6: Vec<Arc<UdpSocket>>,
-    raw4: Option<OwnedFd>,
-    raw6: Option<OwnedFd>,
+    /// Raw ESP sockets, one per inbound thread (each takes the SPIs of
+    /// its share, [`sys::attach_spi_filter`]); the first also sends.
+    raw4: Vec<OwnedFd>,
+    raw6: Vec<OwnedFd>,
 }
 
 impl Sockets {
@@ -393,6 +397,8 @@ struct Shared {
     shared_slot: Option<usize>,
     sockets: Sockets,
     out: OutTable,
+    /// Readers, seal workers and in-order senders of the outbound path.
+    pipe: outbound::Pipeline,
     inb: RwLock<InTable>,
     ctl: Mutex<Control>,
     sink: Sink,
@@ -401,7 +407,8 @@ struct Shared {
     /// ICMP errors written back into the TUNs, all threads together.
     icmp_limit: Mutex<RateLimit>,
     /// Datagrams the kernel dropped because a data-plane socket's receive
-    /// queue was full (SO_RXQ_OVFL), per NAT-T socket (2 × thread + IPv6).
+    /// queue was full (SO_RXQ_OVFL), per socket (4 × thread + 2 × raw +
+    /// IPv6).
     rx_overflow: Vec<AtomicU64>,
     rules: Vec<RuleSpec>,
 }
@@ -621,10 +628,24 @@ fn udp_socket(v6: bool, port: u16, mark: u32, reuse_port: bool) -> io::Result<Ud
     Ok(s)
 }
 
-fn raw_socket(v6: bool, mark: u32) -> io::Result<OwnedFd> {
+/// A raw ESP socket of inbound thread `thread` of `threads` (it receives
+/// the SPIs of that thread's share).
+fn raw_socket(v6: bool, mark: u32, thread: usize, threads: usize) -> io::Result<OwnedFd> {
     let fd = sys::raw_esp_socket(v6)?;
+    if threads > 1 {
+        sys::attach_spi_filter(fd.as_fd(), v6, thread as u32, threads as u32)?;
+    }
     socket::setsockopt(&fd, sockopt::Mark, &mark)?;
     sys::set_pmtudisc_dont(fd.as_fd(), v6)?;
+    // As for the NAT-T sockets: drop counts, and room for bursts (plain
+    // ESP arrives one datagram per packet).
+    let _ = socket::setsockopt(&fd, sockopt::RxqOvfl, &1);
+    if socket::setsockopt(&fd, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &SOCKET_BUFFER);
+    }
+    if socket::setsockopt(&fd, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = socket::setsockopt(&fd, sockopt::SndBuf, &SOCKET_BUFFER);
+    }
     nix::fcntl::fcntl(
         std::os::fd::AsRawFd::as_raw_fd(&fd),
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -712,20 +733,43 @@ impl Dataplane {
             }
         }
         if cfg.plain_esp {
-            sockets.raw4 = Some(raw_socket(false, cfg.mark)?);
-            sockets.raw6 = Some(raw_socket(true, cfg.mark)?);
+            for t in 0..threads {
+                sockets.raw4.push(raw_socket(false, cfg.mark, t, threads)?);
+                sockets.raw6.push(raw_socket(true, cfg.mark, t, threads)?);
+            }
         }
         let rules = bypass_rules(&cfg);
         for r in &rules {
             nl.rule_add(*r)?;
         }
         let n = tuns.len();
+        // Outbound: interface i is read by lane (reader) i % lanes, sealed
+        // by any seal worker and sent in order; inbound: thread t reads
+        // its own NAT-T and raw ESP sockets. No packet of a flow, and no
+        // SA's sequence numbers, ever change order.
+        let lanes = threads.min(n.max(1));
+        let lane_slots: Vec<Vec<usize>> = (0..lanes)
+            .map(|t| (0..n).filter(|i| i % lanes == t).collect())
+            .collect();
+        let caps: Vec<usize> = lane_slots
+            .iter()
+            .map(|slots| {
+                slots
+                    .iter()
+                    .map(|&s| tuns[s].spec().mtu as usize)
+                    .max()
+                    .unwrap_or(1500)
+                    .clamp(1280, MAX_PACKET)
+            })
+            .collect();
+        let workers = if threads > 1 { threads } else { 0 };
         let shared = Arc::new(Shared {
             stats: (0..n).map(|_| SlotStats::default()).collect(),
             out: OutTable {
                 slots: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
                 serial: AtomicU64::new(0),
             },
+            pipe: outbound::Pipeline::new(&caps, workers),
             inb: RwLock::new(InTable::default()),
             ctl: Mutex::new(Control {
                 installed: vec![0; n],
@@ -740,39 +784,40 @@ impl Dataplane {
             sink,
             stop: AtomicBool::new(false),
             unknown_spi: AtomicU64::new(0),
-            rx_overflow: (0..2 * threads).map(|_| AtomicU64::new(0)).collect(),
+            rx_overflow: (0..4 * threads).map(|_| AtomicU64::new(0)).collect(),
             icmp_limit: Mutex::new(RateLimit {
                 start: Instant::now(),
                 count: 0,
             }),
             rules,
         });
-        // Outbound: interface i is read by thread i % outbound threads;
-        // inbound: thread t reads its own NAT-T sockets (and the first,
-        // the raw ESP ones). No packet of a flow ever changes thread.
-        let outbound = threads.min(n.max(1));
         let mut handles = Vec::new();
-        for t in 0..outbound {
+        let mut spawn = |name: String, f: Box<dyn FnOnce() + Send>| -> io::Result<()> {
+            handles.push(std::thread::Builder::new().name(name).spawn(f)?);
+            Ok(())
+        };
+        for (t, slots) in lane_slots.into_iter().enumerate() {
             let s = shared.clone();
-            let slots: Vec<usize> = (0..n).filter(|i| i % outbound == t).collect();
-            handles.push(
-                std::thread::Builder::new()
-                    .name(format!("vti-out{t}"))
-                    .spawn(move || outbound_loop(&s, t, &slots))?,
-            );
+            spawn(
+                format!("vti-out{t}"),
+                Box::new(move || outbound::reader_loop(&s, t, &slots)),
+            )?;
+        }
+        for t in 0..workers {
+            let s = shared.clone();
+            spawn(
+                format!("vti-seal{t}"),
+                Box::new(move || outbound::seal_loop(&s)),
+            )?;
         }
         for t in 0..threads {
             let s = shared.clone();
-            handles.push(
-                std::thread::Builder::new()
-                    .name(format!("vti-in{t}"))
-                    .spawn(move || inbound_loop(&s, t))?,
-            );
+            spawn(format!("vti-in{t}"), Box::new(move || inbound_loop(&s, t)))?;
         }
         Ok(Dataplane {
             shared,
             threads: handles,
-            outbound_threads: outbound,
+            outbound_threads: lanes,
             inbound_threads: threads,
         })
     }
@@ -788,9 +833,14 @@ impl Dataplane {
         self.shared.sockets.udp(v6, 0).cloned()
     }
 
-    /// Packet threads: (outbound, inbound).
+    /// Packet threads: (outbound readers, inbound).
     pub fn threads(&self) -> (usize, usize) {
         (self.outbound_threads, self.inbound_threads)
+    }
+
+    /// Seal workers of the outbound path (0: the readers seal and send).
+    pub fn seal_threads(&self) -> usize {
+        self.shared.pipe.workers()
     }
 
     /// Send an IKE message (or a NAT keepalive, 0xff, sent as is) on the
@@ -967,7 +1017,7 @@ impl Dataplane {
         if ci.encap && sh.sockets.udp(ci.remote.is_ipv6(), 0).is_none() {
             return Err(DataplaneError::Unsupported("no NAT-T socket".into()));
         }
-        if !ci.encap && sh.sockets.raw4.is_none() {
+        if !ci.encap && sh.sockets.raw4.is_empty() {
             return Err(DataplaneError::Unsupported("no raw ESP socket".into()));
         }
         let local_ts: Vec<_> = ci.local_ts.iter().map(ts_of).collect();
@@ -1276,386 +1326,6 @@ fn send_icmp(
     }
 }
 
-/// A sealed ESP-in-UDP packet waiting in `bufs[buf][range]` to be sent to
-/// `remote` at the end of the drain round.
-struct Pending {
-    buf: usize,
-    range: std::ops::Range<usize>,
-    remote: SocketAddr,
-    local: Option<IpAddr>,
-}
-
-/// Most segments in one UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS
-/// is 64 on older kernels).
-const GSO_MAX_SEGMENTS: usize = 64;
-/// Most bytes of UDP payload in one UDP_SEGMENT send (one IP datagram).
-const GSO_MAX_BYTES: usize = 65_000;
-
-/// Outbound thread `thread`: reads the TUNs of `slots`.
-fn outbound_loop(sh: &Shared, thread: usize, slots: &[usize]) {
-    // One buffer per packet of a drain round: the sealed packets stay in
-    // place until the round's sends (sendmsg with UDP_SEGMENT) go out.
-    let mut bufs: Vec<Vec<u8>> = (0..BATCH)
-        .map(|_| vec![0u8; HEADROOM + MAX_PACKET + TAILROOM])
-        .collect();
-    // Holds an offloaded (GSO) read while it is split into `bufs`; swapped
-    // with the buffer it was read into, so nothing is allocated.
-    let mut spare = vec![0u8; HEADROOM + MAX_PACKET + TAILROOM];
-    let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
-    let mut scratch = vec![0u8; 1500];
-    let mut fds: Vec<PollFd<'_>> = slots
-        .iter()
-        .map(|&s| PollFd::new(sh.tuns[s].fd(), PollFlags::POLLIN))
-        .collect();
-    while !sh.stop.load(Ordering::Relaxed) {
-        match poll(&mut fds, PollTimeout::from(POLL_MS)) {
-            Ok(0) => continue,
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        }
-        for (&slot, fd) in slots.iter().zip(&fds) {
-            if !fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
-                continue;
-            }
-            let mut out = Outbound {
-                sh,
-                thread,
-                slot,
-                bufs: &mut bufs,
-                pending: &mut pending,
-                scratch: &mut scratch,
-            };
-            for _ in 0..BATCH {
-                if !out.read_one(&mut spare) {
-                    break;
-                }
-            }
-            flush_udp(sh, thread, slot, out.bufs, out.pending);
-        }
-    }
-}
-
-/// The outbound thread's state while it drains one TUN.
-struct Outbound<'a> {
-    sh: &'a Shared,
-    thread: usize,
-    slot: usize,
-    bufs: &'a mut [Vec<u8>],
-    pending: &'a mut Vec<Pending>,
-    scratch: &'a mut [u8],
-}
-
-impl Outbound<'_> {
-    /// A free buffer for the next packet, sending the round so far when
-    /// all are taken.
-    fn free_buf(&mut self) -> usize {
-        if self.pending.len() == self.bufs.len() {
-            flush_udp(self.sh, self.thread, self.slot, self.bufs, self.pending);
-        }
-        self.pending.len()
-    }
-
-    /// Read one packet from the TUN (false: nothing more to read) and seal
-    /// it, or each IP packet of an offloaded segment, into `bufs`.
-    fn read_one(&mut self, spare: &mut Vec<u8>) -> bool {
-        let sh = self.sh;
-        let st = &sh.stats[self.slot];
-        let tun = &sh.tuns[self.slot];
-        let hdr_len = if tun.vnet_hdr() { VNET_HDR_LEN } else { 0 };
-        let k = self.free_buf();
-        let from = HEADROOM - hdr_len;
-        let n = match tun.read(&mut self.bufs[k][from..HEADROOM + MAX_PACKET]) {
-            Ok(n) if n > hdr_len => n - hdr_len,
-            Ok(_) => return true,
-            Err(_) => return false,
-        };
-        let vh = if hdr_len == 0 {
-            VnetHdr::default()
-        } else {
-            VnetHdr::parse(&self.bufs[k][from..HEADROOM]).unwrap_or_default()
-        };
-        if !vh.is_gso() {
-            if vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0
-                && complete_checksum(&vh, &mut self.bufs[k][HEADROOM..HEADROOM + n]).is_err()
-            {
-                inc(&st.malformed);
-                return true;
-            }
-            self.seal(k, n);
-            return true;
-        }
-        // A TCP/UDP segment of up to 64 KiB: split it into IP packets of
-        // the flow's segment size, each sealed on its own.
-        inc(&st.gso_reads);
-        std::mem::swap(&mut self.bufs[k], spare);
-        let mut seg = match Segmenter::new(vh, &spare[HEADROOM..HEADROOM + n]) {
-            Ok(s) => s,
-            Err(_) => {
-                inc(&st.malformed);
-                return true;
-            }
-        };
-        loop {
-            let k = self.free_buf();
-            let Some(m) = seg.next_into(&mut self.bufs[k][HEADROOM..HEADROOM + MAX_PACKET]) else {
-                break;
-            };
-            self.seal(k, m);
-        }
-        true
-    }
-
-    /// Seal the packet at `bufs[k][HEADROOM..HEADROOM + n]`; queue it for
-    /// the round's UDP send.
-    fn seal(&mut self, k: usize, n: usize) {
-        let now = Instant::now();
-        if let Some((range, remote, local)) =
-            tun_packet(self.sh, self.slot, &mut self.bufs[k], n, self.scratch, now)
-        {
-            self.pending.push(Pending {
-                buf: k,
-                range,
-                remote,
-                local,
-            });
-        }
-    }
-}
-
-/// Send the round's ESP-in-UDP packets: runs of equal-sized packets (the
-/// last of a run may be shorter) to one peer go out in one sendmsg with
-/// UDP_SEGMENT, so the underlay stack is traversed once per run; a run the
-/// kernel refuses is sent packet by packet.
-fn flush_udp(
-    sh: &Shared,
-    thread: usize,
-    slot: usize,
-    bufs: &[Vec<u8>],
-    pending: &mut Vec<Pending>,
-) {
-    let st = &sh.stats[slot];
-    let mut i = 0;
-    while i < pending.len() {
-        let first = &pending[i];
-        let seg = first.range.len();
-        let mut j = i + 1;
-        let mut total = seg;
-        while j < pending.len()
-            && j - i < GSO_MAX_SEGMENTS
-            && pending[j].remote == first.remote
-            && pending[j].local == first.local
-            && pending[j].range.len() <= seg
-            && total + pending[j].range.len() <= GSO_MAX_BYTES
-        {
-            total += pending[j].range.len();
-            j += 1;
-            if pending[j - 1].range.len() < seg {
-                break;
-            }
-        }
-        let (remote, local) = (first.remote, first.local);
-        let Some(sock) = sh.sockets.udp(remote.is_ipv6(), thread) else {
-            for _ in i..j {
-                inc(&st.send_errors);
-            }
-            i = j;
-            continue;
-        };
-        let run = &pending[i..j];
-        let sent = run.len() > 1 && send_gso(sock, bufs, run, seg, remote, local);
-        if !sent {
-            for p in run {
-                let iov = [io::IoSlice::new(&bufs[p.buf][p.range.clone()])];
-                if send_from(sock.as_fd(), &iov, None, remote, local).is_err() {
-                    inc(&st.send_errors);
-                }
-            }
-        }
-        i = j;
-    }
-    pending.clear();
-}
-
-/// One sendmsg of `run` (each packet one iovec) with a UDP_SEGMENT of
-/// `seg` bytes. False if the kernel refused it.
-fn send_gso(
-    sock: &UdpSocket,
-    bufs: &[Vec<u8>],
-    run: &[Pending],
-    seg: usize,
-    remote: SocketAddr,
-    local: Option<IpAddr>,
-) -> bool {
-    let Ok(seg16) = u16::try_from(seg) else {
-        return false;
-    };
-    let mut iov = [io::IoSlice::new(&[]); GSO_MAX_SEGMENTS];
-    for (v, p) in iov.iter_mut().zip(run) {
-        *v = io::IoSlice::new(&bufs[p.buf][p.range.clone()]);
-    }
-    send_from(sock.as_fd(), &iov[..run.len()], Some(seg16), remote, local).is_ok()
-}
-
-/// sendmsg of `iov` to `remote`, from `local` when given (IP_PKTINFO /
-/// IPV6_PKTINFO: the source address, RFC 3542 §6.1 for IPv6), with a
-/// UDP_SEGMENT size when given. `remote`'s port is ignored on raw sockets.
-fn send_from(
-    fd: BorrowedFd<'_>,
-    iov: &[io::IoSlice<'_>],
-    gso: Option<u16>,
-    remote: SocketAddr,
-    local: Option<IpAddr>,
-) -> nix::Result<usize> {
-    use nix::libc;
-    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-    let gs = gso.as_ref().map(socket::ControlMessage::UdpGsoSegments);
-    let (info4, info6);
-    let pk = match local {
-        Some(IpAddr::V4(a)) if remote.is_ipv4() => {
-            info4 = libc::in_pktinfo {
-                ipi_ifindex: 0,
-                ipi_spec_dst: libc::in_addr {
-                    s_addr: u32::from(a).to_be(),
-                },
-                ipi_addr: libc::in_addr { s_addr: 0 },
-            };
-            Some(socket::ControlMessage::Ipv4PacketInfo(&info4))
-        }
-        Some(IpAddr::V6(a)) if remote.is_ipv6() => {
-            info6 = libc::in6_pktinfo {
-                ipi6_addr: libc::in6_addr {
-                    s6_addr: a.octets(),
-                },
-                ipi6_ifindex: 0,
-            };
-            Some(socket::ControlMessage::Ipv6PacketInfo(&info6))
-        }
-        _ => None,
-    };
-    let (both, one);
-    let cm: &[socket::ControlMessage<'_>] = match (gs, pk) {
-        (Some(a), Some(b)) => {
-            both = [a, b];
-            &both
-        }
-        (Some(a), None) | (None, Some(a)) => {
-            one = [a];
-            &one
-        }
-        (None, None) => &[],
-    };
-    match remote {
-        SocketAddr::V4(a) => {
-            socket::sendmsg(raw, iov, cm, MsgFlags::empty(), Some(&SockaddrIn::from(a)))
-        }
-        SocketAddr::V6(a) => {
-            socket::sendmsg(raw, iov, cm, MsgFlags::empty(), Some(&SockaddrIn6::from(a)))
-        }
-    }
-}
-
-/// One packet read from the TUN of `slot`, at `buf[HEADROOM..HEADROOM + n]`.
-/// Plain ESP is sent at once; ESP in UDP is sealed in place and its range in
-/// `buf` and destination returned, to be sent with the round's others.
-fn tun_packet(
-    sh: &Shared,
-    slot: usize,
-    buf: &mut [u8],
-    n: usize,
-    scratch: &mut [u8],
-    now: Instant,
-) -> Option<(std::ops::Range<usize>, SocketAddr, Option<IpAddr>)> {
-    let st = &sh.stats[slot];
-    let tun = &sh.tuns[slot];
-    let pkt = &mut buf[HEADROOM..HEADROOM + n];
-    if tun.spec().mss_clamp && mss::clamp(pkt, tun.spec().mtu) {
-        inc(&st.mss);
-    }
-    let Ok(flow) = Flow::parse(pkt) else {
-        inc(&st.malformed);
-        return None;
-    };
-    let v6 = flow.src.is_ipv6();
-    let df = v6 || pkt[6] & 0x40 != 0;
-    let base = buf.as_ptr() as usize;
-    let mut out = lock(&sh.out.slots[slot]);
-    let entries = &mut *out;
-    let mut best: Option<usize> = None;
-    for (i, e) in entries.iter().enumerate() {
-        if e.active
-            && e.sa.expired().is_none()
-            && best.is_none_or(|b| entries[b].serial < e.serial)
-            && flow_allowed(&flow, &e.local_ts, &e.remote_ts)
-        {
-            best = Some(i);
-        }
-    }
-    let Some(i) = best else {
-        drop(out);
-        inc(&st.no_sa);
-        send_icmp(
-            sh,
-            slot,
-            &buf[HEADROOM..HEADROOM + n],
-            IcmpError::Prohibited,
-            scratch,
-            now,
-        );
-        return None;
-    };
-    let e = &mut entries[i];
-    let min_mtu = if v6 { 1280 } else { 68 };
-    if n > e.max_inner && df && e.max_inner >= min_mtu {
-        let mtu = e.max_inner as u32;
-        drop(out);
-        inc(&st.too_big);
-        send_icmp(
-            sh,
-            slot,
-            &buf[HEADROOM..HEADROOM + n],
-            IcmpError::TooBig { mtu },
-            scratch,
-            now,
-        );
-        return None;
-    }
-    let (remote, local, encap, spi_in) = (e.remote, e.local, e.encap, e.spi_in);
-    let (range, event) = match e.sa.encapsulate(buf, n, now) {
-        Ok(s) => {
-            let start = s.packet.as_ptr() as usize - base;
-            (start..start + s.packet.len(), s.event)
-        }
-        Err(_) => {
-            let ev = e.sa.take_event();
-            drop(out);
-            emit(sh, spi_in, ev);
-            return None;
-        }
-    };
-    drop(out);
-    emit(sh, spi_in, event);
-    if encap {
-        return Some((range, remote, local));
-    }
-    let fd = if remote.is_ipv6() {
-        sh.sockets.raw6.as_ref()
-    } else {
-        sh.sockets.raw4.as_ref()
-    };
-    let iov = [io::IoSlice::new(&buf[range])];
-    // Raw sockets take no port.
-    let to = SocketAddr::new(remote.ip(), 0);
-    let sent = fd.map(|fd| send_from(fd.as_fd(), &iov, None, to, local).is_ok());
-    if sent != Some(true) {
-        inc(&st.send_errors);
-    }
-    None
-}
-
 #[derive(Clone, Copy)]
 enum Source {
     Udp(bool),
@@ -1665,7 +1335,6 @@ enum Source {
 /// Inbound thread `thread`: reads its NAT-T sockets (and, the first one,
 /// the raw ESP sockets).
 fn inbound_loop(sh: &Shared, thread: usize) {
-    let mut buf = vec![0u8; MAX_PACKET + 64];
     let mut rx = RecvBatch::new();
     // One TCP coalescer per TUN with offloads (its buffer is allocated
     // here, once).
@@ -1681,13 +1350,11 @@ fn inbound_loop(sh: &Shared, thread: usize) {
     if let Some(s) = sh.sockets.udp6.get(thread) {
         sources.push((Source::Udp(true), s.as_fd()));
     }
-    if thread == 0 {
-        if let Some(s) = &sh.sockets.raw4 {
-            sources.push((Source::Raw(false), s.as_fd()));
-        }
-        if let Some(s) = &sh.sockets.raw6 {
-            sources.push((Source::Raw(true), s.as_fd()));
-        }
+    if let Some(s) = sh.sockets.raw4.get(thread) {
+        sources.push((Source::Raw(false), s.as_fd()));
+    }
+    if let Some(s) = sh.sockets.raw6.get(thread) {
+        sources.push((Source::Raw(true), s.as_fd()));
     }
     let mut fds: Vec<PollFd<'_>> = sources
         .iter()
@@ -1710,42 +1377,41 @@ fn inbound_loop(sh: &Shared, thread: usize) {
             {
                 continue;
             }
-            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
             for _ in 0..BATCH {
-                match *src {
-                    Source::Udp(v6) => {
-                        // Up to RECV_BATCH datagrams (each possibly a
-                        // UDP_GRO train) per system call.
-                        let got = rx.recv(*fd);
-                        for k in 0..got {
-                            let d = rx.meta[k];
-                            if let Some(d) = d.overflow {
-                                // The socket's running total.
-                                sh.rx_overflow[2 * thread + usize::from(v6)]
-                                    .store(u64::from(d), Ordering::Relaxed);
-                            }
-                            let Some(from) = d.from else { continue };
-                            udp_datagram(sh, v6, &mut rx.bufs[k][..d.len], &d, from, &mut gro);
-                        }
-                        if got < RECV_BATCH {
-                            break;
+                // Up to RECV_BATCH datagrams (each possibly a UDP_GRO
+                // train) or raw ESP packets per system call.
+                let got = rx.recv(*fd);
+                let (v6, raw) = match *src {
+                    Source::Udp(v6) => (v6, false),
+                    Source::Raw(v6) => (v6, true),
+                };
+                for k in 0..got {
+                    let d = rx.meta[k];
+                    if let Some(d) = d.overflow {
+                        // The socket's running total.
+                        sh.rx_overflow[4 * thread + 2 * usize::from(raw) + usize::from(v6)]
+                            .store(u64::from(d), Ordering::Relaxed);
+                    }
+                    let data = &mut rx.bufs[k][..d.len];
+                    if !raw {
+                        let Some(from) = d.from else { continue };
+                        udp_datagram(sh, v6, data, &d, from, &mut gro);
+                        continue;
+                    }
+                    // IPv4 raw sockets deliver the IP header too.
+                    let off = if v6 {
+                        0
+                    } else {
+                        usize::from(data.first().map_or(0, |b| b & 0xf)) * 4
+                    };
+                    if let Some(esp_pkt) = data.get_mut(off..) {
+                        if !esp_pkt.is_empty() {
+                            esp_packet(sh, esp_pkt, Instant::now(), &mut gro);
                         }
                     }
-                    Source::Raw(v6) => {
-                        let Ok(n) = socket::recv(raw, &mut buf[..], MsgFlags::empty()) else {
-                            break;
-                        };
-                        let off = if v6 {
-                            0
-                        } else {
-                            // IPv4 raw sockets deliver the IP header too.
-                            usize::from(buf[0] & 0xf) * 4
-                        };
-                        if off >= n {
-                            continue;
-                        }
-                        esp_packet(sh, &mut buf[off..n], Instant::now(), &mut gro);
-                    }
+                }
+                if got < RECV_BATCH {
+                    break;
                 }
             }
             // Nothing waits in a coalescer while the thread sleeps in poll.

@@ -252,6 +252,12 @@ impl Tun {
         (&self.file).read(buf)
     }
 
+    /// Read one packet into `bufs` in turn (readv), as [`Tun::read`]: a
+    /// packet larger than the first buffer continues in the second.
+    pub fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        (&self.file).read_vectored(bufs)
+    }
+
     /// Write one IP packet into the interface (with an all-zero
     /// virtio_net_hdr in front when the queue has one: no offload).
     pub fn write(&self, packet: &[u8]) -> io::Result<usize> {

@@ -18,6 +18,23 @@ fn csum_replace(csum: u16, old: u16, new: u16) -> u16 {
     !(acc as u16)
 }
 
+/// Whether `packet` is an unfragmented TCP segment with SYN set (IPv4, or
+/// IPv6 with TCP as the first next header): one [`clamp`] may change.
+pub fn is_syn(packet: &[u8]) -> bool {
+    let l4 = match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= 20 => {
+            let frag = u16::from_be_bytes([packet[6], packet[7]]) & 0x1fff;
+            if packet[9] != 6 || frag != 0 {
+                return false;
+            }
+            usize::from(packet[0] & 0xf) * 4
+        }
+        Some(6) if packet.len() >= 40 && packet[6] == 6 => 40,
+        _ => return false,
+    };
+    packet.get(l4 + 13).is_some_and(|f| f & 0x02 != 0)
+}
+
 /// If `packet` is an unfragmented TCP SYN (IPv4, or IPv6 with TCP as the
 /// first next header) whose MSS option exceeds the MSS for `mtu`, lower it
 /// and fix the checksum. Returns whether the packet changed.

@@ -137,6 +137,7 @@ pub enum OffloadError {
 use OffloadError::Malformed;
 
 pub use crate::checksum::{checksum, pseudo_header_sum};
+use crate::checksum::{copy_and_sum, fold, sum_words};
 
 fn be16(b: &[u8], i: usize) -> u16 {
     u16::from_be_bytes([b[i], b[i + 1]])
@@ -362,6 +363,24 @@ impl<'a> Segmenter<'a> {
         self.count
     }
 
+    /// The largest packet it yields: IP + L4 headers + `gso_size` for a GSO
+    /// packet (the last may be shorter), the packet itself otherwise.
+    pub fn max_len(&self) -> usize {
+        match self.mode {
+            Mode::Tcp | Mode::Udp => (self.hdr_len + self.gso_size).min(self.pkt.len()),
+            Mode::Pass | Mode::Csum => self.pkt.len(),
+        }
+    }
+
+    /// The IP + L4 header bytes every yielded packet repeats (0 when it
+    /// yields the packet itself).
+    pub fn header_len(&self) -> usize {
+        match self.mode {
+            Mode::Tcp | Mode::Udp => self.hdr_len,
+            Mode::Pass | Mode::Csum => 0,
+        }
+    }
+
     /// Writes the next IP packet into `out` and returns its length; `None`
     /// when all were yielded. Also `None`, without advancing (a retry with a
     /// bigger buffer yields the same packet), when `out` is too small for
@@ -396,7 +415,9 @@ impl<'a> Segmenter<'a> {
         let len = hl + plen;
         let o = out.get_mut(..len)?;
         o[..hl].copy_from_slice(&pkt[..hl]);
-        o[hl..].copy_from_slice(&pkt[start.min(end)..end]);
+        // The payload is copied and summed in one pass; the headers are
+        // summed below, once rewritten (hl is even for TCP and UDP).
+        let payload_sum = copy_and_sum(&mut o[hl..], &pkt[start.min(end)..end], 0);
         let offset = (i * self.gso_size) as u32;
         let first = i == 0;
         let last = i + 1 == self.count;
@@ -426,7 +447,7 @@ impl<'a> Segmenter<'a> {
         };
         put16(o, csum_at, 0);
         let seed = pseudo_for(o, self.v6, proto, l4);
-        let mut c = checksum(&o[l4..], u32::from(seed));
+        let mut c = !fold(sum_words(&o[l4..hl], payload_sum + u64::from(seed)));
         if proto == PROTO_UDP && c == 0 {
             c = 0xffff;
         }

@@ -309,10 +309,21 @@ fn make_before_break_rekeys_lose_nothing() {
 }
 
 #[test]
-fn path_mtu_icmp_and_mss_clamping() {
+fn path_mtu_icmp_and_mss_clamping_esp_in_udp() {
     // A 1400-byte underlay: AES-GCM in UDP over IPv4 carries at most 1338
     // bytes of inner packet (1400 - 20 - 8 - 8 - 8 - 16, aligned).
-    let lab = Lab::new("u", 1400);
+    path_mtu_icmp_and_mss_clamping(true, 1338);
+}
+
+#[test]
+fn path_mtu_icmp_and_mss_clamping_plain_esp() {
+    // Plain ESP (IP protocol 50): 1346 (1400 - 20 - 8 - 8 - 16 - 2, so
+    // that inner + 2 is a multiple of 4).
+    path_mtu_icmp_and_mss_clamping(false, 1346);
+}
+
+fn path_mtu_icmp_and_mss_clamping(encap: bool, max_inner: u32) {
+    let lab = Lab::new(if encap { "u" } else { "U" }, 1400);
     let (mut lc, rc) = lab::configs(
         &["10.2.0.0/24", "2001:db8:2::/64"],
         &["10.1.0.0/24", "2001:db8:1::/64"],
@@ -320,7 +331,8 @@ fn path_mtu_icmp_and_mss_clamping() {
     lc.interfaces[0].mss_clamp = true;
     let (left, _le) = lab.gl.dataplane(lc);
     let (right, _re) = lab.gr.dataplane(rc);
-    let child = Child::routed(7, Alg::Gcm128, 0xc000_3001, 0xc000_3002);
+    let mut child = Child::routed(7, Alg::Gcm128, 0xc000_3001, 0xc000_3002);
+    child.encap = encap;
     right.apply(&child.right(true)).unwrap();
     left.apply(&child.left(true)).unwrap();
 
@@ -346,20 +358,23 @@ fn path_mtu_icmp_and_mss_clamping() {
     assert!(mss_s > 0 && mss_s <= 1360, "server MSS {mss_s}: {server:?}");
     assert!(left.interface_stats()[0].mss_clamped >= 2);
 
-    // 1338 bytes pass with DF, 1339 get "fragmentation needed, mtu 1338".
-    lab.hl.must_ping(&["-M", "do", "-s", "1310"], "10.2.0.2");
+    // max_inner bytes pass with DF, one more gets "fragmentation needed,
+    // mtu max_inner" (ICMP payload = inner - 28).
+    let s = |extra: u32| (max_inner - 28 + extra).to_string();
+    lab.hl.must_ping(&["-M", "do", "-s", &s(0)], "10.2.0.2");
     let (ok, out) = lab
         .hl
-        .ping(&["-M", "do", "-s", "1311", "-c", "1"], "10.2.0.2");
-    assert!(!ok && out.contains("mtu = 1338"), "{out}");
-    // IPv6: Packet Too Big with the same MTU.
+        .ping(&["-M", "do", "-s", &s(1), "-c", "1"], "10.2.0.2");
+    assert!(!ok && out.contains(&format!("mtu = {max_inner}")), "{out}");
+    // IPv6: Packet Too Big with the same MTU (ICMPv6 payload = inner - 48).
+    let s6 = |extra: u32| (max_inner - 48 + extra).to_string();
     lab.hl
-        .must_ping(&["-6", "-M", "do", "-s", "1290"], "2001:db8:2::2");
+        .must_ping(&["-6", "-M", "do", "-s", &s6(0)], "2001:db8:2::2");
     let (ok, out) = lab.hl.ping(
-        &["-6", "-M", "do", "-s", "1291", "-c", "1"],
+        &["-6", "-M", "do", "-s", &s6(1), "-c", "1"],
         "2001:db8:2::2",
     );
-    assert!(!ok && out.contains("mtu=1338"), "{out}");
+    assert!(!ok && out.contains(&format!("mtu={max_inner}")), "{out}");
     assert!(left.interface_stats()[0].too_big >= 2);
     // Without DF the ESP packet is fragmented outside and gets through.
     lab.hl.must_ping(&["-M", "dont", "-s", "1372"], "10.2.0.2");
@@ -444,8 +459,20 @@ fn esp_leaves_from_the_sa_local_address() {
 /// interface read by its own outbound thread, each peer address hashed
 /// to one inbound socket; nothing is lost or refused.
 #[test]
-fn two_tunnels_on_several_packet_threads() {
-    let lab = Lab::new("m", 1500);
+fn two_tunnels_on_several_packet_threads_esp_in_udp() {
+    two_tunnels_on_several_packet_threads(true);
+}
+
+/// The same with plain ESP: each inbound thread's raw ESP socket takes
+/// the SPIs of its share; TCP through both tunnels is neither lost nor
+/// reordered past the replay window.
+#[test]
+fn two_tunnels_on_several_packet_threads_plain_esp() {
+    two_tunnels_on_several_packet_threads(false);
+}
+
+fn two_tunnels_on_several_packet_threads(encap: bool) {
+    let lab = Lab::new(if encap { "m" } else { "M" }, 1500);
     lab.gr.ip(&["addr", "add", "198.51.100.3/24", "dev", "wan"]);
     // ipsec7 joins 10.1.0.2 and 10.2.0.2 as usual; ipsec8 joins the
     // hosts' second addresses 10.1.8.2 and 10.2.8.2 (on their loopbacks,
@@ -479,8 +506,10 @@ fn two_tunnels_on_several_packet_threads() {
     let (right, _re) = lab.gr.dataplane(rc);
     // Three TUNs (ipsec7, ipsec8, vtid0): three outbound threads.
     assert_eq!(left.threads(), (3, 3));
-    let c7 = Child::routed(7, Alg::Gcm128, 0xc000_0c01, 0xc000_0c02);
-    let c8 = Child::routed(8, Alg::Gcm128, 0xc000_0c03, 0xc000_0c04);
+    let mut c7 = Child::routed(7, Alg::Gcm128, 0xc000_0c01, 0xc000_0c02);
+    let mut c8 = Child::routed(8, Alg::Gcm128, 0xc000_0c03, 0xc000_0c04);
+    c7.encap = encap;
+    c8.encap = encap;
     let at = Child::with_addrs;
     right.apply(&c7.right(true)).unwrap();
     left.apply(&c7.left(true)).unwrap();

@@ -157,7 +157,10 @@ impl Converted {
 
 /// Converts a loaded configuration. `previous` are the automatic reqids of
 /// the running configuration (empty at start-up); `transport_mode` tells
-/// whether the data plane can carry transport mode.
+/// whether the data plane can carry transport mode, which the kernel data
+/// planes (XFRM, PF_KEY) can and the userspace one cannot; it also tells
+/// whether interface IDs of an xfrm interface made outside vtid can be
+/// used (kernel: yes).
 pub fn convert(
     cfg: &Config,
     previous: &ReqidMap,
@@ -873,9 +876,27 @@ fn peer_config(
             None
         }
     };
+    // A connection of pass/drop shunts only (pfSense's and OPNsense's
+    // "bypass") is never negotiated: its authentication does not matter,
+    // only that its children are shunts (reported per child below).
+    let shunts_only = !conn.children.is_empty()
+        && conn
+            .children
+            .iter()
+            .all(|c| matches!(c.mode, config::Mode::Pass | config::Mode::Drop));
     let base = cfg.base_dir.as_deref();
-    let (local_id, local_auth) = auth_round(&conn.local, "local", base, w).unzip();
-    let (remote_id, remote_auth) = auth_round(&conn.remote, "remote", base, w).unzip();
+    let ((local_id, local_auth), (remote_id, remote_auth)) = if shunts_only {
+        w.skip(
+            "children",
+            "it holds only pass/drop shunts, which vtid does not support yet",
+        );
+        ((None, None), (None, None))
+    } else {
+        (
+            auth_round(&conn.local, "local", base, w).unzip(),
+            auth_round(&conn.remote, "remote", base, w).unzip(),
+        )
+    };
     let (local_addrs, problems) = remote_matches(&conn.local_addrs, env);
     for p in problems {
         w.key("local_addrs", &format!("{p}; left out"));
@@ -891,7 +912,7 @@ fn peer_config(
             &format!("{p}; left out for now (resolved again at each initiation)"),
         );
     }
-    if remote_addrs.is_empty() && !has_dns {
+    if remote_addrs.is_empty() && !has_dns && !shunts_only {
         w.skip("remote_addrs", "no usable address");
     }
     if !conn.pools.is_empty() {
@@ -919,7 +940,20 @@ fn peer_config(
         }
         Some(Ok(None)) | None => None,
     };
-    let remote_id = match remote_id.flatten().as_deref().map(parse_id) {
+    let remote_id = match remote_id.flatten().as_deref() {
+        Some(id) if id.contains('*') && id.trim() != "*" => {
+            w.skip(
+                "remote.id",
+                &format!(
+                    "'{id}': wildcard identities are not supported by vtid yet (give the \
+                     peer's exact identity, or %any)"
+                ),
+            );
+            None
+        }
+        other => other.map(str::to_owned),
+    };
+    let remote_id = match remote_id.as_deref().map(parse_id) {
         Some(Ok(id)) => id,
         Some(Err(e)) => {
             w.skip("remote.id", &e);
@@ -1128,6 +1162,56 @@ fn child_config(
             ),
         );
     }
+    if child.mark_in.is_set() || child.mark_out.is_set() {
+        w.skip(
+            if child.mark_in.is_set() {
+                "mark_in"
+            } else {
+                "mark_out"
+            },
+            "XFRM marks (strongSwan's way to bind a child to a VTI) are not supported by \
+             vtid: give the child a reqid and bind it to `interfaces { ipsecN { reqid = R } }`",
+        );
+    }
+    let mut if_ids: Vec<u32> = [conn.child_if_id_in(child), conn.child_if_id_out(child)]
+        .into_iter()
+        .filter_map(IfId::fixed)
+        .collect();
+    if_ids.dedup();
+    if child.policies
+        && !if_ids.is_empty()
+        && cfg.interface_for_child(conn, child).is_none()
+        && !engine.transport_mode_supported
+    {
+        // The userspace data plane would make it an ordinary policy-based
+        // child, which with VyOS's or strongSwan's 0.0.0.0/0 selectors
+        // would capture all traffic.
+        let ids: Vec<String> = if_ids.iter().map(u32::to_string).collect();
+        w.skip(
+            "if_id_in",
+            &format!(
+                "interface ID {} names no vtid interface, and the userspace data plane has no \
+                 xfrm interfaces made outside vtid: add `interfaces {{ ipsecN {{ reqid = {} \
+                 }} }}` to route the child through a vtid interface",
+                ids.join("/"),
+                if_ids[0]
+            ),
+        );
+    } else if child.policies && !if_ids.is_empty() && cfg.interface_for_child(conn, child).is_none()
+    {
+        let ids: Vec<String> = if_ids.iter().map(u32::to_string).collect();
+        w.key(
+            "if_id_in",
+            &format!(
+                "interface ID {} names no vtid interface: the XFRM data plane installs the \
+                 SAs and policies with it for an xfrm interface made outside vtid (as \
+                 strongSwan does), the userspace data plane cannot use it; to route the child \
+                 through a vtid interface add `interfaces {{ ipsecN {{ reqid = {} }} }}`",
+                ids.join("/"),
+                if_ids[0]
+            ),
+        );
+    }
     let mut lts_ok = Vec::new();
     let mut rts_ok = Vec::new();
     let (lts, rts) = cfg.traffic_selectors(conn, child);
@@ -1182,13 +1266,11 @@ fn child_config(
     c.if_id_in = if_id(conn.child_if_id_in(child), "if_id_in", w);
     c.if_id_out = if_id(conn.child_if_id_out(child), "if_id_out", w);
     // Keys the engine or the data plane cannot honour yet.
-    let unsupported: [(bool, &str); 13] = [
+    let unsupported: [(bool, &str); 11] = [
         (child.hostaccess, "hostaccess"),
         (child.ipcomp, "ipcomp"),
         (!child.inactivity.is_zero(), "inactivity"),
         (child.hw_offload != config::HwOffload::No, "hw_offload"),
-        (child.mark_in.is_set(), "mark_in"),
-        (child.mark_out.is_set(), "mark_out"),
         (child.set_mark_in.is_set(), "set_mark_in"),
         (child.set_mark_out.is_set(), "set_mark_out"),
         (child.mark_in_sa, "mark_in_sa"),

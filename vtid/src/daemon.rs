@@ -68,7 +68,7 @@ pub struct Options {
     /// sets the daemon settings (re-read on reload too).
     pub strongswan_conf: Option<PathBuf>,
     /// `--vici` (None: the config's `vtid.vici.socket`, else
-    /// `/run/vtid.vici`).
+    /// [`config::paths::VICI_SOCKET`]).
     pub vici: Option<PathBuf>,
     /// `--dataplane` (None: from the config).
     pub dataplane: Option<DataplaneKind>,

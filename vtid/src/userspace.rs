@@ -98,7 +98,8 @@ impl UserspaceBackend {
             .collect();
         info!(
             target: "vtid::dataplane",
-            "userspace data plane: {out_threads} outbound and {in_threads} inbound packet thread(s); TUN offloads on {}",
+            "userspace data plane: {out_threads} outbound reader(s), {} seal thread(s) and {in_threads} inbound packet thread(s); TUN offloads on {}",
+            dp.seal_threads(),
             if offloaded.is_empty() { "none".to_string() } else { offloaded.join(", ") }
         );
         Ok(UserspaceBackend {

@@ -27,6 +27,30 @@ use zeroize::Zeroizing;
 
 use crate::wire::Redacted;
 
+/// A kernel notification the daemon acts on (XFRM's `XFRM_MSG_EXPIRE` /
+/// `ACQUIRE`, PF_KEY's `SADB_EXPIRE` / `SADB_ACQUIRE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelEvent {
+    /// An SA reached a soft or hard limit.
+    Expire {
+        /// The SA's SPI.
+        spi: u32,
+        /// Its destination.
+        dst: Option<IpAddr>,
+        /// Hard (the kernel deleted it) or soft (rekey).
+        hard: bool,
+    },
+    /// Traffic hit a policy without an SA.
+    Acquire {
+        /// The policy's reqid (its first template / request).
+        reqid: u32,
+        /// The packet's (or policy's) source.
+        src: Option<IpAddr>,
+        /// Destination.
+        dst: Option<IpAddr>,
+    },
+}
+
 /// The ESP encryption transform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cipher {

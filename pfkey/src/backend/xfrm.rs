@@ -700,28 +700,7 @@ impl Drop for XfrmBackend {
     }
 }
 
-/// A kernel notification the daemon acts on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KernelEvent {
-    /// `XFRM_MSG_EXPIRE`: a state reached a soft or hard limit.
-    Expire {
-        /// The state's SPI.
-        spi: u32,
-        /// Its destination.
-        dst: Option<IpAddr>,
-        /// Hard (the kernel deleted it) or soft (rekey).
-        hard: bool,
-    },
-    /// `XFRM_MSG_ACQUIRE`: traffic hit a policy without a state.
-    Acquire {
-        /// reqid of the policy's first template.
-        reqid: u32,
-        /// The packet's selector: source.
-        src: Option<IpAddr>,
-        /// Destination.
-        dst: Option<IpAddr>,
-    },
-}
+pub use super::KernelEvent;
 
 /// The event in a notification, if it is one of ours.
 pub fn parse_event(m: &XfrmMessage) -> Option<KernelEvent> {

@@ -32,7 +32,7 @@ pub use crypto::SaKeys;
 pub use replay::{ReplayVerdict, ReplayWindow};
 pub use sa::{
     Counters, InboundSa, Inner, Lifetime, LimitKind, Opened, OutboundSa, RekeyReason, SaEvent,
-    SaOptions, Sealed,
+    SaOptions, Sealed, Sealer,
 };
 pub use suite::{Encryption, Integrity, Suite};
 

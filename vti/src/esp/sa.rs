@@ -2,6 +2,7 @@
 //! counters, and the in-place encapsulate/decapsulate.
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::crypto::{Engine, SaKeys};
@@ -214,8 +215,12 @@ impl Life {
     }
 
     fn account(&mut self, bytes: usize, now: Instant) {
-        self.counters.packets = self.counters.packets.saturating_add(1);
-        self.counters.bytes = self.counters.bytes.saturating_add(bytes as u64);
+        self.account_n(1, bytes as u64, now);
+    }
+
+    fn account_n(&mut self, packets: u64, bytes: u64, now: Instant) {
+        self.counters.packets = self.counters.packets.saturating_add(packets);
+        self.counters.bytes = self.counters.bytes.saturating_add(bytes);
         self.last_used = Some(now);
         self.check_counts();
     }
@@ -341,95 +346,56 @@ fn check_spi(spi: u32) -> Result<(), ConfigError> {
     }
 }
 
-/// The sending half of a Child SA.
+/// The sending half of a Child SA: sequence numbers, lifetimes and
+/// counters, and its [`Sealer`].
+///
+/// [`OutboundSa::encapsulate`] numbers and seals one packet. To seal on
+/// several threads, the owner of the SA numbers packets with
+/// [`OutboundSa::reserve`] (in the order they are to be sent) and hands
+/// them with their sequence numbers to any thread holding the
+/// [`OutboundSa::sealer`]; sending them in sequence-number order is then
+/// the caller's job (RFC 4303 §3.3.3 numbers packets as they are sent, and
+/// a peer's anti-replay window tolerates only a little reordering).
 #[derive(Debug)]
 pub struct OutboundSa {
     spi: u32,
     suite: Suite,
     esn: bool,
-    engine: Engine,
+    sealer: Arc<Sealer>,
     /// Last sequence number sent (0 before the first packet).
     seq: u64,
     seq_rekey_at: u64,
     life: Life,
 }
 
-impl OutboundSa {
-    /// A new outbound SA. `now` starts the time lifetimes.
-    pub fn new(
-        spi: u32,
-        suite: Suite,
-        keys: SaKeys<'_>,
-        options: &SaOptions,
-        now: Instant,
-    ) -> Result<OutboundSa, ConfigError> {
-        check_spi(spi)?;
-        let engine = Engine::new(suite, keys)?;
-        let max = if options.esn {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
-        Ok(OutboundSa {
-            spi,
-            suite,
-            esn: options.esn,
-            engine,
-            seq: 0,
-            seq_rekey_at: options.seq_rekey_at.unwrap_or(max - max / 16),
-            life: Life::new(options.lifetime, now),
-        })
-    }
+/// The keys of an outbound SA and the ESP framing: seals a packet with a
+/// sequence number [`OutboundSa::reserve`] gave it. Shared (`Arc`) by the
+/// threads sealing for the SA; it holds no mutable state.
+#[derive(Debug)]
+pub struct Sealer {
+    spi: u32,
+    suite: Suite,
+    esn: bool,
+    engine: Engine,
+}
 
-    common_accessors!();
-
-    /// The last sequence number sent (0 before the first packet).
-    pub fn last_seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// Continue numbering after `seq` (e.g. after an HA failover synced the
-    /// counter). The next packet gets `seq + 1`.
-    pub fn set_last_seq(&mut self, seq: u64) {
-        self.seq = seq;
+impl Sealer {
+    /// The SPI.
+    pub fn spi(&self) -> u32 {
+        self.spi
     }
 
     /// Seal the inner IP packet at `buf[HEADROOM..HEADROOM + inner_len]` in
-    /// place into an ESP packet. `buf` needs [`TAILROOM`](super::TAILROOM)
-    /// bytes (or the suite's exact need) after the inner packet. Returns the
-    /// ESP packet as a sub-slice of `buf`.
-    pub fn encapsulate<'a>(
-        &mut self,
-        buf: &'a mut [u8],
-        inner_len: usize,
-        now: Instant,
-    ) -> Result<Sealed<'a>, EspError> {
-        match self.encapsulate_inner(buf, inner_len, now) {
-            Ok((start, end, seq)) => Ok(Sealed {
-                packet: &buf[start..end],
-                seq,
-                event: self.life.take_event(),
-            }),
-            Err(e) => Err(self.life.fail(e)),
-        }
-    }
-
-    fn encapsulate_inner(
-        &mut self,
+    /// place into an ESP packet with sequence number `seq` (from
+    /// [`OutboundSa::reserve`]). `buf` needs [`TAILROOM`](super::TAILROOM)
+    /// bytes (or the suite's exact need) after the inner packet. Returns
+    /// where the ESP packet is in `buf`.
+    pub fn seal(
+        &self,
         buf: &mut [u8],
         inner_len: usize,
-        now: Instant,
-    ) -> Result<(usize, usize, u64), EspError> {
-        // The SA's own state first: a dead SA says so whatever the packet.
-        self.life.usable(now)?;
-        let max = if self.esn {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
-        if self.seq >= max {
-            return Err(EspError::SequenceExhausted);
-        }
+        seq: u64,
+    ) -> Result<std::ops::Range<usize>, EspError> {
         let suite = self.suite;
         let iv_len = suite.iv_len();
         let icv_len = suite.icv_len();
@@ -464,8 +430,6 @@ impl OutboundSa {
                 have: buf.len(),
             });
         }
-        let seq = self.seq + 1;
-
         let esp = &mut buf[start..end];
         esp[..4].copy_from_slice(&self.spi.to_be_bytes());
         esp[4..8].copy_from_slice(&(seq as u32).to_be_bytes());
@@ -478,13 +442,141 @@ impl OutboundSa {
         self.engine
             .seal(esp, seq, self.esn)
             .map_err(|_| EspError::CryptoFailure)?;
+        Ok(start..end)
+    }
+}
 
+impl OutboundSa {
+    /// A new outbound SA. `now` starts the time lifetimes.
+    pub fn new(
+        spi: u32,
+        suite: Suite,
+        keys: SaKeys<'_>,
+        options: &SaOptions,
+        now: Instant,
+    ) -> Result<OutboundSa, ConfigError> {
+        check_spi(spi)?;
+        let engine = Engine::new(suite, keys)?;
+        let max = if options.esn {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+        Ok(OutboundSa {
+            spi,
+            suite,
+            esn: options.esn,
+            sealer: Arc::new(Sealer {
+                spi,
+                suite,
+                esn: options.esn,
+                engine,
+            }),
+            seq: 0,
+            seq_rekey_at: options.seq_rekey_at.unwrap_or(max - max / 16),
+            life: Life::new(options.lifetime, now),
+        })
+    }
+
+    common_accessors!();
+
+    /// The last sequence number sent (0 before the first packet).
+    pub fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Continue numbering after `seq` (e.g. after an HA failover synced the
+    /// counter). The next packet gets `seq + 1`.
+    pub fn set_last_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
+    /// The SA's sealer, for sealing packets numbered by
+    /// [`OutboundSa::reserve`] on other threads.
+    pub fn sealer(&self) -> &Arc<Sealer> {
+        &self.sealer
+    }
+
+    /// Number `packets` packets of `bytes` inner bytes in all, to be sealed
+    /// with the [`sealer`](OutboundSa::sealer) and sent in order: returns
+    /// the first sequence number (they run up from it). Counts them as sent
+    /// (lifetimes, counters) and raises events as
+    /// [`encapsulate`](OutboundSa::encapsulate) does; take them with
+    /// [`take_event`](OutboundSa::take_event). Refuses when the SA has
+    /// expired or the sequence numbers would run out (RFC 4303 §3.3.3: they
+    /// never cycle).
+    pub fn reserve(&mut self, packets: u64, bytes: u64, now: Instant) -> Result<u64, EspError> {
+        match self.reserve_inner(packets, bytes, now) {
+            Ok(first) => Ok(first),
+            Err(e) => Err(self.life.fail(e)),
+        }
+    }
+
+    fn reserve_inner(&mut self, packets: u64, bytes: u64, now: Instant) -> Result<u64, EspError> {
+        self.life.usable(now)?;
+        let max = if self.esn {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+        let last = self
+            .seq
+            .checked_add(packets)
+            .filter(|&l| l <= max && packets > 0)
+            .ok_or(EspError::SequenceExhausted)?;
+        let first = self.seq + 1;
+        self.seq = last;
+        if last >= self.seq_rekey_at {
+            self.life.raise(EV_SEQ);
+        }
+        self.life.account_n(packets, bytes, now);
+        Ok(first)
+    }
+
+    /// Seal the inner IP packet at `buf[HEADROOM..HEADROOM + inner_len]` in
+    /// place into an ESP packet. `buf` needs [`TAILROOM`](super::TAILROOM)
+    /// bytes (or the suite's exact need) after the inner packet. Returns the
+    /// ESP packet as a sub-slice of `buf`.
+    pub fn encapsulate<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+        inner_len: usize,
+        now: Instant,
+    ) -> Result<Sealed<'a>, EspError> {
+        match self.encapsulate_inner(buf, inner_len, now) {
+            Ok((range, seq)) => Ok(Sealed {
+                packet: &buf[range],
+                seq,
+                event: self.life.take_event(),
+            }),
+            Err(e) => Err(self.life.fail(e)),
+        }
+    }
+
+    fn encapsulate_inner(
+        &mut self,
+        buf: &mut [u8],
+        inner_len: usize,
+        now: Instant,
+    ) -> Result<(std::ops::Range<usize>, u64), EspError> {
+        // The SA's own state first: a dead SA says so whatever the packet.
+        self.life.usable(now)?;
+        let max = if self.esn {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        };
+        if self.seq >= max {
+            return Err(EspError::SequenceExhausted);
+        }
+        let seq = self.seq + 1;
+        let range = self.sealer.seal(buf, inner_len, seq)?;
         self.seq = seq;
         if seq >= self.seq_rekey_at {
             self.life.raise(EV_SEQ);
         }
         self.life.account(inner_len, now);
-        Ok((start, end, seq))
+        Ok((range, seq))
     }
 }
 

@@ -327,6 +327,7 @@ pub fn configs(left_routes: &[&str], right_routes: &[&str]) -> (DataplaneConfig,
 pub enum Alg {
     Gcm128,
     Cbc256Sha256,
+    ChaCha,
 }
 
 fn keys(alg: Alg, spi: u32) -> SaKeys {
@@ -344,6 +345,13 @@ fn keys(alg: Alg, spi: u32) -> SaKeys {
             encr: Encr::AesGcm16 { key_bits: 128 },
             integ: None,
             encr_key: bytes(20, 0x11),
+            integ_key: SecretBytes::new(Vec::new()),
+        },
+        Alg::ChaCha => SaKeys {
+            spi,
+            encr: Encr::ChaCha20Poly1305,
+            integ: None,
+            encr_key: bytes(36, 0x44),
             integ_key: SecretBytes::new(Vec::new()),
         },
         Alg::Cbc256Sha256 => SaKeys {

@@ -38,15 +38,18 @@ Commands:
   gateways                         gateway monitoring per interface
   check [--file F] [--strongswan-conf F] [--dataplane KIND]
                                    validate a configuration without a daemon
-                                   (default /etc/vtid/vtid.conf): every problem
+                                   (default /etc/vtid/vtid.conf, FreeBSD
+                                   /usr/local/etc/swanctl/swanctl.conf): every problem
                                    with file:line:col, every reason a connection
                                    or child would not load; exit 1 on errors
 
 Options:
-  --socket PATH   the control socket (default /run/vtid.vici; also $VTICTL_SOCKET)
+  --socket PATH   the control socket (default /run/vtid.vici, FreeBSD /var/run/charon.vici;
+                  also $VTICTL_SOCKET)
   --json          print one JSON document instead of tables
   --timeout SECS  give up after SECS (initiate/terminate: passed to vtid)
-  --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf)
+  --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf, FreeBSD
+                  /usr/local/etc/swanctl/swanctl.conf)
 
 Exit status:
   0  the command succeeded
@@ -206,7 +209,7 @@ fn main() -> ExitCode {
 /// `vtictl check`: the same check as `vtid --check`, run here (no daemon,
 /// no socket, no root).
 fn check(a: &Args) -> Result<(), Fail> {
-    let file = PathBuf::from(a.opt("--file").unwrap_or("/etc/vtid/vtid.conf"));
+    let file = PathBuf::from(a.opt("--file").unwrap_or(config::paths::DEFAULT_CONFIG));
     let transport = match a.opt("--dataplane") {
         None | Some("auto") | Some("userspace") | Some("record") => false,
         Some("xfrm") | Some("pfkey") => true,
@@ -241,7 +244,7 @@ fn socket_path(a: &Args) -> PathBuf {
     a.socket
         .clone()
         .or_else(|| std::env::var_os("VTICTL_SOCKET").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("/run/vtid.vici"))
+        .unwrap_or_else(|| PathBuf::from(config::paths::vici_socket_path()))
 }
 
 async fn run(a: Args) -> Result<(), Fail> {
@@ -301,7 +304,7 @@ async fn run(a: Args) -> Result<(), Fail> {
     // Read a --file before connecting: a bad file is a usage error.
     let file = if matches!(a.command.as_str(), "load-all" | "load-conns") {
         Some(read_conf(Path::new(
-            a.opt("--file").unwrap_or("/etc/swanctl/swanctl.conf"),
+            a.opt("--file").unwrap_or(config::paths::SWANCTL_CONF),
         ))?)
     } else {
         None
