@@ -143,10 +143,15 @@ pub(crate) fn secrets_from_section(
             let mut r = Reader::new(s, format!("secrets.{}", s.name));
             let file = r.string("file");
             let Some(kv) = r.kv("secret") else {
-                return Err(ConfigError::invalid(
+                r.finish(warnings);
+                warnings.push(Warning::new(
                     &s.location,
-                    format!("'secrets.{}' has no 'secret'", s.name),
+                    format!(
+                        "'secrets.{}' has no 'secret' (the passphrase of an encrypted key); ignored",
+                        s.name
+                    ),
                 ));
+                continue;
             };
             let secret = Secret::parse(kv.value.as_deref().unwrap_or_default())
                 .map_err(|m| r.value_error(kv, m))?;
