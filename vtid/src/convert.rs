@@ -941,12 +941,21 @@ fn peer_config(
         Some(Ok(None)) | None => None,
     };
     let remote_id = match remote_id.flatten().as_deref() {
-        Some(id) if id.contains('*') && id.trim() != "*" => {
+        // With certificates the identity is proven by the certificate and
+        // matched with strongSwan's wildcards; a PSK is looked up by the
+        // exact identity.
+        Some(id)
+            if id.contains('*')
+                && id.trim() != "*"
+                && remote_auth
+                    .as_ref()
+                    .is_none_or(|a| a.class == ike::engine::AuthClass::Psk) =>
+        {
             w.skip(
                 "remote.id",
                 &format!(
-                    "'{id}': wildcard identities are not supported by vtid yet (give the \
-                     peer's exact identity, or %any)"
+                    "'{id}': wildcard identities are not supported by vtid with auth = psk \
+                     (give the peer's exact identity, or %any)"
                 ),
             );
             None

@@ -209,14 +209,69 @@ pub fn summary(s: &Store) -> String {
     )
 }
 
+/// Credentials loaded over VICI (`load-cert`, `load-key`,
+/// `load-authority`), kept across a SIGHUP reload of the files.
+#[derive(Debug, Default, Clone)]
+pub struct ViciCreds {
+    /// Certificates (DER) and whether they were loaded as CA.
+    pub certs: Vec<(Vec<u8>, bool)>,
+    /// CRLs (DER).
+    pub crls: Vec<Vec<u8>>,
+    /// Private keys: their identifier and their encoding (zeroized on
+    /// drop, never printed).
+    pub keys: Vec<(String, ike::crypto::SecretBytes)>,
+    /// Authorities: name, CA certificate (DER), CRL URIs.
+    pub authorities: Vec<(String, Vec<u8>, Vec<String>)>,
+}
+
+impl ViciCreds {
+    /// Adds these credentials to `store`.
+    pub fn apply(&self, store: &mut Store) {
+        for (der, ca) in &self.certs {
+            if let Ok(c) = Certificate::from_der(der) {
+                if *ca {
+                    store.add_ca(c);
+                } else {
+                    store.add_cert(c);
+                }
+            }
+        }
+        for der in &self.crls {
+            if let Ok(c) = Crl::from_der(der) {
+                store.add_crl(c);
+            }
+        }
+        for (_, data) in &self.keys {
+            if let Ok(k) = PrivateKey::from_file_bytes(data.as_bytes(), &[]) {
+                store.add_key(k);
+            }
+        }
+        for (name, der, uris) in &self.authorities {
+            if let Ok(c) = Certificate::from_der(der) {
+                store.add_authority(Authority {
+                    name: name.clone(),
+                    cert: std::sync::Arc::new(c),
+                    crl_uris: uris.clone(),
+                });
+            }
+        }
+    }
+}
+
 /// Loads the swanctl folders next to the configuration file into `shared`
-/// (replacing what was loaded from files before), logging each problem.
-pub fn reload(shared: &pki::SharedStore, cfg: &config::Config) {
-    let Some(base) = cfg.base_dir.as_deref() else {
-        return;
-    };
+/// (replacing what was loaded from files before) plus what VICI loaded,
+/// logging each problem.
+pub fn reload(shared: &pki::SharedStore, cfg: &config::Config, vici: &ViciCreds) {
     let mut warnings = Vec::new();
-    let store = load(base, cfg, &mut warnings);
+    let mut store = match cfg.base_dir.as_deref() {
+        Some(base) => load(base, cfg, &mut warnings),
+        None => Store::new(),
+    };
+    vici.apply(&mut store);
+    let base = cfg
+        .base_dir
+        .as_deref()
+        .unwrap_or_else(|| Path::new("(none)"));
     for w in &warnings {
         tracing::warn!(target: "vtid::creds", "{w}");
     }

@@ -197,7 +197,7 @@ impl Daemon {
         }
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
         let creds = pki::SharedStore::new(pki::Store::new(), pki::system_clock());
-        crate::creds::reload(&creds, &loaded.config);
+        crate::creds::reload(&creds, &loaded.config, &Default::default());
         ep.set_credentials(creds.clone());
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
@@ -642,7 +642,7 @@ impl Daemon {
         for w in &loaded.warnings {
             warn!(target: "vtid::convert", "{w}");
         }
-        crate::creds::reload(&self.creds, &loaded.config);
+        crate::creds::reload(&self.creds, &loaded.config, &self.vici.creds);
         let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
         // The file's connections, plus those loaded over VICI (kept).
         let conv = match self.convert_merged() {

@@ -1173,7 +1173,9 @@ impl IkeSa {
             }
         }
         if let Some(r) = &self.peer.remote_id {
-            p.push(Payload::new(PayloadBody::IdR(r.clone())));
+            if !ctx.creds.is_some_and(|c| c.has_wildcards(r)) {
+                p.push(Payload::new(PayloadBody::IdR(r.clone())));
+            }
         }
         p.push(Payload::new(PayloadBody::Auth(auth)));
         let child = match self.first_child.take() {
