@@ -36,19 +36,23 @@ pub fn ikev2_encr_name(e: Encr) -> Option<&'static str> {
         Encr::AesGcm16 { key_bits: 128 } => "AES-GCM-128 with 16 octet ICV [RFC5282]",
         Encr::AesGcm16 { key_bits: 192 } => "AES-GCM-192 with 16 octet ICV [RFC5282]",
         Encr::AesGcm16 { key_bits: 256 } => "AES-GCM-256 with 16 octet ICV [RFC5282]",
+        Encr::TripleDes => "3DES [RFC2451]",
         _ => return None,
     })
 }
 
-/// Wireshark's name of an IKEv2 integrity transform (`NONE` for AEAD).
-pub fn ikev2_integ_name(i: Option<Integ>) -> &'static str {
-    match i {
+/// Wireshark's name of an IKEv2 integrity transform (`NONE` for AEAD), if
+/// Wireshark 4.0 has it.
+pub fn ikev2_integ_name(i: Option<Integ>) -> Option<&'static str> {
+    Some(match i {
         None => "NONE [RFC4306]",
+        Some(Integ::HmacMd5_96) => "HMAC_MD5_96 [RFC2403]",
         Some(Integ::HmacSha1_96) => "HMAC_SHA1_96 [RFC2404]",
         Some(Integ::HmacSha2_256_128) => "HMAC_SHA2_256_128 [RFC4868]",
         Some(Integ::HmacSha2_384_192) => "HMAC_SHA2_384_192 [RFC4868]",
         Some(Integ::HmacSha2_512_256) => "HMAC_SHA2_512_256 [RFC4868]",
-    }
+        Some(_) => return None,
+    })
 }
 
 /// Wireshark's ESP encryption name (`packet-ipsec.c`), if it has one.
@@ -56,19 +60,22 @@ pub fn esp_encr_name(e: Encr) -> Option<&'static str> {
     Some(match e {
         Encr::AesCbc { .. } => "AES-CBC [RFC3602]",
         Encr::AesGcm16 { .. } => "AES-GCM with 16 octet ICV [RFC4106]",
+        Encr::TripleDes => "TripleDes-CBC [RFC2451]",
         _ => return None,
     })
 }
 
-/// Wireshark's ESP authentication name (`NULL` for AEAD).
-pub fn esp_auth_name(i: Option<Integ>) -> &'static str {
-    match i {
+/// Wireshark's ESP authentication name (`NULL` for AEAD), if it has one.
+pub fn esp_auth_name(i: Option<Integ>) -> Option<&'static str> {
+    Some(match i {
         None => "NULL",
+        Some(Integ::HmacMd5_96) => "HMAC-MD5-96 [RFC2403]",
         Some(Integ::HmacSha1_96) => "HMAC-SHA-1-96 [RFC2404]",
         Some(Integ::HmacSha2_256_128) => "HMAC-SHA-256-128 [RFC4868]",
         Some(Integ::HmacSha2_384_192) => "HMAC-SHA-384-192 [RFC4868]",
         Some(Integ::HmacSha2_512_256) => "HMAC-SHA-512-256 [RFC4868]",
-    }
+        Some(_) => return None,
+    })
 }
 
 /// The `ikev2_decryption_table` line of an IKE SA.
@@ -82,7 +89,7 @@ pub fn ikev2_line(s: &IkeSecrets) -> Option<String> {
         ikev2_encr_name(s.encr)?,
         hex(s.sk_ai.as_bytes()),
         hex(s.sk_ar.as_bytes()),
-        ikev2_integ_name(s.integ)
+        ikev2_integ_name(s.integ)?
     ))
 }
 
@@ -100,7 +107,7 @@ pub fn esp_line(k: &SaKeys, v6: bool) -> Option<String> {
         k.spi,
         esp_encr_name(k.encr)?,
         hex(k.encr_key.as_bytes()),
-        esp_auth_name(k.integ),
+        esp_auth_name(k.integ)?,
         auth_key
     ))
 }
