@@ -38,6 +38,9 @@ Commands:
   interfaces                       route-based interfaces: reqid, addresses,
                                    state, the SA carrying them, counters
   gateways                         gateway monitoring per interface
+  keylog --file DIR | --off        write Wireshark's ikev2_decryption_table and
+                                   esp_sa in DIR for current IKE_SAs and new SAs
+                                   (insecure: debugging only)
   check [--file F] [--strongswan-conf F] [--dataplane KIND]
                                    validate a configuration without a daemon
                                    (default /etc/vtid/vtid.conf, FreeBSD
@@ -96,7 +99,7 @@ struct Args {
     positional: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["--force", "--reauth", "--json", "--noblock"];
+const FLAGS: &[&str] = &["--force", "--reauth", "--json", "--noblock", "--off"];
 
 fn parse_args(args: &[String]) -> Result<Args, Fail> {
     let mut a = Args::default();
@@ -279,6 +282,7 @@ async fn run(a: Args) -> Result<(), Fail> {
         "gateways",
         "certs",
         "check",
+        "keylog",
     ];
     if !known.contains(&a.command.as_str()) {
         return Err(Fail::Usage(format!("unknown command '{}'", a.command)));
@@ -295,6 +299,12 @@ async fn run(a: Args) -> Result<(), Fail> {
         "list-sas" => a.only(&["--ike", "--ike-id", "--noblock"], 0)?,
         "list-conns" => a.only(&["--ike"], 0)?,
         "load-all" | "load-conns" => a.only(&["--file"], 0)?,
+        "keylog" => {
+            a.only(&["--file", "--off"], 0)?;
+            if a.opt("--file").is_some() == a.flag("--off") {
+                return Err(Fail::Usage("keylog: give --file DIR or --off".into()));
+            }
+        }
         "unload-conn" => {
             a.only(&[], 1)?;
             if a.positional.is_empty() {
@@ -425,6 +435,33 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
         "interfaces" => interfaces(a, c).await,
         "gateways" => gateways(a, c).await,
         "certs" => certs(a, c).await,
+        "keylog" => {
+            let mut req = Message::new();
+            match a.opt("--file") {
+                Some(f) => {
+                    // vtid writes there: make the path absolute here.
+                    let p = std::path::absolute(f)
+                        .map_err(|e| Fail::Usage(format!("--file {f}: {e}")))?;
+                    req.push_value("file", p.display().to_string());
+                }
+                None => req.push_value("off", "yes"),
+            }
+            let r = checked(c.request("vtid-keylog", &req).await?)?;
+            let dir = r.str("file").unwrap_or("").to_string();
+            if a.json {
+                return print_json(&json!({"success": true, "file": dir}));
+            }
+            if dir.is_empty() {
+                println!("key log off");
+            } else {
+                println!(
+                    "writing IKE and ESP keys to {dir}/ikev2_decryption_table and {dir}/esp_sa \
+                     (WIRESHARK_CONFIG_DIR={dir} tshark ...); anyone who can read them decrypts \
+                     the traffic"
+                );
+            }
+            Ok(())
+        }
         _ => unreachable!("checked in run"),
     }
 }
