@@ -46,10 +46,15 @@ fn xfrm_backend_on_a_debian_kernel_in_a_vm() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let result = std::fs::read_to_string(work.join("result.txt")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&work);
+    let vm_log = std::fs::read_to_string(work.join("vm.log")).unwrap_or_default();
+    let passed = out.status.success();
+    if passed {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     let report = format!(
-        "interop/kernel-xfrm exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status.code()
+        "interop/kernel-xfrm exit {:?} (logs kept in {})\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n--- vm.log\n{vm_log}",
+        out.status.code(),
+        work.display()
     );
     for m in modes.split(' ') {
         assert!(
@@ -58,5 +63,5 @@ fn xfrm_backend_on_a_debian_kernel_in_a_vm() {
         );
     }
     assert!(!result.contains("RESULT: FAIL"), "{report}");
-    assert!(out.status.success(), "{report}");
+    assert!(passed, "{report}");
 }
