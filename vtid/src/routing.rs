@@ -432,7 +432,7 @@ mod tests {
             ipcomp: false,
             host_access: false,
             interface: None,
-            routed: r.routed(7),
+            routed: r.routed(7, (0, 0)),
         }
     }
 
