@@ -46,7 +46,8 @@ pub enum XfrmInterfaceType {
 /// `vtid.vici { ... }`: the control socket.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Vici {
-    /// `socket` (default `unix:///run/vtid.vici`).
+    /// `socket` (default [`crate::paths::VICI_SOCKET`]: `unix:///run/vtid.vici`
+    /// on Linux, charon's `unix:///var/run/charon.vici` on FreeBSD).
     pub socket: String,
     /// `mode`: file mode of the socket (default 0600; read like strtoul base
     /// 0, so `0600` is octal).
@@ -60,7 +61,7 @@ pub struct Vici {
 impl Default for Vici {
     fn default() -> Vici {
         Vici {
-            socket: "unix:///run/vtid.vici".into(),
+            socket: crate::paths::VICI_SOCKET.into(),
             mode: 0o600,
             owner: None,
             group: None,

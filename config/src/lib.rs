@@ -24,6 +24,7 @@ mod daemon;
 mod error;
 mod glob;
 mod observe;
+pub mod paths;
 mod reader;
 mod secret;
 mod secrets;

@@ -10,7 +10,11 @@
 //!   XFRM (states, `if_id`/selector policies, socket bypass) and PF_KEY for
 //!   FreeBSD `if_ipsec(4)`.
 //! * [`netlink`] — the small netlink transport the two Linux modules share.
-//! * `ifipsec` (FreeBSD only) — `if_ipsec(4)` interface management.
+//! * [`freebsd_abi`] — FreeBSD's structures, ioctl request codes and
+//!   socket options as plain data (compiled and checked on Linux against
+//!   values from FreeBSD's headers).
+//! * `freebsd` (FreeBSD only) — `if_ipsec(4)` interfaces, their addresses,
+//!   and the IKE sockets' `UDP_ENCAP` and IPsec bypass.
 //!
 //! The only `unsafe` code lives in the private `sys` module (raw socket
 //! creation and, on FreeBSD, interface ioctls), because `nix` cannot open a
@@ -22,12 +26,14 @@
 //! and the PF_KEY backend's message building compile everywhere (the
 //! PF_KEY byte-for-byte tests run on Linux). What only Linux has (netlink,
 //! XFRM, rtnetlink links and the XFRM backend) and what only FreeBSD has
-//! (`if_ipsec` ioctls) is chosen here and in `backend/mod.rs`'s module list;
+//! (the ioctl and socket-option calls) is chosen here and in
+//! `backend/mod.rs`'s module list;
 //! no other file has a `cfg(target_os)`, except the private `sys` module
 //! that holds the system calls.
 
 pub mod backend;
 pub mod error;
+pub mod freebsd_abi;
 pub mod pfkey;
 mod sys;
 pub(crate) mod wire;
@@ -40,6 +46,6 @@ pub mod netlink;
 pub mod xfrm;
 
 #[cfg(target_os = "freebsd")]
-pub mod ifipsec;
+pub mod freebsd;
 
 pub use error::ParseError;

@@ -1,5 +1,5 @@
-//! The crate's only `unsafe` code: raw `socket(2)` calls and, on FreeBSD, the
-//! interface ioctls for `if_ipsec(4)`.
+//! The crate's only `unsafe` code: raw `socket(2)` and `setsockopt(2)` calls
+//! and, on FreeBSD, the interface ioctls for `if_ipsec(4)`.
 //!
 //! Why not `nix`: `nix::sys::socket::socket` takes a closed `SockProtocol`
 //! enum that has no `NETLINK_XFRM` (6) and no `PF_KEY_V2` (2) on every target,
@@ -25,7 +25,6 @@ pub(crate) fn socket(domain: i32, ty: i32, protocol: i32) -> io::Result<OwnedFd>
 }
 
 /// `setsockopt(fd, level, name, &value, sizeof(int))`.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn setsockopt_int(
     fd: BorrowedFd<'_>,
     level: i32,
@@ -50,7 +49,6 @@ pub(crate) fn setsockopt_int(
 }
 
 /// `setsockopt(fd, level, name, value.as_ptr(), value.len())`.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn setsockopt_bytes(
     fd: BorrowedFd<'_>,
     level: i32,
@@ -68,95 +66,87 @@ pub(crate) fn setsockopt_bytes(
     Ok(())
 }
 
-/// FreeBSD interface ioctls (`SIOCIFCREATE2`, `SIOCIFDESTROY`,
-/// `SIOCSIFPHYADDR`, `IPSECSREQID`, `IPSECGREQID`).
-///
-/// NOT compiled or run on this project's Linux CI: written from FreeBSD's
-/// `sys/net/if.h`, `sys/sys/sockio.h`, `sys/net/if_ipsec.h` and
-/// `sbin/ifconfig/ifipsec.c`, not yet verified against a FreeBSD kernel.
+/// FreeBSD interface ioctls. Every function has a safe signature: the
+/// argument is one of the plain `#[repr(C)]` structures of
+/// [`crate::freebsd_abi`] (no pointer the kernel would follow, except
+/// `ifr_data` in [`ifreq_u32`], which is built here from a live local),
+/// and the request code's encoded length is checked against the
+/// structure's size before the call, so the kernel copies exactly the
+/// structure in and out.
 #[cfg(target_os = "freebsd")]
 pub(crate) mod freebsd {
     use super::*;
+    use crate::freebsd_abi::{ioc_len, IfName, IfReq, In6AliasReq, InAliasReq};
 
-    /// `struct ifreq` (32 bytes on LP64): the name, then a 16-byte union of
-    /// which we use only `ifru_data` (a pointer, at offset 16).
-    #[repr(C)]
-    pub(crate) struct IfReq {
-        pub(crate) name: [u8; 16],
-        pub(crate) data: *mut libc::c_void,
-        pub(crate) _pad: [u8; 16 - std::mem::size_of::<usize>()],
-    }
+    /// The structures an ioctl may take whole.
+    pub(crate) trait IoctlArg: Copy {}
+    impl IoctlArg for IfReq {}
+    impl IoctlArg for InAliasReq {}
+    impl IoctlArg for In6AliasReq {}
 
-    /// `struct sockaddr_in` with its BSD `sin_len` byte.
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    pub(crate) struct SockaddrIn {
-        pub(crate) len: u8,
-        pub(crate) family: u8,
-        pub(crate) port: u16,
-        pub(crate) addr: [u8; 4],
-        pub(crate) zero: [u8; 8],
-    }
-
-    /// `struct in_aliasreq`: name, addr, dstaddr (a.k.a. broadaddr), mask,
-    /// vhid.
-    #[repr(C)]
-    pub(crate) struct InAliasReq {
-        pub(crate) name: [u8; 16],
-        pub(crate) addr: SockaddrIn,
-        pub(crate) dstaddr: SockaddrIn,
-        pub(crate) mask: SockaddrIn,
-        pub(crate) vhid: libc::c_int,
-    }
-
-    // sys/sys/sockio.h and sys/net/if_ipsec.h.
-    const SIOCIFDESTROY: libc::c_ulong =
-        nix::request_code_write!(b'i', 121, std::mem::size_of::<IfReq>()) as libc::c_ulong;
-    const SIOCIFCREATE2: libc::c_ulong =
-        nix::request_code_readwrite!(b'i', 124, std::mem::size_of::<IfReq>()) as libc::c_ulong;
-    const SIOCSIFPHYADDR: libc::c_ulong =
-        nix::request_code_write!(b'i', 70, std::mem::size_of::<InAliasReq>()) as libc::c_ulong;
-    const IPSECGREQID: libc::c_ulong =
-        nix::request_code_readwrite!(b'i', 160, std::mem::size_of::<IfReq>()) as libc::c_ulong;
-    const IPSECSREQID: libc::c_ulong =
-        nix::request_code_write!(b'i', 161, std::mem::size_of::<IfReq>()) as libc::c_ulong;
-
-    fn ioctl(fd: BorrowedFd<'_>, req: libc::c_ulong, arg: *mut libc::c_void) -> io::Result<()> {
-        // SAFETY: every caller passes a pointer to a live, correctly sized
-        // `#[repr(C)]` structure matching `req`'s encoded size.
-        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), req, arg) };
+    /// `ioctl(fd, request, arg)` for a request whose parameter is `T`.
+    pub(crate) fn ioctl<T: IoctlArg>(
+        fd: BorrowedFd<'_>,
+        request: u64,
+        arg: &mut T,
+    ) -> io::Result<()> {
+        if ioc_len(request) != std::mem::size_of::<T>() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "ioctl {request:#x} takes {} bytes, not the {} of this structure",
+                    ioc_len(request),
+                    std::mem::size_of::<T>()
+                ),
+            ));
+        }
+        // SAFETY: `arg` is a live, exclusively borrowed plain-data
+        // structure of exactly the size the request encodes (checked
+        // above), so the kernel reads and writes only inside it; none of
+        // these structures carries a pointer the kernel dereferences.
+        let rc = unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                request as libc::c_ulong,
+                (arg as *mut T).cast::<libc::c_void>(),
+            )
+        };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
     }
 
-    pub(crate) fn if_create2(fd: BorrowedFd<'_>, req: &mut IfReq) -> io::Result<()> {
-        ioctl(fd, SIOCIFCREATE2, (req as *mut IfReq).cast())
-    }
-    pub(crate) fn if_destroy(fd: BorrowedFd<'_>, req: &mut IfReq) -> io::Result<()> {
-        ioctl(fd, SIOCIFDESTROY, (req as *mut IfReq).cast())
-    }
-    pub(crate) fn set_phyaddr(fd: BorrowedFd<'_>, req: &mut InAliasReq) -> io::Result<()> {
-        ioctl(fd, SIOCSIFPHYADDR, (req as *mut InAliasReq).cast())
-    }
-    pub(crate) fn set_reqid(fd: BorrowedFd<'_>, name: [u8; 16], reqid: u32) -> io::Result<()> {
-        let mut v = reqid;
-        let mut req = IfReq {
-            name,
-            data: (&mut v as *mut u32).cast(),
-            _pad: [0; 16 - std::mem::size_of::<usize>()],
+    /// An `ifreq` request whose `ifr_data` points at a `uint32_t`
+    /// (`IPSECGREQID`, `IPSECSREQID`): `value` in, and out again.
+    pub(crate) fn ifreq_u32(
+        fd: BorrowedFd<'_>,
+        request: u64,
+        name: IfName,
+        value: &mut u32,
+    ) -> io::Result<()> {
+        let mut req = IfReq::new(name);
+        req.ifru[0] = (value as *mut u32) as usize as u64;
+        if ioc_len(request) != std::mem::size_of::<IfReq>() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("ioctl {request:#x} does not take a struct ifreq"),
+            ));
+        }
+        // SAFETY: `req` is a live local `struct ifreq` of the encoded size
+        // and its `ifr_data` points at `*value`, a live, exclusively
+        // borrowed `u32` that outlives the call: the kernel copies at most
+        // a `uint32_t` through it (sys/net/if_ipsec.c, ipsec_ioctl).
+        let rc = unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                request as libc::c_ulong,
+                (&mut req as *mut IfReq).cast::<libc::c_void>(),
+            )
         };
-        ioctl(fd, IPSECSREQID, (&mut req as *mut IfReq).cast())
-    }
-    pub(crate) fn get_reqid(fd: BorrowedFd<'_>, name: [u8; 16]) -> io::Result<u32> {
-        let mut v = 0u32;
-        let mut req = IfReq {
-            name,
-            data: (&mut v as *mut u32).cast(),
-            _pad: [0; 16 - std::mem::size_of::<usize>()],
-        };
-        ioctl(fd, IPSECGREQID, (&mut req as *mut IfReq).cast())?;
-        Ok(v)
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 }

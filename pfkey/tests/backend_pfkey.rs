@@ -75,7 +75,10 @@ fn spec(reqid: u32, spi_in: u32, spi_out: u32, routed: bool) -> ChildSpec {
     }
 }
 
-/// The `SADB_ADD` this test expects, written out extension by extension.
+/// The `SADB_ADD` this test expects, written out extension by extension,
+/// in FreeBSD's libipsec order (`pfkey_send_x1`: state LARVAL, encryption
+/// key before authentication key, hard then soft lifetime) with the NAT-T
+/// extensions after them.
 fn expected_add(spi: u32, reqid: u32, src: SocketAddr, dst: SocketAddr) -> Message {
     let lt = |bytes| Lifetime {
         allocations: 0,
@@ -87,7 +90,7 @@ fn expected_add(spi: u32, reqid: u32, src: SocketAddr, dst: SocketAddr) -> Messa
         .with(Extension::Sa(Sa {
             spi,
             replay: 255,
-            state: sa_state::MATURE,
+            state: sa_state::LARVAL,
             auth: 0,
             encrypt: SADB_X_EALG_AESGCM16,
             flags: 0,
@@ -345,4 +348,150 @@ fn spd_entries_deleted_are_those_added_when_a_reqids_children_differ() {
         .collect();
     assert_same(&adds, &want_adds);
     assert_same(&deletes, &want_deletes);
+}
+
+#[test]
+fn expiring_spis_map_to_their_child_and_spd_entries_are_listed() {
+    let mut b = backend();
+    b.install(spec(7, 0xc1, 0xd1, false), true).unwrap();
+    b.install(spec(9, 0xc9, 0xd9, false), true).unwrap();
+    // An SADB_EXPIRE names either direction's SPI.
+    assert_eq!(b.spi_in_of(0xc1), Some(0xc1));
+    assert_eq!(b.spi_in_of(0xd1), Some(0xc1));
+    assert_eq!(b.spi_in_of(0xd9), Some(0xc9));
+    assert_eq!(b.spi_in_of(0xee), None);
+    // Routed reqid 7 has no SPD entries; policy-based reqid 9 has the two
+    // that went to the kernel.
+    assert!(b.spd_of(7).is_empty());
+    let sent: Vec<_> = b
+        .transport()
+        .sent
+        .iter()
+        .filter(|m| m.msg_type == MsgType::X_SPDADD)
+        .cloned()
+        .collect();
+    let listed: Vec<_> = b
+        .spd_of(9)
+        .iter()
+        .map(|e| Message::spd_add(e.src, e.dst, e.policy.clone()))
+        .collect();
+    assert_eq!(listed, sent);
+    b.delete(0xc9).unwrap();
+    assert!(b.spd_of(9).is_empty());
+}
+
+#[test]
+fn ipv6_tunnel_endpoints_reach_the_interface() {
+    let mut b = backend();
+    let mut s = spec(7, 0xc1, 0xd1, false);
+    s.local = sa("[2001:db8::1]:4500");
+    s.remote = sa("[2001:db8:1::2]:4500");
+    b.install(s, true).unwrap();
+    assert_eq!(
+        b.tunnels().calls,
+        vec![(
+            "ipsec7".to_string(),
+            7,
+            ip("2001:db8::1"),
+            ip("2001:db8:1::2")
+        )]
+    );
+    let add = &b.transport().sent[0];
+    assert_eq!(
+        add.address(AddressKind::Src).unwrap().addr.ip(),
+        ip("2001:db8:1::2")
+    );
+    // FreeBSD's sockaddr_in6: sin6_len 28, AF_INET6 28.
+    let bytes = add.emit(BSD).unwrap();
+    let at = bytes
+        .windows(2)
+        .position(|w| w == [28, 28])
+        .expect("a FreeBSD sockaddr_in6");
+    assert_eq!(&bytes[at + 8..at + 24], &ip_octets("2001:db8:1::2"));
+}
+
+fn ip_octets(s: &str) -> [u8; 16] {
+    match ip(s) {
+        IpAddr::V6(a) => a.octets(),
+        IpAddr::V4(_) => unreachable!(),
+    }
+}
+
+#[test]
+fn kernel_events_expire_and_acquire() {
+    use pfkey::backend::pfkey::parse_event;
+    use pfkey::backend::KernelEvent;
+    let lt = Lifetime {
+        allocations: 0,
+        bytes: 1000,
+        addtime: 1,
+        usetime: 2,
+    };
+    let expire = |kind| {
+        Message::new(MsgType::EXPIRE, SaType::ESP)
+            .with(Extension::Sa(Sa {
+                spi: 0xd1,
+                ..Sa::default()
+            }))
+            .with(Extension::Sa2(Sa2 {
+                mode: ipsec_mode::TUNNEL,
+                sequence: 0,
+                reqid: 7,
+            }))
+            .with(Extension::Lifetime(LifetimeKind::Current, lt))
+            .with(Extension::Lifetime(kind, lt))
+            .with(Extension::Address(
+                AddressKind::Src,
+                Address::host(ip("192.0.2.1")),
+            ))
+            .with(Extension::Address(
+                AddressKind::Dst,
+                Address::host(ip("198.51.100.2")),
+            ))
+    };
+    assert_eq!(
+        parse_event(&expire(LifetimeKind::Soft)),
+        Some(KernelEvent::Expire {
+            spi: 0xd1,
+            dst: Some(ip("198.51.100.2")),
+            hard: false
+        })
+    );
+    assert_eq!(
+        parse_event(&expire(LifetimeKind::Hard)),
+        Some(KernelEvent::Expire {
+            spi: 0xd1,
+            dst: Some(ip("198.51.100.2")),
+            hard: true
+        })
+    );
+    // An EXPIRE without an SA extension says nothing we can act on.
+    assert_eq!(
+        parse_event(&Message::new(MsgType::EXPIRE, SaType::ESP)),
+        None
+    );
+    let acquire = Message::new(MsgType::ACQUIRE, SaType::ESP)
+        .with(Extension::Address(
+            AddressKind::Src,
+            Address::host(ip("192.0.2.1")),
+        ))
+        .with(Extension::Address(
+            AddressKind::Dst,
+            Address::host(ip("198.51.100.2")),
+        ))
+        .with(Extension::Sa2(Sa2 {
+            mode: ipsec_mode::TUNNEL,
+            sequence: 0,
+            reqid: 9,
+        }));
+    assert_eq!(
+        parse_event(&acquire),
+        Some(KernelEvent::Acquire {
+            reqid: 9,
+            src: Some(ip("192.0.2.1")),
+            dst: Some(ip("198.51.100.2"))
+        })
+    );
+    // A reply (ADD) is not an event.
+    assert_eq!(parse_event(&Message::new(MsgType::ADD, SaType::ESP)), None);
 }

@@ -8,6 +8,8 @@ pub mod tshark;
 // in them) are Linux's. Test files that use them start with
 // `#![cfg(target_os = "linux")]`.
 #[cfg(target_os = "linux")]
+pub mod flood;
+#[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(target_os = "linux")]
 pub mod strongswan;

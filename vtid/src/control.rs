@@ -611,6 +611,22 @@ impl Handler for Control {
             }
             "vtid-list-interfaces" => self.call(|d| d.ctl_interfaces()).await,
             "vtid-list-gateways" => self.call(|d| d.ctl_gateways()).await,
+            "vtid-keylog" => {
+                let file = request.str("file").map(str::to_string);
+                if file.is_none() && !yes(&request, "off") {
+                    return Err(failed("vtid-keylog needs file = DIR or off = yes"));
+                }
+                self.call(move |d| d.set_keylog(file.as_deref()))
+                    .await?
+                    .map(|dir| {
+                        let mut m = success();
+                        if let Some(dir) = dir {
+                            m.push_value("file", dir);
+                        }
+                        m
+                    })
+                    .map_err(failed)
+            }
             _ => Err(CommandError::Unknown),
         }
     }

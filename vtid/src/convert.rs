@@ -18,8 +18,9 @@ use ike::engine::{
     AddrMatch, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey, Ts, TsSpec,
     Unique,
 };
-use ike::proposal::{parse_esp_proposals, parse_ike_proposals};
+use ike::proposal::{legacy_algorithms, parse_proposals_lenient};
 use ike::wire::Identification;
+use ike::wire::ProtocolId;
 
 /// Reqids given to children with `reqid = 0`, by (connection, child), kept
 /// across reloads so an unchanged child keeps the reqid its SAs carry.
@@ -157,7 +158,10 @@ impl Converted {
 
 /// Converts a loaded configuration. `previous` are the automatic reqids of
 /// the running configuration (empty at start-up); `transport_mode` tells
-/// whether the data plane can carry transport mode.
+/// whether the data plane can carry transport mode, which the kernel data
+/// planes (XFRM, PF_KEY) can and the userspace one cannot; it also tells
+/// whether interface IDs of an xfrm interface made outside vtid can be
+/// used (kernel: yes).
 pub fn convert(
     cfg: &Config,
     previous: &ReqidMap,
@@ -210,6 +214,7 @@ pub fn convert(
         }
         w.finish();
     }
+    legacy_warnings(&peers, &mut warnings);
     let keys = shared_keys(cfg, &mut warnings);
     Converted {
         engine,
@@ -220,6 +225,71 @@ pub fn convert(
         reqids,
         dns,
         warnings,
+    }
+}
+
+/// One warning per legacy algorithm in use (RFC 8221/8247 no longer
+/// recommend it), naming where it is configured.
+fn legacy_warnings(peers: &[PeerConfig], warnings: &mut Vec<Note>) {
+    let mut seen: Vec<(&'static str, Vec<String>)> = Vec::new();
+    let mut note = |why: &'static str, place: String| match seen.iter_mut().find(|(w, _)| *w == why)
+    {
+        Some((_, places)) => {
+            if !places.contains(&place) {
+                places.push(place)
+            }
+        }
+        None => seen.push((why, vec![place])),
+    };
+    for p in peers {
+        for prop in &p.proposals {
+            for why in legacy_algorithms(prop) {
+                note(why, format!("connection '{}' proposals", p.name));
+            }
+        }
+        for c in &p.children {
+            for prop in &c.esp_proposals {
+                for why in legacy_algorithms(prop) {
+                    note(
+                        why,
+                        format!("connection '{}' children.{}.esp_proposals", p.name, c.name),
+                    );
+                }
+            }
+        }
+    }
+    for (why, places) in seen {
+        warnings.push(Note::warning(
+            None,
+            None,
+            format!(
+                "weak legacy algorithm configured: {why}; used by {}",
+                places.join(", ")
+            ),
+        ));
+    }
+}
+
+/// A swanctl proposal list, dropping only the proposals that cannot be
+/// built (issue 15 §3), each with a warning that names it.
+fn proposals(
+    protocol: ProtocolId,
+    list: &[String],
+) -> Result<(Vec<ike::wire::Proposal>, Vec<String>), String> {
+    let text = if list.is_empty() {
+        "default".to_string()
+    } else {
+        list.join(",")
+    };
+    match parse_proposals_lenient(protocol, &text) {
+        Ok(l) => Ok((
+            l.proposals,
+            l.dropped
+                .iter()
+                .map(|e| format!("{e}; that proposal is left out, the others are used"))
+                .collect(),
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -804,15 +874,38 @@ fn peer_config(
             "aggressive = yes: aggressive mode is IKEv1, which vtid does not support",
         );
     }
-    let proposals = match parse_ike_proposals(&conn.proposals.join(",")) {
-        Ok(p) => Some(p),
+    let proposals = match proposals(ProtocolId::IKE, &conn.proposals) {
+        Ok((p, dropped)) => {
+            for d in dropped {
+                w.key("proposals", &d);
+            }
+            Some(p)
+        }
         Err(e) => {
-            w.skip("proposals", &e.to_string());
+            w.skip("proposals", &e);
             None
         }
     };
-    let local_id = psk_round(&conn.local, "local", w);
-    let remote_id = psk_round(&conn.remote, "remote", w);
+    // A connection of pass/drop shunts only (pfSense's and OPNsense's
+    // "bypass") is never negotiated: its authentication does not matter,
+    // only that its children are shunts (reported per child below).
+    let shunts_only = !conn.children.is_empty()
+        && conn
+            .children
+            .iter()
+            .all(|c| matches!(c.mode, config::Mode::Pass | config::Mode::Drop));
+    let (local_id, remote_id) = if shunts_only {
+        w.skip(
+            "children",
+            "it holds only pass/drop shunts, which vtid does not support yet",
+        );
+        (None, None)
+    } else {
+        (
+            psk_round(&conn.local, "local", w),
+            psk_round(&conn.remote, "remote", w),
+        )
+    };
     let (local_addrs, problems) = remote_matches(&conn.local_addrs, env);
     for p in problems {
         w.key("local_addrs", &format!("{p}; left out"));
@@ -828,7 +921,7 @@ fn peer_config(
             &format!("{p}; left out for now (resolved again at each initiation)"),
         );
     }
-    if remote_addrs.is_empty() && !has_dns {
+    if remote_addrs.is_empty() && !has_dns && !shunts_only {
         w.skip("remote_addrs", "no usable address");
     }
     if !conn.pools.is_empty() {
@@ -856,7 +949,20 @@ fn peer_config(
         }
         Some(Ok(None)) | None => None,
     };
-    let remote_id = match remote_id.flatten().as_deref().map(parse_id) {
+    let remote_id = match remote_id.flatten().as_deref() {
+        Some(id) if id.contains('*') && id.trim() != "*" => {
+            w.skip(
+                "remote.id",
+                &format!(
+                    "'{id}': wildcard identities are not supported by vtid yet (give the \
+                     peer's exact identity, or %any)"
+                ),
+            );
+            None
+        }
+        other => other.map(str::to_owned),
+    };
+    let remote_id = match remote_id.as_deref().map(parse_id) {
         Some(Ok(id)) => id,
         Some(Err(e)) => {
             w.skip("remote.id", &e);
@@ -982,11 +1088,16 @@ fn child_config(
     if !child.ah_proposals.is_empty() {
         w.skip("ah_proposals", "AH is not supported by vtid (ESP only)");
     }
-    let esp = match parse_esp_proposals(&child.esp_proposals.join(",")) {
-        Ok(p) => Some(p),
+    let esp = match proposals(ProtocolId::ESP, &child.esp_proposals) {
+        Ok((p, dropped)) => {
+            for d in dropped {
+                w.key("esp_proposals", &d);
+            }
+            Some(p)
+        }
         Err(e) => {
             if child.ah_proposals.is_empty() {
-                w.skip("esp_proposals", &e.to_string());
+                w.skip("esp_proposals", &e);
             }
             None
         }
@@ -1049,6 +1160,56 @@ fn child_config(
             ),
         );
     }
+    if child.mark_in.is_set() || child.mark_out.is_set() {
+        w.skip(
+            if child.mark_in.is_set() {
+                "mark_in"
+            } else {
+                "mark_out"
+            },
+            "XFRM marks (strongSwan's way to bind a child to a VTI) are not supported by \
+             vtid: give the child a reqid and bind it to `interfaces { ipsecN { reqid = R } }`",
+        );
+    }
+    let mut if_ids: Vec<u32> = [conn.child_if_id_in(child), conn.child_if_id_out(child)]
+        .into_iter()
+        .filter_map(IfId::fixed)
+        .collect();
+    if_ids.dedup();
+    if child.policies
+        && !if_ids.is_empty()
+        && cfg.interface_for_child(conn, child).is_none()
+        && !engine.transport_mode_supported
+    {
+        // The userspace data plane would make it an ordinary policy-based
+        // child, which with VyOS's or strongSwan's 0.0.0.0/0 selectors
+        // would capture all traffic.
+        let ids: Vec<String> = if_ids.iter().map(u32::to_string).collect();
+        w.skip(
+            "if_id_in",
+            &format!(
+                "interface ID {} names no vtid interface, and the userspace data plane has no \
+                 xfrm interfaces made outside vtid: add `interfaces {{ ipsecN {{ reqid = {} \
+                 }} }}` to route the child through a vtid interface",
+                ids.join("/"),
+                if_ids[0]
+            ),
+        );
+    } else if child.policies && !if_ids.is_empty() && cfg.interface_for_child(conn, child).is_none()
+    {
+        let ids: Vec<String> = if_ids.iter().map(u32::to_string).collect();
+        w.key(
+            "if_id_in",
+            &format!(
+                "interface ID {} names no vtid interface: the XFRM data plane installs the \
+                 SAs and policies with it for an xfrm interface made outside vtid (as \
+                 strongSwan does), the userspace data plane cannot use it; to route the child \
+                 through a vtid interface add `interfaces {{ ipsecN {{ reqid = {} }} }}`",
+                ids.join("/"),
+                if_ids[0]
+            ),
+        );
+    }
     let mut lts_ok = Vec::new();
     let mut rts_ok = Vec::new();
     let (lts, rts) = cfg.traffic_selectors(conn, child);
@@ -1103,13 +1264,11 @@ fn child_config(
     c.if_id_in = if_id(conn.child_if_id_in(child), "if_id_in", w);
     c.if_id_out = if_id(conn.child_if_id_out(child), "if_id_out", w);
     // Keys the engine or the data plane cannot honour yet.
-    let unsupported: [(bool, &str); 13] = [
+    let unsupported: [(bool, &str); 11] = [
         (child.hostaccess, "hostaccess"),
         (child.ipcomp, "ipcomp"),
         (!child.inactivity.is_zero(), "inactivity"),
         (child.hw_offload != config::HwOffload::No, "hw_offload"),
-        (child.mark_in.is_set(), "mark_in"),
-        (child.mark_out.is_set(), "mark_out"),
         (child.set_mark_in.is_set(), "set_mark_in"),
         (child.set_mark_out.is_set(), "set_mark_out"),
         (child.mark_in_sa, "mark_in_sa"),
@@ -1417,6 +1576,64 @@ mod tests {
                 && w.contains("nosuchmac"),
             "{w}"
         );
+    }
+
+    /// Issue 15 §3: pfSense's mobile default keeps its modern half when a
+    /// group is missing, and legacy algorithms load with one warning each.
+    #[test]
+    fn one_unsupported_algorithm_drops_only_its_proposal() {
+        let c = load(&conn(
+            "proposals = aes256-sha256-modp2048,aes256-sha1-modp6144",
+            "   net {\n    esp_proposals = aes256-sha256,blowfish-sha1,3des-md5\n   }",
+        ));
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.peers[0].proposals.len(), 1);
+        assert_eq!(c.peers[0].children[0].esp_proposals.len(), 2);
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            w.contains("connection 'gw': proposals: algorithm 'modp6144'")
+                && w.contains("aes256-sha1-modp6144"),
+            "{w}"
+        );
+        assert!(
+            w.contains("connection 'gw': children.net.esp_proposals: algorithm 'blowfish'"),
+            "{w}"
+        );
+        // The legacy ones that loaded are warned about, once each.
+        assert_eq!(
+            w.matches("weak legacy algorithm configured: 3DES").count(),
+            1,
+            "{w}"
+        );
+        assert_eq!(
+            w.matches("weak legacy algorithm configured: HMAC-MD5")
+                .count(),
+            1,
+            "{w}"
+        );
+
+        let c = load(&conn(
+            "proposals = aes256-sha256-modp2048,aes256-sha1-modp1024",
+            "   net {\n    esp_proposals = aes256-sha1-modp1024\n   }\n   other {\n    esp_proposals = aes128-sha1-modp1024\n   }",
+        ));
+        assert_eq!(c.peers[0].proposals.len(), 2);
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(w.matches("MODP-1024").count(), 1, "{w}");
+        assert!(
+            w.contains("connection 'gw' proposals, connection 'gw' children.net.esp_proposals, connection 'gw' children.other.esp_proposals"),
+            "{w}"
+        );
+        assert!(!w.contains("left out"), "{w}");
     }
 
     #[test]

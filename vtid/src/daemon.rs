@@ -1,7 +1,16 @@
 //! The daemon: one tokio task owns the [`Endpoint`] and is fed by the
-//! socket receive tasks, the data plane's reports, its timer and the
-//! signals. After every input it drains the engine's transmits, data-plane
-//! actions and events.
+//! sockets' receive threads (on two lanes, [`crate::net`]), the data
+//! plane's reports, its timer, the control socket and the signals. After
+//! every input it drains the engine's transmits, data-plane actions and
+//! events.
+//!
+//! Inputs are served in a fixed order: messages of established IKE SAs,
+//! data-plane reports, timers, signals, control requests, gateway events,
+//! and only then one IKE_SA_INIT request, so a flood of IKE_SA_INITs never
+//! delays DPD, rekeys, deletes or the control socket by more than one
+//! IKE_SA_INIT's work. The handling of IKE_SA_INITs beyond a log budget is
+//! not logged ([`crate::flood`]); a summary every ten seconds says what a
+//! flood did.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -18,8 +27,9 @@ use crate::control::{self, Hub, Job};
 use crate::convert::Resolved;
 use crate::convert::{self, HostEnv, ReqidMap};
 use crate::dataplane::{Dataplane, Report};
+use crate::flood::{self, FloodWatch};
 use crate::logging::LogHandle;
-use crate::net::{Inbound, NetStats, Sockets};
+use crate::net::{IkeLanes, IkeQueue, Inbound, NetStats, Sockets};
 use crate::routing::{self, Routing};
 
 /// How long shutdown waits for the peers to answer our DELETEs.
@@ -68,7 +78,7 @@ pub struct Options {
     /// sets the daemon settings (re-read on reload too).
     pub strongswan_conf: Option<PathBuf>,
     /// `--vici` (None: the config's `vtid.vici.socket`, else
-    /// `/run/vtid.vici`).
+    /// [`config::paths::VICI_SOCKET`]).
     pub vici: Option<PathBuf>,
     /// `--dataplane` (None: from the config).
     pub dataplane: Option<DataplaneKind>,
@@ -118,6 +128,8 @@ pub struct Daemon {
     local_v4: Option<SocketAddr>,
     local_v6: Option<SocketAddr>,
     pub(crate) send_errors: u64,
+    /// Log budgets and counters for the flood summary.
+    flood: FloodWatch,
     /// The configuration file as last loaded (start or SIGHUP).
     pub(crate) file_cfg: config::Config,
     /// Connections and secrets loaded over VICI; a SIGHUP leaves them be.
@@ -131,6 +143,13 @@ pub struct Daemon {
     /// `remote_addrs` of connections that name DNS hosts, resolved again
     /// before each initiation (issue 15 §4).
     pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
+    /// The service manager's notification socket (`NOTIFY_SOCKET`).
+    notify: Option<crate::notify::Notifier>,
+    /// Counters of engine events, for the metrics endpoint.
+    pub(crate) event_counters: crate::metrics::EventCounters,
+    /// The Wireshark key log, when asked for (`vtid.keylog`, `vtictl
+    /// keylog`).
+    keylog: Option<crate::keylog::KeyLog>,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -143,14 +162,12 @@ fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
 
 impl Daemon {
     /// Loads the configuration, binds the sockets and builds the engine.
-    pub fn start(
-        opts: Options,
-        log: LogHandle,
-    ) -> Result<(Daemon, mpsc::Receiver<Inbound>), StartError> {
+    pub fn start(opts: Options, log: LogHandle) -> Result<(Daemon, IkeLanes), StartError> {
         let loaded = config::load_files(&opts.config, opts.strongswan_conf.as_deref())?;
         log.apply(&loaded.config.daemon, true);
         let (dp_tx, dp_rx) = mpsc::unbounded_channel();
-        let (tx, rx) = mpsc::channel(1024);
+        let net_stats = Arc::new(NetStats::default());
+        let (tx, rx) = IkeQueue::new(net_stats.clone());
         let kind = opts
             .dataplane
             .unwrap_or(match loaded.config.daemon.dataplane {
@@ -174,12 +191,6 @@ impl Daemon {
             dp.supports_transport_mode(),
         );
         log_config_warnings(&loaded, &conv);
-        if loaded.config.daemon.metrics.is_some() {
-            warn!(target: "vtid::convert", "vtid.metrics: the metrics endpoint is not part of this build yet; ignored");
-        }
-        if loaded.config.daemon.keylog.is_some() {
-            warn!(target: "vtid::convert", "vtid.keylog: the key log is not part of this build yet; ignored");
-        }
         let sockets = Sockets::bind(
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
@@ -201,8 +212,7 @@ impl Daemon {
             opts.config.display(),
             dp.name()
         );
-        let net_stats = Arc::new(NetStats::default());
-        sockets.spawn_receivers(tx, dp.esp_sink(), net_stats.clone());
+        sockets.spawn_receivers(tx, dp.esp_sink())?;
         let (jobs_tx, jobs) = mpsc::channel(64);
         let d = Daemon {
             opts,
@@ -220,12 +230,16 @@ impl Daemon {
             local_v4: None,
             local_v6: None,
             send_errors: 0,
+            flood: FloodWatch::default(),
             file_cfg: loaded.config,
             vici: control::ViciLoaded::default(),
             hub: Hub::new(),
             jobs,
             jobs_tx,
             routing,
+            notify: None,
+            event_counters: crate::metrics::EventCounters::default(),
+            keylog: None,
         };
         Ok((d, rx))
     }
@@ -382,6 +396,9 @@ impl Daemon {
                         info!(target: "vtid::dataplane", "dataplane({}): delete {}", self.dp.name(), routing::counters_line(c));
                     }
                 }
+                if let (Some(k), Action::Install(ci)) = (&mut self.keylog, &a) {
+                    k.child(ci);
+                }
                 if let Err(e) = self.dp.apply(&a) {
                     error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
                 }
@@ -391,13 +408,17 @@ impl Daemon {
                 if t.nat_t && self.dp.owns_nat_t() {
                     if let Err(e) = self.dp.send_nat_t(t.remote, &t.data) {
                         self.send_errors += 1;
-                        warn!(target: "vtid::net", "{e}");
+                        if self.flood.sends.take(Instant::now()) {
+                            warn!(target: "vtid::net", "{e}");
+                        }
                     }
                     continue;
                 }
                 let Some(s) = self.sockets.pick(t.remote, t.nat_t).cloned() else {
                     self.send_errors += 1;
-                    warn!(target: "vtid::net", "no socket to send to {} (nat_t {})", t.remote, t.nat_t);
+                    if self.flood.sends.take(Instant::now()) {
+                        warn!(target: "vtid::net", "no socket to send to {} (nat_t {})", t.remote, t.nat_t);
+                    }
                     continue;
                 };
                 let marker: &[u8] = if t.nat_t && t.data != [0xff] {
@@ -407,7 +428,10 @@ impl Daemon {
                 };
                 if let Err(e) = s.send(&[marker, &t.data], t.local.ip(), t.remote).await {
                     self.send_errors += 1;
-                    warn!(target: "vtid::net", "sending {} bytes from {} to {}: {e}", t.data.len(), t.local, t.remote);
+                    // Answers to spoofed sources fail by the thousand.
+                    if self.flood.sends.take(Instant::now()) {
+                        warn!(target: "vtid::net", "sending {} bytes from {} to {}: {e}", t.data.len(), t.local, t.remote);
+                    }
                 }
             }
             while let Some(e) = self.ep.poll_event() {
@@ -418,14 +442,37 @@ impl Daemon {
                 break;
             }
         }
+        // IKE SAs whose keys appeared (IKE_SA_INIT done, a rekey).
+        if let Some(k) = &mut self.keylog {
+            k.ike_sas(self.ep.ike_sa_secrets());
+        }
     }
 
     fn on_event(&mut self, e: Event) {
         let ep = &self.ep;
         self.routing
             .on_event(&e, |id| ep.ike_sas().into_iter().find(|i| i.id == id));
+        self.count_event(&e);
         self.log_event(&e);
         self.hub_event(&e);
+    }
+
+    /// Counts an engine event for the metrics endpoint.
+    fn count_event(&mut self, e: &Event) {
+        let ike = match e {
+            Event::IkeRekeyed { old, .. } => Some(*old),
+            Event::ChildRekeyed { ike, .. } => Some(*ike),
+            Event::IkeDown { id, .. } => Some(*id),
+            _ => None,
+        };
+        let known = ike.and_then(|id| {
+            self.ep
+                .ike_sa(id)
+                .or_else(|| self.hub.known_ike(id).cloned())
+        });
+        let was_up = known.as_ref().is_some_and(|i| i.established_at.is_some());
+        self.event_counters
+            .count(e, || known.as_ref().map(|i| i.conn.clone()), was_up);
     }
 
     /// Logs an engine event. Each line carries `event` (charon's listener
@@ -556,6 +603,37 @@ impl Daemon {
         );
     }
 
+    /// One IKE_SA_INIT request (the init lane): logged within the budget,
+    /// quietly beyond it.
+    fn on_init_datagram(&mut self, d: Inbound) {
+        self.flood.handled += 1;
+        if self.flood.inits.take(Instant::now()) {
+            self.on_datagram(d);
+        } else {
+            self.flood.quiet += 1;
+            flood::quietly(|| self.on_datagram(d));
+        }
+    }
+
+    /// The flood summary, if a flood shed or silenced anything.
+    fn flood_summary(&mut self) {
+        let now = flood::Snapshot {
+            init_overflow: self
+                .net_stats
+                .init_overflow
+                .load(std::sync::atomic::Ordering::Relaxed),
+            overflow: self
+                .net_stats
+                .overflow
+                .load(std::sync::atomic::Ordering::Relaxed),
+            cookies: self.ep.stats().cookies_sent,
+            suppressed: flood::suppressed(),
+        };
+        if let Some(line) = self.flood.summary(now) {
+            warn!(target: "vtid::net", "{line}");
+        }
+    }
+
     fn on_report(&mut self, r: Report) {
         match r {
             Report::Activity { spi_in } => self.ep.child_activity(Instant::now(), spi_in),
@@ -619,7 +697,62 @@ impl Daemon {
         }
     }
 
+    /// Sends service-manager notifications to `notify_socket` (a
+    /// `NOTIFY_SOCKET` value, see [`crate::notify`]).
+    pub fn with_notifier(mut self, notify_socket: Option<&str>) -> Daemon {
+        self.notify = notify_socket.and_then(|s| match crate::notify::Notifier::new(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warn!("NOTIFY_SOCKET={s}: {e}; not notifying the service manager");
+                None
+            }
+        });
+        self
+    }
+
+    /// Starts (`Some(dir)`) or stops the Wireshark key log; returns the
+    /// directory in use. Starting writes the IKE SAs that exist now.
+    pub(crate) fn set_keylog(&mut self, dir: Option<&str>) -> Result<Option<String>, String> {
+        let Some(dir) = dir else {
+            if let Some(k) = self.keylog.take() {
+                info!("keylog: stopped writing keys to {}", k.dir().display());
+            }
+            return Ok(None);
+        };
+        let mut k = crate::keylog::KeyLog::open(std::path::Path::new(dir))
+            .map_err(|e| format!("keylog {dir}: {e}"))?;
+        warn!(
+            "keylog: writing every IKE and ESP key to {dir} (ikev2_decryption_table, esp_sa) for \
+             Wireshark; anyone who can read them decrypts the traffic: insecure, for debugging only"
+        );
+        k.ike_sas(self.ep.ike_sa_secrets());
+        self.keylog = Some(k);
+        Ok(Some(dir.to_string()))
+    }
+
+    /// One line for the service manager's status.
+    fn status_line(&self) -> String {
+        format!(
+            "{} connection(s), {} IKE_SA(s), data plane {}",
+            self.ep.peers().len(),
+            self.ep.stats().ike_sas,
+            self.dp.name()
+        )
+    }
+
+    /// SIGHUP: reopens the log files and reloads the configuration, with
+    /// `RELOADING=1` ... `READY=1` around it for the service manager.
     fn reload(&mut self) {
+        if let Some(n) = &self.notify {
+            n.reloading("reloading the configuration");
+        }
+        self.reload_config();
+        if let Some(n) = &self.notify {
+            n.ready(&self.status_line());
+        }
+    }
+
+    fn reload_config(&mut self) {
         info!("SIGHUP: reloading {}", self.opts.config.display());
         // Log files first (logrotate's SIGHUP), whatever the file holds.
         self.log.reopen();
@@ -697,7 +830,7 @@ impl Daemon {
     }
 
     /// Runs until SIGTERM/SIGINT; returns after the shutdown.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Inbound>) -> std::io::Result<()> {
+    pub async fn run(mut self, mut rx: IkeLanes) -> std::io::Result<()> {
         // Signal handlers first: once the control socket exists (or
         // readiness is reported), SIGHUP and SIGTERM are handled.
         let mut hup = signal(SignalKind::hangup())?;
@@ -717,11 +850,36 @@ impl Daemon {
             std::io::Error::new(e.kind(), format!("VICI socket {}: {e}", vici.display()))
         })?;
         info!("VICI control socket listening on {}", vici.display());
+        let metrics = match &self.file_cfg.daemon.metrics {
+            Some(m) => Some(
+                crate::metrics::serve(m, self.jobs_tx.clone())
+                    .await
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            e.kind(),
+                            format!("vtid.metrics.listen {}: {e}", m.listen),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        if let Some(dir) = self.file_cfg.daemon.keylog.clone() {
+            if let Err(e) = self.set_keylog(Some(&dir)) {
+                error!("vtid.keylog: {e}; no key log");
+            }
+        }
         let start = self.start.clone();
         self.initiate_all(&start);
+        // Ready: the IKE sockets are bound, the data plane and its
+        // interfaces are up (Daemon::start), the control socket listens.
+        if let Some(n) = &self.notify {
+            n.ready(&self.status_line());
+        }
         let mut shutdown_at: Option<tokio::time::Instant> = None;
         let mut pmtu_tick = tokio::time::interval(PATH_MTU_REFRESH);
         pmtu_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut flood_tick = tokio::time::interval(flood::SUMMARY_EVERY);
+        flood_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.flush().await;
             if let Some(deadline) = shutdown_at {
@@ -745,33 +903,43 @@ impl Daemon {
                     None => std::future::pending().await,
                 }
             };
+            // In this order (`biased`): IKE_SA_INIT requests only when
+            // nothing else is ready (module documentation).
             tokio::select! {
-                Some(d) = rx.recv() => self.on_datagram(d),
+                biased;
+                Some(d) = rx.established.recv() => self.on_datagram(d),
                 Some(r) = self.dp_rx.recv() => self.on_report(r),
-                Some(job) = self.jobs.recv() => job(&mut self),
-                Some(g) = self.routing.next_gateway_event() => self.routing.on_gateway_event(g),
                 () = sleep => self.ep.handle_timeout(Instant::now()),
-                _ = hup.recv() => self.reload(),
-                _ = usr1.recv() => self.dump(),
-                _ = pmtu_tick.tick() => self.refresh_path_mtu(),
                 _ = term.recv() => {
                     if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
                     info!("SIGTERM: deleting every IKE_SA");
+                    if let Some(n) = &self.notify { n.stopping("deleting every IKE_SA"); }
                     self.ep.shutdown(Instant::now());
                     shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
                 }
                 _ = int.recv() => {
                     if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
                     info!("SIGINT: deleting every IKE_SA");
+                    if let Some(n) = &self.notify { n.stopping("deleting every IKE_SA"); }
                     self.ep.shutdown(Instant::now());
                     shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
                 }
+                _ = hup.recv() => self.reload(),
+                _ = usr1.recv() => self.dump(),
+                Some(job) = self.jobs.recv() => job(&mut self),
+                Some(g) = self.routing.next_gateway_event() => self.routing.on_gateway_event(g),
+                _ = pmtu_tick.tick() => self.refresh_path_mtu(),
+                _ = flood_tick.tick() => self.flood_summary(),
+                Some(d) = rx.init.recv() => self.on_init_datagram(d),
             }
         }
         self.flush().await;
         self.routing.shutdown().await;
         self.dump();
         server.stop().await;
+        if let Some(m) = metrics {
+            m.abort();
+        }
         let _ = std::fs::remove_file(&vici);
         debug!("vtid stopped");
         Ok(())

@@ -4,13 +4,18 @@
 //! * [`convert`]: swanctl.conf model → engine configuration.
 //! * [`check`]: `vtid --check` / `vtictl check`: every problem of a
 //!   configuration with its place, nothing started.
-//! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker).
+//! * [`net`]: the IKE and NAT-T sockets (packet info, non-ESP marker) and
+//!   the two lanes to the engine (established IKE SAs before IKE_SA_INIT).
+//! * [`flood`]: log budgets and the flood summary.
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
 //! * [`control`]: the VICI control socket (swanctl, vtictl).
 //! * [`kernel`]: the kernel backends (XFRM with xfrm interfaces, PF_KEY
 //!   with FreeBSD if_ipsec).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
+//! * [`keylog`]: Wireshark's decryption tables, when asked for.
+//! * [`metrics`]: the Prometheus/OpenMetrics endpoint.
+//! * [`notify`]: readiness and status for the service manager (sd_notify).
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 //! * [`platform`]: what differs between Linux and FreeBSD.
 
@@ -19,9 +24,13 @@ pub mod control;
 pub mod convert;
 pub mod daemon;
 pub mod dataplane;
+pub mod flood;
 pub mod kernel;
+pub mod keylog;
 pub mod logging;
+pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod platform;
 pub mod routing;
 

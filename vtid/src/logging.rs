@@ -656,6 +656,7 @@ impl LogHandle {
         let (tap, _) = broadcast::channel(1024);
         let ok = tracing_subscriber::registry()
             .with(layer)
+            .with(crate::flood::QuietLayer)
             .with(fmt)
             .with(Outlet {
                 tx: tap.clone(),

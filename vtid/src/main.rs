@@ -12,7 +12,9 @@ use vtid::logging::LogHandle;
 const USAGE: &str = "usage: vtid --config PATH [--strongswan-conf PATH] [--vici PATH] [--dataplane KIND] [--log-level LEVEL]
        vtid --check --config PATH [--strongswan-conf PATH] [--dataplane KIND]
 
-  --config PATH      swanctl.conf-syntax configuration (connections, secrets, vtid { })
+  --config PATH      swanctl.conf-syntax configuration (connections, secrets, vtid { });
+                     default /etc/vtid/vtid.conf, on FreeBSD (pfSense)
+                     /usr/local/etc/swanctl/swanctl.conf
   --strongswan-conf PATH
                      a strongswan.conf whose charon { } section sets the daemon
                      settings (install_routes, retransmit_*, make_before_break,
@@ -21,7 +23,8 @@ const USAGE: &str = "usage: vtid --config PATH [--strongswan-conf PATH] [--vici 
                      file:line:col and every reason a connection or child would not
                      load, and exit (0: no error, 1: errors); starts nothing, needs
                      no root
-  --vici PATH        VICI control socket (default: vtid.vici.socket, else /run/vtid.vici)
+  --vici PATH        VICI control socket (default: vtid.vici.socket, else /run/vtid.vici;
+                     on FreeBSD charon's /var/run/charon.vici, where pfSense looks)
   --dataplane KIND   data plane backend (default: vtid.dataplane, else auto):
                        auto       kernel ESP when vtid has a backend for this kernel
                                   and the kernel has ESP, else userspace
@@ -92,7 +95,7 @@ fn parse_args(args: &[String]) -> Result<Run, String> {
         }
     }
     let opts = Options {
-        config: config.ok_or("--config PATH is required")?,
+        config: config.unwrap_or_else(|| PathBuf::from(config::paths::DEFAULT_CONFIG)),
         strongswan_conf,
         vici,
         dataplane,
@@ -143,6 +146,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before any thread: taken out of the environment our children inherit.
+    let notify_socket = vtid::notify::take_notify_socket();
     let log = LogHandle::init(opts.log_level.as_deref());
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -155,14 +160,14 @@ fn main() -> ExitCode {
         }
     };
     rt.block_on(async move {
-        let (daemon, rx) = match Daemon::start(opts, log) {
-            Ok(d) => d,
+        let (daemon, lanes) = match Daemon::start(opts, log) {
+            Ok((d, lanes)) => (d.with_notifier(notify_socket.as_deref()), lanes),
             Err(e) => {
                 tracing::error!("cannot start: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        match daemon.run(rx).await {
+        match daemon.run(lanes).await {
             Ok(()) => {
                 tracing::info!("vtid exits");
                 ExitCode::SUCCESS

@@ -24,11 +24,11 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 
 use nix::sys::socket::{self, sockopt, ControlMessage, ControlMessageOwned};
-use tokio::sync::mpsc::{Sender, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::daemon::DataplaneKind;
 use crate::dataplane::{Dataplane, RecordBackend, Report};
-use crate::net::Inbound;
+use crate::net::IkeQueue;
 
 /// Starts the data plane of `kind` (`auto`: the platform's best).
 #[cfg(target_os = "linux")]
@@ -36,7 +36,7 @@ pub fn start_dataplane(
     kind: DataplaneKind,
     cfg: &config::Config,
     port_nat_t: u16,
-    ike: Sender<Inbound>,
+    ike: IkeQueue,
     reports: UnboundedSender<Report>,
 ) -> Result<Box<dyn Dataplane>, String> {
     use tracing::info;
@@ -83,7 +83,7 @@ pub fn start_dataplane(
     kind: DataplaneKind,
     cfg: &config::Config,
     port_nat_t: u16,
-    _ike: Sender<Inbound>,
+    _ike: IkeQueue,
     reports: UnboundedSender<Report>,
 ) -> Result<Box<dyn Dataplane>, String> {
     use crate::kernel::PfKeyDataplane;

@@ -14,12 +14,12 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use ike::engine::Action;
-use tokio::sync::mpsc::{Sender, UnboundedSender};
-use tracing::{info, warn};
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::info;
 use vti::dataplane::{self as vdp, DataplaneEvent};
 
 use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaCounters, SaEntry};
-use crate::net::{Inbound, Sockets};
+use crate::net::{IkeQueue, Inbound, Sockets};
 
 /// The userspace backend.
 pub struct UserspaceBackend {
@@ -45,11 +45,12 @@ impl EspSink for NoEsp {
 impl UserspaceBackend {
     /// Starts the data plane: creates or adopts the interfaces of `cfg`, the
     /// shared TUN, the NAT-T and raw ESP sockets and the bypass rules.
-    /// IKE on the NAT-T port goes to `ike`, reports to `reports`.
+    /// IKE on the NAT-T port goes to `ike` (on its lane, from the packet
+    /// threads: never behind the engine's work), reports to `reports`.
     pub fn start(
         cfg: &config::Config,
         port_nat_t: u16,
-        ike: Sender<Inbound>,
+        ike: IkeQueue,
         reports: UnboundedSender<Report>,
     ) -> Result<UserspaceBackend, DataplaneError> {
         let dcfg = vdp::DataplaneConfig {
@@ -69,17 +70,14 @@ impl UserspaceBackend {
                 remote,
                 data,
             } => {
-                if ike
-                    .try_send(Inbound {
-                        local,
-                        remote,
-                        nat_t: true,
-                        data,
-                    })
-                    .is_err()
-                {
-                    warn!(target: "vtid::dataplane", "engine busy: dropping an IKE message from {remote}");
-                }
+                // A full lane drops and counts (`overflow`,
+                // `init_overflow`); the daemon's flood summary reports it.
+                let _ = ike.push(Inbound {
+                    local,
+                    remote,
+                    nat_t: true,
+                    data,
+                });
             }
             DataplaneEvent::Expired { spi_in, hard } => {
                 let _ = reports.send(Report::Expired { spi_in, hard });

@@ -170,6 +170,9 @@ fn a_filelog_named_stderr_replaces_stderr() {
     ms.moon_conf.vtid_extra = "filelog {\n stderr {\n default = 0\n }\n }\n no_such_key = 1\n";
     let mut moon = Vtid::start(&ms.dir, "moon", &ms.moon_conf.render(), &[], &[]);
     moon.wait_for(&["00[CFG] ", "no_such_key"], T);
+    // The warning comes while vtid starts, before its signal handlers are
+    // installed; a TERM then would kill it (not a clean exit).
+    wait_path(&ms.dir.join("moon.vici"));
     moon.signal("TERM");
     assert!(moon.wait_exit(T).is_some_and(|s| s.success()));
 }

@@ -400,6 +400,16 @@ impl Endpoint {
             .map(IkeSa::info)
     }
 
+    /// The SK payload keys of every IKE SA that has them, for a key log
+    /// the operator asked for (`vtid { keylog }`); never for logging.
+    pub fn ike_sa_secrets(&self) -> Vec<crate::engine::types::IkeSecrets> {
+        self.sas
+            .values()
+            .filter(|s| s.state != State::Dead)
+            .filter_map(IkeSa::secrets)
+            .collect()
+    }
+
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()

@@ -829,6 +829,23 @@ impl IkeSa {
         self.install_keys(suite, keys)
     }
 
+    /// The SK payload keys, once derived (for a key log).
+    pub(crate) fn secrets(&self) -> Option<crate::engine::types::IkeSecrets> {
+        let (keys, suite) = (self.keys.as_ref()?, self.suite.as_ref()?);
+        Some(crate::engine::types::IkeSecrets {
+            id: self.id,
+            conn: self.peer.name.clone(),
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            encr: suite.encr,
+            integ: suite.integ,
+            sk_ei: keys.sk_ei.clone(),
+            sk_er: keys.sk_er.clone(),
+            sk_ai: keys.sk_ai.clone(),
+            sk_ar: keys.sk_ar.clone(),
+        })
+    }
+
     fn install_keys(&mut self, suite: &Suite, keys: IkeKeys) -> Result<(), Failure> {
         let (out, inb) = keys
             .sk_ciphers(suite, self.initiator)

@@ -41,6 +41,6 @@ pub use config::{
 pub use endpoint::{Endpoint, Stats};
 pub use ts::Ts;
 pub use types::{
-    Action, ChildInfo, ChildInstall, Datagram, Event, Failure, IkeInfo, IkeSaId, SaKeys, Transmit,
-    VolumeLimits,
+    Action, ChildInfo, ChildInstall, Datagram, Event, Failure, IkeInfo, IkeSaId, IkeSecrets,
+    SaKeys, Transmit, VolumeLimits,
 };

@@ -30,7 +30,7 @@
 //! The socket is behind [`Transport`] and the interface calls behind
 //! [`Tunnels`], so the exact message sequences are tested on Linux with
 //! fakes ([`RecordingTransport`], [`RecordingTunnels`]); the real ones
-//! (`PfKeySocket`, `crate::ifipsec`) need FreeBSD.
+//! (`PfKeySocket`, `crate::freebsd::IfIpsec`) need FreeBSD.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -38,10 +38,11 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use super::table::{ChildTable, ReqidShared, SaKernel};
-use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, SaKeys};
+use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, KernelEvent, SaKeys};
 use crate::pfkey::{
-    ipsec_dir, ipsec_level, ipsec_mode, ipsec_policy, Address, Flavor, IpsecRequest, Key, Lifetime,
-    Message, NatT, PfKeyError, PfKeySocket, Policy, SaSpec, SaType, UDP_ENCAP_ESPINUDP,
+    ipsec_dir, ipsec_level, ipsec_mode, ipsec_policy, Address, AddressKind, Flavor, IpsecRequest,
+    Key, Lifetime, LifetimeKind, Message, MsgType, NatT, PfKeyError, PfKeySocket, Policy, SaSpec,
+    SaType, UDP_ENCAP_ESPINUDP,
 };
 
 /// `SADB_AALG_SHA1HMAC`.
@@ -56,6 +57,14 @@ pub const SADB_X_AALG_SHA2_512: u8 = 7;
 pub const SADB_X_EALG_AES: u8 = 12;
 /// `SADB_X_EALG_AESGCM16`.
 pub const SADB_X_EALG_AESGCM16: u8 = 20;
+/// `SADB_AALG_MD5HMAC` (FreeBSD `sys/net/pfkeyv2.h`).
+pub const SADB_AALG_MD5HMAC: u8 = 2;
+/// `SADB_X_AALG_AES_XCBC_MAC`.
+pub const SADB_X_AALG_AES_XCBC_MAC: u8 = 9;
+/// `SADB_EALG_3DESCBC`.
+pub const SADB_EALG_3DESCBC: u8 = 3;
+/// `SADB_X_EALG_CAMELLIACBC`.
+pub const SADB_X_EALG_CAMELLIACBC: u8 = 22;
 /// `SADB_X_SAFLAGS_ESN` (FreeBSD).
 pub const SADB_X_SAFLAGS_ESN: u32 = 0x400;
 /// `IPSEC_MANUAL_REQID_MAX`: the largest reqid a `unique` request takes.
@@ -109,30 +118,38 @@ pub trait Tunnels: std::fmt::Debug + Send {
     ) -> io::Result<()>;
 }
 
-/// The real `if_ipsec` calls (FreeBSD).
-#[cfg(target_os = "freebsd")]
-#[derive(Debug, Default)]
-pub struct IfIpsec;
-
-#[cfg(target_os = "freebsd")]
-impl Tunnels for IfIpsec {
-    fn set_tunnel(
-        &mut self,
-        name: &str,
-        reqid: u32,
-        local: IpAddr,
-        remote: IpAddr,
-    ) -> io::Result<()> {
-        let (IpAddr::V4(l), IpAddr::V4(r)) = (local, remote) else {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "if_ipsec IPv6 tunnel endpoints are not implemented",
-            ));
-        };
-        match crate::ifipsec::reqid(name) {
-            Ok(_) => crate::ifipsec::set_tunnel(name, l, r),
-            Err(_) => crate::ifipsec::create(name, reqid, l, r).map(|_| ()),
-        }
+/// The event in an unsolicited kernel message, if it is one the daemon
+/// acts on. As FreeBSD's `sys/netipsec/key.c` builds them:
+///
+/// * `SADB_EXPIRE` (`key_expire`): `SADB_EXT_SA` (the SPI), `SADB_X_EXT_SA2`,
+///   `SADB_EXT_LIFETIME_CURRENT`, then `SADB_EXT_LIFETIME_HARD` for a hard
+///   expiry (the SA is gone) or `SADB_EXT_LIFETIME_SOFT` for a soft one
+///   (rekey), and the SA's `ADDRESS_SRC`/`DST`.
+/// * `SADB_ACQUIRE` (`key_acquire`): the SA index's `ADDRESS_SRC`/`DST`,
+///   `SADB_X_EXT_SA2` carrying the policy's reqid, `SADB_X_EXT_POLICY`
+///   and the proposal; the reqid falls back to the policy's first request.
+///
+/// Replies to our own requests (a non-zero `sadb_msg_pid` that is ours)
+/// never get here: [`PfKeySocket::request`] keeps them.
+pub fn parse_event(m: &Message) -> Option<KernelEvent> {
+    let ip = |k: AddressKind| m.address(k).map(|a| a.addr.ip());
+    match m.msg_type {
+        MsgType::EXPIRE if m.errno == 0 => Some(KernelEvent::Expire {
+            spi: m.sa()?.spi,
+            dst: ip(AddressKind::Dst),
+            hard: m.lifetime(LifetimeKind::Hard).is_some(),
+        }),
+        MsgType::ACQUIRE if m.errno == 0 => Some(KernelEvent::Acquire {
+            reqid: m
+                .sa2()
+                .map(|s| s.reqid)
+                .filter(|&r| r != 0)
+                .or_else(|| m.policy()?.requests.first().map(|q| q.reqid))
+                .unwrap_or(0),
+            src: ip(AddressKind::Src),
+            dst: ip(AddressKind::Dst),
+        }),
+        _ => None,
     }
 }
 
@@ -186,19 +203,26 @@ pub fn algorithms(k: &SaKeys) -> Result<(u8, u8, Key, Option<Key>), Error> {
             }
             Ok((0, SADB_X_EALG_AESGCM16, key(&k.enc_key)?, None))
         }
-        (Cipher::AesCbc { .. }, Some(a)) => {
+        (c @ (Cipher::AesCbc { .. } | Cipher::TripleDes | Cipher::CamelliaCbc { .. }), Some(a)) => {
             let aalg = match a {
                 Auth::HmacSha1_96 => SADB_AALG_SHA1HMAC,
                 Auth::HmacSha256_128 => SADB_X_AALG_SHA2_256,
                 Auth::HmacSha384_192 => SADB_X_AALG_SHA2_384,
                 Auth::HmacSha512_256 => SADB_X_AALG_SHA2_512,
+                Auth::HmacMd5_96 => SADB_AALG_MD5HMAC,
+                Auth::AesXcbc96 => SADB_X_AALG_AES_XCBC_MAC,
+                Auth::HmacSha256_96 | Auth::AesCmac96 => {
+                    return Err(Error::Unsupported(format!(
+                        "integrity {a:?}: FreeBSD's PF_KEY has no such algorithm"
+                    )))
+                }
             };
-            Ok((
-                aalg,
-                SADB_X_EALG_AES,
-                key(&k.enc_key)?,
-                Some(key(&k.auth_key)?),
-            ))
+            let ealg = match c {
+                Cipher::TripleDes => SADB_EALG_3DESCBC,
+                Cipher::CamelliaCbc { .. } => SADB_X_EALG_CAMELLIACBC,
+                _ => SADB_X_EALG_AES,
+            };
+            Ok((aalg, ealg, key(&k.enc_key)?, Some(key(&k.auth_key)?)))
         }
         (Cipher::ChaCha20Poly1305, _) => Err(Error::Unsupported(
             "ChaCha20-Poly1305 over PF_KEY: FreeBSD's SADB_X_EALG number for it is not \

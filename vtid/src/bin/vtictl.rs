@@ -36,17 +36,23 @@ Commands:
   interfaces                       route-based interfaces: reqid, addresses,
                                    state, the SA carrying them, counters
   gateways                         gateway monitoring per interface
+  keylog --file DIR | --off        write Wireshark's ikev2_decryption_table and
+                                   esp_sa in DIR for current IKE_SAs and new SAs
+                                   (insecure: debugging only)
   check [--file F] [--strongswan-conf F] [--dataplane KIND]
                                    validate a configuration without a daemon
-                                   (default /etc/vtid/vtid.conf): every problem
+                                   (default /etc/vtid/vtid.conf, FreeBSD
+                                   /usr/local/etc/swanctl/swanctl.conf): every problem
                                    with file:line:col, every reason a connection
                                    or child would not load; exit 1 on errors
 
 Options:
-  --socket PATH   the control socket (default /run/vtid.vici; also $VTICTL_SOCKET)
+  --socket PATH   the control socket (default /run/vtid.vici, else the unit's
+                  /run/vtid/vtid.vici; also $VTICTL_SOCKET)
   --json          print one JSON document instead of tables
   --timeout SECS  give up after SECS (initiate/terminate: passed to vtid)
-  --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf)
+  --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf, FreeBSD
+                  /usr/local/etc/swanctl/swanctl.conf)
 
 Exit status:
   0  the command succeeded
@@ -91,7 +97,7 @@ struct Args {
     positional: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["--force", "--reauth", "--json", "--noblock"];
+const FLAGS: &[&str] = &["--force", "--reauth", "--json", "--noblock", "--off"];
 
 fn parse_args(args: &[String]) -> Result<Args, Fail> {
     let mut a = Args::default();
@@ -206,7 +212,7 @@ fn main() -> ExitCode {
 /// `vtictl check`: the same check as `vtid --check`, run here (no daemon,
 /// no socket, no root).
 fn check(a: &Args) -> Result<(), Fail> {
-    let file = PathBuf::from(a.opt("--file").unwrap_or("/etc/vtid/vtid.conf"));
+    let file = PathBuf::from(a.opt("--file").unwrap_or(config::paths::DEFAULT_CONFIG));
     let transport = match a.opt("--dataplane") {
         None | Some("auto") | Some("userspace") | Some("record") => false,
         Some("xfrm") | Some("pfkey") => true,
@@ -241,7 +247,19 @@ fn socket_path(a: &Args) -> PathBuf {
     a.socket
         .clone()
         .or_else(|| std::env::var_os("VTICTL_SOCKET").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("/run/vtid.vici"))
+        .unwrap_or_else(default_socket)
+}
+
+/// vtid's default socket of this system, else (Linux) `/run/vtid/vtid.vici`
+/// where the systemd unit puts it (/run is read-only to the service).
+fn default_socket() -> PathBuf {
+    let plain = PathBuf::from(config::paths::vici_socket_path());
+    let unit = PathBuf::from("/run/vtid/vtid.vici");
+    if !plain.exists() && unit.exists() {
+        unit
+    } else {
+        plain
+    }
 }
 
 async fn run(a: Args) -> Result<(), Fail> {
@@ -261,6 +279,7 @@ async fn run(a: Args) -> Result<(), Fail> {
         "interfaces",
         "gateways",
         "check",
+        "keylog",
     ];
     if !known.contains(&a.command.as_str()) {
         return Err(Fail::Usage(format!("unknown command '{}'", a.command)));
@@ -277,6 +296,12 @@ async fn run(a: Args) -> Result<(), Fail> {
         "list-sas" => a.only(&["--ike", "--ike-id", "--noblock"], 0)?,
         "list-conns" => a.only(&["--ike"], 0)?,
         "load-all" | "load-conns" => a.only(&["--file"], 0)?,
+        "keylog" => {
+            a.only(&["--file", "--off"], 0)?;
+            if a.opt("--file").is_some() == a.flag("--off") {
+                return Err(Fail::Usage("keylog: give --file DIR or --off".into()));
+            }
+        }
         "unload-conn" => {
             a.only(&[], 1)?;
             if a.positional.is_empty() {
@@ -301,7 +326,7 @@ async fn run(a: Args) -> Result<(), Fail> {
     // Read a --file before connecting: a bad file is a usage error.
     let file = if matches!(a.command.as_str(), "load-all" | "load-conns") {
         Some(read_conf(Path::new(
-            a.opt("--file").unwrap_or("/etc/swanctl/swanctl.conf"),
+            a.opt("--file").unwrap_or(config::paths::SWANCTL_CONF),
         ))?)
     } else {
         None
@@ -406,6 +431,33 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
         }
         "interfaces" => interfaces(a, c).await,
         "gateways" => gateways(a, c).await,
+        "keylog" => {
+            let mut req = Message::new();
+            match a.opt("--file") {
+                Some(f) => {
+                    // vtid writes there: make the path absolute here.
+                    let p = std::path::absolute(f)
+                        .map_err(|e| Fail::Usage(format!("--file {f}: {e}")))?;
+                    req.push_value("file", p.display().to_string());
+                }
+                None => req.push_value("off", "yes"),
+            }
+            let r = checked(c.request("vtid-keylog", &req).await?)?;
+            let dir = r.str("file").unwrap_or("").to_string();
+            if a.json {
+                return print_json(&json!({"success": true, "file": dir}));
+            }
+            if dir.is_empty() {
+                println!("key log off");
+            } else {
+                println!(
+                    "writing IKE and ESP keys to {dir}/ikev2_decryption_table and {dir}/esp_sa \
+                     (WIRESHARK_CONFIG_DIR={dir} tshark ...); anyone who can read them decrypts \
+                     the traffic"
+                );
+            }
+            Ok(())
+        }
         _ => unreachable!("checked in run"),
     }
 }

@@ -147,6 +147,10 @@ pub struct Conf {
     /// `interfaces { }` body.
     pub interfaces: String,
     pub children: Vec<Child>,
+    /// More lines inside `vtid { }`.
+    pub vtid_extra: String,
+    /// More connections (whole `name { ... }` sections).
+    pub more_conns: String,
 }
 
 /// The `ipsec7` interface of side `a` (true) or `b`, routing the far LAN.
@@ -179,6 +183,8 @@ impl Conf {
             conn_extra: String::new(),
             interfaces: String::new(),
             children: Vec::new(),
+            vtid_extra: String::new(),
+            more_conns: String::new(),
         }
     }
 
@@ -202,12 +208,14 @@ impl Conf {
             format!("interfaces {{\n{}}}\n", self.interfaces)
         };
         format!(
-            "vtid {{\n  retransmit_timeout = 1\n  retransmit_tries = 2\n}}\n{interfaces}\
-             connections {{\n  lab {{\n    version = 2\n    local_addrs = {la}\n    remote_addrs = {ra}\n    \
+            "vtid {{\n  retransmit_timeout = 1\n  retransmit_tries = 2\n  {vx}\n}}\n{interfaces}\
+             connections {{\n{more}\n  lab {{\n    version = 2\n    local_addrs = {la}\n    remote_addrs = {ra}\n    \
              proposals = {prop}\n    {extra}\n    local {{\n      auth = psk\n      id = {lid}\n    }}\n    \
              remote {{\n      auth = psk\n      id = {rid}\n    }}\n    children {{\n{children}    }}\n  }}\n}}\n\
              secrets {{\n  ike-lab {{\n    id-1 = moon.example.org\n    id-2 = sun.example.org\n    \
              secret = \"vtid-vti-lab-psk-not-secret\"\n  }}\n}}\n",
+            vx = self.vtid_extra,
+            more = self.more_conns,
             la = self.local,
             ra = self.remote,
             prop = self.proposals,
