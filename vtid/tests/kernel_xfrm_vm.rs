@@ -18,6 +18,8 @@
 //! Bounded: the VM gets `VM_TIMEOUT` seconds (default 900; a boot takes
 //! about 3.5 minutes of emulation on an idle 2-core machine).
 
+#![cfg(target_os = "linux")]
+
 use std::process::Command;
 
 #[test]
