@@ -448,6 +448,9 @@ pub fn engine_config(d: &Daemon, warnings: &mut Vec<String>) -> EngineConfig {
         retransmit_tries: d.retransmit_tries,
         cookie_threshold: d.cookie_threshold as usize,
         init_limit_half_open: d.init_limit_half_open as usize,
+        block_threshold: d.block_threshold as usize,
+        ikesa_limit: d.ikesa_limit as usize,
+        max_packet: d.max_packet as usize,
         keep_alive: d.keep_alive,
         delete_rekeyed_delay: d.delete_rekeyed_delay,
         make_before_break: d.make_before_break,
@@ -1864,7 +1867,7 @@ mod tests {
     #[test]
     fn engine_settings_from_the_vtid_section() {
         let l = config::load_str(
-            "vtid {\n retransmit_timeout = 2.5\n retransmit_tries = 3\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n make_before_break = no\n retransmit_jitter = 10\n}\n",
+            "vtid {\n retransmit_timeout = 2.5\n retransmit_tries = 3\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n make_before_break = no\n retransmit_jitter = 10\n block_threshold = 0\n ikesa_limit = 4000000000\n max_packet = 20000\n}\n",
             "t",
         )
         .unwrap();
@@ -1874,6 +1877,22 @@ mod tests {
         assert_eq!(e.retransmit_tries, 3);
         assert_eq!((e.port, e.port_nat_t, e.fragment_size), (1500, 14500, 1400));
         assert!(!e.make_before_break);
+        assert_eq!(
+            (e.block_threshold, e.ikesa_limit, e.max_packet),
+            (0, 4_000_000_000, 20_000)
+        );
+        let d = EngineConfig::default();
+        assert_eq!(
+            (
+                d.cookie_threshold,
+                d.init_limit_half_open,
+                d.block_threshold,
+                d.ikesa_limit,
+                d.max_packet
+            ),
+            (30, 1000, 5, 10_000, 10_000),
+            "defaults as README-config.md says"
+        );
         assert!(
             c.warnings.iter().any(|w| w.contains("retransmit_jitter")),
             "{:?}",
