@@ -143,6 +143,8 @@ pub struct Daemon {
     /// `remote_addrs` of connections that name DNS hosts, resolved again
     /// before each initiation (issue 15 §4).
     pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
+    /// The service manager's notification socket (`NOTIFY_SOCKET`).
+    notify: Option<crate::notify::Notifier>,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -236,6 +238,7 @@ impl Daemon {
             jobs,
             jobs_tx,
             routing,
+            notify: None,
         };
         Ok((d, rx))
     }
@@ -667,7 +670,42 @@ impl Daemon {
         }
     }
 
+    /// Sends service-manager notifications to `notify_socket` (a
+    /// `NOTIFY_SOCKET` value, see [`crate::notify`]).
+    pub fn with_notifier(mut self, notify_socket: Option<&str>) -> Daemon {
+        self.notify = notify_socket.and_then(|s| match crate::notify::Notifier::new(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warn!("NOTIFY_SOCKET={s}: {e}; not notifying the service manager");
+                None
+            }
+        });
+        self
+    }
+
+    /// One line for the service manager's status.
+    fn status_line(&self) -> String {
+        format!(
+            "{} connection(s), {} IKE_SA(s), data plane {}",
+            self.ep.peers().len(),
+            self.ep.stats().ike_sas,
+            self.dp.name()
+        )
+    }
+
+    /// SIGHUP: reopens the log files and reloads the configuration, with
+    /// `RELOADING=1` ... `READY=1` around it for the service manager.
     fn reload(&mut self) {
+        if let Some(n) = &self.notify {
+            n.reloading("reloading the configuration");
+        }
+        self.reload_config();
+        if let Some(n) = &self.notify {
+            n.ready(&self.status_line());
+        }
+    }
+
+    fn reload_config(&mut self) {
         info!("SIGHUP: reloading {}", self.opts.config.display());
         // Log files first (logrotate's SIGHUP), whatever the file holds.
         self.log.reopen();
@@ -767,6 +805,11 @@ impl Daemon {
         info!("VICI control socket listening on {}", vici.display());
         let start = self.start.clone();
         self.initiate_all(&start);
+        // Ready: the IKE sockets are bound, the data plane and its
+        // interfaces are up (Daemon::start), the control socket listens.
+        if let Some(n) = &self.notify {
+            n.ready(&self.status_line());
+        }
         let mut shutdown_at: Option<tokio::time::Instant> = None;
         let mut pmtu_tick = tokio::time::interval(PATH_MTU_REFRESH);
         pmtu_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -805,12 +848,14 @@ impl Daemon {
                 _ = term.recv() => {
                     if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
                     info!("SIGTERM: deleting every IKE_SA");
+                    if let Some(n) = &self.notify { n.stopping("deleting every IKE_SA"); }
                     self.ep.shutdown(Instant::now());
                     shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
                 }
                 _ = int.recv() => {
                     if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
                     info!("SIGINT: deleting every IKE_SA");
+                    if let Some(n) = &self.notify { n.stopping("deleting every IKE_SA"); }
                     self.ep.shutdown(Instant::now());
                     shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
                 }

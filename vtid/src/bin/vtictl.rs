@@ -44,8 +44,8 @@ Commands:
                                    or child would not load; exit 1 on errors
 
 Options:
-  --socket PATH   the control socket (default /run/vtid.vici, FreeBSD /var/run/charon.vici;
-                  also $VTICTL_SOCKET)
+  --socket PATH   the control socket (default /run/vtid.vici, else the unit's
+                  /run/vtid/vtid.vici; also $VTICTL_SOCKET)
   --json          print one JSON document instead of tables
   --timeout SECS  give up after SECS (initiate/terminate: passed to vtid)
   --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf, FreeBSD
@@ -244,7 +244,19 @@ fn socket_path(a: &Args) -> PathBuf {
     a.socket
         .clone()
         .or_else(|| std::env::var_os("VTICTL_SOCKET").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(config::paths::vici_socket_path()))
+        .unwrap_or_else(default_socket)
+}
+
+/// vtid's default socket of this system, else (Linux) `/run/vtid/vtid.vici`
+/// where the systemd unit puts it (/run is read-only to the service).
+fn default_socket() -> PathBuf {
+    let plain = PathBuf::from(config::paths::vici_socket_path());
+    let unit = PathBuf::from("/run/vtid/vtid.vici");
+    if !plain.exists() && unit.exists() {
+        unit
+    } else {
+        plain
+    }
 }
 
 async fn run(a: Args) -> Result<(), Fail> {
