@@ -421,7 +421,10 @@ fn pi_scaled(bits: usize) -> BigUint {
 #[test]
 fn modp_primes_match_rfc3526_formula() {
     for (group, n, k) in [
-        (DhGroup::MODP2048, 2048usize, 124476u32),
+        // RFC 2409 §6.2 (group 2) and RFC 3526 §2 (group 5), same formula.
+        (DhGroup::MODP1024, 1024usize, 129093u32),
+        (DhGroup::MODP1536, 1536, 741804),
+        (DhGroup::MODP2048, 2048, 124476),
         (DhGroup::MODP3072, 3072, 1690314),
         (DhGroup::MODP4096, 4096, 240904),
     ] {
@@ -552,9 +555,9 @@ fn modp_rejects_out_of_range_peer_values() {
 
 #[test]
 fn unsupported_group_is_named() {
-    let e = KeyExchange::generate(DhGroup::MODP1024, &mut OsRng).unwrap_err();
-    assert_eq!(e, CryptoError::UnsupportedGroup(DhGroup::MODP1024));
-    assert!(e.to_string().contains("MODP1024"));
+    let e = KeyExchange::generate(DhGroup::MODP6144, &mut OsRng).unwrap_err();
+    assert_eq!(e, CryptoError::UnsupportedGroup(DhGroup::MODP6144));
+    assert!(e.to_string().contains("MODP6144"));
     assert!(KeyExchange::from_fixed_private_key(DhGroup::CURVE448, &[1; 56]).is_err());
 }
 

@@ -18,8 +18,9 @@ use ike::engine::{
     AddrMatch, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey, Ts, TsSpec,
     Unique,
 };
-use ike::proposal::{parse_esp_proposals, parse_ike_proposals};
+use ike::proposal::{legacy_algorithms, parse_proposals_lenient};
 use ike::wire::Identification;
+use ike::wire::ProtocolId;
 
 /// Reqids given to children with `reqid = 0`, by (connection, child), kept
 /// across reloads so an unchanged child keeps the reqid its SAs carry.
@@ -213,6 +214,7 @@ pub fn convert(
         }
         w.finish();
     }
+    legacy_warnings(&peers, &mut warnings);
     let keys = shared_keys(cfg, &mut warnings);
     Converted {
         engine,
@@ -223,6 +225,71 @@ pub fn convert(
         reqids,
         dns,
         warnings,
+    }
+}
+
+/// One warning per legacy algorithm in use (RFC 8221/8247 no longer
+/// recommend it), naming where it is configured.
+fn legacy_warnings(peers: &[PeerConfig], warnings: &mut Vec<Note>) {
+    let mut seen: Vec<(&'static str, Vec<String>)> = Vec::new();
+    let mut note = |why: &'static str, place: String| match seen.iter_mut().find(|(w, _)| *w == why)
+    {
+        Some((_, places)) => {
+            if !places.contains(&place) {
+                places.push(place)
+            }
+        }
+        None => seen.push((why, vec![place])),
+    };
+    for p in peers {
+        for prop in &p.proposals {
+            for why in legacy_algorithms(prop) {
+                note(why, format!("connection '{}' proposals", p.name));
+            }
+        }
+        for c in &p.children {
+            for prop in &c.esp_proposals {
+                for why in legacy_algorithms(prop) {
+                    note(
+                        why,
+                        format!("connection '{}' children.{}.esp_proposals", p.name, c.name),
+                    );
+                }
+            }
+        }
+    }
+    for (why, places) in seen {
+        warnings.push(Note::warning(
+            None,
+            None,
+            format!(
+                "weak legacy algorithm configured: {why}; used by {}",
+                places.join(", ")
+            ),
+        ));
+    }
+}
+
+/// A swanctl proposal list, dropping only the proposals that cannot be
+/// built (issue 15 §3), each with a warning that names it.
+fn proposals(
+    protocol: ProtocolId,
+    list: &[String],
+) -> Result<(Vec<ike::wire::Proposal>, Vec<String>), String> {
+    let text = if list.is_empty() {
+        "default".to_string()
+    } else {
+        list.join(",")
+    };
+    match parse_proposals_lenient(protocol, &text) {
+        Ok(l) => Ok((
+            l.proposals,
+            l.dropped
+                .iter()
+                .map(|e| format!("{e}; that proposal is left out, the others are used"))
+                .collect(),
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -807,10 +874,15 @@ fn peer_config(
             "aggressive = yes: aggressive mode is IKEv1, which vtid does not support",
         );
     }
-    let proposals = match parse_ike_proposals(&conn.proposals.join(",")) {
-        Ok(p) => Some(p),
+    let proposals = match proposals(ProtocolId::IKE, &conn.proposals) {
+        Ok((p, dropped)) => {
+            for d in dropped {
+                w.key("proposals", &d);
+            }
+            Some(p)
+        }
         Err(e) => {
-            w.skip("proposals", &e.to_string());
+            w.skip("proposals", &e);
             None
         }
     };
@@ -1016,11 +1088,16 @@ fn child_config(
     if !child.ah_proposals.is_empty() {
         w.skip("ah_proposals", "AH is not supported by vtid (ESP only)");
     }
-    let esp = match parse_esp_proposals(&child.esp_proposals.join(",")) {
-        Ok(p) => Some(p),
+    let esp = match proposals(ProtocolId::ESP, &child.esp_proposals) {
+        Ok((p, dropped)) => {
+            for d in dropped {
+                w.key("esp_proposals", &d);
+            }
+            Some(p)
+        }
         Err(e) => {
             if child.ah_proposals.is_empty() {
-                w.skip("esp_proposals", &e.to_string());
+                w.skip("esp_proposals", &e);
             }
             None
         }
@@ -1499,6 +1576,64 @@ mod tests {
                 && w.contains("nosuchmac"),
             "{w}"
         );
+    }
+
+    /// Issue 15 §3: pfSense's mobile default keeps its modern half when a
+    /// group is missing, and legacy algorithms load with one warning each.
+    #[test]
+    fn one_unsupported_algorithm_drops_only_its_proposal() {
+        let c = load(&conn(
+            "proposals = aes256-sha256-modp2048,aes256-sha1-modp6144",
+            "   net {\n    esp_proposals = aes256-sha256,blowfish-sha1,3des-md5\n   }",
+        ));
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.peers[0].proposals.len(), 1);
+        assert_eq!(c.peers[0].children[0].esp_proposals.len(), 2);
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            w.contains("connection 'gw': proposals: algorithm 'modp6144'")
+                && w.contains("aes256-sha1-modp6144"),
+            "{w}"
+        );
+        assert!(
+            w.contains("connection 'gw': children.net.esp_proposals: algorithm 'blowfish'"),
+            "{w}"
+        );
+        // The legacy ones that loaded are warned about, once each.
+        assert_eq!(
+            w.matches("weak legacy algorithm configured: 3DES").count(),
+            1,
+            "{w}"
+        );
+        assert_eq!(
+            w.matches("weak legacy algorithm configured: HMAC-MD5")
+                .count(),
+            1,
+            "{w}"
+        );
+
+        let c = load(&conn(
+            "proposals = aes256-sha256-modp2048,aes256-sha1-modp1024",
+            "   net {\n    esp_proposals = aes256-sha1-modp1024\n   }\n   other {\n    esp_proposals = aes128-sha1-modp1024\n   }",
+        ));
+        assert_eq!(c.peers[0].proposals.len(), 2);
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(w.matches("MODP-1024").count(), 1, "{w}");
+        assert!(
+            w.contains("connection 'gw' proposals, connection 'gw' children.net.esp_proposals, connection 'gw' children.other.esp_proposals"),
+            "{w}"
+        );
+        assert!(!w.contains("left out"), "{w}");
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub struct Daemon {
     pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
     /// The service manager's notification socket (`NOTIFY_SOCKET`).
     notify: Option<crate::notify::Notifier>,
+    /// Counters of engine events, for the metrics endpoint.
+    pub(crate) event_counters: crate::metrics::EventCounters,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -186,9 +188,6 @@ impl Daemon {
             dp.supports_transport_mode(),
         );
         log_config_warnings(&loaded, &conv);
-        if loaded.config.daemon.metrics.is_some() {
-            warn!(target: "vtid::convert", "vtid.metrics: the metrics endpoint is not part of this build yet; ignored");
-        }
         if loaded.config.daemon.keylog.is_some() {
             warn!(target: "vtid::convert", "vtid.keylog: the key log is not part of this build yet; ignored");
         }
@@ -239,6 +238,7 @@ impl Daemon {
             jobs_tx,
             routing,
             notify: None,
+            event_counters: crate::metrics::EventCounters::default(),
         };
         Ok((d, rx))
     }
@@ -444,8 +444,27 @@ impl Daemon {
         let ep = &self.ep;
         self.routing
             .on_event(&e, |id| ep.ike_sas().into_iter().find(|i| i.id == id));
+        self.count_event(&e);
         self.log_event(&e);
         self.hub_event(&e);
+    }
+
+    /// Counts an engine event for the metrics endpoint.
+    fn count_event(&mut self, e: &Event) {
+        let ike = match e {
+            Event::IkeRekeyed { old, .. } => Some(*old),
+            Event::ChildRekeyed { ike, .. } => Some(*ike),
+            Event::IkeDown { id, .. } => Some(*id),
+            _ => None,
+        };
+        let known = ike.and_then(|id| {
+            self.ep
+                .ike_sa(id)
+                .or_else(|| self.hub.known_ike(id).cloned())
+        });
+        let was_up = known.as_ref().is_some_and(|i| i.established_at.is_some());
+        self.event_counters
+            .count(e, || known.as_ref().map(|i| i.conn.clone()), was_up);
     }
 
     /// Logs an engine event. Each line carries `event` (charon's listener
@@ -803,6 +822,19 @@ impl Daemon {
             std::io::Error::new(e.kind(), format!("VICI socket {}: {e}", vici.display()))
         })?;
         info!("VICI control socket listening on {}", vici.display());
+        let metrics = match &self.file_cfg.daemon.metrics {
+            Some(m) => Some(
+                crate::metrics::serve(m, self.jobs_tx.clone())
+                    .await
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            e.kind(),
+                            format!("vtid.metrics.listen {}: {e}", m.listen),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
         let start = self.start.clone();
         self.initiate_all(&start);
         // Ready: the IKE sockets are bound, the data plane and its
@@ -872,6 +904,9 @@ impl Daemon {
         self.routing.shutdown().await;
         self.dump();
         server.stop().await;
+        if let Some(m) = metrics {
+            m.abort();
+        }
         let _ = std::fs::remove_file(&vici);
         debug!("vtid stopped");
         Ok(())

@@ -13,6 +13,7 @@
 //!   with FreeBSD if_ipsec).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
+//! * [`metrics`]: the Prometheus/OpenMetrics endpoint.
 //! * [`notify`]: readiness and status for the service manager (sd_notify).
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 //! * [`platform`]: what differs between Linux and FreeBSD.
@@ -25,6 +26,7 @@ pub mod dataplane;
 pub mod flood;
 pub mod kernel;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod platform;

@@ -1,15 +1,20 @@
 //! Key exchange (RFC 7296 §2.14, §3.4): MODP groups 14/15/16 (RFC 3526),
-//! ECP groups 19/20/21 (RFC 5903) and Curve25519 (RFC 8031).
+//! ECP groups 19/20/21 (RFC 5903) and Curve25519 (RFC 8031); legacy: MODP
+//! groups 2 (RFC 2409 §6.2) and 5 (RFC 3526 §2), and the MODP groups with
+//! prime-order subgroups 22/23/24 (RFC 5114 §2.1–§2.3).
 
 use core::fmt;
 use std::sync::OnceLock;
 
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
-use crypto_bigint::{Uint, U2048, U3072, U4096};
+use crypto_bigint::{Uint, U1024, U1536, U2048, U3072, U4096};
 use rand_core::CryptoRngCore;
 use zeroize::Zeroize;
 
-use super::modp_primes::{MODP2048_HEX, MODP3072_HEX, MODP4096_HEX};
+use super::modp_primes::{
+    MODP1024_160, MODP1024_HEX, MODP1536_HEX, MODP2048_224, MODP2048_256, MODP2048_HEX,
+    MODP3072_HEX, MODP4096_HEX,
+};
 use super::{CryptoError, SecretBytes};
 use crate::wire::DhGroup;
 
@@ -18,8 +23,9 @@ use crate::wire::DhGroup;
 /// coordinate for ECP (RFC 5903 §7), the X25519 output (RFC 8031 §2.2).
 pub type SharedSecret = SecretBytes;
 
-/// Every key exchange method we implement, in our order of preference.
-pub const SUPPORTED_GROUPS: [DhGroup; 7] = [
+/// Every key exchange method we implement, in our order of preference
+/// (the legacy groups last).
+pub const SUPPORTED_GROUPS: [DhGroup; 12] = [
     DhGroup::CURVE25519,
     DhGroup::ECP256,
     DhGroup::ECP384,
@@ -27,7 +33,26 @@ pub const SUPPORTED_GROUPS: [DhGroup; 7] = [
     DhGroup::MODP3072,
     DhGroup::MODP4096,
     DhGroup::MODP2048,
+    DhGroup::MODP1536,
+    DhGroup::MODP1024,
+    DhGroup::MODP2048_256,
+    DhGroup::MODP2048_224,
+    DhGroup::MODP1024_160,
 ];
+
+/// Why a group RFC 8247 no longer recommends is legacy (logged once at
+/// load); `None` for the others.
+pub fn legacy_group(group: DhGroup) -> Option<&'static str> {
+    Some(match group {
+        DhGroup::MODP1024 => "MODP-1024 (group 2): too small (RFC 8247 §3.5: SHOULD NOT)",
+        DhGroup::MODP1536 => "MODP-1536 (group 5): too small (RFC 8247 §3.5)",
+        DhGroup::MODP1024_160 | DhGroup::MODP2048_224 | DhGroup::MODP2048_256 => {
+            "MODP with a prime-order subgroup (RFC 5114, groups 22-24): \
+             unverifiable origin (RFC 8247 §3.5: SHOULD NOT)"
+        }
+        _ => return None,
+    })
+}
 
 /// One side of a key exchange: our private key and our public value (the KE
 /// payload's Key Exchange Data).
@@ -55,10 +80,16 @@ impl fmt::Debug for KeyExchange {
     }
 }
 
-/// A MODP group of RFC 3526, generator 2.
+/// A MODP group: RFC 3526/2409 (generator 2, safe prime) or RFC 5114
+/// (generator of a prime-order subgroup).
 struct Modp {
     /// The prime, big-endian, exactly `len` bytes.
     p: Vec<u8>,
+    /// The generator, big-endian (`[2]` for RFC 3526).
+    g: Vec<u8>,
+    /// The order of the subgroup `g` generates, for RFC 5114 groups
+    /// (big-endian); peer values must lie in it (RFC 6989 §2.2).
+    q: Option<Vec<u8>>,
     /// Bits of the private exponent; see [`modp_exponent_bits`].
     exp_bits: usize,
 }
@@ -68,8 +99,16 @@ struct Modp {
 /// (2048: 220–320, 3072: 260–420, 4096: 300–480 bits), rounded up to a
 /// multiple of 64 bits. That is ≥ 2 × the group's security strength, and far
 /// cheaper than a full-length exponent.
+///
+/// The legacy groups: 256 bits for groups 2 and 5 (as strongSwan uses),
+/// and for the RFC 5114 groups one bit less than the subgroup order q (160,
+/// 224, 256 bits), so every exponent is below q (RFC 5114 §2).
 pub fn modp_exponent_bits(group: DhGroup) -> Option<usize> {
     match group {
+        DhGroup::MODP1024 | DhGroup::MODP1536 => Some(256),
+        DhGroup::MODP1024_160 => Some(159),
+        DhGroup::MODP2048_224 => Some(223),
+        DhGroup::MODP2048_256 => Some(255),
         DhGroup::MODP2048 => Some(320),
         DhGroup::MODP3072 => Some(448),
         DhGroup::MODP4096 => Some(512),
@@ -78,19 +117,37 @@ pub fn modp_exponent_bits(group: DhGroup) -> Option<usize> {
 }
 
 fn modp(group: DhGroup) -> Option<&'static Modp> {
+    static G2: OnceLock<Modp> = OnceLock::new();
+    static G5: OnceLock<Modp> = OnceLock::new();
     static G14: OnceLock<Modp> = OnceLock::new();
     static G15: OnceLock<Modp> = OnceLock::new();
     static G16: OnceLock<Modp> = OnceLock::new();
-    let (cell, hex) = match group {
-        DhGroup::MODP2048 => (&G14, MODP2048_HEX),
-        DhGroup::MODP3072 => (&G15, MODP3072_HEX),
-        DhGroup::MODP4096 => (&G16, MODP4096_HEX),
+    static G22: OnceLock<Modp> = OnceLock::new();
+    static G23: OnceLock<Modp> = OnceLock::new();
+    static G24: OnceLock<Modp> = OnceLock::new();
+    let (cell, [p, g, q]) = match group {
+        DhGroup::MODP1024 => (&G2, [MODP1024_HEX, "02", ""]),
+        DhGroup::MODP1536 => (&G5, [MODP1536_HEX, "02", ""]),
+        DhGroup::MODP2048 => (&G14, [MODP2048_HEX, "02", ""]),
+        DhGroup::MODP3072 => (&G15, [MODP3072_HEX, "02", ""]),
+        DhGroup::MODP4096 => (&G16, [MODP4096_HEX, "02", ""]),
+        DhGroup::MODP1024_160 => (&G22, MODP1024_160),
+        DhGroup::MODP2048_224 => (&G23, MODP2048_224),
+        DhGroup::MODP2048_256 => (&G24, MODP2048_256),
         _ => return None,
     };
     Some(cell.get_or_init(|| Modp {
-        p: decode_hex(hex),
+        p: decode_hex(p),
+        g: decode_hex(g),
+        q: (!q.is_empty()).then(|| decode_hex(q)),
         exp_bits: modp_exponent_bits(group).unwrap_or(0),
     }))
+}
+
+/// The generator and (for RFC 5114 groups) subgroup order of a MODP group
+/// we implement (big-endian), for tests and oracles.
+pub fn modp_generator_order(group: DhGroup) -> Option<(&'static [u8], Option<&'static [u8]>)> {
+    modp(group).map(|m| (m.g.as_slice(), m.q.as_deref()))
 }
 
 fn decode_hex(s: &str) -> Vec<u8> {
@@ -136,14 +193,36 @@ fn modpow_fixed<const L: usize>(base: &[u8], exp: &[u8], exp_bits: usize, p: &[u
     bytes
 }
 
-fn modpow(group: DhGroup, base: &[u8], exp: &[u8]) -> Option<Vec<u8>> {
+/// base^exp mod p of `group` with an exponent of at most `exp_bits` bits.
+fn modpow_bits(group: DhGroup, base: &[u8], exp: &[u8], exp_bits: usize) -> Option<Vec<u8>> {
     let m = modp(group)?;
-    Some(match group {
-        DhGroup::MODP2048 => modpow_fixed::<{ U2048::LIMBS }>(base, exp, m.exp_bits, &m.p),
-        DhGroup::MODP3072 => modpow_fixed::<{ U3072::LIMBS }>(base, exp, m.exp_bits, &m.p),
-        DhGroup::MODP4096 => modpow_fixed::<{ U4096::LIMBS }>(base, exp, m.exp_bits, &m.p),
+    Some(match m.p.len() {
+        128 => modpow_fixed::<{ U1024::LIMBS }>(base, exp, exp_bits, &m.p),
+        192 => modpow_fixed::<{ U1536::LIMBS }>(base, exp, exp_bits, &m.p),
+        256 => modpow_fixed::<{ U2048::LIMBS }>(base, exp, exp_bits, &m.p),
+        384 => modpow_fixed::<{ U3072::LIMBS }>(base, exp, exp_bits, &m.p),
+        512 => modpow_fixed::<{ U4096::LIMBS }>(base, exp, exp_bits, &m.p),
         _ => return None,
     })
+}
+
+/// RFC 6989 §2.2: a value of a group with a prime-order subgroup must lie
+/// in that subgroup, y^q = 1 mod p. True for the other groups.
+fn in_subgroup(group: DhGroup, y: &[u8]) -> bool {
+    let Some(m) = modp(group) else {
+        return false;
+    };
+    let Some(q) = &m.q else {
+        return true;
+    };
+    let Some(r) = modpow_bits(group, y, q, q.len() * 8) else {
+        return false;
+    };
+    let (last, rest) = match r.split_last() {
+        Some(x) => x,
+        None => return false,
+    };
+    *last == 1 && rest.iter().all(|&b| b == 0)
 }
 
 fn left_pad(v: &[u8], n: usize) -> Vec<u8> {
@@ -175,7 +254,9 @@ impl KeyExchange {
     /// element) for `group`.
     pub fn public_value_len(group: DhGroup) -> Result<usize, CryptoError> {
         Ok(match group {
-            DhGroup::MODP2048 => 256,
+            DhGroup::MODP1024 | DhGroup::MODP1024_160 => 128,
+            DhGroup::MODP1536 => 192,
+            DhGroup::MODP2048 | DhGroup::MODP2048_224 | DhGroup::MODP2048_256 => 256,
             DhGroup::MODP3072 => 384,
             DhGroup::MODP4096 => 512,
             DhGroup::ECP256 => 64,
@@ -192,11 +273,15 @@ impl KeyExchange {
         rng: &mut R,
     ) -> Result<Self, CryptoError> {
         let private = match group {
-            DhGroup::MODP2048 | DhGroup::MODP3072 | DhGroup::MODP4096 => {
+            g if modp(g).is_some() => {
                 let bits = modp_exponent_bits(group).unwrap_or(256);
-                let mut x = vec![0u8; bits / 8];
+                let mut x = vec![0u8; bits.div_ceil(8)];
                 loop {
                     rng.fill_bytes(&mut x);
+                    // Keep exactly `bits` bits (RFC 5114 groups: below q).
+                    if bits % 8 != 0 {
+                        x[0] &= 0xff >> (8 - bits % 8);
+                    }
                     // Exclude the tiny exponents 0 and 1.
                     if x[..x.len() - 1].iter().any(|&b| b != 0) || x[x.len() - 1] > 1 {
                         break;
@@ -231,8 +316,8 @@ impl KeyExchange {
     pub fn from_fixed_private_key(group: DhGroup, private: &[u8]) -> Result<Self, CryptoError> {
         let bad = || CryptoError::InvalidPrivateKey(group);
         let private = match group {
-            DhGroup::MODP2048 | DhGroup::MODP3072 | DhGroup::MODP4096 => {
-                let bits = modp_exponent_bits(group).unwrap_or(0);
+            g if modp(g).is_some() => {
+                let bits = modp(g).map_or(0, |m| m.q.as_ref().map_or(m.exp_bits, |q| q.len() * 8));
                 let first = private
                     .iter()
                     .position(|&b| b != 0)
@@ -272,7 +357,12 @@ impl KeyExchange {
         use p256::elliptic_curve::sec1::ToEncodedPoint;
         let public = match &private {
             Private::Modp { x } => {
-                modpow(group, &[2], x.as_bytes()).ok_or(CryptoError::UnsupportedGroup(group))?
+                let m = modp(group).ok_or(CryptoError::UnsupportedGroup(group))?;
+                // A fixed exponent of an RFC 5114 group may use all bits of
+                // q (its Appendix A test keys do).
+                let bits = m.q.as_ref().map_or(m.exp_bits, |q| q.len() * 8);
+                modpow_bits(group, &m.g, x.as_bytes(), bits)
+                    .ok_or(CryptoError::UnsupportedGroup(group))?
             }
             // RFC 5903 §7: x | y, without the SEC1 0x04 prefix.
             Private::P256(k) => k.public_key().to_encoded_point(false).as_bytes()[1..].to_vec(),
@@ -323,8 +413,16 @@ impl KeyExchange {
                         reason: "not in the range 1 < y < p-1 (RFC 6989)",
                     });
                 }
+                if !in_subgroup(group, peer) {
+                    return Err(CryptoError::BadPeerPublicValue {
+                        group,
+                        reason: "not in the prime-order subgroup, y^q != 1 (RFC 6989 §2.2)",
+                    });
+                }
+                let bits =
+                    modp(group).map_or(0, |m| m.q.as_ref().map_or(m.exp_bits, |q| q.len() * 8));
                 let s = SecretBytes::new(
-                    modpow(group, peer, x.as_bytes())
+                    modpow_bits(group, peer, x.as_bytes(), bits)
                         .ok_or(CryptoError::UnsupportedGroup(group))?,
                 );
                 if !modp_in_range(s.as_bytes(), p) {
