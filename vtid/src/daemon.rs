@@ -143,10 +143,15 @@ pub struct Daemon {
     /// `remote_addrs` of connections that name DNS hosts, resolved again
     /// before each initiation (issue 15 §4).
     pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
+    /// Certificates, keys, CRLs and authorities (swanctl folders, VICI).
+    pub(crate) creds: Arc<pki::SharedStore>,
     /// The service manager's notification socket (`NOTIFY_SOCKET`).
     notify: Option<crate::notify::Notifier>,
     /// Counters of engine events, for the metrics endpoint.
     pub(crate) event_counters: crate::metrics::EventCounters,
+    /// The Wireshark key log, when asked for (`vtid.keylog`, `vtictl
+    /// keylog`).
+    keylog: Option<crate::keylog::KeyLog>,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -188,9 +193,6 @@ impl Daemon {
             dp.supports_transport_mode(),
         );
         log_config_warnings(&loaded, &conv);
-        if loaded.config.daemon.keylog.is_some() {
-            warn!(target: "vtid::convert", "vtid.keylog: the key log is not part of this build yet; ignored");
-        }
         let sockets = Sockets::bind(
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
@@ -205,6 +207,9 @@ impl Daemon {
             info!(target: "vtid::net", "listening on UDP {}{}", s.bound, if s.nat_t { " (NAT-T)" } else { "" });
         }
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
+        let creds = pki::SharedStore::new(pki::Store::new(), pki::system_clock());
+        crate::creds::reload(&creds, &loaded.config, &Default::default());
+        ep.set_credentials(creds.clone());
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
             "loaded {} connection(s) from {} with data plane '{}'",
@@ -237,8 +242,10 @@ impl Daemon {
             jobs,
             jobs_tx,
             routing,
+            creds,
             notify: None,
             event_counters: crate::metrics::EventCounters::default(),
+            keylog: None,
         };
         Ok((d, rx))
     }
@@ -395,6 +402,9 @@ impl Daemon {
                         info!(target: "vtid::dataplane", "dataplane({}): delete {}", self.dp.name(), routing::counters_line(c));
                     }
                 }
+                if let (Some(k), Action::Install(ci)) = (&mut self.keylog, &a) {
+                    k.child(ci);
+                }
                 if let Err(e) = self.dp.apply(&a) {
                     error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
                 }
@@ -437,6 +447,10 @@ impl Daemon {
             if !did {
                 break;
             }
+        }
+        // IKE SAs whose keys appeared (IKE_SA_INIT done, a rekey).
+        if let Some(k) = &mut self.keylog {
+            k.ike_sas(self.ep.ike_sa_secrets());
         }
     }
 
@@ -702,6 +716,26 @@ impl Daemon {
         self
     }
 
+    /// Starts (`Some(dir)`) or stops the Wireshark key log; returns the
+    /// directory in use. Starting writes the IKE SAs that exist now.
+    pub(crate) fn set_keylog(&mut self, dir: Option<&str>) -> Result<Option<String>, String> {
+        let Some(dir) = dir else {
+            if let Some(k) = self.keylog.take() {
+                info!("keylog: stopped writing keys to {}", k.dir().display());
+            }
+            return Ok(None);
+        };
+        let mut k = crate::keylog::KeyLog::open(std::path::Path::new(dir))
+            .map_err(|e| format!("keylog {dir}: {e}"))?;
+        warn!(
+            "keylog: writing every IKE and ESP key to {dir} (ikev2_decryption_table, esp_sa) for \
+             Wireshark; anyone who can read them decrypts the traffic: insecure, for debugging only"
+        );
+        k.ike_sas(self.ep.ike_sa_secrets());
+        self.keylog = Some(k);
+        Ok(Some(dir.to_string()))
+    }
+
     /// One line for the service manager's status.
     fn status_line(&self) -> String {
         format!(
@@ -741,6 +775,7 @@ impl Daemon {
         for w in &loaded.warnings {
             warn!(target: "vtid::convert", "{w}");
         }
+        crate::creds::reload(&self.creds, &loaded.config, &self.vici.creds);
         let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
         // The file's connections, plus those loaded over VICI (kept).
         let conv = match self.convert_merged() {
@@ -835,6 +870,11 @@ impl Daemon {
             ),
             None => None,
         };
+        if let Some(dir) = self.file_cfg.daemon.keylog.clone() {
+            if let Err(e) = self.set_keylog(Some(&dir)) {
+                error!("vtid.keylog: {e}; no key log");
+            }
+        }
         let start = self.start.clone();
         self.initiate_all(&start);
         // Ready: the IKE sockets are bound, the data plane and its
