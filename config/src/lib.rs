@@ -302,22 +302,37 @@ impl ReqidAllocator {
     }
 }
 
+/// The interface that carries a CHILD SA with `reqid` and interface IDs
+/// `if_id` (in, out; 0: none): the one whose reqid is the SA's, else the
+/// one whose reqid is its non-zero `if_id_in`, else `if_id_out`. The one
+/// rule every data plane, routing and the control socket use, the same as
+/// [`Config::interface_for_child`] for a configured child.
+pub fn interface_for(
+    interfaces: &[Interface],
+    reqid: u32,
+    if_id: (u32, u32),
+) -> Option<&Interface> {
+    [reqid, if_id.0, if_id.1]
+        .into_iter()
+        .filter(|&id| id != 0)
+        .find_map(|id| interfaces.iter().find(|i| i.reqid == id))
+}
+
 impl Config {
     /// The interface a child is routed through, if any: the one whose reqid
     /// equals the child's non-zero `reqid`, or else its effective fixed
     /// `if_id_in`/`if_id_out` (the child's, falling back to the
     /// connection's). A child is "routed" exactly when this returns `Some`.
     pub fn interface_for_child(&self, conn: &Connection, child: &Child) -> Option<&Interface> {
-        let by = |id: u32| self.interfaces.iter().find(|i| i.reqid == id);
-        if child.reqid != 0 {
-            if let Some(i) = by(child.reqid) {
-                return Some(i);
-            }
-        }
-        [conn.child_if_id_in(child), conn.child_if_id_out(child)]
-            .into_iter()
-            .filter_map(IfId::fixed)
-            .find_map(by)
+        let fixed = |v: IfId| IfId::fixed(v).unwrap_or(0);
+        interface_for(
+            &self.interfaces,
+            child.reqid,
+            (
+                fixed(conn.child_if_id_in(child)),
+                fixed(conn.child_if_id_out(child)),
+            ),
+        )
     }
 
     /// Reqids automatic allocation must skip: every interface's reqid and

@@ -1491,8 +1491,16 @@ impl Daemon {
         let sas = self.dp.sas();
         let counters = self.dp.counters();
         let mut out = Message::new();
-        for iface in &self.merged().interfaces {
-            let mine: Vec<&SaEntry> = sas.iter().filter(|e| e.reqid == iface.reqid).collect();
+        let interfaces = &self.merged().interfaces;
+        for iface in interfaces {
+            // Bound by reqid or by if_id, as the data planes decide.
+            let mine: Vec<&SaEntry> = sas
+                .iter()
+                .filter(|e| {
+                    config::interface_for(interfaces, e.reqid, e.if_id)
+                        .is_some_and(|i| i.reqid == iface.reqid)
+                })
+                .collect();
             let carrying = mine
                 .iter()
                 .find(|e| e.outbound_active)
