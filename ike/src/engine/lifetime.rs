@@ -22,10 +22,13 @@ pub(crate) const RETRY_INTERVAL: Duration = Duration::from_secs(15);
 pub(crate) const RETRY_JITTER: Duration = Duration::from_secs(10);
 
 /// How long before the hard expiry of an SA living `life` the rekey must
-/// start: a tenth of the lifetime, at least 5 s (a lost message and its
-/// retransmission), but never more than half the lifetime.
+/// start: a twentieth of the lifetime, at least 5 s (a lost message and
+/// its retransmission), but never more than half the lifetime. A
+/// twentieth leaves strongSwan's defaults as configured: `life_time` =
+/// `rekey_time` × 1.1 (and an IKE SA's `over_time` of a tenth) already
+/// rekey about a eleventh of the lifetime before the expiry.
 pub(crate) fn margin(life: Duration) -> Duration {
-    (life / 10).max(Duration::from_secs(5).min(life / 2))
+    (life / 20).max(Duration::from_secs(5)).min(life / 2)
 }
 
 /// The rekey time to use: `rekey`, or the latest start before a hard
@@ -169,6 +172,20 @@ mod tests {
             ike_schedule(now, s(0), s(0), s(10), s(0), |m| m),
             (None, None, None)
         );
+    }
+
+    /// strongSwan's defaults (life = rekey × 1.1, IKE over_time = rekey /
+    /// 10) rekey when configured, not earlier.
+    #[test]
+    fn default_derivations_rekey_as_configured() {
+        let now = Instant::now();
+        for rekey in [60u64, 3600, 14400, 86400] {
+            let life = s(rekey).mul_f64(1.1);
+            let (r, _) = schedule(now, s(rekey), life, s(0), |_| Duration::ZERO);
+            assert_eq!(r.unwrap() - now, s(rekey));
+            let (r, _, _) = ike_schedule(now, s(rekey), s(0), s(rekey / 10), s(0), |m| m.min(s(0)));
+            assert_eq!(r.unwrap() - now, s(rekey));
+        }
     }
 
     #[test]
