@@ -2518,7 +2518,7 @@ impl IkeSa {
                     return;
                 }
                 for spi in spis {
-                    self.remove_child(ctx, spi, Failure::DeletedLocally);
+                    self.deleted_with_peer(ctx, spi);
                 }
                 self.run_queue(ctx);
             }
@@ -2706,7 +2706,14 @@ impl IkeSa {
                     return vec![notify(NotifyType::INVALID_SYNTAX, vec![])];
                 };
                 // The peer names the SA by its inbound SPI: our outbound.
-                match self.children.iter().find(|c| c.spi_out == spi) {
+                // One deleted already, whose inbound half only waits for
+                // packets in flight, is not found (as strongSwan's
+                // CHILD_DELETED state).
+                match self
+                    .children
+                    .iter()
+                    .find(|c| c.spi_out == spi && c.remove_at.is_none())
+                {
                     None => {
                         let mut n = NotifyPayload::new(NotifyType::CHILD_SA_NOT_FOUND, vec![]);
                         n.protocol = ProtocolId::ESP;
@@ -3466,6 +3473,21 @@ impl IkeSa {
                 });
             }
             c.remove_at = Some(ctx.now + delay);
+        }
+    }
+
+    /// The peer answered our DELETE of CHILD SA `spi_in`. A replaced
+    /// (rekeyed) one keeps its inbound half for `delete_rekeyed_delay`, as
+    /// strongSwan does: the peer may have sealed packets on it just before
+    /// it switched to the new SA, and they are still on their way. Any
+    /// other goes at once.
+    fn deleted_with_peer(&mut self, ctx: &mut Ctx<'_>, spi_in: u32) {
+        let delay = ctx.cfg.delete_rekeyed_delay;
+        match self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+            Some(c) if c.state == ChildState::Rekeyed && c.in_dataplane && !delay.is_zero() => {
+                c.remove_at.get_or_insert(ctx.now + delay);
+            }
+            _ => self.remove_child(ctx, spi_in, Failure::DeletedLocally),
         }
     }
 
