@@ -662,13 +662,18 @@ impl Daemon {
     fn dump(&self) {
         let s = self.ep.stats();
         info!(
-            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} send_errors={} {}",
+            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} \
+             init_received={} retransmits={} responses_resent={} dpd_timeouts={} send_errors={} {}",
             s.malformed,
             s.unknown_spi,
             s.cookies_sent,
             s.init_dropped,
             s.half_open,
             s.ike_sas,
+            s.init_received,
+            s.retransmits,
+            s.responses_resent,
+            s.dpd_timeouts,
             self.send_errors,
             self.net_stats.summary()
         );
