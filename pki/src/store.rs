@@ -481,10 +481,9 @@ impl Store {
     /// reload built this store anew.
     pub fn carry_fetched(&mut self, old: &Store) {
         for (u, st) in &old.crl_uris {
-            if st.last_attempt.is_some() || st.in_flight {
-                if self.crl_uris.len() < MAX_CRL_URIS || self.crl_uris.contains_key(u) {
-                    self.crl_uris.insert(u.clone(), st.clone());
-                }
+            let tried = st.last_attempt.is_some() || st.in_flight;
+            if tried && (self.crl_uris.len() < MAX_CRL_URIS || self.crl_uris.contains_key(u)) {
+                self.crl_uris.insert(u.clone(), st.clone());
             }
         }
     }
