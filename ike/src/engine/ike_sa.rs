@@ -1367,12 +1367,9 @@ impl IkeSa {
         self.start_request(ctx, Req::Auth(child), 1, packets);
     }
 
-    fn on_auth_response(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        p: Vec<Payload>,
-        child: Option<Box<PendingChild>>,
-    ) {
+    /// Processes the IKE_AUTH response; `active` is our request (its
+    /// child, and what stays outstanding when the decision is deferred).
+    fn on_auth_response(&mut self, ctx: &mut Ctx<'_>, p: Vec<Payload>, active: Active) {
         if let Some(n) = find_notify(&p, NotifyType::AUTHENTICATION_FAILED) {
             let _ = n;
             return self.fail(
@@ -1434,6 +1431,13 @@ impl IkeSa {
             Ok(how) => {
                 info!(conn = %self.conn(), "authentication of '{}' with {how} successful", id_string(&idr))
             }
+            Err(auth::VerifyError::Pending(why)) => {
+                // Decided when our retransmission brings the response
+                // again; until then the request stays outstanding.
+                debug!(conn = %self.conn(), "authentication of '{}' deferred: {why}; the response is dropped until the next retransmission", id_string(&idr));
+                self.active = Some(active);
+                return;
+            }
             Err(e) => {
                 return self.refuse_responder(
                     ctx,
@@ -1441,6 +1445,10 @@ impl IkeSa {
                 )
             }
         }
+        let child = match active.req {
+            Req::Auth(child) => child,
+            _ => None,
+        };
         self.remote_id = Some(idr);
         self.established(ctx);
         if let Some(c) = child {
@@ -2056,6 +2064,13 @@ impl IkeSa {
             Ok(how) => {
                 info!(conn = %self.conn(), "authentication of '{}' with {how} successful", id_string(&idi))
             }
+            Err(auth::VerifyError::Pending(why)) => {
+                // Unanswered, as if lost: the initiator's retransmission of
+                // this request is processed anew (the message ID window has
+                // not moved).
+                debug!(conn = %self.conn(), "authentication of '{}' deferred: {why}; the request stays unanswered until it is retransmitted", id_string(&idi));
+                return;
+            }
             Err(e) => {
                 return self.auth_failed(
                     ctx,
@@ -2432,7 +2447,7 @@ impl IkeSa {
         let active = self.active.take().expect("checked");
         match active.req {
             Req::Init => {}
-            Req::Auth(child) => self.on_auth_response(ctx, p, child),
+            Req::Auth(_) => self.on_auth_response(ctx, p, active),
             Req::CreateChild(c) => self.on_create_child_response(ctx, *c, p),
             Req::RekeyIke {
                 spi,
