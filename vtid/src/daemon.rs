@@ -399,7 +399,7 @@ impl Daemon {
             while let Some(t) = self.ep.poll_transmit() {
                 did = true;
                 if t.nat_t && self.dp.owns_nat_t() {
-                    if let Err(e) = self.dp.send_nat_t(t.remote, &t.data) {
+                    if let Err(e) = self.dp.send_nat_t(t.local.ip(), t.remote, &t.data) {
                         self.send_errors += 1;
                         if self.flood.sends.take(Instant::now()) {
                             warn!(target: "vtid::net", "{e}");
