@@ -132,6 +132,12 @@ pub struct DataplaneConfig {
     /// segments of a flow are coalesced into one write (see
     /// [`crate::offload`]).
     pub offload: bool,
+    /// The most routes (remote prefixes) one policy-based CHILD SA may get
+    /// into the shared TUN (`vtid.max_policies_per_child`); a child whose
+    /// remote selectors split into more is refused at install, before any
+    /// of it is installed: a peer's ranges can split into thousands of
+    /// prefixes.
+    pub max_routes_per_child: usize,
 }
 
 impl Default for DataplaneConfig {
@@ -152,6 +158,7 @@ impl Default for DataplaneConfig {
             plain_esp: true,
             offload: true,
             threads: 0,
+            max_routes_per_child: 1024,
         }
     }
 }
@@ -505,7 +512,7 @@ fn nonzero(v: u64) -> Option<u64> {
 }
 
 /// Split an address range into prefixes (for routes of traffic
-/// selectors).
+/// selectors): at most 2×bits of them (62 for IPv4, 254 for IPv6).
 fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
     let (v6, mut s, e) = match (start, end) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
@@ -516,7 +523,7 @@ fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
     };
     let bits: u32 = if v6 { 128 } else { 32 };
     let mut out = Vec::new();
-    while s <= e && out.len() < 64 {
+    while s <= e {
         // Largest aligned block starting at s that stays within e.
         let mut size_bits = if s == 0 {
             bits
@@ -979,6 +986,20 @@ impl Dataplane {
                 ci.reqid
             ))
         })?;
+        if Some(slot) == sh.shared_slot && sh.cfg.install_routes {
+            let routes: usize = ci
+                .remote_ts
+                .iter()
+                .map(|t| range_prefixes(t.start, t.end).len())
+                .sum();
+            if routes > sh.cfg.max_routes_per_child {
+                return Err(DataplaneError::Unsupported(format!(
+                    "the remote traffic selectors of the CHILD_SA with reqid {} split into \
+                     {routes} routes, more than max_policies_per_child = {}; refused",
+                    ci.reqid, sh.cfg.max_routes_per_child
+                )));
+            }
+        }
         let now = Instant::now();
         let l = ci.limits;
         let opts = SaOptions {

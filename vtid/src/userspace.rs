@@ -58,6 +58,7 @@ impl UserspaceBackend {
             nat_t_port: port_nat_t,
             offload: cfg.daemon.tun_offload,
             threads: cfg.daemon.dataplane_threads as usize,
+            max_routes_per_child: cfg.daemon.max_policies_per_child as usize,
             install_routes: cfg.daemon.install_routes,
             ..Default::default()
         };

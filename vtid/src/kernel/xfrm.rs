@@ -125,6 +125,8 @@ pub struct XfrmDataplane {
     table: SaTable,
     port_nat_t: u16,
     iftype: config::XfrmInterfaceType,
+    /// `vtid.max_policies_per_child`.
+    selector_limit: u32,
 }
 
 impl fmt::Debug for XfrmDataplane {
@@ -182,6 +184,7 @@ impl XfrmDataplane {
             table: table.clone(),
             port_nat_t,
             iftype,
+            selector_limit: cfg.daemon.max_policies_per_child,
         };
         if let Some(e) = dp_err {
             return Err(e); // drop removes what was created
@@ -458,7 +461,7 @@ impl Dataplane for XfrmDataplane {
         match action {
             Action::Install(c) => {
                 let routed = self.ifaces.contains_key(&c.reqid);
-                let spec = child_spec(c, routed, self.port_nat_t);
+                let spec = child_spec(c, routed, self.port_nat_t, self.selector_limit);
                 if routed && self.iftype == config::XfrmInterfaceType::Vti {
                     let key = Self::vti_key(&spec)?;
                     self.ensure_vti(c.reqid, key, spec.local.ip(), spec.remote.ip())?;
