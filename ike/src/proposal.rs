@@ -8,13 +8,22 @@
 //! `esp_proposals`). Keywords are strongSwan's (its
 //! `proposal_keywords_static.txt`), restricted to what vtid implements:
 //!
+//! Every keyword of strongSwan's table is recognised ([`KEYWORDS`]); vtid
+//! implements these (the *legacy* ones are for older peers, never in the
+//! defaults, and warned about once at load):
+//!
 //! | type  | keywords |
 //! |-------|----------|
-//! | ENCR  | `aes` `aes128` `aes192` `aes256` (AES-CBC); `aes{128,192,256}gcm16`, `…gcm128`, `…gcm` (AES-GCM-16, 192 only for ESP); `chacha20poly1305`, `chacha20poly1305compat` (with Key Length 256) |
-//! | INTEG | `sha` `sha1` (HMAC_SHA1_96), `sha256` `sha2_256`, `sha384` `sha2_384`, `sha512` `sha2_512` |
-//! | PRF   | `prfsha1` `prfsha256` `prfsha384` `prfsha512` (IKE only; dropped from ESP, as strongSwan does) |
-//! | KE    | `modp2048` `modp3072` `modp4096` `ecp256` `ecp384` `ecp521` `x25519` `curve25519`, `none`/`modpnone` |
+//! | ENCR  | `aes` `aes128` `aes192` `aes256` (AES-CBC); `aes{128,192,256}gcm16`, `…gcm128`, `…gcm` (AES-GCM-16, 192 only for ESP); `chacha20poly1305`, `chacha20poly1305compat` (with Key Length 256); legacy: `3des`, `camellia` `camellia{128,192,256}` (CBC), `aes{128,192,256}ccm{8,12,16}` and `…ccm64/96/128`, `…ccm` (AES-CCM) |
+//! | INTEG | `sha` `sha1` (HMAC_SHA1_96), `sha256` `sha2_256`, `sha384` `sha2_384`, `sha512` `sha2_512`; legacy: `md5` (HMAC_MD5_96), `aesxcbc`, `aescmac`, `sha256_96` `sha2_256_96` (strongSwan's private HMAC_SHA2_256_96) |
+//! | PRF   | `prfsha1` `prfsha256` `prfsha384` `prfsha512`; legacy: `prfmd5`, `prfaesxcbc`, `prfaescmac` (IKE only; dropped from ESP, as strongSwan does) |
+//! | KE    | `modp2048` `modp3072` `modp4096` `ecp256` `ecp384` `ecp521` `x25519` `curve25519`, `none`/`modpnone`; legacy: `modp1024` `modp1536` `modp1024s160` `modp2048s224` `modp2048s256` |
 //! | ESN   | `esn` `noesn` (ESP only) |
+//!
+//! A proposal with a keyword of the table that vtid does not implement
+//! (`des`, `blowfish`, `modp6144`, `ecp256bp`, `curve448`, ...) is dropped
+//! alone by [`parse_proposals_lenient`], which the configuration loader
+//! uses; the rest of the list still loads.
 //!
 //! Several algorithms of one type in a proposal are alternatives, in order
 //! of preference. The whole token `default` stands for strongSwan 5.9's
@@ -64,6 +73,16 @@ pub enum ProposalError {
         /// The proposal it is in.
         proposal: String,
     },
+    /// A keyword of strongSwan's table that vtid does not implement.
+    #[error("algorithm '{keyword}' in proposal '{proposal}' is not supported: {reason}")]
+    NotImplemented {
+        /// The keyword.
+        keyword: String,
+        /// The proposal it is in.
+        proposal: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A keyword that exists but not for this protocol (e.g. `esn` in IKE,
     /// `aes192gcm16` for IKE).
     #[error("algorithm '{keyword}' is not supported in {protocol} proposals")]
@@ -86,6 +105,9 @@ pub enum ProposalError {
     /// An empty proposal list.
     #[error("empty proposal list")]
     Empty,
+    /// Every proposal of the list was dropped.
+    #[error("no usable proposal: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    NoneUsable(Vec<ProposalError>),
     /// Only IKE and ESP proposals are supported.
     #[error("proposals for protocol {0} are not supported")]
     UnsupportedProtocol(ProtocolId),
@@ -97,53 +119,263 @@ const INTEG: TransformType = TransformType::INTEG;
 const KE: TransformType = TransformType::KE;
 const ESN: TransformType = TransformType::ESN;
 
-/// Our keyword table: keyword, type, transform ID, key length in bits.
-const KEYWORDS: &[(&str, TransformType, u16, Option<u16>)] = &[
-    ("aes", ENCR, EncrId::AES_CBC.0, Some(128)),
-    ("aes128", ENCR, EncrId::AES_CBC.0, Some(128)),
-    ("aes192", ENCR, EncrId::AES_CBC.0, Some(192)),
-    ("aes256", ENCR, EncrId::AES_CBC.0, Some(256)),
-    ("aes128gcm16", ENCR, EncrId::AES_GCM_16.0, Some(128)),
-    ("aes128gcm128", ENCR, EncrId::AES_GCM_16.0, Some(128)),
-    ("aes128gcm", ENCR, EncrId::AES_GCM_16.0, Some(128)),
-    ("aes192gcm16", ENCR, EncrId::AES_GCM_16.0, Some(192)),
-    ("aes192gcm128", ENCR, EncrId::AES_GCM_16.0, Some(192)),
-    ("aes192gcm", ENCR, EncrId::AES_GCM_16.0, Some(192)),
-    ("aes256gcm16", ENCR, EncrId::AES_GCM_16.0, Some(256)),
-    ("aes256gcm128", ENCR, EncrId::AES_GCM_16.0, Some(256)),
-    ("aes256gcm", ENCR, EncrId::AES_GCM_16.0, Some(256)),
-    ("chacha20poly1305", ENCR, EncrId::CHACHA20_POLY1305.0, None),
-    (
-        "chacha20poly1305compat",
-        ENCR,
-        EncrId::CHACHA20_POLY1305.0,
-        Some(256),
-    ),
-    ("sha", INTEG, IntegId::HMAC_SHA1_96.0, None),
-    ("sha1", INTEG, IntegId::HMAC_SHA1_96.0, None),
-    ("sha256", INTEG, IntegId::HMAC_SHA2_256_128.0, None),
-    ("sha2_256", INTEG, IntegId::HMAC_SHA2_256_128.0, None),
-    ("sha384", INTEG, IntegId::HMAC_SHA2_384_192.0, None),
-    ("sha2_384", INTEG, IntegId::HMAC_SHA2_384_192.0, None),
-    ("sha512", INTEG, IntegId::HMAC_SHA2_512_256.0, None),
-    ("sha2_512", INTEG, IntegId::HMAC_SHA2_512_256.0, None),
-    ("prfsha1", PRF, PrfId::HMAC_SHA1.0, None),
-    ("prfsha256", PRF, PrfId::HMAC_SHA2_256.0, None),
-    ("prfsha384", PRF, PrfId::HMAC_SHA2_384.0, None),
-    ("prfsha512", PRF, PrfId::HMAC_SHA2_512.0, None),
-    ("none", KE, DhGroup::NONE.0, None),
-    ("modpnone", KE, DhGroup::NONE.0, None),
-    ("modp2048", KE, DhGroup::MODP2048.0, None),
-    ("modp3072", KE, DhGroup::MODP3072.0, None),
-    ("modp4096", KE, DhGroup::MODP4096.0, None),
-    ("ecp256", KE, DhGroup::ECP256.0, None),
-    ("ecp384", KE, DhGroup::ECP384.0, None),
-    ("ecp521", KE, DhGroup::ECP521.0, None),
-    ("x25519", KE, DhGroup::CURVE25519.0, None),
-    ("curve25519", KE, DhGroup::CURVE25519.0, None),
-    ("noesn", ESN, EsnId::NO_ESN.0, None),
-    ("esn", ESN, EsnId::ESN.0, None),
+/// One keyword of strongSwan's proposal keyword table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keyword {
+    /// The keyword, lower case.
+    pub name: &'static str,
+    /// Its transform type.
+    pub ty: TransformType,
+    /// Its transform ID (strongSwan's private-use IDs above 1023 included).
+    pub id: u16,
+    /// Its Key Length attribute in bits, if it has one.
+    pub key_bits: Option<u16>,
+}
+
+const fn kw(name: &'static str, ty: TransformType, id: u16, bits: u16) -> Keyword {
+    Keyword {
+        name,
+        ty,
+        id,
+        key_bits: if bits == 0 { None } else { Some(bits) },
+    }
+}
+
+/// strongSwan's whole proposal keyword table (5.9's
+/// `proposal_keywords_static.txt`, plus the 6.0 additions): every keyword
+/// is recognised; [`implemented`] says which vtid can negotiate. A
+/// proposal naming one it cannot is dropped with a warning naming the
+/// keyword, the others of the list still load.
+pub const KEYWORDS: &[Keyword] = &[
+    kw("null", ENCR, 11, 0),
+    kw("des", ENCR, 2, 0),
+    kw("3des", ENCR, 3, 0),
+    kw("aes", ENCR, 12, 128),
+    kw("aes128", ENCR, 12, 128),
+    kw("aes192", ENCR, 12, 192),
+    kw("aes256", ENCR, 12, 256),
+    kw("aes128ctr", ENCR, 13, 128),
+    kw("aes192ctr", ENCR, 13, 192),
+    kw("aes256ctr", ENCR, 13, 256),
+    kw("aes128ccm8", ENCR, 14, 128),
+    kw("aes128ccm64", ENCR, 14, 128),
+    kw("aes128ccm12", ENCR, 15, 128),
+    kw("aes128ccm96", ENCR, 15, 128),
+    kw("aes128ccm16", ENCR, 16, 128),
+    kw("aes128ccm128", ENCR, 16, 128),
+    kw("aes128ccm", ENCR, 16, 128),
+    kw("aes192ccm8", ENCR, 14, 192),
+    kw("aes192ccm64", ENCR, 14, 192),
+    kw("aes192ccm12", ENCR, 15, 192),
+    kw("aes192ccm96", ENCR, 15, 192),
+    kw("aes192ccm16", ENCR, 16, 192),
+    kw("aes192ccm128", ENCR, 16, 192),
+    kw("aes192ccm", ENCR, 16, 192),
+    kw("aes256ccm8", ENCR, 14, 256),
+    kw("aes256ccm64", ENCR, 14, 256),
+    kw("aes256ccm12", ENCR, 15, 256),
+    kw("aes256ccm96", ENCR, 15, 256),
+    kw("aes256ccm16", ENCR, 16, 256),
+    kw("aes256ccm128", ENCR, 16, 256),
+    kw("aes256ccm", ENCR, 16, 256),
+    kw("aes128gcm8", ENCR, 18, 128),
+    kw("aes128gcm64", ENCR, 18, 128),
+    kw("aes128gcm12", ENCR, 19, 128),
+    kw("aes128gcm96", ENCR, 19, 128),
+    kw("aes128gcm16", ENCR, 20, 128),
+    kw("aes128gcm128", ENCR, 20, 128),
+    kw("aes128gcm", ENCR, 20, 128),
+    kw("aes192gcm8", ENCR, 18, 192),
+    kw("aes192gcm64", ENCR, 18, 192),
+    kw("aes192gcm12", ENCR, 19, 192),
+    kw("aes192gcm96", ENCR, 19, 192),
+    kw("aes192gcm16", ENCR, 20, 192),
+    kw("aes192gcm128", ENCR, 20, 192),
+    kw("aes192gcm", ENCR, 20, 192),
+    kw("aes256gcm8", ENCR, 18, 256),
+    kw("aes256gcm64", ENCR, 18, 256),
+    kw("aes256gcm12", ENCR, 19, 256),
+    kw("aes256gcm96", ENCR, 19, 256),
+    kw("aes256gcm16", ENCR, 20, 256),
+    kw("aes256gcm128", ENCR, 20, 256),
+    kw("aes256gcm", ENCR, 20, 256),
+    kw("aes128gmac", ENCR, 21, 128),
+    kw("aes192gmac", ENCR, 21, 192),
+    kw("aes256gmac", ENCR, 21, 256),
+    kw("chacha20poly1305", ENCR, 28, 0),
+    kw("chacha20poly1305compat", ENCR, 28, 256),
+    kw("blowfish", ENCR, 7, 128),
+    kw("blowfish128", ENCR, 7, 128),
+    kw("blowfish192", ENCR, 7, 192),
+    kw("blowfish256", ENCR, 7, 256),
+    kw("camellia", ENCR, 23, 128),
+    kw("camellia128", ENCR, 23, 128),
+    kw("camellia192", ENCR, 23, 192),
+    kw("camellia256", ENCR, 23, 256),
+    kw("camellia128ctr", ENCR, 24, 128),
+    kw("camellia192ctr", ENCR, 24, 192),
+    kw("camellia256ctr", ENCR, 24, 256),
+    kw("camellia128ccm8", ENCR, 25, 128),
+    kw("camellia128ccm64", ENCR, 25, 128),
+    kw("camellia128ccm12", ENCR, 26, 128),
+    kw("camellia128ccm96", ENCR, 26, 128),
+    kw("camellia128ccm16", ENCR, 27, 128),
+    kw("camellia128ccm128", ENCR, 27, 128),
+    kw("camellia192ccm8", ENCR, 25, 192),
+    kw("camellia192ccm64", ENCR, 25, 192),
+    kw("camellia192ccm12", ENCR, 26, 192),
+    kw("camellia192ccm96", ENCR, 26, 192),
+    kw("camellia192ccm16", ENCR, 27, 192),
+    kw("camellia192ccm128", ENCR, 27, 192),
+    kw("camellia256ccm8", ENCR, 25, 256),
+    kw("camellia256ccm64", ENCR, 25, 256),
+    kw("camellia256ccm12", ENCR, 26, 256),
+    kw("camellia256ccm96", ENCR, 26, 256),
+    kw("camellia256ccm16", ENCR, 27, 256),
+    kw("camellia256ccm128", ENCR, 27, 256),
+    kw("cast128", ENCR, 6, 128),
+    // strongSwan's private-use IDs (ENCR_SERPENT_CBC, ENCR_TWOFISH_CBC).
+    kw("serpent", ENCR, 1026, 128),
+    kw("serpent128", ENCR, 1026, 128),
+    kw("serpent192", ENCR, 1026, 192),
+    kw("serpent256", ENCR, 1026, 256),
+    kw("twofish", ENCR, 1027, 128),
+    kw("twofish128", ENCR, 1027, 128),
+    kw("twofish192", ENCR, 1027, 192),
+    kw("twofish256", ENCR, 1027, 256),
+    kw("sha", INTEG, 2, 0),
+    kw("sha1", INTEG, 2, 0),
+    kw("sha1_160", INTEG, 7, 0),
+    kw("sha256", INTEG, 12, 0),
+    kw("sha2_256", INTEG, 12, 0),
+    // AUTH_HMAC_SHA2_256_96, strongSwan's private ID 1026.
+    kw("sha256_96", INTEG, 1026, 0),
+    kw("sha2_256_96", INTEG, 1026, 0),
+    kw("sha384", INTEG, 13, 0),
+    kw("sha2_384", INTEG, 13, 0),
+    kw("sha512", INTEG, 14, 0),
+    kw("sha2_512", INTEG, 14, 0),
+    kw("md5", INTEG, 1, 0),
+    kw("md5_128", INTEG, 6, 0),
+    kw("aesxcbc", INTEG, 5, 0),
+    // AUTH_CAMELLIA_XCBC_96, private ID 1030.
+    kw("camelliaxcbc", INTEG, 1030, 0),
+    kw("aescmac", INTEG, 8, 0),
+    kw("prfsha1", PRF, 2, 0),
+    kw("prfsha256", PRF, 5, 0),
+    kw("prfsha384", PRF, 6, 0),
+    kw("prfsha512", PRF, 7, 0),
+    kw("prfmd5", PRF, 1, 0),
+    kw("prfaesxcbc", PRF, 4, 0),
+    // PRF_CAMELLIA128_XCBC, private ID 1028.
+    kw("prfcamelliaxcbc", PRF, 1028, 0),
+    kw("prfaescmac", PRF, 8, 0),
+    kw("none", KE, 0, 0),
+    kw("modpnone", KE, 0, 0),
+    // MODP_NULL, private ID 1024 (strongSwan's insecure test group).
+    kw("modpnull", KE, 1024, 0),
+    kw("modp768", KE, 1, 0),
+    kw("modp1024", KE, 2, 0),
+    kw("modp1536", KE, 5, 0),
+    kw("modp2048", KE, 14, 0),
+    kw("modp3072", KE, 15, 0),
+    kw("modp4096", KE, 16, 0),
+    kw("modp6144", KE, 17, 0),
+    kw("modp8192", KE, 18, 0),
+    kw("ecp192", KE, 25, 0),
+    kw("ecp224", KE, 26, 0),
+    kw("ecp256", KE, 19, 0),
+    kw("ecp384", KE, 20, 0),
+    kw("ecp521", KE, 21, 0),
+    kw("modp1024s160", KE, 22, 0),
+    kw("modp2048s224", KE, 23, 0),
+    kw("modp2048s256", KE, 24, 0),
+    kw("ecp224bp", KE, 27, 0),
+    kw("ecp256bp", KE, 28, 0),
+    kw("ecp384bp", KE, 29, 0),
+    kw("ecp512bp", KE, 30, 0),
+    kw("curve25519", KE, 31, 0),
+    kw("x25519", KE, 31, 0),
+    kw("curve448", KE, 32, 0),
+    kw("x448", KE, 32, 0),
+    // 5.9 only: NTRU and NewHope (private IDs), removed in 6.0.
+    kw("ntru112", KE, 1030, 0),
+    kw("ntru128", KE, 1031, 0),
+    kw("ntru192", KE, 1032, 0),
+    kw("ntru256", KE, 1033, 0),
+    kw("newhope128", KE, 1040, 0),
+    // 6.0 additions.
+    kw("gost256", KE, 33, 0),
+    kw("gost512", KE, 34, 0),
+    kw("mlkem512", KE, 35, 0),
+    kw("mlkem768", KE, 36, 0),
+    kw("mlkem1024", KE, 37, 0),
+    kw("noesn", ESN, 0, 0),
+    kw("esn", ESN, 1, 0),
 ];
+
+/// The keyword entry for `name` (case-insensitive).
+pub fn keyword(name: &str) -> Option<&'static Keyword> {
+    KEYWORDS.iter().find(|k| k.name.eq_ignore_ascii_case(name))
+}
+
+/// Whether vtid can negotiate and run this transform in `protocol`
+/// proposals, and if not, why.
+pub fn implemented(protocol: ProtocolId, k: &Keyword) -> Result<(), &'static str> {
+    use crate::crypto::{Encr, Integ, KeyExchange, Prf};
+    let is_ike = protocol == ProtocolId::IKE;
+    match k.ty {
+        ENCR => {
+            let t = transform(ENCR, k.id, k.key_bits);
+            match Encr::from_transform(&t) {
+                Ok(Encr::AesGcm16 { key_bits: 192 }) if is_ike => {
+                    Err("AES-GCM with a 192-bit key is not supported for IKE")
+                }
+                Ok(_) => Ok(()),
+                Err(_) => Err("encryption algorithm not implemented by vtid"),
+            }
+        }
+        INTEG => Integ::from_id(IntegId(k.id))
+            .map(|_| ())
+            .map_err(|_| "integrity algorithm not implemented by vtid"),
+        PRF if is_ike => Prf::from_id(PrfId(k.id))
+            .map(|_| ())
+            .map_err(|_| "PRF not implemented by vtid"),
+        // PRFs are dropped from ESP proposals (strongSwan does the same).
+        PRF => Ok(()),
+        KE if k.id == DhGroup::NONE.0 || KeyExchange::is_supported(DhGroup(k.id)) => Ok(()),
+        KE => Err("key exchange method not implemented by vtid"),
+        ESN if is_ike => Err("ESN is an ESP transform"),
+        ESN => Ok(()),
+        _ => Err("unknown transform type"),
+    }
+}
+
+/// The reasons, one per transform, why the algorithms of `p` are legacy
+/// (RFC 8221/8247 no longer recommend them): what the daemon warns about
+/// once at load. Empty for a modern proposal.
+pub fn legacy_algorithms(p: &Proposal) -> Vec<&'static str> {
+    use crate::crypto::{legacy_group, Encr, Integ, Prf};
+    let mut out = Vec::new();
+    for t in &p.transforms {
+        let why = match t.ty {
+            ENCR => Encr::from_transform(t).ok().and_then(Encr::legacy),
+            INTEG => Integ::from_id(IntegId(t.id))
+                .ok()
+                .flatten()
+                .and_then(Integ::legacy),
+            PRF => Prf::from_id(PrfId(t.id)).ok().and_then(Prf::legacy),
+            KE => legacy_group(DhGroup(t.id)),
+            _ => None,
+        };
+        if let Some(w) = why {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    out
+}
 
 /// strongSwan 5.9 `proposal_create_default_aead(PROTO_IKE)` restricted to
 /// what we implement (drops AES-GCM-16-192, AES-CCM, Camellia-CCM, the
@@ -166,7 +398,14 @@ const DEFAULT_ESP: &str = "aes128-aes192-aes256-sha256-sha384-sha512-sha1-noesn"
 const TYPE_ORDER: [TransformType; 5] = [ENCR, PRF, INTEG, KE, ESN];
 
 fn is_aead(t: &Transform) -> bool {
-    t.ty == ENCR && t.id != EncrId::AES_CBC.0
+    t.ty == ENCR
+        && crate::crypto::Encr::from_transform(t).map_or(
+            !matches!(
+                EncrId(t.id),
+                EncrId::AES_CBC | EncrId::TRIPLE_DES | EncrId::CAMELLIA_CBC | EncrId::AES_CTR
+            ),
+            |e| e.is_aead(),
+        )
 }
 
 fn transform(ty: TransformType, id: u16, bits: Option<u16>) -> Transform {
@@ -188,20 +427,26 @@ fn parse_one(protocol: ProtocolId, s: &str) -> Result<Proposal, ProposalError> {
         TYPE_ORDER.iter().map(|&t| (t, Vec::new())).collect();
     for kw in s.split('-') {
         let kw = kw.trim();
-        let lower = kw.to_ascii_lowercase();
-        let Some(&(_, ty, id, bits)) = KEYWORDS.iter().find(|(k, ..)| *k == lower) else {
+        let Some(entry) = keyword(kw) else {
             return Err(ProposalError::UnknownKeyword {
                 keyword: kw.to_string(),
                 proposal: s.to_string(),
             });
         };
-        let not_for = || ProposalError::NotForProtocol {
-            keyword: kw.to_string(),
-            protocol,
-        };
+        let (ty, id, bits) = (entry.ty, entry.id, entry.key_bits);
         if is_ike && (ty == ESN || (id == EncrId::AES_GCM_16.0 && ty == ENCR && bits == Some(192)))
         {
-            return Err(not_for());
+            return Err(ProposalError::NotForProtocol {
+                keyword: kw.to_string(),
+                protocol,
+            });
+        }
+        if let Err(reason) = implemented(protocol, entry) {
+            return Err(ProposalError::NotImplemented {
+                keyword: kw.to_string(),
+                proposal: s.to_string(),
+                reason,
+            });
         }
         if !is_ike && ty == PRF {
             // strongSwan removes PRFs from ESP/AH proposals.
@@ -251,11 +496,15 @@ fn parse_one(protocol: ProtocolId, s: &str) -> Result<Proposal, ProposalError> {
             // proposal.c), so pfSense's `aes256gcm16-sha256-modp2048` has
             // PRF-HMAC-SHA2-256.
             for t in &get(&by_type, INTEG) {
+                // strongSwan's integ_prf_map (proposal.c).
                 let p = match IntegId(t.id) {
-                    IntegId::HMAC_SHA1_96 => PrfId::HMAC_SHA1,
+                    IntegId::HMAC_SHA1_96 | IntegId::HMAC_SHA1_160 => PrfId::HMAC_SHA1,
                     IntegId::HMAC_SHA2_256_128 => PrfId::HMAC_SHA2_256,
                     IntegId::HMAC_SHA2_384_192 => PrfId::HMAC_SHA2_384,
                     IntegId::HMAC_SHA2_512_256 => PrfId::HMAC_SHA2_512,
+                    IntegId::HMAC_MD5_96 | IntegId::HMAC_MD5_128 => PrfId::HMAC_MD5,
+                    IntegId::AES_XCBC_96 => PrfId::AES128_XCBC,
+                    IntegId::AES_CMAC_96 => PrfId::AES128_CMAC,
                     _ => continue,
                 };
                 let pt = Transform::new(PRF, p.0);
@@ -291,13 +540,31 @@ fn parse_one(protocol: ProtocolId, s: &str) -> Result<Proposal, ProposalError> {
     })
 }
 
+/// A proposal list as far as it could be built: the usable proposals
+/// (numbered from 1) and why the others were dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedList {
+    /// The proposals that can be negotiated.
+    pub proposals: Vec<Proposal>,
+    /// One error per dropped proposal, naming it and the keyword at fault.
+    pub dropped: Vec<ProposalError>,
+}
+
 /// Parses a comma-separated strongSwan proposal list for `protocol` (IKE or
-/// ESP) into proposals numbered from 1, with empty SPIs.
-pub fn parse_proposals(protocol: ProtocolId, s: &str) -> Result<Vec<Proposal>, ProposalError> {
+/// ESP), dropping only the proposals that cannot be built: a proposal with
+/// an algorithm vtid does not implement (`modp6144`, `blowfish`, ...) or an
+/// unknown keyword is left out and reported in [`ParsedList::dropped`],
+/// the rest of the list still counts. An error only when nothing is left.
+pub fn parse_proposals_lenient(protocol: ProtocolId, s: &str) -> Result<ParsedList, ProposalError> {
     if protocol != ProtocolId::IKE && protocol != ProtocolId::ESP {
         return Err(ProposalError::UnsupportedProtocol(protocol));
     }
     let mut out = Vec::new();
+    let mut dropped = Vec::new();
+    let mut one = |text: &str, out: &mut Vec<Proposal>| match parse_one(protocol, text) {
+        Ok(p) => out.push(p),
+        Err(e) => dropped.push(e),
+    };
     for item in s.split(',').map(str::trim) {
         if item.is_empty() {
             continue;
@@ -308,14 +575,18 @@ pub fn parse_proposals(protocol: ProtocolId, s: &str) -> Result<Vec<Proposal>, P
             } else {
                 (DEFAULT_ESP_AEAD, DEFAULT_ESP)
             };
-            out.push(parse_one(protocol, aead)?);
-            out.push(parse_one(protocol, classic)?);
+            one(aead, &mut out);
+            one(classic, &mut out);
         } else {
-            out.push(parse_one(protocol, item)?);
+            one(item, &mut out);
         }
     }
     if out.is_empty() {
-        return Err(ProposalError::Empty);
+        return Err(if dropped.is_empty() {
+            ProposalError::Empty
+        } else {
+            ProposalError::NoneUsable(dropped)
+        });
     }
     if out.len() > 255 {
         return Err(ProposalError::Invalid {
@@ -327,7 +598,28 @@ pub fn parse_proposals(protocol: ProtocolId, s: &str) -> Result<Vec<Proposal>, P
     for (i, p) in out.iter_mut().enumerate() {
         p.num = (i + 1) as u8;
     }
-    Ok(out)
+    Ok(ParsedList {
+        proposals: out,
+        dropped,
+    })
+}
+
+/// Parses a comma-separated strongSwan proposal list for `protocol` (IKE or
+/// ESP) into proposals numbered from 1, with empty SPIs; any proposal that
+/// cannot be built is an error (see [`parse_proposals_lenient`] for the
+/// configuration loader's behaviour).
+pub fn parse_proposals(protocol: ProtocolId, s: &str) -> Result<Vec<Proposal>, ProposalError> {
+    let list = match parse_proposals_lenient(protocol, s) {
+        Ok(l) => l,
+        Err(ProposalError::NoneUsable(v)) => {
+            return Err(v.into_iter().next().unwrap_or(ProposalError::Empty))
+        }
+        Err(e) => return Err(e),
+    };
+    match list.dropped.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(list.proposals),
+    }
 }
 
 /// [`parse_proposals`] for IKE (swanctl `proposals`).
@@ -526,7 +818,8 @@ fn encr_name(id: u16) -> String {
         EncrId::AES_CBC => "AES_CBC".into(),
         EncrId::AES_GCM_16 => "AES_GCM_16".into(),
         EncrId::CHACHA20_POLY1305 => "CHACHA20_POLY1305".into(),
-        EncrId::TRIPLE_DES => "3DES".into(),
+        EncrId::TRIPLE_DES => "3DES_CBC".into(),
+        EncrId::CAMELLIA_CBC => "CAMELLIA_CBC".into(),
         e => e
             .name()
             .map_or_else(|| format!("UNKNOWN_1_{id}"), str::to_string),
@@ -563,6 +856,9 @@ impl fmt::Display for Name<'_> {
                 first = false;
                 let name = match ty {
                     ENCR => encr_name(t.id),
+                    INTEG if IntegId(t.id) == crate::crypto::HMAC_SHA2_256_96_PRIVATE => {
+                        "HMAC_SHA2_256_96".into()
+                    }
                     INTEG => IntegId(t.id)
                         .name()
                         .map_or_else(|| format!("UNKNOWN_3_{}", t.id), str::to_string),
@@ -689,7 +985,11 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("'frobnicate'"));
-        assert!(parse_ike_proposals("3des-sha1-modp1024").is_err());
+        assert!(parse_ike_proposals("3des-sha1-modp1024").is_ok());
+        assert!(matches!(
+            parse_ike_proposals("des-sha1-modp1024"),
+            Err(ProposalError::NotImplemented { .. })
+        ));
         assert!(matches!(
             parse_ike_proposals("aes192gcm16-prfsha256-ecp256"),
             Err(ProposalError::NotForProtocol { .. })

@@ -377,14 +377,18 @@ fn rfc7748_x25519() {
     assert_eq!(b.agree(a.public_value()).unwrap().as_bytes(), k);
 
     // RFC 8031 §2.3 / RFC 7748 §6.1: small-order points give an all-zero
-    // secret, which must be rejected (u = 0 and u = 1).
+    // secret, which must be rejected (u = 0 and u = 1); they are refused
+    // as public values before the scalar multiplication.
     let mut one = [0u8; 32];
     one[0] = 1;
     for low in [[0u8; 32], one] {
-        assert_eq!(
+        assert!(matches!(
             a.agree(&low).unwrap_err(),
-            CryptoError::DegenerateSharedSecret(DhGroup::CURVE25519)
-        );
+            CryptoError::BadPeerPublicValue {
+                group: DhGroup::CURVE25519,
+                ..
+            }
+        ));
     }
     assert!(a.agree(&[9u8; 31]).is_err());
 }
@@ -421,7 +425,10 @@ fn pi_scaled(bits: usize) -> BigUint {
 #[test]
 fn modp_primes_match_rfc3526_formula() {
     for (group, n, k) in [
-        (DhGroup::MODP2048, 2048usize, 124476u32),
+        // RFC 2409 §6.2 (group 2) and RFC 3526 §2 (group 5), same formula.
+        (DhGroup::MODP1024, 1024usize, 129093u32),
+        (DhGroup::MODP1536, 1536, 741804),
+        (DhGroup::MODP2048, 2048, 124476),
         (DhGroup::MODP3072, 3072, 1690314),
         (DhGroup::MODP4096, 4096, 240904),
     ] {
@@ -552,9 +559,9 @@ fn modp_rejects_out_of_range_peer_values() {
 
 #[test]
 fn unsupported_group_is_named() {
-    let e = KeyExchange::generate(DhGroup::MODP1024, &mut OsRng).unwrap_err();
-    assert_eq!(e, CryptoError::UnsupportedGroup(DhGroup::MODP1024));
-    assert!(e.to_string().contains("MODP1024"));
+    let e = KeyExchange::generate(DhGroup::MODP6144, &mut OsRng).unwrap_err();
+    assert_eq!(e, CryptoError::UnsupportedGroup(DhGroup::MODP6144));
+    assert!(e.to_string().contains("MODP6144"));
     assert!(KeyExchange::from_fixed_private_key(DhGroup::CURVE448, &[1; 56]).is_err());
 }
 

@@ -76,7 +76,10 @@ fn spec(reqid: u32, spi_in: u32, spi_out: u32, routed: bool) -> ChildSpec {
     }
 }
 
-/// The `SADB_ADD` this test expects, written out extension by extension.
+/// The `SADB_ADD` this test expects, written out extension by extension,
+/// in FreeBSD's libipsec order (`pfkey_send_x1`: state LARVAL, encryption
+/// key before authentication key, hard then soft lifetime) with the NAT-T
+/// extensions after them.
 fn expected_add(spi: u32, reqid: u32, src: SocketAddr, dst: SocketAddr) -> Message {
     let lt = |bytes| Lifetime {
         allocations: 0,
@@ -88,7 +91,7 @@ fn expected_add(spi: u32, reqid: u32, src: SocketAddr, dst: SocketAddr) -> Messa
         .with(Extension::Sa(Sa {
             spi,
             replay: 255,
-            state: sa_state::MATURE,
+            state: sa_state::LARVAL,
             auth: 0,
             encrypt: SADB_X_EALG_AESGCM16,
             flags: 0,

@@ -27,6 +27,9 @@ fn keys(spi: u32, cipher: Cipher, auth: Option<Auth>) -> SaKeys {
         Cipher::AesCbc { key_bits } => usize::from(key_bits) / 8,
         Cipher::AesGcm16 { key_bits } => usize::from(key_bits) / 8 + 4,
         Cipher::ChaCha20Poly1305 => 36,
+        Cipher::TripleDes => 24,
+        Cipher::CamelliaCbc { key_bits } => usize::from(key_bits) / 8,
+        Cipher::AesCcm { key_bits, .. } => usize::from(key_bits) / 8 + 3,
     };
     let auth_len = match auth {
         None => 0,
@@ -34,6 +37,8 @@ fn keys(spi: u32, cipher: Cipher, auth: Option<Auth>) -> SaKeys {
         Some(Auth::HmacSha256_128) => 32,
         Some(Auth::HmacSha384_192) => 48,
         Some(Auth::HmacSha512_256) => 64,
+        Some(Auth::HmacMd5_96 | Auth::AesXcbc96 | Auth::AesCmac96) => 16,
+        Some(Auth::HmacSha256_96) => 32,
     };
     SaKeys {
         spi,
@@ -104,17 +109,18 @@ fn sa_attr_bytes(s: &ChildSpec, dir: Dir) -> (Vec<u8>, Vec<(u16, Vec<u8>)>) {
 
 const C_ATTRS: &str = r#"
 static void key(unsigned char *p, int n, int base) { for (int i = 0; i < n; i++) p[i] = (unsigned char)(base + i); }
-static void aead(const char *tag, const char *name, int keylen) {
+static void aead_icv(const char *tag, const char *name, int keylen, int icv) {
     unsigned char buf[sizeof(struct xfrm_algo_aead) + 64];
     memset(buf, 0, sizeof buf);
     struct xfrm_algo_aead *a = (void *)buf;
     strcpy(a->alg_name, name);
     a->alg_key_len = keylen * 8;
-    a->alg_icv_len = 128;
+    a->alg_icv_len = icv;
     key((unsigned char *)a->alg_key, keylen, 0x10);
     printf("type.%s %d\n", tag, XFRMA_ALG_AEAD);
     dump(tag, buf, sizeof(struct xfrm_algo_aead) + keylen);
 }
+static void aead(const char *tag, const char *name, int keylen) { aead_icv(tag, name, keylen, 128); }
 static void crypt(const char *tag, const char *name, int keylen) {
     unsigned char buf[sizeof(struct xfrm_algo) + 64];
     memset(buf, 0, sizeof buf);
@@ -146,6 +152,16 @@ int main(void) {
     auth("sha256", "hmac(sha256)", 32, 128);
     auth("sha384", "hmac(sha384)", 48, 192);
     auth("sha512", "hmac(sha512)", 64, 256);
+    /* The legacy transforms (issue 15 §3). */
+    aead_icv("ccm8_128", "rfc4309(ccm(aes))", 16 + 3, 64);
+    aead_icv("ccm12_256", "rfc4309(ccm(aes))", 32 + 3, 96);
+    aead_icv("ccm16_192", "rfc4309(ccm(aes))", 24 + 3, 128);
+    crypt("des3", "cbc(des3_ede)", 24);
+    crypt("camellia192", "cbc(camellia)", 24);
+    auth("md5", "hmac(md5)", 16, 96);
+    auth("sha256_96", "hmac(sha256)", 32, 96);
+    auth("xcbc", "xcbc(aes)", 16, 96);
+    auth("cmac", "cmac(aes)", 16, 96);
     struct xfrm_encap_tmpl e;
     memset(&e, 0, sizeof e);
     e.encap_type = UDP_ENCAP_ESPINUDP;
@@ -208,6 +224,51 @@ fn every_suite_maps_to_the_attributes_linux_xfrm_h_describes() {
             Cipher::AesCbc { key_bits: 128 },
             Some(Auth::HmacSha512_256),
             &["cbc128", "sha512"],
+        ),
+        (
+            Cipher::AesCcm {
+                key_bits: 128,
+                icv: 8,
+            },
+            None,
+            &["ccm8_128"],
+        ),
+        (
+            Cipher::AesCcm {
+                key_bits: 256,
+                icv: 12,
+            },
+            None,
+            &["ccm12_256"],
+        ),
+        (
+            Cipher::AesCcm {
+                key_bits: 192,
+                icv: 16,
+            },
+            None,
+            &["ccm16_192"],
+        ),
+        (Cipher::TripleDes, Some(Auth::HmacMd5_96), &["des3", "md5"]),
+        (
+            Cipher::TripleDes,
+            Some(Auth::HmacSha1_96),
+            &["des3", "sha1"],
+        ),
+        (
+            Cipher::CamelliaCbc { key_bits: 192 },
+            Some(Auth::HmacSha256_96),
+            &["camellia192", "sha256_96"],
+        ),
+        (
+            Cipher::AesCbc { key_bits: 128 },
+            Some(Auth::AesXcbc96),
+            &["cbc128", "xcbc"],
+        ),
+        (
+            Cipher::AesCbc { key_bits: 256 },
+            Some(Auth::AesCmac96),
+            &["cbc256", "cmac"],
         ),
     ];
     for (cipher, auth, tags) in suites {

@@ -145,6 +145,24 @@ const CASES: &[Case] = &[
         uat_encr: "AES-CBC-256 [RFC3602]",
         uat_integ: "HMAC_SHA2_256_128 [RFC4868]",
     },
+    // Legacy transforms (issue 15 §3) that strongSwan's IKE cannot check
+    // (sha256_96) or that share the CBC path (3DES's 8-byte blocks, MD5),
+    // opened by Wireshark's own implementation. AES-CCM, XCBC, CMAC and
+    // Camellia are checked against strongSwan in vtid/tests/legacy_strongswan.rs.
+    Case {
+        name: "3des-md5",
+        encr: Encr::TripleDes,
+        integ: Some(Integ::HmacMd5_96),
+        uat_encr: "3DES [RFC2451]",
+        uat_integ: "HMAC_MD5_96 [RFC2403]",
+    },
+    Case {
+        name: "aes128-sha256_96",
+        encr: Encr::AesCbc { key_bits: 128 },
+        integ: Some(Integ::HmacSha2_256_96),
+        uat_encr: "AES-CBC-128 [RFC3602]",
+        uat_integ: "HMAC_SHA2_256_96 [draft-ietf-ipsec-ciph-sha-256-00]",
+    },
 ];
 
 /// Seals an IKE_AUTH request (SK_ei/SK_ai) and response (SK_er/SK_ar) for

@@ -481,6 +481,22 @@ fn suite_of(encr: Encr, integ: Option<Integ>) -> Result<Suite, DataplaneError> {
         Encr::AesGcm16 { key_bits: 128 } => Encryption::AesGcm16_128,
         Encr::AesGcm16 { key_bits: 256 } => Encryption::AesGcm16_256,
         Encr::ChaCha20Poly1305 => Encryption::ChaCha20Poly1305,
+        Encr::TripleDes => Encryption::TripleDesCbc,
+        Encr::CamelliaCbc { key_bits: 128 } => Encryption::CamelliaCbc128,
+        Encr::CamelliaCbc { key_bits: 192 } => Encryption::CamelliaCbc192,
+        Encr::CamelliaCbc { key_bits: 256 } => Encryption::CamelliaCbc256,
+        Encr::AesCcm { key_bits, icv } => match (key_bits, icv) {
+            (128, 8) => Encryption::AesCcm8_128,
+            (192, 8) => Encryption::AesCcm8_192,
+            (256, 8) => Encryption::AesCcm8_256,
+            (128, 12) => Encryption::AesCcm12_128,
+            (192, 12) => Encryption::AesCcm12_192,
+            (256, 12) => Encryption::AesCcm12_256,
+            (128, 16) => Encryption::AesCcm16_128,
+            (192, 16) => Encryption::AesCcm16_192,
+            (256, 16) => Encryption::AesCcm16_256,
+            _ => return Err(DataplaneError::Unsupported(format!("{encr:?}"))),
+        },
         other => return Err(DataplaneError::Unsupported(format!("{other:?}"))),
     };
     let i = integ.map(|i| match i {
@@ -488,6 +504,10 @@ fn suite_of(encr: Encr, integ: Option<Integ>) -> Result<Suite, DataplaneError> {
         Integ::HmacSha2_256_128 => Integrity::HmacSha256_128,
         Integ::HmacSha2_384_192 => Integrity::HmacSha384_192,
         Integ::HmacSha2_512_256 => Integrity::HmacSha512_256,
+        Integ::HmacMd5_96 => Integrity::HmacMd5_96,
+        Integ::HmacSha2_256_96 => Integrity::HmacSha256_96,
+        Integ::AesXcbc96 => Integrity::AesXcbc96,
+        Integ::AesCmac96 => Integrity::AesCmac96,
     });
     Ok(Suite::new(e, i)?)
 }
@@ -965,12 +985,14 @@ impl Dataplane {
             .unwrap_or(1500)
     }
 
-    fn slot_of(&self, reqid: u32) -> Option<usize> {
-        self.shared
-            .slot_of_reqid
-            .get(&reqid)
-            .copied()
-            .or(self.shared.shared_slot)
+    /// The TUN of a CHILD SA: its interface by `config::interface_for`
+    /// (reqid, else if_id_in, else if_id_out), else the shared TUN.
+    fn slot_of(&self, reqid: u32, if_id: (u32, u32)) -> Option<usize> {
+        let sh = &*self.shared;
+        let ifaces = &sh.cfg.interfaces;
+        config::interface_for(ifaces, reqid, if_id)
+            .and_then(|i| sh.slot_of_reqid.get(&i.reqid).copied())
+            .or(sh.shared_slot)
     }
 
     fn install(&self, ci: &ChildInstall) -> Result<(), DataplaneError> {
@@ -980,10 +1002,10 @@ impl Dataplane {
                 "transport mode (the userspace data plane carries tunnel mode only)".into(),
             ));
         }
-        let slot = self.slot_of(ci.reqid).ok_or_else(|| {
+        let slot = self.slot_of(ci.reqid, ci.if_id).ok_or_else(|| {
             DataplaneError::Unsupported(format!(
-                "reqid {} names no interface and there is no shared TUN",
-                ci.reqid
+                "reqid {} (if_id {}/{}) names no interface and there is no shared TUN",
+                ci.reqid, ci.if_id.0, ci.if_id.1
             ))
         })?;
         if Some(slot) == sh.shared_slot && sh.cfg.install_routes {

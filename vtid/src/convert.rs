@@ -18,8 +18,9 @@ use ike::engine::{
     AddrMatch, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey, Ts, TsSpec,
     Unique,
 };
-use ike::proposal::{parse_esp_proposals, parse_ike_proposals};
+use ike::proposal::{legacy_algorithms, parse_proposals_lenient};
 use ike::wire::Identification;
+use ike::wire::ProtocolId;
 
 /// Reqids given to children with `reqid = 0`, by (connection, child), kept
 /// across reloads so an unchanged child keeps the reqid its SAs carry.
@@ -213,6 +214,7 @@ pub fn convert(
         }
         w.finish();
     }
+    legacy_warnings(&peers, &mut warnings);
     let keys = shared_keys(cfg, &mut warnings);
     Converted {
         engine,
@@ -223,6 +225,71 @@ pub fn convert(
         reqids,
         dns,
         warnings,
+    }
+}
+
+/// One warning per legacy algorithm in use (RFC 8221/8247 no longer
+/// recommend it), naming where it is configured.
+fn legacy_warnings(peers: &[PeerConfig], warnings: &mut Vec<Note>) {
+    let mut seen: Vec<(&'static str, Vec<String>)> = Vec::new();
+    let mut note = |why: &'static str, place: String| match seen.iter_mut().find(|(w, _)| *w == why)
+    {
+        Some((_, places)) => {
+            if !places.contains(&place) {
+                places.push(place)
+            }
+        }
+        None => seen.push((why, vec![place])),
+    };
+    for p in peers {
+        for prop in &p.proposals {
+            for why in legacy_algorithms(prop) {
+                note(why, format!("connection '{}' proposals", p.name));
+            }
+        }
+        for c in &p.children {
+            for prop in &c.esp_proposals {
+                for why in legacy_algorithms(prop) {
+                    note(
+                        why,
+                        format!("connection '{}' children.{}.esp_proposals", p.name, c.name),
+                    );
+                }
+            }
+        }
+    }
+    for (why, places) in seen {
+        warnings.push(Note::warning(
+            None,
+            None,
+            format!(
+                "weak legacy algorithm configured: {why}; used by {}",
+                places.join(", ")
+            ),
+        ));
+    }
+}
+
+/// A swanctl proposal list, dropping only the proposals that cannot be
+/// built (issue 15 §3), each with a warning that names it.
+fn proposals(
+    protocol: ProtocolId,
+    list: &[String],
+) -> Result<(Vec<ike::wire::Proposal>, Vec<String>), String> {
+    let text = if list.is_empty() {
+        "default".to_string()
+    } else {
+        list.join(",")
+    };
+    match parse_proposals_lenient(protocol, &text) {
+        Ok(l) => Ok((
+            l.proposals,
+            l.dropped
+                .iter()
+                .map(|e| format!("{e}; that proposal is left out, the others are used"))
+                .collect(),
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -381,6 +448,9 @@ pub fn engine_config(d: &Daemon, warnings: &mut Vec<String>) -> EngineConfig {
         retransmit_tries: d.retransmit_tries,
         cookie_threshold: d.cookie_threshold as usize,
         init_limit_half_open: d.init_limit_half_open as usize,
+        block_threshold: d.block_threshold as usize,
+        ikesa_limit: d.ikesa_limit as usize,
+        max_packet: d.max_packet as usize,
         keep_alive: d.keep_alive,
         delete_rekeyed_delay: d.delete_rekeyed_delay,
         make_before_break: d.make_before_break,
@@ -474,7 +544,8 @@ pub fn remote_matches(specs: &[HostSpec], env: &dyn HostEnv) -> (Vec<AddrMatch>,
 /// * `@#hex` → ID_KEY_ID, `@@user` → ID_RFC822_ADDR, `@name` → ID_FQDN;
 /// * `user@host` → ID_RFC822_ADDR.
 ///
-/// Distinguished names (`C=CH, O=...`) need certificates and are refused.
+/// Distinguished names (`C=CH, O=..., CN=...`, strongSwan's syntax, `*`
+/// values as wildcards) → ID_DER_ASN1_DN; `asn1dn:#hex` gives the DER.
 pub fn parse_id(s: &str) -> Result<Option<Identification>, String> {
     let s = s.trim();
     if let Some((prefix, rest)) = s.split_once(':') {
@@ -497,8 +568,11 @@ pub fn parse_id(s: &str) -> Result<Option<Identification>, String> {
                 Some(h) => hex_bytes(h).ok_or_else(|| format!("'{h}' is not hex"))?,
                 None => rest.as_bytes().to_vec(),
             })),
-            "asn1dn" | "asn1gn" | "dns" | "uri" | "ipv4subnet" | "ipv6subnet" | "ipv4range"
-            | "ipv6range" => {
+            "asn1dn" => Some(Identification::DerAsn1Dn(match rest.strip_prefix('#') {
+                Some(h) => hex_bytes(h).ok_or_else(|| format!("'{h}' is not hex"))?,
+                None => pki::dn::parse(rest)?,
+            })),
+            "asn1gn" | "dns" | "uri" | "ipv4subnet" | "ipv6subnet" | "ipv4range" | "ipv6range" => {
                 return Err(format!("'{prefix}:' identities are not supported by vtid"))
             }
             _ => None,
@@ -507,11 +581,8 @@ pub fn parse_id(s: &str) -> Result<Option<Identification>, String> {
             return Ok(typed);
         }
     }
-    if s.contains('=') {
-        return Err(format!(
-            "'{s}' looks like a distinguished name; DN identities need certificates, \
-             which vtid does not support yet"
-        ));
+    if pki::dn::looks_like_dn(s) {
+        return pki::dn::parse(s).map(|d| Some(Identification::DerAsn1Dn(d)));
     }
     if !s.contains('@') {
         if matches!(s, "" | "%any" | "%any6" | "0.0.0.0" | "*" | "::" | "0::0") {
@@ -704,33 +775,41 @@ fn auth_feature(auth: &str) -> String {
         format!("EAP authentication ({a}) is not supported by vtid yet")
     } else if a == "pubkey" || a.starts_with("rsa") || a.starts_with("ecdsa") || a.starts_with("ed")
     {
-        "certificate (public-key) authentication is not supported by vtid yet".into()
+        "unknown signature constraint (see swanctl.conf(5): pubkey, rsa, rsa/pss, ecdsa, \
+         ed25519 with -sha256/-sha384/-sha512 or a key size)"
+            .into()
     } else {
         format!("authentication method '{a}' is not supported by vtid (only psk)")
     }
 }
 
-/// The one PSK authentication round of a side, or why there is none (every
-/// reason recorded in `w`).
-fn psk_round(rounds: &[AuthConfig], side: &str, w: &mut Warn<'_>) -> Option<Option<String>> {
+/// The one authentication round of a side, as the engine takes it, or why
+/// there is none (every reason recorded in `w`). Files named in `certs`,
+/// `cacerts` and `pubkeys` are read from the swanctl folders under `base`.
+fn auth_round(
+    rounds: &[AuthConfig],
+    side: &str,
+    base: Option<&std::path::Path>,
+    w: &mut Warn<'_>,
+) -> Option<(Option<String>, ike::engine::AuthConfig)> {
     let mut ok = true;
-    for r in rounds {
-        if !r.auth.eq_ignore_ascii_case("psk") {
-            if r.name.is_empty() {
+    let mut parsed = None;
+    for (i, r) in rounds.iter().enumerate() {
+        let key = if r.name.is_empty() {
+            side.to_string()
+        } else {
+            format!("{}.auth", r.name)
+        };
+        match ike::engine::AuthConfig::parse_auth(&r.auth) {
+            Ok(x) if i == 0 => parsed = Some(x),
+            Ok(_) => {}
+            Err(_) => {
                 w.skip(
-                    side,
-                    &format!(
-                        "no '{side}' section, so auth = pubkey (strongSwan's default): {}",
-                        auth_feature("pubkey")
-                    ),
-                );
-            } else {
-                w.skip(
-                    &format!("{}.auth", r.name),
+                    &key,
                     &format!("auth = {}: {}", r.auth, auth_feature(&r.auth)),
                 );
+                ok = false;
             }
-            ok = false;
         }
     }
     if rounds.len() > 1 {
@@ -745,22 +824,75 @@ fn psk_round(rounds: &[AuthConfig], side: &str, w: &mut Warn<'_>) -> Option<Opti
         ok = false;
     }
     let r = rounds.first()?;
+    let (class, constraints) = parsed?;
     if !ok {
         return None;
     }
-    for (k, v) in [
-        ("certs", &r.certs),
-        ("cacerts", &r.cacerts),
-        ("pubkeys", &r.pubkeys),
-    ] {
-        if !v.is_empty() {
-            w.key(
-                &format!("{}.{k}", r.name),
-                "not used with auth = psk; ignored",
-            );
+    let mut out = ike::engine::AuthConfig {
+        class,
+        constraints,
+        revocation: match r.revocation.as_str() {
+            "strict" => ike::engine::Revocation::Strict,
+            "ifuri" => ike::engine::Revocation::IfUri,
+            _ => ike::engine::Revocation::Relaxed,
+        },
+        ..Default::default()
+    };
+    if class == ike::engine::AuthClass::Psk {
+        for (k, v) in [
+            ("certs", &r.certs),
+            ("cacerts", &r.cacerts),
+            ("pubkeys", &r.pubkeys),
+        ] {
+            if !v.is_empty() {
+                w.key(
+                    &format!("{}.{k}", r.name),
+                    "not used with auth = psk; ignored",
+                );
+            }
         }
+        return Some((r.id.clone(), out));
     }
-    Some(r.id.clone())
+    let read = |folder: &str, key: &str, names: &[String], w: &mut Warn<'_>| -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for n in names {
+            // VICI-loaded connections carry the certificate itself.
+            let data = match crate::creds::blob(n) {
+                Some(d) => Ok(d),
+                None => crate::creds::read_named(base, folder, n),
+            };
+            let der = data.and_then(|d| {
+                if folder == crate::creds::PUBKEY {
+                    ike::crypto::sig::PublicKey::from_file_bytes(&d)
+                        .map(|k| k.spki_der().to_vec())
+                        .map_err(|e| e.to_string())
+                } else {
+                    pki::Certificate::from_file_bytes(&d)
+                        .map(|c| c.der().to_vec())
+                        .map_err(|e| e.to_string())
+                }
+            });
+            match der {
+                Ok(d) => v.push(d),
+                Err(e) => w.skip(&format!("{}.{key}", r.name), &format!("{n}: {e}")),
+            }
+        }
+        v
+    };
+    out.certs = read(crate::creds::X509, "certs", &r.certs, w);
+    out.cacerts = read(crate::creds::X509CA, "cacerts", &r.cacerts, w);
+    out.pubkeys = read(crate::creds::PUBKEY, "pubkeys", &r.pubkeys, w);
+    if side == "local" && r.certs.is_empty() && r.pubkeys.is_empty() {
+        w.skip(
+            &format!("{}.auth", if r.name.is_empty() { side } else { &r.name }),
+            &format!(
+                "auth = {} needs a certificate (certs, from x509/) or a raw key (pubkeys)",
+                r.auth
+            ),
+        );
+        return None;
+    }
+    Some((r.id.clone(), out))
 }
 
 fn peer_action(a: config::Action) -> PeerAction {
@@ -807,10 +939,15 @@ fn peer_config(
             "aggressive = yes: aggressive mode is IKEv1, which vtid does not support",
         );
     }
-    let proposals = match parse_ike_proposals(&conn.proposals.join(",")) {
-        Ok(p) => Some(p),
+    let proposals = match proposals(ProtocolId::IKE, &conn.proposals) {
+        Ok((p, dropped)) => {
+            for d in dropped {
+                w.key("proposals", &d);
+            }
+            Some(p)
+        }
         Err(e) => {
-            w.skip("proposals", &e.to_string());
+            w.skip("proposals", &e);
             None
         }
     };
@@ -822,16 +959,17 @@ fn peer_config(
             .children
             .iter()
             .all(|c| matches!(c.mode, config::Mode::Pass | config::Mode::Drop));
-    let (local_id, remote_id) = if shunts_only {
+    let base = cfg.base_dir.as_deref();
+    let ((local_id, local_auth), (remote_id, remote_auth)) = if shunts_only {
         w.skip(
             "children",
             "it holds only pass/drop shunts, which vtid does not support yet",
         );
-        (None, None)
+        ((None, None), (None, None))
     } else {
         (
-            psk_round(&conn.local, "local", w),
-            psk_round(&conn.remote, "remote", w),
+            auth_round(&conn.local, "local", base, w).unzip(),
+            auth_round(&conn.remote, "remote", base, w).unzip(),
         )
     };
     let (local_addrs, problems) = remote_matches(&conn.local_addrs, env);
@@ -878,12 +1016,21 @@ fn peer_config(
         Some(Ok(None)) | None => None,
     };
     let remote_id = match remote_id.flatten().as_deref() {
-        Some(id) if id.contains('*') && id.trim() != "*" => {
+        // With certificates the identity is proven by the certificate and
+        // matched with strongSwan's wildcards; a PSK is looked up by the
+        // exact identity.
+        Some(id)
+            if id.contains('*')
+                && id.trim() != "*"
+                && remote_auth
+                    .as_ref()
+                    .is_none_or(|a| a.class == ike::engine::AuthClass::Psk) =>
+        {
             w.skip(
                 "remote.id",
                 &format!(
-                    "'{id}': wildcard identities are not supported by vtid yet (give the \
-                     peer's exact identity, or %any)"
+                    "'{id}': wildcard identities are not supported by vtid with auth = psk \
+                     (give the peer's exact identity, or %any)"
                 ),
             );
             None
@@ -911,6 +1058,17 @@ fn peer_config(
     if w.failed() {
         return None;
     }
+    let local_auth = local_auth.unwrap_or_default();
+    let remote_auth = remote_auth.unwrap_or_default();
+    // With `certs` and no `id`, strongSwan identifies us by the
+    // certificate's subject DN.
+    let local_id = local_id.or_else(|| {
+        local_auth
+            .certs
+            .first()
+            .and_then(|d| pki::Certificate::from_der(d).ok())
+            .map(|c| c.subject_identity())
+    });
     let from_address = local_id.is_none();
     let placeholder = local_addrs.iter().find_map(AddrMatch::host).map_or(
         Identification::Ipv4(Ipv4Addr::UNSPECIFIED),
@@ -922,6 +1080,14 @@ fn peer_config(
     let mut p = PeerConfig::new(&conn.name, local_id.unwrap_or(placeholder), proposals);
     p.local_id_from_address = from_address;
     p.remote_id = remote_id;
+    p.local_auth = local_auth;
+    p.remote_auth = remote_auth;
+    p.send_certreq = conn.send_certreq;
+    p.send_cert = match conn.send_cert {
+        config::SendCert::Always => ike::engine::SendCert::Always,
+        config::SendCert::IfAsked => ike::engine::SendCert::IfAsked,
+        config::SendCert::Never => ike::engine::SendCert::Never,
+    };
     p.local_addrs = local_addrs;
     p.remote_addrs = remote_addrs;
     p.remote_port = conn.remote_port;
@@ -975,9 +1141,6 @@ fn peer_config(
     if conn.childless != config::Childless::Allow {
         w.key("childless", "not supported by the engine yet; ignored");
     }
-    if conn.send_cert != config::SendCert::IfAsked {
-        w.key("send_cert", "certificates are not supported yet; ignored");
-    }
     if conn.ppk_id.is_some() || conn.ppk_required {
         w.key(
             "ppk_id",
@@ -1016,11 +1179,16 @@ fn child_config(
     if !child.ah_proposals.is_empty() {
         w.skip("ah_proposals", "AH is not supported by vtid (ESP only)");
     }
-    let esp = match parse_esp_proposals(&child.esp_proposals.join(",")) {
-        Ok(p) => Some(p),
+    let esp = match proposals(ProtocolId::ESP, &child.esp_proposals) {
+        Ok((p, dropped)) => {
+            for d in dropped {
+                w.key("esp_proposals", &d);
+            }
+            Some(p)
+        }
         Err(e) => {
             if child.ah_proposals.is_empty() {
-                w.skip("esp_proposals", &e.to_string());
+                w.skip("esp_proposals", &e);
             }
             None
         }
@@ -1327,7 +1495,13 @@ mod tests {
         for any in ["%any", "%any6", "*", "0.0.0.0", "::", ""] {
             assert_eq!(id(any), None, "{any}");
         }
-        assert!(parse_id("C=CH, O=strongSwan, CN=moon").is_err());
+        assert_eq!(
+            id("C=CH, O=strongSwan, CN=moon"),
+            Some(Identification::DerAsn1Dn(
+                pki::dn::parse("C=CH, O=strongSwan, CN=moon").unwrap()
+            ))
+        );
+        assert!(parse_id("C=CH, XX=1").is_err());
         assert!(parse_id("10.0.0.0/8").is_err());
         assert!(parse_id("@#xyz").is_err());
         assert!(parse_id("ipv4:nope").is_err());
@@ -1501,6 +1675,64 @@ mod tests {
         );
     }
 
+    /// Issue 15 §3: pfSense's mobile default keeps its modern half when a
+    /// group is missing, and legacy algorithms load with one warning each.
+    #[test]
+    fn one_unsupported_algorithm_drops_only_its_proposal() {
+        let c = load(&conn(
+            "proposals = aes256-sha256-modp2048,aes256-sha1-modp6144",
+            "   net {\n    esp_proposals = aes256-sha256,blowfish-sha1,3des-md5\n   }",
+        ));
+        assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.peers[0].proposals.len(), 1);
+        assert_eq!(c.peers[0].children[0].esp_proposals.len(), 2);
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            w.contains("connection 'gw': proposals: algorithm 'modp6144'")
+                && w.contains("aes256-sha1-modp6144"),
+            "{w}"
+        );
+        assert!(
+            w.contains("connection 'gw': children.net.esp_proposals: algorithm 'blowfish'"),
+            "{w}"
+        );
+        // The legacy ones that loaded are warned about, once each.
+        assert_eq!(
+            w.matches("weak legacy algorithm configured: 3DES").count(),
+            1,
+            "{w}"
+        );
+        assert_eq!(
+            w.matches("weak legacy algorithm configured: HMAC-MD5")
+                .count(),
+            1,
+            "{w}"
+        );
+
+        let c = load(&conn(
+            "proposals = aes256-sha256-modp2048,aes256-sha1-modp1024",
+            "   net {\n    esp_proposals = aes256-sha1-modp1024\n   }\n   other {\n    esp_proposals = aes128-sha1-modp1024\n   }",
+        ));
+        assert_eq!(c.peers[0].proposals.len(), 2);
+        let w = c
+            .warnings
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(w.matches("MODP-1024").count(), 1, "{w}");
+        assert!(
+            w.contains("connection 'gw' proposals, connection 'gw' children.net.esp_proposals, connection 'gw' children.other.esp_proposals"),
+            "{w}"
+        );
+        assert!(!w.contains("left out"), "{w}");
+    }
+
     #[test]
     fn unsupported_things_warn_and_never_vanish() {
         let text = "connections {\n cert {\n  local {\n   auth = pubkey\n  }\n  remote {\n   auth = pubkey\n  }\n }\n dns {\n  remote_addrs = nowhere.invalid\n  local {\n   auth = psk\n   id = d\n  }\n  remote {\n   auth = psk\n  }\n }\n gw {\n  local {\n   auth = psk\n   id = moon\n  }\n  remote {\n   auth = psk\n  }\n  children {\n   ah {\n    ah_proposals = sha256\n   }\n   net {\n    start_action = trap\n    updown = /bin/true\n    mode = beet\n   }\n   tr {\n    mode = transport\n    inactivity = 60\n    start_action = trap\n   }\n  }\n }\n ra {\n  version = 1\n  vips = 0.0.0.0\n  pools = p4\n  local {\n   auth = eap-mschapv2\n  }\n }\n}\n";
@@ -1513,14 +1745,13 @@ mod tests {
             .join("\n");
         // Every reason at once, each with its place; features named as such.
         assert!(
-            w.contains("test.conf:2:2: error: connection 'cert' not loaded: local.auth (test.conf:4:4): auth = pubkey: certificate (public-key) authentication is not supported")
-                && w.contains("remote.auth (test.conf:7:4): auth = pubkey"),
+            w.contains("test.conf:2:2: error: connection 'cert' not loaded: local.auth (test.conf:4:4): auth = pubkey needs a certificate"),
             "{w}"
         );
         assert!(
             w.contains("error: connection 'ra' not loaded: version (test.conf:45:3): version = 1: IKEv1 is not supported")
                 && w.contains("local.auth (test.conf:49:4): auth = eap-mschapv2: EAP authentication")
-                && w.contains("remote (test.conf:44:2): no 'remote' section, so auth = pubkey")
+
                 && w.contains("pools (test.conf:47:3): address pools")
                 && w.contains("vips (test.conf:46:3): virtual IPs"),
             "{w}"
@@ -1636,7 +1867,7 @@ mod tests {
     #[test]
     fn engine_settings_from_the_vtid_section() {
         let l = config::load_str(
-            "vtid {\n retransmit_timeout = 2.5\n retransmit_tries = 3\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n make_before_break = no\n retransmit_jitter = 10\n}\n",
+            "vtid {\n retransmit_timeout = 2.5\n retransmit_tries = 3\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n make_before_break = no\n retransmit_jitter = 10\n block_threshold = 0\n ikesa_limit = 4000000000\n max_packet = 20000\n}\n",
             "t",
         )
         .unwrap();
@@ -1646,6 +1877,22 @@ mod tests {
         assert_eq!(e.retransmit_tries, 3);
         assert_eq!((e.port, e.port_nat_t, e.fragment_size), (1500, 14500, 1400));
         assert!(!e.make_before_break);
+        assert_eq!(
+            (e.block_threshold, e.ikesa_limit, e.max_packet),
+            (0, 4_000_000_000, 20_000)
+        );
+        let d = EngineConfig::default();
+        assert_eq!(
+            (
+                d.cookie_threshold,
+                d.init_limit_half_open,
+                d.block_threshold,
+                d.ikesa_limit,
+                d.max_packet
+            ),
+            (30, 1000, 5, 10_000, 10_000),
+            "defaults as README-config.md says"
+        );
         assert!(
             c.warnings.iter().any(|w| w.contains("retransmit_jitter")),
             "{:?}",

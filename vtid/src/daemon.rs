@@ -143,6 +143,15 @@ pub struct Daemon {
     /// `remote_addrs` of connections that name DNS hosts, resolved again
     /// before each initiation (issue 15 §4).
     pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
+    /// Certificates, keys, CRLs and authorities (swanctl folders, VICI).
+    pub(crate) creds: Arc<pki::SharedStore>,
+    /// The service manager's notification socket (`NOTIFY_SOCKET`).
+    notify: Option<crate::notify::Notifier>,
+    /// Counters of engine events, for the metrics endpoint.
+    pub(crate) event_counters: crate::metrics::EventCounters,
+    /// The Wireshark key log, when asked for (`vtid.keylog`, `vtictl
+    /// keylog`).
+    keylog: Option<crate::keylog::KeyLog>,
 }
 
 fn vici_path(opts: &Options, cfg: &config::Config) -> PathBuf {
@@ -184,12 +193,6 @@ impl Daemon {
             dp.supports_transport_mode(),
         );
         log_config_warnings(&loaded, &conv);
-        if loaded.config.daemon.metrics.is_some() {
-            warn!(target: "vtid::convert", "vtid.metrics: the metrics endpoint is not part of this build yet; ignored");
-        }
-        if loaded.config.daemon.keylog.is_some() {
-            warn!(target: "vtid::convert", "vtid.keylog: the key log is not part of this build yet; ignored");
-        }
         let sockets = Sockets::bind(
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
@@ -204,6 +207,9 @@ impl Daemon {
             info!(target: "vtid::net", "listening on UDP {}{}", s.bound, if s.nat_t { " (NAT-T)" } else { "" });
         }
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
+        let creds = pki::SharedStore::new(pki::Store::new(), pki::system_clock());
+        crate::creds::reload(&creds, &loaded.config, &Default::default());
+        ep.set_credentials(creds.clone());
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
             "loaded {} connection(s) from {} with data plane '{}'",
@@ -236,6 +242,10 @@ impl Daemon {
             jobs,
             jobs_tx,
             routing,
+            creds,
+            notify: None,
+            event_counters: crate::metrics::EventCounters::default(),
+            keylog: None,
         };
         Ok((d, rx))
     }
@@ -392,6 +402,9 @@ impl Daemon {
                         info!(target: "vtid::dataplane", "dataplane({}): delete {}", self.dp.name(), routing::counters_line(c));
                     }
                 }
+                if let (Some(k), Action::Install(ci)) = (&mut self.keylog, &a) {
+                    k.child(ci);
+                }
                 if let Err(e) = self.dp.apply(&a) {
                     match &a {
                         // A CHILD SA the data plane refuses (too many
@@ -458,14 +471,37 @@ impl Daemon {
                 break;
             }
         }
+        // IKE SAs whose keys appeared (IKE_SA_INIT done, a rekey).
+        if let Some(k) = &mut self.keylog {
+            k.ike_sas(self.ep.ike_sa_secrets());
+        }
     }
 
     fn on_event(&mut self, e: Event) {
         let ep = &self.ep;
         self.routing
             .on_event(&e, |id| ep.ike_sas().into_iter().find(|i| i.id == id));
+        self.count_event(&e);
         self.log_event(&e);
         self.hub_event(&e);
+    }
+
+    /// Counts an engine event for the metrics endpoint.
+    fn count_event(&mut self, e: &Event) {
+        let ike = match e {
+            Event::IkeRekeyed { old, .. } => Some(*old),
+            Event::ChildRekeyed { ike, .. } => Some(*ike),
+            Event::IkeDown { id, .. } => Some(*id),
+            _ => None,
+        };
+        let known = ike.and_then(|id| {
+            self.ep
+                .ike_sa(id)
+                .or_else(|| self.hub.known_ike(id).cloned())
+        });
+        let was_up = known.as_ref().is_some_and(|i| i.established_at.is_some());
+        self.event_counters
+            .count(e, || known.as_ref().map(|i| i.conn.clone()), was_up);
     }
 
     /// Logs an engine event. Each line carries `event` (charon's listener
@@ -690,7 +726,62 @@ impl Daemon {
         }
     }
 
+    /// Sends service-manager notifications to `notify_socket` (a
+    /// `NOTIFY_SOCKET` value, see [`crate::notify`]).
+    pub fn with_notifier(mut self, notify_socket: Option<&str>) -> Daemon {
+        self.notify = notify_socket.and_then(|s| match crate::notify::Notifier::new(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warn!("NOTIFY_SOCKET={s}: {e}; not notifying the service manager");
+                None
+            }
+        });
+        self
+    }
+
+    /// Starts (`Some(dir)`) or stops the Wireshark key log; returns the
+    /// directory in use. Starting writes the IKE SAs that exist now.
+    pub(crate) fn set_keylog(&mut self, dir: Option<&str>) -> Result<Option<String>, String> {
+        let Some(dir) = dir else {
+            if let Some(k) = self.keylog.take() {
+                info!("keylog: stopped writing keys to {}", k.dir().display());
+            }
+            return Ok(None);
+        };
+        let mut k = crate::keylog::KeyLog::open(std::path::Path::new(dir))
+            .map_err(|e| format!("keylog {dir}: {e}"))?;
+        warn!(
+            "keylog: writing every IKE and ESP key to {dir} (ikev2_decryption_table, esp_sa) for \
+             Wireshark; anyone who can read them decrypts the traffic: insecure, for debugging only"
+        );
+        k.ike_sas(self.ep.ike_sa_secrets());
+        self.keylog = Some(k);
+        Ok(Some(dir.to_string()))
+    }
+
+    /// One line for the service manager's status.
+    fn status_line(&self) -> String {
+        format!(
+            "{} connection(s), {} IKE_SA(s), data plane {}",
+            self.ep.peers().len(),
+            self.ep.stats().ike_sas,
+            self.dp.name()
+        )
+    }
+
+    /// SIGHUP: reopens the log files and reloads the configuration, with
+    /// `RELOADING=1` ... `READY=1` around it for the service manager.
     fn reload(&mut self) {
+        if let Some(n) = &self.notify {
+            n.reloading("reloading the configuration");
+        }
+        self.reload_config();
+        if let Some(n) = &self.notify {
+            n.ready(&self.status_line());
+        }
+    }
+
+    fn reload_config(&mut self) {
         info!("SIGHUP: reloading {}", self.opts.config.display());
         // Log files first (logrotate's SIGHUP), whatever the file holds.
         self.log.reopen();
@@ -707,6 +798,7 @@ impl Daemon {
         for w in &loaded.warnings {
             warn!(target: "vtid::convert", "{w}");
         }
+        crate::creds::reload(&self.creds, &loaded.config, &self.vici.creds);
         let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
         // The file's connections, plus those loaded over VICI (kept).
         let conv = match self.convert_merged() {
@@ -788,8 +880,31 @@ impl Daemon {
             std::io::Error::new(e.kind(), format!("VICI socket {}: {e}", vici.display()))
         })?;
         info!("VICI control socket listening on {}", vici.display());
+        let metrics = match &self.file_cfg.daemon.metrics {
+            Some(m) => Some(
+                crate::metrics::serve(m, self.jobs_tx.clone())
+                    .await
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            e.kind(),
+                            format!("vtid.metrics.listen {}: {e}", m.listen),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        if let Some(dir) = self.file_cfg.daemon.keylog.clone() {
+            if let Err(e) = self.set_keylog(Some(&dir)) {
+                error!("vtid.keylog: {e}; no key log");
+            }
+        }
         let start = self.start.clone();
         self.initiate_all(&start);
+        // Ready: the IKE sockets are bound, the data plane and its
+        // interfaces are up (Daemon::start), the control socket listens.
+        if let Some(n) = &self.notify {
+            n.ready(&self.status_line());
+        }
         let mut shutdown_at: Option<tokio::time::Instant> = None;
         let mut pmtu_tick = tokio::time::interval(PATH_MTU_REFRESH);
         pmtu_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -828,12 +943,14 @@ impl Daemon {
                 _ = term.recv() => {
                     if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
                     info!("SIGTERM: deleting every IKE_SA");
+                    if let Some(n) = &self.notify { n.stopping("deleting every IKE_SA"); }
                     self.ep.shutdown(Instant::now());
                     shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
                 }
                 _ = int.recv() => {
                     if shutdown_at.is_some() { warn!("second signal: exiting now"); break; }
                     info!("SIGINT: deleting every IKE_SA");
+                    if let Some(n) = &self.notify { n.stopping("deleting every IKE_SA"); }
                     self.ep.shutdown(Instant::now());
                     shutdown_at = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
                 }
@@ -850,6 +967,9 @@ impl Daemon {
         self.routing.shutdown().await;
         self.dump();
         server.stop().await;
+        if let Some(m) = metrics {
+            m.abort();
+        }
         let _ = std::fs::remove_file(&vici);
         debug!("vtid stopped");
         Ok(())

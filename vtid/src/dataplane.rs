@@ -179,6 +179,9 @@ pub struct SaEntry {
     pub remote_ts: Vec<Ts>,
     /// Whether outbound traffic uses this SA.
     pub outbound_active: bool,
+    /// `if_id_in`/`if_id_out` (0: none): with the reqid, which interface
+    /// carries it (`config::interface_for`).
+    pub if_id: (u32, u32),
 }
 
 impl fmt::Display for SaEntry {
@@ -227,6 +230,9 @@ pub fn suite_name(encr: Encr, integ: Option<Integ>) -> String {
         Encr::AesCbc { key_bits } => format!("AES_CBC-{key_bits}"),
         Encr::AesGcm16 { key_bits } => format!("AES_GCM_16-{key_bits}"),
         Encr::ChaCha20Poly1305 => "CHACHA20_POLY1305".to_string(),
+        Encr::TripleDes => "3DES_CBC".to_string(),
+        Encr::CamelliaCbc { key_bits } => format!("CAMELLIA_CBC-{key_bits}"),
+        Encr::AesCcm { key_bits, icv } => format!("AES_CCM_{icv}-{key_bits}"),
     };
     match integ {
         None => e,
@@ -237,6 +243,10 @@ pub fn suite_name(encr: Encr, integ: Option<Integ>) -> String {
                 Integ::HmacSha2_256_128 => "HMAC_SHA2_256_128",
                 Integ::HmacSha2_384_192 => "HMAC_SHA2_384_192",
                 Integ::HmacSha2_512_256 => "HMAC_SHA2_512_256",
+                Integ::HmacMd5_96 => "HMAC_MD5_96",
+                Integ::HmacSha2_256_96 => "HMAC_SHA2_256_96",
+                Integ::AesXcbc96 => "AES_XCBC_96",
+                Integ::AesCmac96 => "AES_CMAC_96",
             }
         ),
     }
@@ -282,6 +292,7 @@ impl SaTable {
                     local_ts: c.local_ts.clone(),
                     remote_ts: c.remote_ts.clone(),
                     outbound_active: c.outbound_active,
+                    if_id: c.if_id,
                 };
                 info!(target: "vtid::dataplane", "dataplane({b}): install {e}");
                 if e.outbound_active {

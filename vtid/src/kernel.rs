@@ -34,6 +34,9 @@ fn cipher(e: Encr) -> Cipher {
         Encr::AesCbc { key_bits } => Cipher::AesCbc { key_bits },
         Encr::AesGcm16 { key_bits } => Cipher::AesGcm16 { key_bits },
         Encr::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305,
+        Encr::TripleDes => Cipher::TripleDes,
+        Encr::CamelliaCbc { key_bits } => Cipher::CamelliaCbc { key_bits },
+        Encr::AesCcm { key_bits, icv } => Cipher::AesCcm { key_bits, icv },
     }
 }
 
@@ -43,6 +46,10 @@ fn auth(i: Integ) -> Auth {
         Integ::HmacSha2_256_128 => Auth::HmacSha256_128,
         Integ::HmacSha2_384_192 => Auth::HmacSha384_192,
         Integ::HmacSha2_512_256 => Auth::HmacSha512_256,
+        Integ::HmacMd5_96 => Auth::HmacMd5_96,
+        Integ::HmacSha2_256_96 => Auth::HmacSha256_96,
+        Integ::AesXcbc96 => Auth::AesXcbc96,
+        Integ::AesCmac96 => Auth::AesCmac96,
     }
 }
 

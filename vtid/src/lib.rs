@@ -13,18 +13,25 @@
 //!   with FreeBSD if_ipsec).
 //! * [`daemon`]: the event loop, signals, reload and shutdown.
 //! * [`logging`]: tracing with charon-style levels.
+//! * [`keylog`]: Wireshark's decryption tables, when asked for.
+//! * [`metrics`]: the Prometheus/OpenMetrics endpoint.
+//! * [`notify`]: readiness and status for the service manager (sd_notify).
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 //! * [`platform`]: what differs between Linux and FreeBSD.
 
 pub mod check;
 pub mod control;
 pub mod convert;
+pub mod creds;
 pub mod daemon;
 pub mod dataplane;
 pub mod flood;
 pub mod kernel;
+pub mod keylog;
 pub mod logging;
+pub mod metrics;
 pub mod net;
+pub mod notify;
 pub mod platform;
 pub mod routing;
 

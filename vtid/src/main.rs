@@ -146,6 +146,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before any thread: taken out of the environment our children inherit.
+    let notify_socket = vtid::notify::take_notify_socket();
     let log = LogHandle::init(opts.log_level.as_deref());
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -159,7 +161,7 @@ fn main() -> ExitCode {
     };
     rt.block_on(async move {
         let (daemon, lanes) = match Daemon::start(opts, log) {
-            Ok(d) => d,
+            Ok((d, lanes)) => (d.with_notifier(notify_socket.as_deref()), lanes),
             Err(e) => {
                 tracing::error!("cannot start: {e}");
                 return ExitCode::FAILURE;

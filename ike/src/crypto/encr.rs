@@ -1,21 +1,24 @@
 //! Encryption transforms and the SK payload (RFC 7296 §3.14, RFC 5282,
-//! RFC 7634).
+//! RFC 7634, RFC 2451, RFC 5529).
 
 use core::fmt;
 
-use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use rand_core::CryptoRngCore;
-use ring::{aead, hmac};
+use ring::aead;
 
+use super::block::{BlockAlg, BlockKey};
+use super::ccm::{ccm_nonce, CcmKey, CCM_SALT_LEN};
+use super::mac::MacKey;
 use super::secret::ct_eq;
-use super::{CryptoError, Integ, SecretBytes};
+use super::{CryptoError, Integ};
 use crate::wire::{EncrId, Transform, TransformType};
 
-/// AES block size, also the AES-CBC IV length.
-const AES_BLOCK: usize = 16;
+/// Largest block size of the CBC ciphers (AES, Camellia; 3DES has 8).
+const MAX_BLOCK: usize = 16;
 /// Explicit IV of the AEAD transforms (RFC 5282 §3.1, RFC 7634 §2).
 const AEAD_IV_LEN: usize = 8;
-/// Salt taken from the keying material (RFC 5282 §7.1, RFC 7634 §2).
+/// Salt taken from the keying material for GCM and ChaCha20-Poly1305
+/// (RFC 5282 §7.1, RFC 7634 §2); AES-CCM takes 3 bytes (RFC 5282 §7.1).
 const AEAD_SALT_LEN: usize = 4;
 /// ICV of AES-GCM-16 and ChaCha20-Poly1305.
 const AEAD_TAG_LEN: usize = 16;
@@ -39,6 +42,23 @@ pub enum Encr {
     /// ENCR_CHACHA20_POLY1305 (RFC 7634): 256-bit key, no Key Length
     /// attribute.
     ChaCha20Poly1305,
+    /// ENCR_3DES (RFC 2451): 3DES-EDE-CBC, 192-bit key, no Key Length
+    /// attribute; needs an integrity transform. Legacy.
+    TripleDes,
+    /// ENCR_CAMELLIA_CBC (RFC 5529 for IKEv2, RFC 4312 for ESP) with a 128,
+    /// 192 or 256 bit key; needs an integrity transform.
+    CamelliaCbc {
+        /// Key length in bits (the Key Length attribute).
+        key_bits: u16,
+    },
+    /// ENCR_AES_CCM_8/12/16 (RFC 4309 for ESP, RFC 5282 for IKE) with a
+    /// 128, 192 or 256 bit key and an ICV of 8, 12 or 16 bytes.
+    AesCcm {
+        /// Key length in bits (the Key Length attribute), without the salt.
+        key_bits: u16,
+        /// ICV length in bytes (8, 12 or 16: the Transform ID).
+        icv: u8,
+    },
 }
 
 impl Encr {
@@ -50,23 +70,43 @@ impl Encr {
             id: t.id,
             detail: Some(detail),
         };
+        let key_bits = |name: &'static str| match t.key_length() {
+            Some(b @ (128 | 192 | 256)) => Ok(b),
+            Some(_) => Err(unsupported(name)),
+            None => Err(unsupported("needs a Key Length attribute")),
+        };
         match EncrId(t.id) {
-            EncrId::AES_CBC => match t.key_length() {
-                Some(b @ (128 | 192 | 256)) => Ok(Encr::AesCbc { key_bits: b }),
-                Some(_) => Err(unsupported("AES key length must be 128, 192 or 256")),
-                None => Err(unsupported("AES needs a Key Length attribute")),
-            },
-            EncrId::AES_GCM_16 => match t.key_length() {
-                Some(b @ (128 | 192 | 256)) => Ok(Encr::AesGcm16 { key_bits: b }),
-                Some(_) => Err(unsupported("AES key length must be 128, 192 or 256")),
-                None => Err(unsupported("AES needs a Key Length attribute")),
-            },
+            EncrId::AES_CBC => Ok(Encr::AesCbc {
+                key_bits: key_bits("AES key length must be 128, 192 or 256")?,
+            }),
+            EncrId::AES_GCM_16 => Ok(Encr::AesGcm16 {
+                key_bits: key_bits("AES key length must be 128, 192 or 256")?,
+            }),
             // RFC 7634 §3: no Key Length attribute; strongSwan's
             // "chacha20poly1305compat" sends 256, which we also accept.
             EncrId::CHACHA20_POLY1305 => match t.key_length() {
                 None | Some(256) => Ok(Encr::ChaCha20Poly1305),
                 Some(_) => Err(unsupported("ChaCha20-Poly1305 has a fixed 256-bit key")),
             },
+            // RFC 7296 §3.3.5: fixed-length ciphers carry no Key Length;
+            // 192 (the key's real length) is tolerated.
+            EncrId::TRIPLE_DES => match t.key_length() {
+                None | Some(192) => Ok(Encr::TripleDes),
+                Some(_) => Err(unsupported("3DES has a fixed 192-bit key")),
+            },
+            EncrId::CAMELLIA_CBC => Ok(Encr::CamelliaCbc {
+                key_bits: key_bits("Camellia key length must be 128, 192 or 256")?,
+            }),
+            id @ (EncrId::AES_CCM_8 | EncrId::AES_CCM_12 | EncrId::AES_CCM_16) => {
+                Ok(Encr::AesCcm {
+                    key_bits: key_bits("AES key length must be 128, 192 or 256")?,
+                    icv: match id {
+                        EncrId::AES_CCM_8 => 8,
+                        EncrId::AES_CCM_12 => 12,
+                        _ => 16,
+                    },
+                })
+            }
             _ => Err(CryptoError::UnsupportedTransform {
                 ty: TransformType::ENCR,
                 id: t.id,
@@ -78,14 +118,14 @@ impl Encr {
     /// The Transform substructure for this algorithm.
     pub fn transform(self) -> Transform {
         match self {
-            Encr::AesCbc { key_bits } => {
-                Transform::with_key_length(TransformType::ENCR, EncrId::AES_CBC.0, key_bits)
+            Encr::ChaCha20Poly1305 | Encr::TripleDes => {
+                Transform::new(TransformType::ENCR, self.id().0)
             }
-            Encr::AesGcm16 { key_bits } => {
-                Transform::with_key_length(TransformType::ENCR, EncrId::AES_GCM_16.0, key_bits)
-            }
-            Encr::ChaCha20Poly1305 => {
-                Transform::new(TransformType::ENCR, EncrId::CHACHA20_POLY1305.0)
+            Encr::AesCbc { key_bits }
+            | Encr::AesGcm16 { key_bits }
+            | Encr::CamelliaCbc { key_bits }
+            | Encr::AesCcm { key_bits, .. } => {
+                Transform::with_key_length(TransformType::ENCR, self.id().0, key_bits)
             }
         }
     }
@@ -96,42 +136,98 @@ impl Encr {
             Encr::AesCbc { .. } => EncrId::AES_CBC,
             Encr::AesGcm16 { .. } => EncrId::AES_GCM_16,
             Encr::ChaCha20Poly1305 => EncrId::CHACHA20_POLY1305,
+            Encr::TripleDes => EncrId::TRIPLE_DES,
+            Encr::CamelliaCbc { .. } => EncrId::CAMELLIA_CBC,
+            Encr::AesCcm { icv: 8, .. } => EncrId::AES_CCM_8,
+            Encr::AesCcm { icv: 12, .. } => EncrId::AES_CCM_12,
+            Encr::AesCcm { .. } => EncrId::AES_CCM_16,
         }
     }
 
     /// Combined-mode (AEAD) cipher: no separate integrity transform.
     pub fn is_aead(self) -> bool {
-        !matches!(self, Encr::AesCbc { .. })
+        matches!(
+            self,
+            Encr::AesGcm16 { .. } | Encr::ChaCha20Poly1305 | Encr::AesCcm { .. }
+        )
     }
 
-    /// Length of the keying material taken from prf+ (SK_e*, or ESP
-    /// KEYMAT), including the 4-byte salt of the AEAD transforms (RFC 5282
-    /// §7.1, RFC 7634 §2).
-    pub fn key_len(self) -> usize {
+    /// The block cipher of a CBC transform.
+    pub fn block_alg(self) -> Option<BlockAlg> {
         match self {
-            Encr::AesCbc { key_bits } => usize::from(key_bits) / 8,
-            Encr::AesGcm16 { key_bits } => usize::from(key_bits) / 8 + AEAD_SALT_LEN,
-            Encr::ChaCha20Poly1305 => 32 + AEAD_SALT_LEN,
+            Encr::AesCbc { .. } => Some(BlockAlg::Aes),
+            Encr::TripleDes => Some(BlockAlg::TripleDes),
+            Encr::CamelliaCbc { .. } => Some(BlockAlg::Camellia),
+            _ => None,
         }
     }
 
-    /// IV length in the SK payload.
+    /// Length of the salt at the end of the keying material (AEAD only).
+    pub fn salt_len(self) -> usize {
+        match self {
+            Encr::AesCcm { .. } => CCM_SALT_LEN,
+            Encr::AesGcm16 { .. } | Encr::ChaCha20Poly1305 => AEAD_SALT_LEN,
+            _ => 0,
+        }
+    }
+
+    /// Length of the keying material taken from prf+ (SK_e*, or ESP
+    /// KEYMAT), including the salt of the AEAD transforms (RFC 5282 §7.1,
+    /// RFC 7634 §2, RFC 4309 §7.1).
+    pub fn key_len(self) -> usize {
+        match self {
+            Encr::AesCbc { key_bits } | Encr::CamelliaCbc { key_bits } => usize::from(key_bits) / 8,
+            Encr::AesGcm16 { key_bits } | Encr::AesCcm { key_bits, .. } => {
+                usize::from(key_bits) / 8 + self.salt_len()
+            }
+            Encr::ChaCha20Poly1305 => 32 + AEAD_SALT_LEN,
+            Encr::TripleDes => 24,
+        }
+    }
+
+    /// IV length in the SK payload (and in ESP): the cipher block for CBC
+    /// (8 for 3DES, RFC 2451 §2.2), 8 for the AEADs.
     pub fn iv_len(self) -> usize {
         match self {
-            Encr::AesCbc { .. } => AES_BLOCK,
+            Encr::TripleDes => 8,
+            Encr::AesCbc { .. } | Encr::CamelliaCbc { .. } => MAX_BLOCK,
             _ => AEAD_IV_LEN,
+        }
+    }
+
+    /// ICV length of an AEAD (0 for CBC, whose ICV is the integrity
+    /// transform's).
+    pub fn aead_icv_len(self) -> usize {
+        match self {
+            Encr::AesCcm { icv, .. } => usize::from(icv),
+            Encr::AesGcm16 { .. } | Encr::ChaCha20Poly1305 => AEAD_TAG_LEN,
+            _ => 0,
+        }
+    }
+
+    /// Whether RFC 8221/8247 no longer recommend it (logged once at load).
+    pub fn legacy(self) -> Option<&'static str> {
+        match self {
+            Encr::TripleDes => Some("3DES-CBC: 64-bit block, legacy (RFC 8221 §5, RFC 8247 §3.2)"),
+            Encr::CamelliaCbc { .. } => {
+                Some("Camellia-CBC: legacy, not among RFC 8221/8247's recommended ciphers")
+            }
+            Encr::AesCcm { icv: 8 | 12, .. } => {
+                Some("AES-CCM with a short ICV: meant for constrained devices (RFC 8221 §5)")
+            }
+            _ => None,
         }
     }
 }
 
 /// The cipher protecting one direction's SK payloads: built from the suite
-/// and that direction's SK_e (and SK_a for AES-CBC).
+/// and that direction's SK_e (and SK_a for CBC).
 ///
 /// The SK payload body it produces and consumes is
 /// `IV | ciphertext(inner payloads | padding | pad length) | ICV`, and the
 /// associated data `aad` is everything of the message before the IV: the IKE
 /// header and the SK generic payload header (RFC 7296 §3.14 for the ICV of
-/// CBC+HMAC, RFC 5282 §5.1 and RFC 7634 §4 for the AEAD AAD). Since both
+/// CBC+MAC, RFC 5282 §5.1 and RFC 7634 §4 for the AEAD AAD). Since both
 /// contain length fields, compute them first with [`SkCipher::sealed_len`].
 pub struct SkCipher {
     encr: Encr,
@@ -140,21 +236,35 @@ pub struct SkCipher {
 
 enum Inner {
     Cbc {
-        key: SecretBytes,
+        key: Box<BlockKey>,
         integ: Integ,
-        integ_key: Box<hmac::Key>,
+        mac: Box<MacKey>,
     },
     Aead {
         key: Box<aead::LessSafeKey>,
         salt: [u8; AEAD_SALT_LEN],
     },
+    Ccm {
+        key: CcmKey,
+        salt: [u8; CCM_SALT_LEN],
+    },
+}
+
+impl Drop for SkCipher {
+    fn drop(&mut self) {
+        match &mut self.inner {
+            Inner::Aead { salt, .. } => zeroize::Zeroize::zeroize(salt),
+            Inner::Ccm { salt, .. } => zeroize::Zeroize::zeroize(salt),
+            Inner::Cbc { .. } => {}
+        }
+    }
 }
 
 impl fmt::Debug for SkCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let integ = match &self.inner {
             Inner::Cbc { integ, .. } => Some(*integ),
-            Inner::Aead { .. } => None,
+            _ => None,
         };
         f.debug_struct("SkCipher")
             .field("encr", &self.encr)
@@ -167,7 +277,7 @@ impl fmt::Debug for SkCipher {
 impl SkCipher {
     /// A cipher from the negotiated transforms and one direction's keys.
     /// `integ`/`integ_key` must be `None`/empty for the AEAD transforms and
-    /// present for AES-CBC. `encr_key` includes the salt for AEAD.
+    /// present for CBC. `encr_key` includes the salt for AEAD.
     pub fn new(
         encr: Encr,
         integ: Option<Integ>,
@@ -181,8 +291,8 @@ impl SkCipher {
                 got: encr_key.len(),
             });
         }
-        let inner = match (encr, integ) {
-            (Encr::AesCbc { .. }, Some(integ)) => {
+        let inner = match (encr.block_alg(), integ) {
+            (Some(alg), Some(integ)) => {
                 if integ_key.len() != integ.key_len() {
                     return Err(CryptoError::InvalidKeyLength {
                         what: "SK_a",
@@ -191,46 +301,58 @@ impl SkCipher {
                     });
                 }
                 Inner::Cbc {
-                    key: SecretBytes::from_slice(encr_key),
+                    key: Box::new(BlockKey::new(alg, encr_key)?),
                     integ,
-                    integ_key: Box::new(hmac::Key::new(integ.algorithm(), integ_key)),
+                    mac: Box::new(integ.key(integ_key)?),
                 }
             }
-            (Encr::AesCbc { .. }, None) => {
+            (Some(_), None) => {
                 return Err(CryptoError::BadProposal(
-                    "AES-CBC needs an integrity transform",
+                    "a CBC cipher needs an integrity transform",
                 ))
             }
-            (_, Some(_)) => {
+            (None, Some(_)) => {
                 return Err(CryptoError::BadProposal(
                     "an AEAD cipher must not have an integrity transform",
                 ))
             }
-            (aead_alg, None) => {
-                let alg = match aead_alg {
-                    Encr::AesGcm16 { key_bits: 128 } => &aead::AES_128_GCM,
-                    Encr::AesGcm16 { key_bits: 256 } => &aead::AES_256_GCM,
-                    Encr::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
-                    _ => {
-                        return Err(CryptoError::UnsupportedTransform {
-                            ty: TransformType::ENCR,
-                            id: aead_alg.id().0,
-                            detail: Some("AES-GCM-16 with a 192-bit key is not supported for IKE"),
-                        })
+            (None, None) => {
+                let (k, s) = encr_key.split_at(encr_key.len() - encr.salt_len());
+                if let Encr::AesCcm { icv, .. } = encr {
+                    let mut salt = [0u8; CCM_SALT_LEN];
+                    salt.copy_from_slice(s);
+                    Inner::Ccm {
+                        key: CcmKey::new(k, usize::from(icv))?,
+                        salt,
                     }
-                };
-                let (k, s) = encr_key.split_at(encr_key.len() - AEAD_SALT_LEN);
-                let unbound =
-                    aead::UnboundKey::new(alg, k).map_err(|_| CryptoError::InvalidKeyLength {
-                        what: "SK_e",
-                        expected: encr.key_len(),
-                        got: encr_key.len(),
+                } else {
+                    let alg = match encr {
+                        Encr::AesGcm16 { key_bits: 128 } => &aead::AES_128_GCM,
+                        Encr::AesGcm16 { key_bits: 256 } => &aead::AES_256_GCM,
+                        Encr::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+                        _ => {
+                            return Err(CryptoError::UnsupportedTransform {
+                                ty: TransformType::ENCR,
+                                id: encr.id().0,
+                                detail: Some(
+                                    "AES-GCM-16 with a 192-bit key is not supported for IKE",
+                                ),
+                            })
+                        }
+                    };
+                    let unbound = aead::UnboundKey::new(alg, k).map_err(|_| {
+                        CryptoError::InvalidKeyLength {
+                            what: "SK_e",
+                            expected: encr.key_len(),
+                            got: encr_key.len(),
+                        }
                     })?;
-                let mut salt = [0u8; AEAD_SALT_LEN];
-                salt.copy_from_slice(s);
-                Inner::Aead {
-                    key: Box::new(aead::LessSafeKey::new(unbound)),
-                    salt,
+                    let mut salt = [0u8; AEAD_SALT_LEN];
+                    salt.copy_from_slice(s);
+                    Inner::Aead {
+                        key: Box::new(aead::LessSafeKey::new(unbound)),
+                        salt,
+                    }
                 }
             }
         };
@@ -246,7 +368,15 @@ impl SkCipher {
     pub fn icv_len(&self) -> usize {
         match &self.inner {
             Inner::Cbc { integ, .. } => integ.icv_len(),
-            Inner::Aead { .. } => AEAD_TAG_LEN,
+            _ => self.encr.aead_icv_len(),
+        }
+    }
+
+    /// The CBC block length (1 for the AEADs, RFC 5282 §3).
+    fn block_len(&self) -> usize {
+        match &self.inner {
+            Inner::Cbc { key, .. } => key.block_len(),
+            _ => 1,
         }
     }
 
@@ -254,10 +384,8 @@ impl SkCipher {
     /// bytes: the minimum for CBC (RFC 7296 §3.14), none for the AEAD
     /// transforms, whose block size is one octet (RFC 5282 §3).
     fn pad_len(&self, plaintext_len: usize) -> usize {
-        match self.inner {
-            Inner::Cbc { .. } => (AES_BLOCK - (plaintext_len + 1) % AES_BLOCK) % AES_BLOCK,
-            Inner::Aead { .. } => 0,
-        }
+        let b = self.block_len();
+        (b - (plaintext_len + 1) % b) % b
     }
 
     /// Length of the SK payload body (IV, ciphertext with padding and Pad
@@ -285,17 +413,13 @@ impl SkCipher {
         rng.fill_bytes(&mut out[..iv_len]);
         out.extend_from_slice(plaintext);
         out.resize(out.len() + pad, 0);
-        // Pad Length (≤ 15 for CBC, 0 for AEAD).
+        // Pad Length (< block size for CBC, 0 for AEAD).
         out.push(pad as u8);
         match &self.inner {
-            Inner::Cbc {
-                key,
-                integ,
-                integ_key,
-            } => {
+            Inner::Cbc { key, integ, mac } => {
                 let (iv, body) = out.split_at_mut(iv_len);
-                cbc_encrypt(key.as_bytes(), iv, body)?;
-                let icv = integ.compute_with(integ_key, &[aad, &out]);
+                key.cbc_encrypt(iv, body)?;
+                let icv = integ.compute_with(mac, &[aad, &out]);
                 out.extend_from_slice(&icv);
             }
             Inner::Aead { key, salt } => {
@@ -304,6 +428,12 @@ impl SkCipher {
                     .seal_in_place_separate_tag(nonce, aead::Aad::from(aad), &mut out[iv_len..])
                     .map_err(|_| CryptoError::EncryptionFailed)?;
                 out.extend_from_slice(tag.as_ref());
+            }
+            Inner::Ccm { key, salt } => {
+                let nonce = ccm_nonce(salt, &out[..iv_len]);
+                let mut tag = vec![0u8; key.icv_len()];
+                key.seal(&nonce, aad, &mut out[iv_len..], &mut tag)?;
+                out.extend_from_slice(&tag);
             }
         }
         Ok(out)
@@ -316,29 +446,26 @@ impl SkCipher {
         let iv_len = self.encr.iv_len();
         let icv_len = self.icv_len();
         match &self.inner {
-            Inner::Cbc {
-                key,
-                integ,
-                integ_key,
-            } => {
-                if body.len() < iv_len + AES_BLOCK + icv_len {
+            Inner::Cbc { key, integ, mac } => {
+                let block = key.block_len();
+                if body.len() < iv_len + block + icv_len {
                     return Err(CryptoError::MalformedCiphertext("SK payload too short"));
                 }
                 let (signed, icv) = body.split_at(body.len() - icv_len);
                 let (iv, ct) = signed.split_at(iv_len);
-                if ct.len() % AES_BLOCK != 0 {
+                if ct.len() % block != 0 {
                     return Err(CryptoError::MalformedCiphertext(
-                        "ciphertext is not a multiple of the AES block size",
+                        "ciphertext is not a multiple of the cipher block size",
                     ));
                 }
                 // Encrypt-then-MAC: check the ICV before touching the
                 // ciphertext (RFC 7296 §3.14).
-                let expected = integ.compute_with(integ_key, &[aad, signed]);
+                let expected = integ.compute_with(mac, &[aad, signed]);
                 if !ct_eq(&expected, icv) {
                     return Err(CryptoError::IntegrityCheckFailed);
                 }
                 let mut buf = ct.to_vec();
-                cbc_decrypt(key.as_bytes(), iv, &mut buf)?;
+                key.cbc_decrypt(iv, &mut buf)?;
                 strip_padding(buf)
             }
             Inner::Aead { key, salt } => {
@@ -353,6 +480,17 @@ impl SkCipher {
                     .map_err(|_| CryptoError::IntegrityCheckFailed)?
                     .len();
                 buf.truncate(pt_len);
+                strip_padding(buf)
+            }
+            Inner::Ccm { key, salt } => {
+                if body.len() < iv_len + 1 + icv_len {
+                    return Err(CryptoError::MalformedCiphertext("SK payload too short"));
+                }
+                let (iv, rest) = body.split_at(iv_len);
+                let (ct, tag) = rest.split_at(rest.len() - icv_len);
+                let nonce = ccm_nonce(salt, iv);
+                let mut buf = ct.to_vec();
+                key.open(&nonce, aad, &mut buf, tag)?;
                 strip_padding(buf)
             }
         }
@@ -383,52 +521,15 @@ fn aead_nonce(salt: &[u8; AEAD_SALT_LEN], iv: &[u8]) -> aead::Nonce {
 
 /// AES-CBC encryption in place, no padding (the caller pads). `buf` must be
 /// a multiple of 16 bytes.
+#[cfg(test)]
 pub(crate) fn cbc_encrypt(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
-    let len = buf.len();
-    let r = match key.len() {
-        16 => cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map(|c| c.encrypt_padded_mut::<NoPadding>(buf, len).map(|_| ())),
-        24 => cbc::Encryptor::<aes::Aes192>::new_from_slices(key, iv)
-            .map(|c| c.encrypt_padded_mut::<NoPadding>(buf, len).map(|_| ())),
-        32 => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map(|c| c.encrypt_padded_mut::<NoPadding>(buf, len).map(|_| ())),
-        n => {
-            return Err(CryptoError::InvalidKeyLength {
-                what: "AES-CBC",
-                expected: 16,
-                got: n,
-            })
-        }
-    };
-    match r {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(CryptoError::EncryptionFailed),
-    }
+    BlockKey::new(BlockAlg::Aes, key)?.cbc_encrypt(iv, buf)
 }
 
 /// AES-CBC decryption in place, no padding removal.
+#[cfg(test)]
 pub(crate) fn cbc_decrypt(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoError> {
-    let r = match key.len() {
-        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map(|c| c.decrypt_padded_mut::<NoPadding>(buf).map(|_| ())),
-        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv)
-            .map(|c| c.decrypt_padded_mut::<NoPadding>(buf).map(|_| ())),
-        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map(|c| c.decrypt_padded_mut::<NoPadding>(buf).map(|_| ())),
-        n => {
-            return Err(CryptoError::InvalidKeyLength {
-                what: "AES-CBC",
-                expected: 16,
-                got: n,
-            })
-        }
-    };
-    match r {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(CryptoError::MalformedCiphertext(
-            "AES-CBC decryption failed",
-        )),
-    }
+    BlockKey::new(BlockAlg::Aes, key)?.cbc_decrypt(iv, buf)
 }
 
 #[cfg(test)]

@@ -1,14 +1,20 @@
 //! Key derivation (RFC 7296 §2.13, §2.14, §2.17, §2.18).
 //!
-//! All PRFs we implement are HMACs, which take keys of any length. So
-//! SKEYSEED = prf(Ni | Nr, g^ir) uses the nonce concatenation as the HMAC key
-//! as is; the special rule of §2.14 for PRFs with a fixed key size
-//! (AES-XCBC/CMAC: 64 bits of each nonce) does not apply.
+//! The HMAC PRFs take keys of any length, so SKEYSEED = prf(Ni | Nr, g^ir)
+//! uses the nonce concatenation as the key as is. For the PRFs with a fixed
+//! key size (AES-XCBC, AES-CMAC: 128 bits) §2.14 takes half the key from
+//! each nonce: the first 64 bits of Ni and of Nr.
 
 use super::{CryptoError, Prf, SecretBytes, SkCipher, Suite};
 
 /// SKEYSEED = prf(Ni | Nr, g^ir) (RFC 7296 §2.14).
 pub fn skeyseed(prf: Prf, ni: &[u8], nr: &[u8], g_ir: &[u8]) -> SecretBytes {
+    let (ni, nr) = if prf.fixed_key() {
+        let half = prf.key_len() / 2;
+        (&ni[..ni.len().min(half)], &nr[..nr.len().min(half)])
+    } else {
+        (ni, nr)
+    };
     let mut key = Vec::with_capacity(ni.len() + nr.len());
     key.extend_from_slice(ni);
     key.extend_from_slice(nr);

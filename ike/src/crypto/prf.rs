@@ -1,26 +1,32 @@
-//! Pseudorandom functions (RFC 7296 §2.13, RFC 4868, RFC 2104) and prf+.
+//! Pseudorandom functions (RFC 7296 §2.13, RFC 4868, RFC 2104, RFC 4434,
+//! RFC 4615) and prf+.
 
-use ring::hmac;
-
+use super::mac::{cmac_prf_key, xcbc_prf_key, MacAlg, MacKey};
 use super::{CryptoError, SecretBytes};
 use crate::wire::{PrfId, TransformType};
 
-/// A negotiated PRF transform. Only the HMAC-based PRFs of RFC 8247 that we
-/// implement; AES-XCBC/CMAC PRFs are not supported.
+/// A negotiated PRF transform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Prf {
+    /// PRF_HMAC_MD5 (RFC 2104), ID 1. Legacy.
+    HmacMd5,
     /// PRF_HMAC_SHA1 (RFC 2104), ID 2.
     HmacSha1,
+    /// PRF_AES128_XCBC (RFC 4434), ID 4. Legacy.
+    Aes128Xcbc,
     /// PRF_HMAC_SHA2_256 (RFC 4868), ID 5.
     HmacSha256,
     /// PRF_HMAC_SHA2_384 (RFC 4868), ID 6.
     HmacSha384,
     /// PRF_HMAC_SHA2_512 (RFC 4868), ID 7.
     HmacSha512,
+    /// PRF_AES128_CMAC (RFC 4615), ID 8. Legacy.
+    Aes128Cmac,
 }
 
 impl Prf {
-    /// Every PRF we implement, strongest first.
+    /// The PRFs of the default proposals, strongest first (the legacy ones
+    /// are only used when configured).
     pub const ALL: [Prf; 4] = [
         Prf::HmacSha256,
         Prf::HmacSha384,
@@ -31,10 +37,13 @@ impl Prf {
     /// The PRF for a Transform ID.
     pub fn from_id(id: PrfId) -> Result<Self, CryptoError> {
         Ok(match id {
+            PrfId::HMAC_MD5 => Prf::HmacMd5,
             PrfId::HMAC_SHA1 => Prf::HmacSha1,
+            PrfId::AES128_XCBC => Prf::Aes128Xcbc,
             PrfId::HMAC_SHA2_256 => Prf::HmacSha256,
             PrfId::HMAC_SHA2_384 => Prf::HmacSha384,
             PrfId::HMAC_SHA2_512 => Prf::HmacSha512,
+            PrfId::AES128_CMAC => Prf::Aes128Cmac,
             _ => {
                 return Err(CryptoError::UnsupportedTransform {
                     ty: TransformType::PRF,
@@ -48,41 +57,76 @@ impl Prf {
     /// The Transform ID.
     pub fn id(self) -> PrfId {
         match self {
+            Prf::HmacMd5 => PrfId::HMAC_MD5,
             Prf::HmacSha1 => PrfId::HMAC_SHA1,
+            Prf::Aes128Xcbc => PrfId::AES128_XCBC,
             Prf::HmacSha256 => PrfId::HMAC_SHA2_256,
             Prf::HmacSha384 => PrfId::HMAC_SHA2_384,
             Prf::HmacSha512 => PrfId::HMAC_SHA2_512,
+            Prf::Aes128Cmac => PrfId::AES128_CMAC,
+        }
+    }
+
+    fn mac(self) -> MacAlg {
+        match self {
+            Prf::HmacMd5 => MacAlg::HmacMd5,
+            Prf::HmacSha1 => MacAlg::HmacSha1,
+            Prf::Aes128Xcbc => MacAlg::AesXcbc,
+            Prf::HmacSha256 => MacAlg::HmacSha256,
+            Prf::HmacSha384 => MacAlg::HmacSha384,
+            Prf::HmacSha512 => MacAlg::HmacSha512,
+            Prf::Aes128Cmac => MacAlg::AesCmac,
         }
     }
 
     /// Output length in bytes.
     pub fn output_len(self) -> usize {
-        match self {
-            Prf::HmacSha1 => 20,
-            Prf::HmacSha256 => 32,
-            Prf::HmacSha384 => 48,
-            Prf::HmacSha512 => 64,
-        }
+        self.mac().output_len()
     }
 
     /// The preferred key length, used for SK_d, SK_pi and SK_pr: the output
-    /// length for HMAC PRFs (RFC 7296 §2.13, RFC 4868 §2.1.2).
+    /// length for HMAC PRFs (RFC 7296 §2.13, RFC 4868 §2.1.2), 128 bits for
+    /// AES-XCBC/CMAC (RFC 4434 §2, RFC 4615 §3).
     pub fn key_len(self) -> usize {
         self.output_len()
     }
 
-    fn algorithm(self) -> hmac::Algorithm {
+    /// Whether the PRF takes a fixed-length key when keyed with the nonces
+    /// (RFC 7296 §2.14: then SKEYSEED uses only the first half-key-length
+    /// bytes of Ni and of Nr). True for AES-XCBC and AES-CMAC, as strongSwan
+    /// treats them (RFC 3664's XCBC has fixed keys).
+    pub fn fixed_key(self) -> bool {
+        matches!(self, Prf::Aes128Xcbc | Prf::Aes128Cmac)
+    }
+
+    /// Whether RFC 8247 no longer recommends it (logged once at load).
+    pub fn legacy(self) -> Option<&'static str> {
         match self {
-            Prf::HmacSha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-            Prf::HmacSha256 => hmac::HMAC_SHA256,
-            Prf::HmacSha384 => hmac::HMAC_SHA384,
-            Prf::HmacSha512 => hmac::HMAC_SHA512,
+            Prf::HmacMd5 => Some("PRF-HMAC-MD5: MD5 is broken (RFC 8247 §3.3: MUST NOT)"),
+            Prf::Aes128Xcbc => {
+                Some("PRF-AES128-XCBC: legacy, meant for constrained devices (RFC 8247 §3.3)")
+            }
+            Prf::Aes128Cmac => {
+                Some("PRF-AES128-CMAC: legacy, not among RFC 8247's recommended PRFs")
+            }
+            _ => None,
         }
     }
 
-    /// prf(key, data). HMAC accepts keys of any length (longer than the
-    /// hash block are hashed first, RFC 2104 §2), which is what RFC 7296
-    /// §2.14 relies on for prf(Ni | Nr, g^ir).
+    /// The keyed MAC of this PRF for a key of any length: HMAC takes it as
+    /// it is (RFC 2104 §2), AES-XCBC-PRF-128 and AES-CMAC-PRF-128 reduce it
+    /// to 128 bits first (RFC 4434 §2, RFC 4615 §3).
+    fn keyed(self, key: &[u8]) -> Result<MacKey, CryptoError> {
+        match self {
+            Prf::Aes128Xcbc => MacKey::new(MacAlg::AesXcbc, &xcbc_prf_key(key)[..]),
+            Prf::Aes128Cmac => MacKey::new(MacAlg::AesCmac, &cmac_prf_key(key)[..]),
+            _ => MacKey::new(self.mac(), key),
+        }
+    }
+
+    /// prf(key, data). Every PRF here accepts keys of any length, which is
+    /// what RFC 7296 §2.14 relies on for prf(Ni | Nr, g^ir) (the nonces are
+    /// cut first for [`Prf::fixed_key`] PRFs, see `kdf::skeyseed`).
     pub fn compute(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         self.compute_parts(key, &[data])
     }
@@ -90,12 +134,11 @@ impl Prf {
     /// prf(key, parts[0] | parts[1] | ...), without building the
     /// concatenation.
     pub fn compute_parts(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        let key = hmac::Key::new(self.algorithm(), key);
-        let mut ctx = hmac::Context::with_key(&key);
-        for p in parts {
-            ctx.update(p);
+        match self.keyed(key) {
+            Ok(k) => k.sign(parts).as_ref().to_vec(),
+            // Unreachable: keyed() always hands the MAC a valid key length.
+            Err(_) => vec![0; self.output_len()],
         }
-        ctx.sign().as_ref().to_vec()
     }
 
     /// prf+(K, S) of RFC 7296 §2.13, truncated to `len` bytes:
@@ -105,18 +148,15 @@ impl Prf {
         if len > 255 * out_len {
             return Err(CryptoError::PrfPlusTooLong(len));
         }
-        let hkey = hmac::Key::new(self.algorithm(), key);
+        let k = self.keyed(key)?;
         let mut out = Vec::with_capacity(len.div_ceil(out_len) * out_len);
-        let mut prev: Option<hmac::Tag> = None;
+        let mut prev: Option<super::mac::Tag> = None;
         let mut n: u8 = 1;
         while out.len() < len {
-            let mut ctx = hmac::Context::with_key(&hkey);
-            if let Some(t) = &prev {
-                ctx.update(t.as_ref());
-            }
-            ctx.update(seed);
-            ctx.update(&[n]);
-            let t = ctx.sign();
+            let t = match &prev {
+                Some(p) => k.sign(&[p.as_ref(), seed, &[n]]),
+                None => k.sign(&[seed, &[n]]),
+            };
             out.extend_from_slice(t.as_ref());
             prev = Some(t);
             n = n.wrapping_add(1);

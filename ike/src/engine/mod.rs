@@ -25,8 +25,10 @@
 pub mod auth;
 pub mod config;
 mod endpoint;
+mod guard;
 mod ike_sa;
 mod natd;
+mod ratelimit;
 pub mod ts;
 mod types;
 
@@ -41,6 +43,6 @@ pub use config::{
 pub use endpoint::{Endpoint, Stats};
 pub use ts::Ts;
 pub use types::{
-    Action, ChildInfo, ChildInstall, Datagram, Event, Failure, IkeInfo, IkeSaId, SaKeys, Transmit,
-    VolumeLimits,
+    Action, ChildInfo, ChildInstall, Datagram, Event, Failure, IkeInfo, IkeSaId, IkeSecrets,
+    SaKeys, Transmit, VolumeLimits,
 };

@@ -71,6 +71,33 @@ pub struct SaKeys {
     pub integ_key: SecretBytes,
 }
 
+/// The SK payload keys of one IKE SA, for a key log (Wireshark's
+/// `ikev2_decryption_table`) that an operator asked for. `Debug` shows no
+/// key; the keys zeroize on drop.
+#[derive(Clone, Debug)]
+pub struct IkeSecrets {
+    /// Our handle.
+    pub id: IkeSaId,
+    /// The connection's name.
+    pub conn: String,
+    /// Initiator's SPI.
+    pub spi_i: [u8; 8],
+    /// Responder's SPI.
+    pub spi_r: [u8; 8],
+    /// Encryption.
+    pub encr: Encr,
+    /// Integrity (none for AEAD).
+    pub integ: Option<Integ>,
+    /// SK_ei (with the salt for AEAD).
+    pub sk_ei: SecretBytes,
+    /// SK_er.
+    pub sk_er: SecretBytes,
+    /// SK_ai (empty for AEAD).
+    pub sk_ai: SecretBytes,
+    /// SK_ar.
+    pub sk_ar: SecretBytes,
+}
+
 /// Limits the data plane enforces on a CHILD SA by volume (the engine keeps
 /// the time-based ones).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

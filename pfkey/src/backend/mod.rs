@@ -66,6 +66,31 @@ pub enum Cipher {
     },
     /// ChaCha20-Poly1305 (RFC 7634); 32-byte key plus 4-byte salt.
     ChaCha20Poly1305,
+    /// 3DES-EDE-CBC (RFC 2451), 24-byte key (needs an [`Auth`]). Legacy.
+    TripleDes,
+    /// Camellia-CBC (RFC 4312) with a 128/192/256-bit key (needs an
+    /// [`Auth`]).
+    CamelliaCbc {
+        /// Key bits.
+        key_bits: u16,
+    },
+    /// AES-CCM (RFC 4309); the key carries a 3-byte salt.
+    AesCcm {
+        /// Key bits, without the salt.
+        key_bits: u16,
+        /// ICV bytes: 8, 12 or 16.
+        icv: u8,
+    },
+}
+
+impl Cipher {
+    /// Whether the cipher authenticates itself (no [`Auth`]).
+    pub fn is_aead(self) -> bool {
+        matches!(
+            self,
+            Cipher::AesGcm16 { .. } | Cipher::ChaCha20Poly1305 | Cipher::AesCcm { .. }
+        )
+    }
 }
 
 /// The ESP integrity transform (none for AEAD ciphers).
@@ -79,6 +104,14 @@ pub enum Auth {
     HmacSha384_192,
     /// HMAC-SHA2-512-256.
     HmacSha512_256,
+    /// HMAC-MD5-96 (RFC 2403). Legacy.
+    HmacMd5_96,
+    /// HMAC-SHA2-256 truncated to 96 bits (strongSwan's `sha256_96`).
+    HmacSha256_96,
+    /// AES-XCBC-MAC-96 (RFC 3566).
+    AesXcbc96,
+    /// AES-CMAC-96 (RFC 4494).
+    AesCmac96,
 }
 
 /// One direction of a CHILD SA.

@@ -57,6 +57,14 @@ pub const SADB_X_AALG_SHA2_512: u8 = 7;
 pub const SADB_X_EALG_AES: u8 = 12;
 /// `SADB_X_EALG_AESGCM16`.
 pub const SADB_X_EALG_AESGCM16: u8 = 20;
+/// `SADB_AALG_MD5HMAC` (FreeBSD `sys/net/pfkeyv2.h`).
+pub const SADB_AALG_MD5HMAC: u8 = 2;
+/// `SADB_X_AALG_AES_XCBC_MAC`.
+pub const SADB_X_AALG_AES_XCBC_MAC: u8 = 9;
+/// `SADB_EALG_3DESCBC`.
+pub const SADB_EALG_3DESCBC: u8 = 3;
+/// `SADB_X_EALG_CAMELLIACBC`.
+pub const SADB_X_EALG_CAMELLIACBC: u8 = 22;
 /// `SADB_X_SAFLAGS_ESN` (FreeBSD).
 pub const SADB_X_SAFLAGS_ESN: u32 = 0x400;
 /// `IPSEC_MANUAL_REQID_MAX`: the largest reqid a `unique` request takes.
@@ -195,22 +203,30 @@ pub fn algorithms(k: &SaKeys) -> Result<(u8, u8, Key, Option<Key>), Error> {
             }
             Ok((0, SADB_X_EALG_AESGCM16, key(&k.enc_key)?, None))
         }
-        (Cipher::AesCbc { .. }, Some(a)) => {
+        (c @ (Cipher::AesCbc { .. } | Cipher::TripleDes | Cipher::CamelliaCbc { .. }), Some(a)) => {
             let aalg = match a {
                 Auth::HmacSha1_96 => SADB_AALG_SHA1HMAC,
                 Auth::HmacSha256_128 => SADB_X_AALG_SHA2_256,
                 Auth::HmacSha384_192 => SADB_X_AALG_SHA2_384,
                 Auth::HmacSha512_256 => SADB_X_AALG_SHA2_512,
+                Auth::HmacMd5_96 => SADB_AALG_MD5HMAC,
+                Auth::AesXcbc96 => SADB_X_AALG_AES_XCBC_MAC,
+                Auth::HmacSha256_96 | Auth::AesCmac96 => {
+                    return Err(Error::Unsupported(format!(
+                        "integrity {a:?}: FreeBSD's PF_KEY has no such algorithm"
+                    )))
+                }
             };
-            Ok((
-                aalg,
-                SADB_X_EALG_AES,
-                key(&k.enc_key)?,
-                Some(key(&k.auth_key)?),
-            ))
+            let ealg = match c {
+                Cipher::TripleDes => SADB_EALG_3DESCBC,
+                Cipher::CamelliaCbc { .. } => SADB_X_EALG_CAMELLIACBC,
+                _ => SADB_X_EALG_AES,
+            };
+            Ok((aalg, ealg, key(&k.enc_key)?, Some(key(&k.auth_key)?)))
         }
         (Cipher::ChaCha20Poly1305, _) => Err(Error::Unsupported(
-            "ChaCha20-Poly1305 over PF_KEY: FreeBSD's SADB_X_EALG number for it is not \
+            "ChaCha20-Poly1305 over PF_KEY: FreeBSD 14 defines SADB_X_EALG_CHACHA20POLY1305 \
+             (15), but how its ESP takes the key (with salt, derived Poly1305) is not \
              verified here; propose AES-GCM or AES-CBC/HMAC-SHA2 for if_ipsec tunnels"
                 .into(),
         )),

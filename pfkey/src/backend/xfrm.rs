@@ -166,6 +166,16 @@ pub const PRIORITY_BASE: u32 = 200_000;
 /// | AUTH_HMAC_SHA2_256_128 | `XFRMA_ALG_AUTH_TRUNC` | `hmac(sha256)` | 256 | 128 |
 /// | AUTH_HMAC_SHA2_384_192 | `XFRMA_ALG_AUTH_TRUNC` | `hmac(sha384)` | 384 | 192 |
 /// | AUTH_HMAC_SHA2_512_256 | `XFRMA_ALG_AUTH_TRUNC` | `hmac(sha512)` | 512 | 256 |
+/// | ENCR_3DES | `XFRMA_ALG_CRYPT` | `cbc(des3_ede)` | 192 | — |
+/// | ENCR_CAMELLIA_CBC | `XFRMA_ALG_CRYPT` | `cbc(camellia)` | key×8 | — |
+/// | ENCR_AES_CCM_8/12/16 | `XFRMA_ALG_AEAD` | `rfc4309(ccm(aes))` | (key+3 salt)×8 | 64/96/128 |
+/// | AUTH_HMAC_MD5_96 | `XFRMA_ALG_AUTH_TRUNC` | `hmac(md5)` | 128 | 96 |
+/// | AUTH_AES_XCBC_96 | `XFRMA_ALG_AUTH_TRUNC` | `xcbc(aes)` | 128 | 96 |
+/// | AUTH_AES_CMAC_96 | `XFRMA_ALG_AUTH_TRUNC` | `cmac(aes)` | 128 | 96 |
+/// | strongSwan's HMAC_SHA2_256_96 | `XFRMA_ALG_AUTH_TRUNC` | `hmac(sha256)` | 256 | 96 |
+///
+/// (The names are the kernel crypto API's, as `net/xfrm/xfrm_algo.c` lists
+/// them and strongSwan's kernel-netlink uses them.)
 pub fn algorithms(k: &SaKeys) -> Result<Vec<Attr>, Error> {
     let bits = |len: usize| -> Result<u32, Error> {
         u32::try_from(len * 8).map_err(|_| Error::Unsupported("key too long".into()))
@@ -202,28 +212,61 @@ pub fn algorithms(k: &SaKeys) -> Result<Vec<Attr>, Error> {
                 key: key(&k.enc_key),
             }));
         }
-        Cipher::AesCbc { key_bits } => {
+        Cipher::AesCcm { key_bits, icv } => {
+            let want = usize::from(key_bits) / 8 + 3;
+            if k.enc_key.len() != want || !matches!(icv, 8 | 12 | 16) {
+                return Err(Error::Unsupported(format!(
+                    "AES-CCM-{icv}-{key_bits}: key with salt must be {want} bytes, got {}",
+                    k.enc_key.len()
+                )));
+            }
+            out.push(Attr::AlgAead(AlgoAead {
+                name: "rfc4309(ccm(aes))".into(),
+                key_bits: bits(k.enc_key.len())?,
+                icv_bits: u32::from(icv) * 8,
+                key: key(&k.enc_key),
+            }));
+        }
+        Cipher::AesCbc { key_bits } | Cipher::CamelliaCbc { key_bits } => {
+            let name = if matches!(k.cipher, Cipher::AesCbc { .. }) {
+                "cbc(aes)"
+            } else {
+                "cbc(camellia)"
+            };
             if k.enc_key.len() != usize::from(key_bits) / 8 {
                 return Err(Error::Unsupported(format!(
-                    "AES-CBC-{key_bits}: key must be {} bytes, got {}",
+                    "{name}-{key_bits}: key must be {} bytes, got {}",
                     key_bits / 8,
                     k.enc_key.len()
                 )));
             }
             out.push(Attr::AlgCrypt(Algo {
-                name: "cbc(aes)".into(),
+                name: name.into(),
                 key_bits: bits(k.enc_key.len())?,
+                key: key(&k.enc_key),
+            }));
+        }
+        Cipher::TripleDes => {
+            if k.enc_key.len() != 24 {
+                return Err(Error::Unsupported(format!(
+                    "3DES: key must be 24 bytes, got {}",
+                    k.enc_key.len()
+                )));
+            }
+            out.push(Attr::AlgCrypt(Algo {
+                name: "cbc(des3_ede)".into(),
+                key_bits: 192,
                 key: key(&k.enc_key),
             }));
         }
     }
     match (k.cipher, k.auth) {
-        (Cipher::AesCbc { .. }, None) => {
-            return Err(Error::Unsupported(
-                "AES-CBC without an integrity algorithm".into(),
-            ))
+        (c, None) if !c.is_aead() => {
+            return Err(Error::Unsupported(format!(
+                "{c:?} without an integrity algorithm"
+            )))
         }
-        (Cipher::AesCbc { .. }, Some(a)) => {
+        (c, Some(a)) if !c.is_aead() => {
             let (name, key_len, trunc) = auth_params(a);
             if k.auth_key.len() != key_len {
                 return Err(Error::Unsupported(format!(
@@ -255,6 +298,10 @@ pub fn auth_params(a: Auth) -> (&'static str, usize, u32) {
         Auth::HmacSha256_128 => ("hmac(sha256)", 32, 128),
         Auth::HmacSha384_192 => ("hmac(sha384)", 48, 192),
         Auth::HmacSha512_256 => ("hmac(sha512)", 64, 256),
+        Auth::HmacMd5_96 => ("hmac(md5)", 16, 96),
+        Auth::HmacSha256_96 => ("hmac(sha256)", 32, 96),
+        Auth::AesXcbc96 => ("xcbc(aes)", 16, 96),
+        Auth::AesCmac96 => ("cmac(aes)", 16, 96),
     }
 }
 

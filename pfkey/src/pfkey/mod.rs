@@ -1403,7 +1403,9 @@ fn emit_policy(out: &mut Vec<u8>, p: &Policy, flavor: Flavor) -> Result<(), Pars
 ///
 /// Linux: `sadb_sa_replay` is packets and `af_key` caps it at 32 (use XFRM
 /// for bigger windows); we saturate at 255. FreeBSD: `sadb_sa_replay` is the
-/// bitmap size in bytes (`key_setsaval`), the extension is packets.
+/// bitmap size in bytes (`key_setsaval`), the extension is packets, rounded
+/// up to whole bytes as FreeBSD's `lib/libipsec/pfkey.c` sends them (the
+/// kernel rounds to bytes again: `(replay + 7) >> 3`).
 pub fn encode_replay_window(flavor: Flavor, packets: u32) -> (u8, Option<u32>) {
     match flavor {
         Flavor::Linux => (packets.min(255) as u8, None),
@@ -1412,7 +1414,9 @@ pub fn encode_replay_window(flavor: Flavor, packets: u32) -> (u8, Option<u32>) {
             if bytes <= 255 {
                 (bytes as u8, None)
             } else {
-                (255, Some(packets))
+                // libipsec's pfkey_setsadbxreplay: `wsize << 3` of the
+                // window in bytes, so whole bytes' worth of packets.
+                (255, Some(bytes.saturating_mul(8)))
             }
         }
     }
@@ -1696,13 +1700,26 @@ impl Message {
             .with(Extension::SpiRange(range))
     }
 
+    /// The extensions in the order FreeBSD's `lib/libipsec/pfkey.c`
+    /// (`pfkey_send_x1`, what `setkey` sends) puts them: SA, SA2,
+    /// [SA_REPLAY], ADDRESS_SRC, ADDRESS_DST, KEY_ENCRYPT, KEY_AUTH,
+    /// LIFETIME_HARD, LIFETIME_SOFT, then the NAT-T extensions (which
+    /// libipsec does not send; type, sport, dport, OA as ipsec-tools and
+    /// strongSwan do). FreeBSD flavour as libipsec: `sadb_sa_state` LARVAL
+    /// and both lifetimes always present (zero: no limit). Linux flavour:
+    /// MATURE, lifetimes only when set.
     fn sa_message(msg_type: MsgType, spec: &SaSpec, flavor: Flavor) -> Message {
+        let bsd = flavor == Flavor::FreeBsd;
         let (replay, ext_replay) = encode_replay_window(flavor, spec.replay_window);
         let mut m = Message::new(msg_type, spec.satype)
             .with(Extension::Sa(Sa {
                 spi: spec.spi,
                 replay,
-                state: sa_state::MATURE,
+                state: if bsd {
+                    sa_state::LARVAL
+                } else {
+                    sa_state::MATURE
+                },
                 auth: spec.auth,
                 encrypt: spec.encrypt,
                 flags: spec.flags,
@@ -1719,18 +1736,19 @@ impl Message {
             .push(Extension::Address(AddressKind::Src, spec.src));
         m.extensions
             .push(Extension::Address(AddressKind::Dst, spec.dst));
-        if let Some(k) = &spec.auth_key {
-            m.extensions.push(Extension::Key(KeyKind::Auth, k.clone()));
-        }
         if let Some(k) = &spec.enc_key {
             m.extensions
                 .push(Extension::Key(KeyKind::Encrypt, k.clone()));
         }
-        if let Some(l) = spec.hard {
+        if let Some(k) = &spec.auth_key {
+            m.extensions.push(Extension::Key(KeyKind::Auth, k.clone()));
+        }
+        let none = bsd.then_some(Lifetime::default());
+        if let Some(l) = spec.hard.or(none) {
             m.extensions
                 .push(Extension::Lifetime(LifetimeKind::Hard, l));
         }
-        if let Some(l) = spec.soft {
+        if let Some(l) = spec.soft.or(none) {
             m.extensions
                 .push(Extension::Lifetime(LifetimeKind::Soft, l));
         }

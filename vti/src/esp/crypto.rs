@@ -6,6 +6,9 @@ use aes::cipher::{
     BlockEncrypt, BlockEncryptMut, BlockSizeUser, InnerIvInit, KeyInit,
 };
 use aes::{Aes128, Aes192, Aes256};
+use ike::crypto::block::{BlockAlg, BlockKey};
+use ike::crypto::ccm::{ccm_nonce, CcmKey};
+use ike::crypto::mac::{MacAlg, MacKey};
 use ring::{aead, hmac};
 use zeroize::Zeroizing;
 
@@ -53,6 +56,18 @@ pub(crate) enum Engine {
         hmac: hmac::Key,
         icv_len: usize,
     },
+    /// AES-CCM (RFC 4309): 3-byte salt, 8-byte IV = the sequence number.
+    Ccm {
+        key: CcmKey,
+        salt: Zeroizing<[u8; 3]>,
+    },
+    /// The legacy CBC suites (3DES, Camellia, and AES with an XCBC, CMAC
+    /// or MD5 MAC): the generic block cipher and MAC of `ike::crypto`.
+    Generic {
+        cipher: BlockKey,
+        mac: MacKey,
+        icv_len: usize,
+    },
 }
 
 impl std::fmt::Debug for Engine {
@@ -91,6 +106,51 @@ impl Engine {
             expected: enc.key_len(),
             got: keys.encryption.len(),
         };
+        if enc.ccm_icv_len() != 0 {
+            if suite.integrity().is_some() {
+                return Err(ConfigError::IntegrityWithAead);
+            }
+            let (k, s) = keys.encryption.split_at(keys.encryption.len() - 3);
+            let key = CcmKey::new(k, enc.ccm_icv_len()).map_err(|_| bad_key())?;
+            let mut salt = Zeroizing::new([0u8; 3]);
+            salt.copy_from_slice(s);
+            return Ok(Engine::Ccm { key, salt });
+        }
+        let generic_alg = match enc {
+            Encryption::TripleDesCbc => Some(BlockAlg::TripleDes),
+            Encryption::CamelliaCbc128
+            | Encryption::CamelliaCbc192
+            | Encryption::CamelliaCbc256 => Some(BlockAlg::Camellia),
+            _ if matches!(
+                suite.integrity(),
+                Some(Integrity::HmacMd5_96 | Integrity::AesXcbc96 | Integrity::AesCmac96)
+            ) =>
+            {
+                Some(BlockAlg::Aes)
+            }
+            _ => None,
+        };
+        if let (Some(alg), Some(integ)) = (generic_alg, suite.integrity()) {
+            let mac_alg = match integ {
+                Integrity::HmacSha1_96 => MacAlg::HmacSha1,
+                Integrity::HmacSha256_128 | Integrity::HmacSha256_96 => MacAlg::HmacSha256,
+                Integrity::HmacSha384_192 => MacAlg::HmacSha384,
+                Integrity::HmacSha512_256 => MacAlg::HmacSha512,
+                Integrity::HmacMd5_96 => MacAlg::HmacMd5,
+                Integrity::AesXcbc96 => MacAlg::AesXcbc,
+                Integrity::AesCmac96 => MacAlg::AesCmac,
+            };
+            let bad_integ = || ConfigError::KeyLength {
+                what: "integrity",
+                expected: integ.key_len(),
+                got: keys.integrity.len(),
+            };
+            return Ok(Engine::Generic {
+                cipher: BlockKey::new(alg, keys.encryption).map_err(|_| bad_key())?,
+                mac: MacKey::new(mac_alg, keys.integrity).map_err(|_| bad_integ())?,
+                icv_len: integ.icv_len(),
+            });
+        }
         match (enc, suite.integrity()) {
             (
                 Encryption::AesGcm16_128 | Encryption::AesGcm16_256 | Encryption::ChaCha20Poly1305,
@@ -124,9 +184,13 @@ impl Engine {
                 };
                 let alg = match integ {
                     Integrity::HmacSha1_96 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-                    Integrity::HmacSha256_128 => hmac::HMAC_SHA256,
+                    Integrity::HmacSha256_128 | Integrity::HmacSha256_96 => hmac::HMAC_SHA256,
                     Integrity::HmacSha384_192 => hmac::HMAC_SHA384,
                     Integrity::HmacSha512_256 => hmac::HMAC_SHA512,
+                    // Routed to Engine::Generic above.
+                    Integrity::HmacMd5_96 | Integrity::AesXcbc96 | Integrity::AesCmac96 => {
+                        return Err(ConfigError::MissingIntegrity)
+                    }
                 };
                 Ok(Engine::Cbc {
                     aes,
@@ -185,6 +249,49 @@ impl Engine {
                 esp[icv_at..].copy_from_slice(&tag.as_ref()[..*icv_len]);
                 Ok(())
             }
+            Engine::Ccm { key, salt } => {
+                // RFC 4309 §3.1: the IV must not repeat under a key; the
+                // 64-bit sequence number never does.
+                let iv = seq.to_be_bytes();
+                esp[ESP_HEADER_LEN..ESP_HEADER_LEN + 8].copy_from_slice(&iv);
+                let nonce = ccm_nonce(&salt[..], &iv);
+                let mut aad = [0u8; 12];
+                // RFC 4309 §5: the AAD is SPI | seq (| ESN high), as GCM's.
+                let aad = build_aad(&mut aad, &esp[..ESP_HEADER_LEN], seq_hi, esn);
+                let tag_at = esp.len() - key.icv_len();
+                let (body, tag_out) = esp.split_at_mut(tag_at);
+                key.seal(&nonce, aad, &mut body[ESP_HEADER_LEN + 8..], tag_out)
+                    .map_err(|_| SealFailed)
+            }
+            Engine::Generic {
+                cipher,
+                mac,
+                icv_len,
+            } => {
+                let b = cipher.block_len();
+                let icv_at = esp.len() - icv_len;
+                let (spi_seq, rest) = esp.split_at_mut(ESP_HEADER_LEN);
+                let (iv, rest) = rest.split_at_mut(b);
+                // IV = E_K(SPI | 0 | seq) for 16-byte blocks, E_K(seq) for
+                // 3DES's 8-byte blocks: unique per packet, unpredictable
+                // without the key (RFC 2451 §2.2, RFC 3602 §3).
+                if b == 16 {
+                    iv[..4].copy_from_slice(&spi_seq[..4]);
+                    iv[4..8].fill(0);
+                    iv[8..].copy_from_slice(&seq.to_be_bytes());
+                } else {
+                    iv.copy_from_slice(&seq.to_be_bytes());
+                }
+                cipher.encrypt_block(iv);
+                let mut iv_copy = [0u8; 16];
+                iv_copy[..b].copy_from_slice(iv);
+                cipher
+                    .cbc_encrypt(&iv_copy[..b], &mut rest[..icv_at - ESP_HEADER_LEN - b])
+                    .map_err(|_| SealFailed)?;
+                let tag = generic_mac(mac, &esp[..icv_at], seq_hi, esn);
+                esp[icv_at..].copy_from_slice(&tag.as_ref()[..*icv_len]);
+                Ok(())
+            }
         }
     }
 
@@ -214,6 +321,35 @@ impl Engine {
                 iv.copy_from_slice(&esp[ESP_HEADER_LEN..ESP_HEADER_LEN + 16]);
                 aes.cbc_decrypt(&iv, &mut esp[ESP_HEADER_LEN + 16..icv_at]);
                 Ok(())
+            }
+            Engine::Ccm { key, salt } => {
+                let icv_at = esp.len() - key.icv_len();
+                let mut iv = [0u8; 8];
+                iv.copy_from_slice(&esp[ESP_HEADER_LEN..ESP_HEADER_LEN + 8]);
+                let nonce = ccm_nonce(&salt[..], &iv);
+                let mut aad_buf = [0u8; 12];
+                let (hdr, rest) = esp.split_at_mut(ESP_HEADER_LEN);
+                let aad = build_aad(&mut aad_buf, hdr, seq_hi, esn);
+                let (ct, tag) = rest.split_at_mut(icv_at - ESP_HEADER_LEN);
+                key.open(&nonce, aad, &mut ct[8..], tag)
+                    .map_err(|_| AuthFailed)
+            }
+            Engine::Generic {
+                cipher,
+                mac,
+                icv_len,
+            } => {
+                let b = cipher.block_len();
+                let icv_at = esp.len() - icv_len;
+                let tag = generic_mac(mac, &esp[..icv_at], seq_hi, esn);
+                if !ct_eq(&tag.as_ref()[..*icv_len], &esp[icv_at..]) {
+                    return Err(AuthFailed);
+                }
+                let mut iv = [0u8; 16];
+                iv[..b].copy_from_slice(&esp[ESP_HEADER_LEN..ESP_HEADER_LEN + b]);
+                cipher
+                    .cbc_decrypt(&iv[..b], &mut esp[ESP_HEADER_LEN + b..icv_at])
+                    .map_err(|_| AuthFailed)
             }
         }
     }
@@ -250,6 +386,16 @@ fn compute_hmac(key: &hmac::Key, covered: &[u8], seq_hi: u32, esn: bool) -> hmac
         ctx.update(&seq_hi.to_be_bytes());
     }
     ctx.sign()
+}
+
+/// [`compute_hmac`] for the generic MACs (XCBC, CMAC, MD5).
+fn generic_mac(mac: &MacKey, covered: &[u8], seq_hi: u32, esn: bool) -> ike::crypto::mac::Tag {
+    let hi = seq_hi.to_be_bytes();
+    if esn {
+        mac.sign(&[covered, &hi])
+    } else {
+        mac.sign(&[covered])
+    }
 }
 
 /// Constant-time comparison of two equal-length byte strings.

@@ -33,9 +33,14 @@ Commands:
   load-conns [--file F]            the same for connections only
   unload-conn NAME                 remove a connection loaded over VICI
                                    (and delete its SAs)
+  certs                            loaded certificates and CRLs: subject,
+                                   issuer, validity, key, private key held
   interfaces                       route-based interfaces: reqid, addresses,
                                    state, the SA carrying them, counters
   gateways                         gateway monitoring per interface
+  keylog --file DIR | --off        write Wireshark's ikev2_decryption_table and
+                                   esp_sa in DIR for current IKE_SAs and new SAs
+                                   (insecure: debugging only)
   check [--file F] [--strongswan-conf F] [--dataplane KIND]
                                    validate a configuration without a daemon
                                    (default /etc/vtid/vtid.conf, FreeBSD
@@ -44,8 +49,8 @@ Commands:
                                    or child would not load; exit 1 on errors
 
 Options:
-  --socket PATH   the control socket (default /run/vtid.vici, FreeBSD /var/run/charon.vici;
-                  also $VTICTL_SOCKET)
+  --socket PATH   the control socket (default /run/vtid.vici, else the unit's
+                  /run/vtid/vtid.vici; also $VTICTL_SOCKET)
   --json          print one JSON document instead of tables
   --timeout SECS  give up after SECS (initiate/terminate: passed to vtid)
   --file F        for load-all/load-conns (default /etc/swanctl/swanctl.conf, FreeBSD
@@ -94,7 +99,7 @@ struct Args {
     positional: Vec<String>,
 }
 
-const FLAGS: &[&str] = &["--force", "--reauth", "--json", "--noblock"];
+const FLAGS: &[&str] = &["--force", "--reauth", "--json", "--noblock", "--off"];
 
 fn parse_args(args: &[String]) -> Result<Args, Fail> {
     let mut a = Args::default();
@@ -244,7 +249,19 @@ fn socket_path(a: &Args) -> PathBuf {
     a.socket
         .clone()
         .or_else(|| std::env::var_os("VTICTL_SOCKET").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(config::paths::vici_socket_path()))
+        .unwrap_or_else(default_socket)
+}
+
+/// vtid's default socket of this system, else (Linux) `/run/vtid/vtid.vici`
+/// where the systemd unit puts it (/run is read-only to the service).
+fn default_socket() -> PathBuf {
+    let plain = PathBuf::from(config::paths::vici_socket_path());
+    let unit = PathBuf::from("/run/vtid/vtid.vici");
+    if !plain.exists() && unit.exists() {
+        unit
+    } else {
+        plain
+    }
 }
 
 async fn run(a: Args) -> Result<(), Fail> {
@@ -263,7 +280,9 @@ async fn run(a: Args) -> Result<(), Fail> {
         "unload-conn",
         "interfaces",
         "gateways",
+        "certs",
         "check",
+        "keylog",
     ];
     if !known.contains(&a.command.as_str()) {
         return Err(Fail::Usage(format!("unknown command '{}'", a.command)));
@@ -280,6 +299,12 @@ async fn run(a: Args) -> Result<(), Fail> {
         "list-sas" => a.only(&["--ike", "--ike-id", "--noblock"], 0)?,
         "list-conns" => a.only(&["--ike"], 0)?,
         "load-all" | "load-conns" => a.only(&["--file"], 0)?,
+        "keylog" => {
+            a.only(&["--file", "--off"], 0)?;
+            if a.opt("--file").is_some() == a.flag("--off") {
+                return Err(Fail::Usage("keylog: give --file DIR or --off".into()));
+            }
+        }
         "unload-conn" => {
             a.only(&[], 1)?;
             if a.positional.is_empty() {
@@ -409,6 +434,34 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
         }
         "interfaces" => interfaces(a, c).await,
         "gateways" => gateways(a, c).await,
+        "certs" => certs(a, c).await,
+        "keylog" => {
+            let mut req = Message::new();
+            match a.opt("--file") {
+                Some(f) => {
+                    // vtid writes there: make the path absolute here.
+                    let p = std::path::absolute(f)
+                        .map_err(|e| Fail::Usage(format!("--file {f}: {e}")))?;
+                    req.push_value("file", p.display().to_string());
+                }
+                None => req.push_value("off", "yes"),
+            }
+            let r = checked(c.request("vtid-keylog", &req).await?)?;
+            let dir = r.str("file").unwrap_or("").to_string();
+            if a.json {
+                return print_json(&json!({"success": true, "file": dir}));
+            }
+            if dir.is_empty() {
+                println!("key log off");
+            } else {
+                println!(
+                    "writing IKE and ESP keys to {dir}/ikev2_decryption_table and {dir}/esp_sa \
+                     (WIRESHARK_CONFIG_DIR={dir} tshark ...); anyone who can read them decrypts \
+                     the traffic"
+                );
+            }
+            Ok(())
+        }
         _ => unreachable!("checked in run"),
     }
 }
@@ -661,6 +714,117 @@ async fn list_conns(a: &Args, c: &mut Client) -> Result<(), Fail> {
                 "".into(),
             ]);
         }
+    }
+    t.print();
+    Ok(())
+}
+
+async fn certs(a: &Args, c: &mut Client) -> Result<(), Fail> {
+    c.register("list-cert").await?;
+    let mut items: Vec<Message> = Vec::new();
+    let r = c
+        .request_streaming("list-certs", &Message::new(), |name, m| {
+            if name == "list-cert" {
+                items.push(m);
+            }
+        })
+        .await?;
+    checked(r)?;
+    let fmt_t = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0).map_or_else(
+            || t.to_string(),
+            |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
+    let mut rows = Vec::new();
+    for m in &items {
+        let data = m.value("data").unwrap_or_default();
+        let ty = m.str("type").unwrap_or("");
+        let row = if ty == "X509_CRL" {
+            match pki::Crl::from_der(data) {
+                Ok(crl) => vec![
+                    "CRL".to_string(),
+                    pki::dn::to_string(&crl.issuer),
+                    format!("{} revoked", crl.revoked.len()),
+                    crl.next_update.map_or("-".into(), fmt_t),
+                    String::new(),
+                    String::new(),
+                ],
+                Err(e) => vec![
+                    "CRL".into(),
+                    format!("(unreadable: {e})"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+            }
+        } else {
+            match pki::Certificate::from_der(data) {
+                Ok(cert) => vec![
+                    if m.str("flag") == Some("CA") {
+                        "CA".into()
+                    } else {
+                        "X509".into()
+                    },
+                    cert.subject_string(),
+                    cert.issuer_string(),
+                    fmt_t(cert.not_after),
+                    format!("{} {}", cert.public_key.key_type(), cert.public_key.bits()),
+                    if m.str("has_privkey") == Some("yes") {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                ],
+                Err(e) => vec![
+                    ty.to_string(),
+                    format!("(unreadable: {e})"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+            }
+        };
+        rows.push(row);
+    }
+    let heads = [
+        "TYPE",
+        "SUBJECT",
+        "ISSUER",
+        "NOT AFTER",
+        "KEY",
+        "PRIVATE KEY",
+    ];
+    if a.json {
+        let v = Value::Array(
+            rows.iter()
+                .map(|r| {
+                    Value::Object(
+                        heads
+                            .iter()
+                            .zip(r)
+                            .map(|(h, c)| {
+                                (
+                                    h.to_ascii_lowercase().replace(' ', "-"),
+                                    Value::String(c.clone()),
+                                )
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        );
+        return print_json(&v);
+    }
+    if rows.is_empty() {
+        println!("no certificates loaded");
+        return Ok(());
+    }
+    let mut t = Table::new(&heads);
+    for r in rows {
+        t.row(r);
     }
     t.print();
     Ok(())
