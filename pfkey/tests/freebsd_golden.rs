@@ -25,8 +25,21 @@
 //! `getpid()` by 4242, called as `setkey` calls them (`add SRC DST esp SPI
 //! -m MODE -u REQID -r WINDOW_BYTES -E ALG KEY [-A ALG KEY]`). Neither that
 //! program nor FreeBSD's text is in this repository (their code stays
-//! out of it); the README's FreeBSD section says how to redo it on a
-//! FreeBSD machine, where the same values come from the system headers.
+//! out of it).
+//!
+//! # Regenerating them on FreeBSD
+//!
+//! `pfkey/tests/freebsd/golden.c` is vtid's own program for that: on a
+//! FreeBSD machine it prints every value below (sizes, offsets, request
+//! codes, constants from the installed headers, and the messages the
+//! installed libipsec builds for the same SAs and policies, captured by its
+//! own `send(2)`) in this file's `name value` format, and
+//! `pfkey/tests/freebsd/regen.sh` builds it (`cc … -lipsec`), runs it and
+//! compares each value with this file's. Only `SADB_EXPIRE`/`SADB_ACQUIRE`
+//! (built by the kernel) are not regenerated. Here on Linux the script is
+//! checked with `sh -n` and its `--expected` extraction against this file
+//! (`regeneration_program_covers_every_golden_value`); the C program is
+//! not compiled (it needs FreeBSD's headers).
 //!
 //! What these messages cannot show: libipsec sends no NAT-T extensions
 //! (`setkey` has no NAT-T), so vtid's `SADB_X_EXT_NAT_T_*` are checked
@@ -812,4 +825,59 @@ fn spd_messages_equal_what_libipsec_sends_for_the_same_policy() {
         assert_eq!(p.requests[0].level, ipsec_level::UNIQUE);
         assert_eq!(hex::encode(m.emit(BSD).unwrap()), h, "round trip");
     }
+}
+
+/// The regeneration program and script (`pfkey/tests/freebsd/`, run on
+/// FreeBSD) cover exactly the values this test holds: every name
+/// `regen.sh --expected` extracts from this file is printed by `golden.c`,
+/// except the messages only the kernel builds (`SADB_EXPIRE`,
+/// `SADB_ACQUIRE`), and `golden.c` prints nothing the test lacks. The C
+/// program needs FreeBSD's headers and libipsec and is not compiled here;
+/// the script is checked with `sh -n`.
+#[test]
+fn regeneration_program_covers_every_golden_value() {
+    use std::collections::BTreeSet;
+    use std::process::Command;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/freebsd");
+    let script = format!("{dir}/regen.sh");
+    let syntax = Command::new("sh").args(["-n", &script]).status().unwrap();
+    assert!(syntax.success(), "sh -n regen.sh");
+    let out = Command::new("sh")
+        .args([&script, "--expected"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "regen.sh --expected");
+    let expected = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = expected.lines().collect();
+    // The script reads this file as the test does.
+    assert_eq!(
+        lines.iter().filter(|l| !l.starts_with("msg.")).count(),
+        GOLDEN.lines().count()
+    );
+    for l in &lines {
+        if let Some(rest) = l.strip_prefix("msg.") {
+            let (name, hex) = rest.split_once(' ').unwrap();
+            assert!(hex::decode(hex).is_ok(), "{name}");
+        } else {
+            let (name, value) = l.split_once(' ').unwrap();
+            assert_eq!(value.parse::<u64>().unwrap(), golden(name), "{name}");
+        }
+    }
+    let in_test: BTreeSet<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().0).collect();
+    let kernel_built: BTreeSet<&str> =
+        ["msg.EXPIRE_SOFT_V4", "msg.EXPIRE_HARD_V4", "msg.ACQUIRE_V4"].into();
+    let c = std::fs::read_to_string(format!("{dir}/golden.c")).unwrap();
+    let in_c: BTreeSet<&str> = c
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            ["size.", "off.", "const.", "msg."]
+                .iter()
+                .any(|p| s.starts_with(p))
+                && !s.contains(' ')
+        })
+        .collect();
+    let want: BTreeSet<&str> = in_test.difference(&kernel_built).copied().collect();
+    assert_eq!(in_c, want, "golden.c prints exactly the test's values");
 }
