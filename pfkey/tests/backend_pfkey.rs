@@ -307,8 +307,24 @@ fn cbc_suites_and_refusals() {
         assert_eq!((sa.auth, sa.encrypt), (id, SADB_X_EALG_AES));
         assert_eq!(m.key(KeyKind::Auth).unwrap().bits, 256);
     }
+    // ChaCha20-Poly1305 (FreeBSD 14 xform_esp.c): encrypt 15, no auth
+    // algorithm or key, the 36-byte key with its salt.
     s.inbound.cipher = Cipher::ChaCha20Poly1305;
     s.inbound.auth = None;
+    s.inbound.enc_key = Zeroizing::new(bytes(36, 1));
+    let m = Message::add(
+        &pfkey::backend::pfkey::sa_spec(&s, pfkey::backend::Dir::In).unwrap(),
+        BSD,
+    );
+    let sa = m.sa().unwrap();
+    assert_eq!((sa.auth, sa.encrypt), (0, 15));
+    assert_eq!(m.key(KeyKind::Encrypt).unwrap().bits, 288);
+    assert!(m.key(KeyKind::Auth).is_none());
+    // Without the salt, or with an integrity algorithm: refused.
+    s.inbound.enc_key = Zeroizing::new(bytes(32, 1));
+    assert!(pfkey::backend::pfkey::sa_spec(&s, pfkey::backend::Dir::In).is_err());
+    s.inbound.enc_key = Zeroizing::new(bytes(36, 1));
+    s.inbound.auth = Some(Auth::HmacSha256_128);
     assert!(pfkey::backend::pfkey::sa_spec(&s, pfkey::backend::Dir::In).is_err());
 }
 
