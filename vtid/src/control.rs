@@ -577,7 +577,11 @@ impl Handler for Control {
                 Ok(success())
             }
             "load-shared" => {
-                let secret = shared_from(&request)?;
+                let mut request = request;
+                let secret = shared_from(&request);
+                // The secret now lives in a Secret (wiped on drop) only.
+                request.zeroize_secrets();
+                let secret = secret?;
                 self.call(move |d| d.ctl_load_shared(secret)).await??;
                 Ok(success())
             }

@@ -24,7 +24,7 @@
 //!   come from the backend's own tasks (the ESP path), not from `apply`.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -84,8 +84,14 @@ pub trait Dataplane: Send + fmt::Debug {
     }
 
     /// Sends an IKE message (or a NAT keepalive) on the backend's NAT-T
-    /// socket, adding the non-ESP marker.
-    fn send_nat_t(&self, remote: SocketAddr, _data: &[u8]) -> Result<(), DataplaneError> {
+    /// socket, adding the non-ESP marker, from our address `local` (the IKE
+    /// SA's; unspecified: the kernel's choice).
+    fn send_nat_t(
+        &self,
+        _local: IpAddr,
+        remote: SocketAddr,
+        _data: &[u8],
+    ) -> Result<(), DataplaneError> {
         Err(DataplaneError(format!(
             "the '{}' data plane has no NAT-T socket (to {remote})",
             self.name()

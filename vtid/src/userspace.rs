@@ -9,7 +9,7 @@
 //! daemon sends IKE on it with [`Dataplane::send_nat_t`].
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
@@ -58,6 +58,7 @@ impl UserspaceBackend {
             nat_t_port: port_nat_t,
             offload: cfg.daemon.tun_offload,
             threads: cfg.daemon.dataplane_threads as usize,
+            max_routes_per_child: cfg.daemon.max_policies_per_child as usize,
             install_routes: cfg.daemon.install_routes,
             ..Default::default()
         };
@@ -190,9 +191,14 @@ impl Dataplane for UserspaceBackend {
         Some(self)
     }
 
-    fn send_nat_t(&self, remote: SocketAddr, data: &[u8]) -> Result<(), DataplaneError> {
+    fn send_nat_t(
+        &self,
+        local: IpAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), DataplaneError> {
         self.dp
-            .send_ike_nat_t(remote, data)
+            .send_ike_nat_t(Some(local), remote, data)
             .map_err(|e| DataplaneError(format!("sending to {remote}: {e}")))
     }
 

@@ -234,6 +234,43 @@ fn policy_based_vtid_vtid() {
     );
 }
 
+/// A peer whose selectors split into more routes than
+/// `max_policies_per_child` allows: the data plane refuses the CHILD SA,
+/// vtid says why and deletes it (the peer sees it go), nothing of it is
+/// routed, and the IKE SA stays.
+#[test]
+fn a_child_beyond_max_policies_per_child_is_refused_and_deleted() {
+    let s = site("maxpol");
+    let mut a = Conf::side(true);
+    a.vtid_extra = "max_policies_per_child = 4".into();
+    a.children
+        .push(Child::new("net", 0, "10.1.0.0/24", "10.2.0.0/16"));
+    let mut b = Conf::side(false);
+    let mut c = Child::new(
+        "net",
+        0,
+        "10.2.1.0/24, 10.2.2.0/24, 10.2.3.0/24, 10.2.4.0/24, 10.2.5.0/24",
+        "10.1.0.0/24",
+    );
+    c.start_action = "start".into();
+    b.children.push(c);
+    let mut va = start_vtid(&s, &s.ga, "vtid-a", &a);
+    let mut vb = start_vtid(&s, &s.gb, "vtid-b", &b);
+    let refused = va.wait_for(&["refused CHILD_SA net"], T);
+    assert!(
+        refused.contains("5 routes") && refused.contains("max_policies_per_child = 4"),
+        "{refused}"
+    );
+    vb.wait_for(&["CHILD_SA net down"], T);
+    va.wait_for(&["CHILD_SA net down"], T);
+    assert!(
+        !table(&s.ga, false).contains("10.2."),
+        "{}",
+        table(&s.ga, false)
+    );
+    assert_eq!(va.count(&["IKE_SA lab", "down"]), 0, "the IKE SA stays");
+}
+
 /// One routed child (ipsec7) beside one policy-based child (vtid0) on the
 /// same IKE SA, carrying traffic at the same time.
 #[test]
