@@ -209,6 +209,10 @@ impl Daemon {
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
         let creds = pki::SharedStore::new(pki::Store::new(), pki::system_clock());
         crate::creds::reload(&creds, &loaded.config, &Default::default());
+        // Runs as long as the store lives; verification wakes it.
+        if let Err(e) = crate::crlfetch::Fetcher::spawn(creds.clone(), Default::default()) {
+            tracing::warn!(target: "vtid::creds", "cannot start the CRL fetcher ({e}); CRLs come from files and VICI only");
+        }
         ep.set_credentials(creds.clone());
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
