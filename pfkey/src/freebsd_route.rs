@@ -71,6 +71,14 @@ pub const RTA_IFA: i32 = 0x20;
 pub const RTA_AUTHOR: i32 = 0x40;
 /// `RTA_BRD`.
 pub const RTA_BRD: i32 = 0x80;
+/// `RTAX_DST`: the destination's slot in [`RtMsg::addrs`].
+pub const RTAX_DST: usize = 0;
+/// `RTAX_GATEWAY`.
+pub const RTAX_GATEWAY: usize = 1;
+/// `RTAX_NETMASK`.
+pub const RTAX_NETMASK: usize = 2;
+/// `RTAX_IFP`: the interface (`sockaddr_dl`) of an `RTM_GET` reply.
+pub const RTAX_IFP: usize = 4;
 /// `RTAX_MAX`: how many sockaddr slots a message can have.
 pub const RTAX_MAX: usize = 8;
 
@@ -184,6 +192,20 @@ impl NextHop {
             NextHop::Gateway(a) | NextHop::Interface(a) => a,
         }
     }
+}
+
+/// The next hop of a route of family `v6` into an interface with these
+/// addresses: its remote transit address of the family (the automatic
+/// gateway, `RTF_GATEWAY`), else its own address of the family
+/// (`-interface`), else none (the interface has no address to route
+/// through).
+pub fn next_hop(remote: &[IpAddr], local: &[IpAddr], v6: bool) -> Option<NextHop> {
+    let of = |a: &&IpAddr| a.is_ipv6() == v6;
+    remote
+        .iter()
+        .find(of)
+        .map(|a| NextHop::Gateway(*a))
+        .or_else(|| local.iter().find(of).map(|a| NextHop::Interface(*a)))
 }
 
 /// One route: `dst/prefix` through `via`.

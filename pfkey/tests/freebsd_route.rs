@@ -46,6 +46,28 @@ fn mask_len(a: &RtAddr) -> u32 {
 }
 
 #[test]
+fn next_hop_is_the_gateway_else_the_interface_address_of_the_family() {
+    use pfkey::freebsd_route::next_hop;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let remote = [ip("10.6.106.2"), ip("2001:db8:ffff::2")];
+    let local = [ip("10.6.106.1"), ip("fd00::1")];
+    assert_eq!(
+        next_hop(&remote, &local, false),
+        Some(NextHop::Gateway(ip("10.6.106.2")))
+    );
+    assert_eq!(
+        next_hop(&remote, &local, true),
+        Some(NextHop::Gateway(ip("2001:db8:ffff::2")))
+    );
+    assert_eq!(
+        next_hop(&remote[..1], &local, true),
+        Some(NextHop::Interface(ip("fd00::1")))
+    );
+    assert_eq!(next_hop(&[], &local[..1], true), None);
+    assert_eq!(next_hop(&[], &[], false), None);
+}
+
+#[test]
 fn sa_size_rounds_to_long() {
     // SA_SIZE(): 0 → 8, 1..=8 → 8, 16 → 16, 28 → 32, 54 → 56.
     for (l, want) in [
