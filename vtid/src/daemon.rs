@@ -209,6 +209,10 @@ impl Daemon {
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
         let creds = pki::SharedStore::new(pki::Store::new(), pki::system_clock());
         crate::creds::reload(&creds, &loaded.config, &Default::default());
+        // Runs as long as the store lives; verification wakes it.
+        if let Err(e) = crate::crlfetch::Fetcher::spawn(creds.clone(), Default::default()) {
+            tracing::warn!(target: "vtid::creds", "cannot start the CRL fetcher ({e}); CRLs come from files and VICI only");
+        }
         ep.set_credentials(creds.clone());
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
@@ -685,13 +689,18 @@ impl Daemon {
     fn dump(&self) {
         let s = self.ep.stats();
         info!(
-            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} send_errors={} {}",
+            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} \
+             init_received={} retransmits={} responses_resent={} dpd_timeouts={} send_errors={} {}",
             s.malformed,
             s.unknown_spi,
             s.cookies_sent,
             s.init_dropped,
             s.half_open,
             s.ike_sas,
+            s.init_received,
+            s.retransmits,
+            s.responses_resent,
+            s.dpd_timeouts,
             self.send_errors,
             self.net_stats.summary()
         );

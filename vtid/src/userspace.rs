@@ -18,7 +18,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::info;
 use vti::dataplane::{self as vdp, DataplaneEvent};
 
-use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaCounters, SaEntry};
+use crate::dataplane::{
+    Dataplane, DataplaneError, EspDrops, EspSink, InterfaceCounters, Report, SaCounters, SaEntry,
+};
 use crate::net::{IkeQueue, Inbound, Sockets};
 
 /// The userspace backend.
@@ -200,6 +202,28 @@ impl Dataplane for UserspaceBackend {
         self.dp
             .send_ike_nat_t(Some(local), remote, data)
             .map_err(|e| DataplaneError(format!("sending to {remote}: {e}")))
+    }
+
+    fn interface_counters(&self) -> Vec<InterfaceCounters> {
+        self.dp
+            .interface_stats()
+            .into_iter()
+            .map(|i| InterfaceCounters {
+                name: i.name,
+                no_sa_drops: i.no_sa_drops,
+                too_big: i.too_big,
+                malformed: i.malformed,
+                send_errors: i.send_errors,
+                tun_write_errors: i.tun_write_errors,
+            })
+            .collect()
+    }
+
+    fn esp_drops(&self) -> EspDrops {
+        EspDrops {
+            unknown_spi: self.dp.unknown_spi_drops(),
+            socket_overflow: self.dp.socket_overflow_drops(),
+        }
     }
 
     fn counters(&self) -> Vec<SaCounters> {
