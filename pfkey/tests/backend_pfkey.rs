@@ -72,6 +72,7 @@ fn spec(reqid: u32, spi_in: u32, spi_out: u32, routed: bool) -> ChildSpec {
         },
         routed,
         if_id: (0, 0),
+        selector_limit: 0,
     }
 }
 
@@ -510,4 +511,36 @@ fn kernel_events_expire_and_acquire() {
     );
     // A reply (ADD) is not an event.
     assert_eq!(parse_event(&Message::new(MsgType::ADD, SaType::ESP)), None);
+}
+
+/// A policy-based child whose selectors split into more prefix pairs than
+/// its limit is refused before any SPD entry is built or sent; at the limit
+/// it installs its two entries per pair.
+#[test]
+fn spd_entries_beyond_the_selector_limit_are_refused() {
+    let odd = |a: &str, b: &str| TsRange {
+        proto: 0,
+        start_port: 0,
+        end_port: 65535,
+        start: ip(a),
+        end: ip(b),
+    };
+    let mut s = spec(9, 0xc1, 0xd1, false);
+    // 10.1.0.1-10.1.0.6 and 10.2.0.1-10.2.0.6: 4 prefixes each, 16 pairs.
+    s.local_ts = vec![odd("10.1.0.1", "10.1.0.6")];
+    s.remote_ts = vec![odd("10.2.0.1", "10.2.0.6")];
+    s.selector_limit = 16;
+    assert_eq!(spd_entries(&s).unwrap().len(), 32);
+    s.selector_limit = 15;
+    let e = spd_entries(&s).unwrap_err().to_string();
+    assert!(e.contains("max_policies_per_child = 15"), "{e}");
+    let mut b = backend();
+    assert!(b.install(s, true).is_err());
+    assert!(
+        !b.transport()
+            .sent
+            .iter()
+            .any(|m| matches!(m.msg_type, MsgType::X_SPDADD | MsgType::ADD)),
+        "nothing reached the kernel"
+    );
 }

@@ -642,6 +642,7 @@ fn child(
         limits,
         routed: true,
         if_id: (0, 0),
+        selector_limit: 0,
     }
 }
 

@@ -345,6 +345,8 @@ pub fn spd_entries(spec: &ChildSpec) -> Result<Vec<SpdEntry>, Error> {
             spec.reqid
         )));
     }
+    spec.check_selector_limit()
+        .map_err(|e| Error::Unsupported(e.to_string()))?;
     let mut out = Vec::new();
     let pairs = selector_pairs(&spec.local_ts, &spec.remote_ts)
         .map_err(|e| Error::Unsupported(format!("{e}: SPD selectors take one port or all")))?;

@@ -75,6 +75,8 @@ pub struct PfKeyDataplane {
     foreign: HashSet<(Prefix, String)>,
     table: SaTable,
     port_nat_t: u16,
+    /// `vtid.max_policies_per_child`.
+    selector_limit: u32,
 }
 
 impl fmt::Debug for PfKeyDataplane {
@@ -156,6 +158,7 @@ impl PfKeyDataplane {
             foreign: HashSet::new(),
             table: SaTable::new("pfkey"),
             port_nat_t,
+            selector_limit: cfg.daemon.max_policies_per_child,
         };
         for i in &cfg.interfaces {
             // On failure `dp` drops and destroys what it created.
@@ -308,7 +311,7 @@ impl Dataplane for PfKeyDataplane {
         let e = |e: backend::pfkey::Error| DataplaneError(e.to_string());
         match action {
             Action::Install(c) => {
-                let spec = child_spec(c, false, self.port_nat_t);
+                let spec = child_spec(c, false, self.port_nat_t, self.selector_limit);
                 let replaced = self.table.has_spi_in(c.inbound.spi);
                 self.kernel.install(spec, c.outbound_active).map_err(e)?;
                 if !replaced {
