@@ -18,7 +18,7 @@
 //!   in the table, and the inbound SPIs the engine names: some may have
 //!   been installed by an IKE SA it replaced in a rekey).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use ike::crypto::{Encr, Integ};
@@ -26,7 +26,9 @@ use ike::engine::{Action, ChildInstall, Mode, Ts};
 use pfkey::backend::{self, Auth, ChildSpec, Cipher, Limits, SaOp, TsRange};
 use zeroize::Zeroizing;
 
-use crate::dataplane::{Dataplane, DataplaneError, EspSink, SaCounters, SaEntry, SaTable};
+use crate::dataplane::{
+    Dataplane, DataplaneError, EspDrops, EspSink, InterfaceCounters, SaCounters, SaEntry, SaTable,
+};
 
 fn cipher(e: Encr) -> Cipher {
     match e {
@@ -82,8 +84,14 @@ fn esp_local(mut local: SocketAddr, encap: bool, port_nat_t: u16) -> SocketAddr 
 
 /// The backend-neutral spec of an engine `ChildInstall`. With UDP
 /// encapsulation our ESP source port is the NAT-T port (the engine's
-/// `local` may still name the IKE port).
-pub fn child_spec(c: &ChildInstall, routed: bool, port_nat_t: u16) -> ChildSpec {
+/// `local` may still name the IKE port). `selector_limit` is
+/// `vtid.max_policies_per_child`.
+pub fn child_spec(
+    c: &ChildInstall,
+    routed: bool,
+    port_nat_t: u16,
+    selector_limit: u32,
+) -> ChildSpec {
     ChildSpec {
         reqid: c.reqid,
         local: esp_local(c.local, c.encap, port_nat_t),
@@ -104,7 +112,18 @@ pub fn child_spec(c: &ChildInstall, routed: bool, port_nat_t: u16) -> ChildSpec 
         },
         routed,
         if_id: c.if_id,
+        selector_limit,
     }
+}
+
+/// What the conversion of the engine's actions takes from the daemon's
+/// configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    /// Our NAT-T port (the ESP source port with UDP encapsulation).
+    pub port_nat_t: u16,
+    /// `vtid.max_policies_per_child`.
+    pub selector_limit: u32,
 }
 
 /// The engine's action as changes to the installed SAs. `routed` tells
@@ -113,12 +132,18 @@ pub fn child_spec(c: &ChildInstall, routed: bool, port_nat_t: u16) -> ChildSpec 
 pub fn sa_ops(
     a: &Action,
     routed: impl Fn(u32, (u32, u32)) -> bool,
-    port_nat_t: u16,
+    p: Params,
     table: &[SaEntry],
 ) -> Vec<SaOp> {
+    let port_nat_t = p.port_nat_t;
     match a {
         Action::Install(c) => vec![SaOp::Install {
-            spec: Box::new(child_spec(c, routed(c.reqid, c.if_id), port_nat_t)),
+            spec: Box::new(child_spec(
+                c,
+                routed(c.reqid, c.if_id),
+                port_nat_t,
+                p.selector_limit,
+            )),
             outbound_active: c.outbound_active,
         }],
         Action::ActivateOutbound { reqid, spi_out } => vec![SaOp::ActivateOutbound {
@@ -167,7 +192,7 @@ pub struct KernelIpsec {
     backend: Box<dyn Dataplane>,
     table: SaTable,
     interfaces: Vec<config::Interface>,
-    port_nat_t: u16,
+    params: Params,
 }
 
 impl KernelIpsec {
@@ -178,7 +203,10 @@ impl KernelIpsec {
             table: SaTable::new(backend.name()),
             backend,
             interfaces: cfg.interfaces.clone(),
-            port_nat_t,
+            params: Params {
+                port_nat_t,
+                selector_limit: cfg.daemon.max_policies_per_child,
+            },
         }
     }
 
@@ -189,7 +217,7 @@ impl KernelIpsec {
         let entries = self.table.entries();
         let ifaces = &self.interfaces;
         let routed = |reqid, if_id| config::interface_for(ifaces, reqid, if_id).is_some();
-        for op in sa_ops(a, routed, self.port_nat_t, &entries) {
+        for op in sa_ops(a, routed, self.params, &entries) {
             self.backend
                 .apply(&op)
                 .map_err(|e| DataplaneError(format!("{}: {e}", op.name())))?;
@@ -243,9 +271,24 @@ impl KernelIpsec {
         self.backend.owns_nat_t()
     }
 
-    /// Sends IKE on the backend's NAT-T socket.
-    pub fn send_nat_t(&self, remote: SocketAddr, data: &[u8]) -> Result<(), DataplaneError> {
-        self.backend.send_nat_t(remote, data)
+    /// Sends IKE on the backend's NAT-T socket from our address `local`.
+    pub fn send_nat_t(
+        &self,
+        local: IpAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), DataplaneError> {
+        self.backend.send_nat_t(local, remote, data)
+    }
+
+    /// Drop and error counters per interface, from the backend.
+    pub fn interface_counters(&self) -> Vec<InterfaceCounters> {
+        self.backend.interface_counters()
+    }
+
+    /// Inbound ESP the backend dropped before any SA had it.
+    pub fn esp_drops(&self) -> EspDrops {
+        self.backend.esp_drops()
     }
 }
 
@@ -254,6 +297,11 @@ mod tests {
     use super::*;
     use ike::crypto::SecretBytes;
     use ike::engine::{IkeSaId, VolumeLimits};
+
+    const P: Params = Params {
+        port_nat_t: 4500,
+        selector_limit: 77,
+    };
 
     fn install(ike_sa: u64, spi_in: u32, encap: bool, if_id: (u32, u32)) -> ChildInstall {
         let k = |spi| ike::engine::SaKeys {
@@ -297,7 +345,7 @@ mod tests {
         let ops = sa_ops(
             &Action::Install(Box::new(ci)),
             |reqid, if_id| reqid == 9 && if_id == (7, 7),
-            4500,
+            P,
             &[],
         );
         let [SaOp::Install {
@@ -317,6 +365,7 @@ mod tests {
         assert_eq!(&spec.outbound.auth_key[..], &[2; 32][..]);
         assert_eq!(spec.replay_window, 128);
         assert_eq!(spec.if_id, (7, 7));
+        assert_eq!(spec.selector_limit, 77);
         assert_eq!(
             spec.limits,
             Limits {
@@ -331,7 +380,7 @@ mod tests {
         let ops = sa_ops(
             &Action::Install(Box::new(install(1, 0x100, false, (0, 0)))),
             |_, _| false,
-            4500,
+            P,
             &[],
         );
         let [SaOp::Install { spec, .. }] = ops.as_slice() else {
@@ -356,7 +405,15 @@ mod tests {
             remote: "198.51.100.9:1234".parse().unwrap(),
             encap: true,
         };
-        let ops = sa_ops(&a, |_, _| false, 4600, &table.entries());
+        let ops = sa_ops(
+            &a,
+            |_, _| false,
+            Params {
+                port_nat_t: 4600,
+                ..P
+            },
+            &table.entries(),
+        );
         let moved: Vec<u32> = ops
             .iter()
             .map(|o| match o {

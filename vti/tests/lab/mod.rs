@@ -461,6 +461,7 @@ impl Child {
             limits: Limits::default(),
             routed: false,
             if_id: self.if_id,
+            selector_limit: 0,
         }
     }
 
