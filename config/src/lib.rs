@@ -25,6 +25,7 @@ mod error;
 mod glob;
 mod observe;
 pub mod paths;
+pub mod pools;
 mod reader;
 mod secret;
 mod secrets;
@@ -46,6 +47,9 @@ pub use observe::{
     LogRefinement, Metrics, Syslog, SyslogFacility, SyslogTarget, TimePrecision,
     DEFAULT_METRICS_LISTEN,
 };
+pub use pools::{
+    pool_from_section, AttrKind, AttrValue, Pool, PoolAddrs, PoolAttr, PoolSpan, MAX_POOL_SIZE,
+};
 pub use secret::Secret;
 pub use secrets::{SecretKind, SharedSecret};
 pub use settings::{KeyValue, Section};
@@ -64,6 +68,10 @@ pub struct Config {
     pub daemon: Daemon,
     /// `interfaces { ... }` (top level, or inside `vtid`), in file order.
     pub interfaces: Vec<Interface>,
+    /// `pools { ... }`: virtual IP pools and their attributes, in file
+    /// order.
+    #[serde(default)]
+    pub pools: Vec<Pool>,
 }
 
 /// A loaded configuration and what the operator should be told about it.
@@ -186,10 +194,11 @@ fn load_settings_on(
     for s in top.sections(|n| n == "secrets") {
         config.secrets = secrets::secrets_from_section(s, &mut warnings)?;
     }
-    for (what, name) in [
-        ("address pools", "pools"),
-        ("certification authorities", "authorities"),
-    ] {
+    for s in top.sections(|n| n == "pools") {
+        config.pools = pools::pools_from_section(s, &mut warnings)?;
+    }
+    check_pool_names(&config, &mut warnings);
+    for (what, name) in [("certification authorities", "authorities")] {
         for s in top.sections(|n| n == name) {
             for p in &s.sections {
                 warnings.push(Warning::new(
@@ -241,6 +250,33 @@ fn load_settings_on(
 
     config.validate()?;
     Ok(Loaded { config, warnings })
+}
+
+/// Warns about a connection's `pools = NAME` that names no pool of the
+/// file: such a pool must come over VICI (`swanctl --load-pools`) before
+/// a client connects, or be `radius` (addresses from the RADIUS server,
+/// as strongSwan's eap-radius plugin provides them).
+fn check_pool_names(config: &Config, warnings: &mut Vec<Warning>) {
+    for conn in &config.connections {
+        for name in &conn.pools {
+            if name == "radius" || config.pools.iter().any(|p| p.name == *name) {
+                continue;
+            }
+            let loc = conn
+                .origin
+                .at("pools")
+                .cloned()
+                .unwrap_or_else(|| Location::synthetic("<config>"));
+            warnings.push(Warning::new(
+                &loc,
+                format!(
+                    "connection '{}': pool '{name}' is not defined in 'pools'; clients get no \
+                     address from it unless it is loaded over VICI (swanctl --load-pools)",
+                    conn.name
+                ),
+            ));
+        }
+    }
 }
 
 /// Hands out reqids for children without a fixed one, skipping reserved
