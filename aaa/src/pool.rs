@@ -277,7 +277,7 @@ impl LeasePool {
                 self.offline.remove(&seq);
             }
             if l.holders.is_empty() {
-                self.online += 1;
+                self.online = self.online.saturating_add(1);
             }
             l.holders.push(peer);
         }
@@ -290,7 +290,7 @@ impl LeasePool {
             return None;
         }
         let i = self.next_unused;
-        self.next_unused += 1;
+        self.next_unused = i.saturating_add(1);
         let owner = self.owner_key(id);
         self.leases.insert(
             i,
@@ -301,7 +301,7 @@ impl LeasePool {
             },
         );
         self.by_id.entry(owner).or_default().push(i);
-        self.online += 1;
+        self.online = self.online.saturating_add(1);
         self.addr(i)
     }
 
@@ -323,7 +323,7 @@ impl LeasePool {
         let old = std::mem::replace(&mut l.owner, owner.clone());
         l.offline_seq = None;
         l.holders = vec![peer];
-        self.online += 1;
+        self.online = self.online.saturating_add(1);
         if let Some(v) = self.by_id.get_mut(&old) {
             v.retain(|&x| x != i);
             if v.is_empty() {
@@ -352,7 +352,7 @@ impl LeasePool {
         if l.holders.is_empty() {
             self.online = self.online.saturating_sub(1);
             let seq = self.seq;
-            self.seq += 1;
+            self.seq = seq.wrapping_add(1);
             l.offline_seq = Some(seq);
             self.offline.insert(seq, i);
         }

@@ -103,19 +103,21 @@ impl PoolAddrs {
                 // How far the address is above the network ID, within the
                 // last 32 bits (mem_pool.c's network_id_diff).
                 let diff = (first as u32) & (size.wrapping_sub(1));
+                // diff < size: these never go below zero (saturating
+                // only to say so to the reader and the checker).
                 if size > 2 {
                     if diff == 0 {
-                        first += 1;
-                        size -= 1;
+                        first = first.saturating_add(1);
+                        size = size.saturating_sub(1);
                     } else {
-                        size -= diff;
+                        size = size.saturating_sub(diff);
                     }
                     // The broadcast address.
-                    size -= 1;
+                    size = size.saturating_sub(1);
                 } else if diff != 0 {
                     // A /31 (or /127) written with its second address:
                     // only that one.
-                    size -= 1;
+                    size = size.saturating_sub(1);
                 }
                 if size == 0 {
                     return Err(format!("pool {addr}/{prefix} is empty"));
