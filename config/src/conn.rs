@@ -92,6 +92,9 @@ pub struct AuthConfig {
     pub cacerts: Vec<String>,
     /// `pubkeys` (file names).
     pub pubkeys: Vec<String>,
+    /// `revocation`: `strict`, `ifuri` or `relaxed` (the default).
+    #[serde(default)]
+    pub revocation: String,
 }
 
 /// A CHILD_SA configuration (`children { NAME { ... } }`).
@@ -655,6 +658,7 @@ pub fn connection_from_section(
                 certs: vec![],
                 cacerts: vec![],
                 pubkeys: vec![],
+                revocation: "relaxed".into(),
             });
         }
         rounds.sort_by_key(|a| a.round);
@@ -722,6 +726,14 @@ fn auth_from_section(
     let certs = r.list("certs").unwrap_or_default();
     let cacerts = r.list("cacerts").unwrap_or_default();
     let pubkeys = r.list("pubkeys").unwrap_or_default();
+    let revocation = r
+        .parse("revocation", |v| match v.to_ascii_lowercase().as_str() {
+            "strict" | "ifuri" | "relaxed" => Ok(v.to_ascii_lowercase()),
+            _ => Err(format!(
+                "'{v}' is not a revocation policy (strict, ifuri or relaxed)"
+            )),
+        })?
+        .unwrap_or_else(|| "relaxed".into());
     for key in [
         "eap_id",
         "aaa_id",
@@ -729,7 +741,6 @@ fn auth_from_section(
         "ca_id",
         "groups",
         "cert_policy",
-        "revocation",
     ] {
         r.unsupported(key, warnings);
     }
@@ -751,6 +762,7 @@ fn auth_from_section(
         certs,
         cacerts,
         pubkeys,
+        revocation,
     })
 }
 

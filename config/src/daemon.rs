@@ -119,11 +119,22 @@ pub struct Daemon {
     /// `retransmit_limit`: upper bound of one retransmission timeout in
     /// seconds (0 = none).
     pub retransmit_limit: u32,
-    /// `cookie_threshold`: half-open IKE_SAs before cookies are required
-    /// (30).
+    /// `cookie_threshold`: half-open IKE_SAs, or IKE_SA_INIT requests
+    /// within a second (failed ones too), before cookies are required (30;
+    /// 0 = never).
     pub cookie_threshold: u32,
-    /// `init_limit_half_open` (0 = no limit).
+    /// `init_limit_half_open`: half-open IKE_SAs before IKE_SA_INIT
+    /// requests are dropped (vtid: 1000; strongSwan: 0; 0 = no limit).
     pub init_limit_half_open: u32,
+    /// `block_threshold`: half-open IKE_SAs from one address before its
+    /// IKE_SA_INIT requests are dropped (5; 0 = no limit).
+    pub block_threshold: u32,
+    /// `ikesa_limit`: IKE_SAs before new IKE_SA_INIT requests are dropped
+    /// (vtid: 10000; strongSwan: 0; 0 = no limit).
+    pub ikesa_limit: u32,
+    /// `max_packet`: largest IKE message accepted, as one datagram or
+    /// reassembled from fragments (10000).
+    pub max_packet: u32,
     /// `keep_alive`: NAT keepalive interval (20s).
     pub keep_alive: Duration,
     /// `delete_rekeyed_delay` (5s).
@@ -187,7 +198,10 @@ impl Default for Daemon {
             retransmit_jitter: 0,
             retransmit_limit: 0,
             cookie_threshold: 30,
-            init_limit_half_open: 0,
+            init_limit_half_open: 1000,
+            block_threshold: 5,
+            ikesa_limit: 10_000,
+            max_packet: 10_000,
             keep_alive: Duration::from_secs(20),
             delete_rekeyed_delay: Duration::from_secs(5),
             make_before_break: true,
@@ -338,6 +352,18 @@ fn daemon_settings<'a>(
         retransmit_limit: r.u32("retransmit_limit", d.retransmit_limit)?,
         cookie_threshold: r.u32("cookie_threshold", d.cookie_threshold)?,
         init_limit_half_open: r.u32("init_limit_half_open", d.init_limit_half_open)?,
+        block_threshold: r.u32("block_threshold", d.block_threshold)?,
+        ikesa_limit: r.u32("ikesa_limit", d.ikesa_limit)?,
+        max_packet: r
+            .parse("max_packet", |s| {
+                let v = values::parse_u32(s)?;
+                if (1280..=65535).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err("expected an IKE message size from 1280 to 65535".into())
+                }
+            })?
+            .unwrap_or(d.max_packet),
         keep_alive: r
             .parse("keep_alive", values::parse_duration)?
             .unwrap_or(d.keep_alive),

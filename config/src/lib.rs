@@ -51,7 +51,7 @@ pub use pools::{
     pool_from_section, AttrKind, AttrValue, Pool, PoolAddrs, PoolAttr, PoolSpan, MAX_POOL_SIZE,
 };
 pub use secret::Secret;
-pub use secrets::{SecretKind, SharedSecret};
+pub use secrets::{Authority, KeySecret, SecretKind, SharedSecret};
 pub use settings::{KeyValue, Section};
 pub use values::{Action, AddrFamily, HostSpec, IfId, IpNet, Mark, MarkValue};
 
@@ -68,6 +68,17 @@ pub struct Config {
     pub daemon: Daemon,
     /// `interfaces { ... }` (top level, or inside `vtid`), in file order.
     pub interfaces: Vec<Interface>,
+    /// `authorities { NAME { cacert, crl_uris } }`, in file order.
+    pub authorities: Vec<secrets::Authority>,
+    /// `secrets { private-NAME / rsa-NAME / ecdsa-NAME / pkcs8-NAME { file,
+    /// secret } }`: passphrases of encrypted private keys.
+    pub key_secrets: Vec<secrets::KeySecret>,
+    /// The directory of the configuration file: the swanctl folders
+    /// (`x509/`, `x509ca/`, `private/`, ...) are looked up in it, as
+    /// strongSwan looks in /etc/swanctl. `None` for configurations not read
+    /// from a file.
+    #[serde(skip)]
+    pub base_dir: Option<std::path::PathBuf>,
     /// `pools { ... }`: virtual IP pools and their attributes, in file
     /// order.
     #[serde(default)]
@@ -118,7 +129,14 @@ pub fn load_files_all(
     let root = settings::parse_file(path.as_ref(), &mut warnings).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     match load_settings_on(&root, warnings, base, &mut errors) {
-        Ok(l) if errors.is_empty() => Ok(l),
+        Ok(mut l) if errors.is_empty() => {
+            l.config.base_dir = Some(
+                path.as_ref()
+                    .parent()
+                    .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
+            );
+            Ok(l)
+        }
         Ok(_) => Err(errors),
         Err(e) => {
             errors.push(e);
@@ -192,31 +210,17 @@ fn load_settings_on(
         r.finish(&mut warnings);
     }
     for s in top.sections(|n| n == "secrets") {
-        config.secrets = secrets::secrets_from_section(s, &mut warnings)?;
+        let (shared, keys) = secrets::secrets_from_section(s, &mut warnings)?;
+        config.secrets = shared;
+        config.key_secrets = keys;
+    }
+    for s in top.sections(|n| n == "authorities") {
+        config.authorities = secrets::authorities_from_section(s, &mut warnings)?;
     }
     for s in top.sections(|n| n == "pools") {
         config.pools = pools::pools_from_section(s, &mut warnings)?;
     }
     check_pool_names(&config, &mut warnings);
-    for (what, name) in [("certification authorities", "authorities")] {
-        for s in top.sections(|n| n == name) {
-            for p in &s.sections {
-                warnings.push(Warning::new(
-                    &p.location,
-                    format!(
-                        "'{name}.{}': {what} are not supported by vtid yet; ignored",
-                        p.name
-                    ),
-                ));
-            }
-            for kv in &s.settings {
-                warnings.push(Warning::new(
-                    &kv.location,
-                    format!("unknown key '{name}.{}'; ignored", kv.key),
-                ));
-            }
-        }
-    }
     let mut iface_sections = Vec::new();
     config.daemon = base;
     for s in top.sections(|n| n == "charon") {
@@ -318,22 +322,37 @@ impl ReqidAllocator {
     }
 }
 
+/// The interface that carries a CHILD SA with `reqid` and interface IDs
+/// `if_id` (in, out; 0: none): the one whose reqid is the SA's, else the
+/// one whose reqid is its non-zero `if_id_in`, else `if_id_out`. The one
+/// rule every data plane, routing and the control socket use, the same as
+/// [`Config::interface_for_child`] for a configured child.
+pub fn interface_for(
+    interfaces: &[Interface],
+    reqid: u32,
+    if_id: (u32, u32),
+) -> Option<&Interface> {
+    [reqid, if_id.0, if_id.1]
+        .into_iter()
+        .filter(|&id| id != 0)
+        .find_map(|id| interfaces.iter().find(|i| i.reqid == id))
+}
+
 impl Config {
     /// The interface a child is routed through, if any: the one whose reqid
     /// equals the child's non-zero `reqid`, or else its effective fixed
     /// `if_id_in`/`if_id_out` (the child's, falling back to the
     /// connection's). A child is "routed" exactly when this returns `Some`.
     pub fn interface_for_child(&self, conn: &Connection, child: &Child) -> Option<&Interface> {
-        let by = |id: u32| self.interfaces.iter().find(|i| i.reqid == id);
-        if child.reqid != 0 {
-            if let Some(i) = by(child.reqid) {
-                return Some(i);
-            }
-        }
-        [conn.child_if_id_in(child), conn.child_if_id_out(child)]
-            .into_iter()
-            .filter_map(IfId::fixed)
-            .find_map(by)
+        let fixed = |v: IfId| IfId::fixed(v).unwrap_or(0);
+        interface_for(
+            &self.interfaces,
+            child.reqid,
+            (
+                fixed(conn.child_if_id_in(child)),
+                fixed(conn.child_if_id_out(child)),
+            ),
+        )
     }
 
     /// Reqids automatic allocation must skip: every interface's reqid and

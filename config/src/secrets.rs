@@ -37,12 +37,82 @@ pub struct SharedSecret {
     pub secret: Secret,
 }
 
-/// Reads the `secrets` section.
+/// The passphrase of an encrypted private key (`secrets { private-NAME {
+/// file, secret } }`, also `rsa-`, `ecdsa-`, `pkcs8-`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct KeySecret {
+    /// The section name (e.g. `private-gw`).
+    pub name: String,
+    /// The folder its file is in: `private`, `rsa`, `ecdsa` or `pkcs8`.
+    pub folder: String,
+    /// `file`: the key file (relative to the folder); `None` tries the
+    /// passphrase on every encrypted key, as swanctl does.
+    pub file: Option<String>,
+    /// `secret`: the passphrase.
+    pub secret: Secret,
+}
+
+/// A certification authority (`authorities { NAME { ... } }`).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Authority {
+    /// The section name.
+    pub name: String,
+    /// `cacert`: the CA certificate file (in `x509ca/`).
+    pub cacert: Option<String>,
+    /// `crl_uris`.
+    pub crl_uris: Vec<String>,
+    /// Where it is defined (`file:line:col`).
+    pub location: String,
+}
+
+/// Reads the `authorities` section (swanctl.conf(5)); `file`/`handle`/
+/// `slot`/`module` tokens, `ocsp_uris` and `cert_uri_base` warn.
+pub(crate) fn authorities_from_section(
+    sec: &Section,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Authority>, ConfigError> {
+    let mut out = Vec::new();
+    let mut top = Reader::new(sec, "authorities");
+    for s in top.sections(|_| true) {
+        let mut r = Reader::new(s, format!("authorities.{}", s.name));
+        let cacert = r.string("cacert");
+        let crl_uris = r.list("crl_uris").unwrap_or_default();
+        for key in [
+            "file",
+            "handle",
+            "slot",
+            "module",
+            "ocsp_uris",
+            "cert_uri_base",
+        ] {
+            r.unsupported(key, warnings);
+        }
+        r.finish(warnings);
+        if cacert.is_none() {
+            return Err(ConfigError::invalid(
+                &s.location,
+                format!("'authorities.{}' has no 'cacert'", s.name),
+            ));
+        }
+        out.push(Authority {
+            name: s.name.clone(),
+            cacert,
+            crl_uris,
+            location: s.location.to_string(),
+        });
+    }
+    top.finish(warnings);
+    Ok(out)
+}
+
+/// Reads the `secrets` section: shared secrets and private key
+/// passphrases.
 pub(crate) fn secrets_from_section(
     sec: &Section,
     warnings: &mut Vec<Warning>,
-) -> Result<Vec<SharedSecret>, ConfigError> {
+) -> Result<(Vec<SharedSecret>, Vec<KeySecret>), ConfigError> {
     let mut out = Vec::new();
+    let mut keys = Vec::new();
     let mut top = Reader::new(sec, "secrets");
     for s in top.sections(|_| true) {
         // The order matters: swanctl tests these prefixes in this order.
@@ -69,6 +139,31 @@ pub(crate) fn secrets_from_section(
             ));
             continue;
         };
+        if matches!(prefix, "private" | "rsa" | "ecdsa" | "pkcs8") {
+            let mut r = Reader::new(s, format!("secrets.{}", s.name));
+            let file = r.string("file");
+            let Some(kv) = r.kv("secret") else {
+                r.finish(warnings);
+                warnings.push(Warning::new(
+                    &s.location,
+                    format!(
+                        "'secrets.{}' has no 'secret' (the passphrase of an encrypted key); ignored",
+                        s.name
+                    ),
+                ));
+                continue;
+            };
+            let secret = Secret::parse(kv.value.as_deref().unwrap_or_default())
+                .map_err(|m| r.value_error(kv, m))?;
+            r.finish(warnings);
+            keys.push(KeySecret {
+                name: s.name.clone(),
+                folder: prefix.to_string(),
+                file,
+                secret,
+            });
+            continue;
+        }
         let Some(kind) = kind else {
             warnings.push(Warning::new(
                 &s.location,
@@ -130,5 +225,5 @@ pub(crate) fn secrets_from_section(
         });
     }
     top.finish(warnings);
-    Ok(out)
+    Ok((out, keys))
 }

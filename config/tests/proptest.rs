@@ -112,3 +112,38 @@ proptest! {
         prop_assert_eq!(shape(&parsed), shape(&root), "text was:\n{}", text);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The IKE_SA_INIT limits take any u32 (0 is "no limit"), and
+    /// `max_packet` exactly 1280..=65535, with an error naming the key
+    /// otherwise.
+    #[test]
+    fn init_limits_over_their_whole_range(
+        cookie in any::<u32>(),
+        half_open in any::<u32>(),
+        block in any::<u32>(),
+        ikesa in any::<u32>(),
+        max_packet in prop_oneof![0u32..2000, 60000u32..70000, any::<u32>()],
+    ) {
+        let text = format!(
+            "vtid {{\n cookie_threshold = {cookie}\n init_limit_half_open = {half_open}\n \
+             block_threshold = {block}\n ikesa_limit = {ikesa}\n max_packet = {max_packet}\n}}\n"
+        );
+        match config::load_str(&text, "limits.conf") {
+            Ok(l) => {
+                prop_assert!((1280..=65535).contains(&max_packet));
+                let d = &l.config.daemon;
+                prop_assert_eq!(
+                    (d.cookie_threshold, d.init_limit_half_open, d.block_threshold, d.ikesa_limit, d.max_packet),
+                    (cookie, half_open, block, ikesa, max_packet)
+                );
+            }
+            Err(e) => {
+                prop_assert!(!(1280..=65535).contains(&max_packet), "{}", e);
+                prop_assert!(e.to_string().contains("max_packet"), "{}", e);
+            }
+        }
+    }
+}

@@ -359,6 +359,36 @@ fn pair(ike: &str, esp: &str) -> Pair {
     )
 }
 
+/// [`pair`] with selectors 10.1.0.0/16 (A) === 10.2.0.0/16 (B).
+fn subnet_pair() -> Pair {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    let (na, nb) = (
+        Ts::subnet(ip("10.1.0.0"), 16),
+        Ts::subnet(ip("10.2.0.0"), 16),
+    );
+    a.children[0].local_ts = vec![TsSpec::Range(na)];
+    a.children[0].remote_ts = vec![TsSpec::Range(nb)];
+    b.children[0].local_ts = vec![TsSpec::Range(nb)];
+    b.children[0].remote_ts = vec![TsSpec::Range(na)];
+    Pair::new(1, a, b, EngineConfig::default())
+}
+
 fn established(p: &mut Pair) {
     p.a.ep.initiate(p.now, "lab", None).unwrap();
     p.run();
@@ -1300,7 +1330,10 @@ fn pfs_mismatch_keeps_the_old_child() {
 
 #[test]
 fn nat_traversal_floats_and_encapsulates() {
-    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    // Tunnel mode across a NAT needs selectors that name the networks: a
+    // `dynamic` remote selector is the peer's IKE address and nothing else
+    // (see nat_claim_never_widens_a_dynamic_selector).
+    let mut p = subnet_pair();
     // A sits behind a NAT that maps 192.0.2.1:P to 203.0.113.7:(P+40000).
     let nat_ip = ip("203.0.113.7");
     let a_ip = ip(A);
@@ -1761,4 +1794,903 @@ fn rekey_collision_loser_waits_for_the_winner() {
         assert_eq!(a.children.len(), 1, "seed {seed}: {:?}", a.children);
         assert_eq!(p.a.active_out, vec![a.children[0].spi_out], "seed {seed}");
     }
+}
+
+// ----------------------------------------------------------------------
+// Hostile peers (issue 11)
+// ----------------------------------------------------------------------
+
+/// A generator that counts the bytes drawn from it: key generation draws
+/// randomness, so a responder that refuses a request without drawing any
+/// generated no key for it.
+struct CountingRng(TestRng, std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl RngCore for CountingRng {
+    fn next_u32(&mut self) -> u32 {
+        self.1.fetch_add(4, std::sync::atomic::Ordering::Relaxed);
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.1.fetch_add(8, std::sync::atomic::Ordering::Relaxed);
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.1
+            .fetch_add(dest.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for CountingRng {}
+
+/// An IKE_SA_INIT request as a hostile or spoofed initiator builds it:
+/// `ike` proposals, a KE payload of `group` with `ke` as data, a nonce.
+fn forged_init(
+    spi_i: [u8; 8],
+    ike: &str,
+    group: u16,
+    ke: Vec<u8>,
+    cookie: Option<Vec<u8>>,
+) -> Vec<u8> {
+    use ike::wire::{
+        DhGroup, Flags, KePayload, Message, NoncePayload, NotifyPayload, NotifyType, Payload,
+        PayloadBody, PayloadType, SaPayload,
+    };
+    let mut payloads = Vec::new();
+    if let Some(c) = cookie {
+        payloads.push(Payload::new(PayloadBody::Notify(NotifyPayload::new(
+            NotifyType::COOKIE,
+            c,
+        ))));
+    }
+    payloads.push(Payload::new(PayloadBody::Sa(SaPayload {
+        proposals: parse_ike_proposals(ike).unwrap(),
+    })));
+    payloads.push(Payload::new(PayloadBody::Ke(KePayload {
+        group: DhGroup(group),
+        data: ke,
+    })));
+    payloads.push(Payload::new(PayloadBody::Nonce(NoncePayload {
+        data: vec![0x5a; 32],
+    })));
+    let header = Header {
+        spi_i,
+        spi_r: [0; 8],
+        next_payload: PayloadType::NONE,
+        major: Header::IKEV2_MAJOR,
+        minor: 0,
+        exchange: ExchangeType::IKE_SA_INIT,
+        flags: Flags {
+            initiator: true,
+            version: false,
+            response: false,
+            reserved: 0,
+        },
+        message_id: 0,
+        length: 0,
+    };
+    Message::new(header, payloads).emit()
+}
+
+/// The notify types of a responder's answers.
+fn answers(ep: &mut Endpoint) -> Vec<ike::wire::NotifyType> {
+    let mut out = Vec::new();
+    while let Some(t) = ep.poll_transmit() {
+        let m = ike::wire::Message::parse(&t.data).unwrap();
+        for p in &m.payloads {
+            if let ike::wire::PayloadBody::Notify(n) = &p.body {
+                out.push(n.ty);
+            }
+        }
+    }
+    out
+}
+
+/// Floods `p.b` with IKE_SA_INIT requests carrying invalid KE payloads
+/// (any mix of groups: a 1-byte MODP-4096 value, an ECP-256 point off the
+/// curve, a small-order Curve25519 point, p - 1 for MODP-2048) from
+/// spoofed sources; returns the notify types answered and the bytes of
+/// randomness B drew meanwhile.
+fn invalid_ke_flood(
+    p: &mut Pair,
+    n: u32,
+    drawn: &std::sync::atomic::AtomicU64,
+) -> (Vec<ike::wire::NotifyType>, u64) {
+    let before = drawn.load(std::sync::atomic::Ordering::Relaxed);
+    let mut off_curve = vec![0u8; 64];
+    off_curve[63] = 7;
+    let mut pm1 = ike::crypto::modp_prime(ike::wire::DhGroup::MODP2048)
+        .unwrap()
+        .to_vec();
+    pm1[255] &= 0xfe;
+    let bad: [(&str, u16, Vec<u8>); 4] = [
+        ("aes256-sha256-modp4096", 16, vec![1]),
+        ("aes128gcm16-prfsha256-ecp256", 19, off_curve),
+        ("aes128gcm16-prfsha256-x25519", 31, vec![0; 32]),
+        ("aes128gcm16-prfsha256-modp2048", 14, pm1),
+    ];
+    let mut got = Vec::new();
+    for i in 0..n {
+        let (prop, g, ke) = &bad[i as usize % bad.len()];
+        let mut spi = [0u8; 8];
+        spi[..4].copy_from_slice(&(i + 1).to_be_bytes());
+        let data = forged_init(spi, prop, *g, ke.clone(), None);
+        let src = SocketAddr::new(
+            IpAddr::from([198, 51, 100, (i % 250) as u8 + 1]),
+            500 + (i % 7) as u16,
+        );
+        p.b.ep.handle_datagram(
+            p.now,
+            Datagram {
+                local: SocketAddr::new(ip(B), 500),
+                remote: src,
+                nat_t: false,
+                data: &data,
+            },
+        );
+        got.extend(answers(&mut p.b.ep));
+    }
+    let after = drawn.load(std::sync::atomic::Ordering::Relaxed);
+    (got, after - before)
+}
+
+/// A pair whose responder B has `ecfg`, offers MODP-4096 first (as the
+/// default proposals do) and counts the randomness it draws.
+fn counting_responder(ecfg: EngineConfig) -> (Pair, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let props = "aes256-sha256-modp4096,aes128gcm16-prfsha256-ecp256-x25519-modp2048";
+    let drawn = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut p = pair(props, "aes128gcm16");
+    p.b.ep = Endpoint::new(ecfg, Box::new(CountingRng(TestRng(5), drawn.clone())));
+    p.b.ep
+        .set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    p.b.ep.load(
+        p.now,
+        vec![peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            props,
+            "aes128gcm16",
+            None,
+        )],
+        psk("lab-psk"),
+    );
+    (p, drawn)
+}
+
+/// Issue 11 §1: IKE_SA_INIT requests with an invalid KE payload create no
+/// SA, so counting half-open SAs never turned cookies on and a flood of
+/// them from spoofed sources cost a key generation each. Now the rate of
+/// requests counts: at most `cookie_threshold` of them are answered
+/// before COOKIEs are demanded, none of them draws any randomness (no key
+/// is generated for a request that is refused), and a real initiator
+/// still gets through with its cookie.
+#[test]
+fn invalid_ke_flood_from_spoofed_sources_gets_cookies() {
+    use ike::wire::NotifyType;
+    let threshold = 8;
+    let (mut p, drawn) = counting_responder(EngineConfig {
+        cookie_threshold: threshold,
+        ..Default::default()
+    });
+    let (got, drew) = invalid_ke_flood(&mut p, 200, &drawn);
+    assert_eq!(got.len(), 200, "one answer per request: {got:?}");
+    let first_cookie = got
+        .iter()
+        .position(|t| *t == NotifyType::COOKIE)
+        .expect("COOKIEs are demanded");
+    assert!(
+        first_cookie <= threshold,
+        "COOKIE after {first_cookie} requests, threshold {threshold}: {got:?}"
+    );
+    assert!(got[..first_cookie]
+        .iter()
+        .all(|t| *t == NotifyType::INVALID_SYNTAX));
+    assert!(got[first_cookie..].iter().all(|t| *t == NotifyType::COOKIE));
+    assert_eq!(p.b.ep.stats().ike_sas, 0);
+    assert_eq!(drew, 0, "a refused IKE_SA_INIT generated a key");
+    // A real initiator still gets through (with a COOKIE round).
+    established(&mut p);
+    assert!(p.b.ep.stats().cookies_sent > 190);
+}
+
+/// Without cookies (`cookie_threshold = 0`) every bogus request is refused
+/// with INVALID_SYNTAX, still without generating a key, and the warnings
+/// are rate-limited: a handful of lines, the rest counted.
+#[test]
+fn invalid_ke_flood_without_cookies_is_cheap_and_quiet() {
+    use ike::wire::NotifyType;
+    let (mut p, drawn) = counting_responder(EngineConfig {
+        cookie_threshold: 0,
+        ..Default::default()
+    });
+    let (got, drew) = invalid_ke_flood(&mut p, 200, &drawn);
+    assert!(got.iter().all(|t| *t == NotifyType::INVALID_SYNTAX));
+    assert_eq!(got.len(), 200);
+    assert_eq!(drew, 0, "a refused IKE_SA_INIT generated a key");
+    assert!(
+        p.b.ep.stats().warnings_suppressed >= 180,
+        "{:?}",
+        p.b.ep.stats()
+    );
+    established(&mut p);
+}
+
+/// strongSwan's `block_threshold`: one peer address holds at most that
+/// many half-open IKE SAs; the limit is per address, and established SAs
+/// free their slot.
+#[test]
+fn block_threshold_limits_half_open_sas_per_peer() {
+    let ecfg = EngineConfig {
+        cookie_threshold: 0,
+        block_threshold: 3,
+        ..Default::default()
+    };
+    let mut p = pair("aes128gcm16-prfsha256-ecp256", "aes128gcm16");
+    p.b.ep = Endpoint::new(ecfg, Box::new(TestRng(6)));
+    p.b.ep
+        .set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    p.b.ep.load(
+        p.now,
+        vec![peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        )],
+        psk("lab-psk"),
+    );
+    let mut rng = TestRng(9);
+    let mut send = |p: &mut Pair, from: IpAddr, n: u8| {
+        let ke = ike::crypto::KeyExchange::generate(ike::wire::DhGroup::ECP256, &mut rng).unwrap();
+        let data = forged_init(
+            [n; 8],
+            "aes128gcm16-prfsha256-ecp256",
+            19,
+            ke.public_value().to_vec(),
+            None,
+        );
+        p.b.ep.handle_datagram(
+            p.now,
+            Datagram {
+                local: SocketAddr::new(ip(B), 500),
+                remote: SocketAddr::new(from, 500),
+                nat_t: false,
+                data: &data,
+            },
+        );
+        let mut n = 0;
+        while p.b.ep.poll_transmit().is_some() {
+            n += 1;
+        }
+        n
+    };
+    let evil = ip("203.0.113.66");
+    let answered: Vec<usize> = (1..=5).map(|n| send(&mut p, evil, n)).collect();
+    assert_eq!(answered, [1, 1, 1, 0, 0], "three answered, two dropped");
+    assert_eq!(p.b.ep.stats().half_open, 3);
+    assert_eq!(p.b.ep.stats().init_dropped, 2);
+    // Another address is not affected, nor is the real peer.
+    assert_eq!(send(&mut p, ip("203.0.113.67"), 9), 1);
+    established(&mut p);
+    // Half-open SAs time out and free the slots.
+    p.advance(Duration::from_secs(31));
+    assert_eq!(send(&mut p, evil, 20), 1);
+    assert_eq!(p.b.ep.stats().half_open, 1);
+}
+
+/// strongSwan's `ikesa_limit`: no new IKE SA beyond it; established ones
+/// keep working.
+#[test]
+fn ikesa_limit_refuses_new_ike_sas() {
+    let ecfg = EngineConfig {
+        ikesa_limit: 1,
+        ..Default::default()
+    };
+    let mut p = Pair::new(
+        21,
+        peer_cfg(
+            "lab",
+            "moon.example.org",
+            "sun.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            Some(B),
+        ),
+        peer_cfg(
+            "lab",
+            "sun.example.org",
+            "moon.example.org",
+            "aes128gcm16-prfsha256-ecp256",
+            "aes128gcm16",
+            None,
+        ),
+        ecfg,
+    );
+    established(&mut p);
+    let mut rng = TestRng(3);
+    let ke = ike::crypto::KeyExchange::generate(ike::wire::DhGroup::ECP256, &mut rng).unwrap();
+    let data = forged_init(
+        [4; 8],
+        "aes128gcm16-prfsha256-ecp256",
+        19,
+        ke.public_value().to_vec(),
+        None,
+    );
+    p.b.ep.handle_datagram(
+        p.now,
+        Datagram {
+            local: SocketAddr::new(ip(B), 500),
+            remote: SocketAddr::new(ip("203.0.113.5"), 500),
+            nat_t: false,
+            data: &data,
+        },
+    );
+    assert!(p.b.ep.poll_transmit().is_none());
+    assert_eq!(p.b.ep.stats().init_dropped, 1);
+    assert_eq!(p.b.ep.stats().ike_sas, 1);
+    let spi = p.a.installed[0].inbound.spi;
+    p.a.ep.rekey_child(p.now, spi).unwrap();
+    p.run();
+    p.assert_child_pair();
+}
+
+/// Issue 11 §3: a peer that claims a NAT (a bogus NAT_DETECTION_SOURCE_IP
+/// is enough, here `encap = yes`) used to get every /32 it proposed added
+/// to a `dynamic` remote selector in tunnel mode: proposing another site's
+/// host 10.2.0.5/32, it got that host's traffic. In tunnel mode `dynamic`
+/// is the peer's IKE address, NAT or not (strongSwan does the same).
+#[test]
+fn nat_claim_never_widens_a_dynamic_selector() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    a.encap = true;
+    a.children[0].local_ts = vec![TsSpec::Range(Ts::host(ip("10.2.0.5")))];
+    let b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    let mut p = Pair::new(41, a, b, EngineConfig::default());
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert!(p.b.ep.ike_sas()[0].nat_remote, "B believes A is NATed");
+    assert_eq!(Pair::ike_up(&p.b), 1, "the IKE SA is fine");
+    assert!(
+        p.b.installed.is_empty(),
+        "B installed {:?} === {:?}",
+        p.b.installed[0].local_ts,
+        p.b.installed[0].remote_ts
+    );
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::ChildDown {
+            reason: Failure::TsUnacceptable(_),
+            ..
+        }
+    )));
+    // Its own address it gets, NAT claim or not.
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    a.encap = true;
+    let b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    let mut p = Pair::new(42, a, b, EngineConfig::default());
+    established(&mut p);
+    assert_eq!(p.b.installed[0].remote_ts, vec![Ts::host(ip(A))]);
+}
+
+/// Transport mode across a real NAT: the NATed initiator proposes its own
+/// (private) address; the responder substitutes the NAT's address it sees
+/// (strongSwan's get_transport_nat_ts), the initiator maps it back, and
+/// both install transport mode with the addresses on their wire.
+#[test]
+fn transport_mode_through_a_nat_uses_the_nat_address() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    a.children[0].mode = ike::engine::Mode::Transport;
+    b.children[0].mode = ike::engine::Mode::Transport;
+    let e = EngineConfig {
+        transport_mode_supported: true,
+        ..Default::default()
+    };
+    let mut p = Pair::new(43, a, b, e);
+    let nat_ip = ip("203.0.113.7");
+    let a_ip = ip(A);
+    p.nat = Some(Box::new(move |to_b, mut local, mut remote| {
+        if to_b {
+            remote = SocketAddr::new(nat_ip, remote.port() + 40000);
+        } else {
+            local = SocketAddr::new(a_ip, local.port() - 40000);
+        }
+        (local, remote)
+    }));
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    let ia = p.a.installed.last().expect("A installed");
+    let ib = p.b.installed.last().expect("B installed");
+    assert_eq!(ia.mode, ike::engine::Mode::Transport);
+    assert_eq!(ib.mode, ike::engine::Mode::Transport);
+    assert_eq!(ib.remote_ts, vec![Ts::host(nat_ip)], "B: the NAT's address");
+    assert_eq!(ib.local_ts, vec![Ts::host(ip(B))]);
+    assert_eq!(ia.local_ts, vec![Ts::host(a_ip)], "A: its own address");
+    assert_eq!(ia.remote_ts, vec![Ts::host(ip(B))]);
+
+    // A responder without transport support answers in tunnel mode (and
+    // then `dynamic` is the NAT's address only: TS_UNACCEPTABLE for the
+    // private one) - never transport mode it cannot carry.
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    a.children[0].mode = ike::engine::Mode::Transport;
+    b.children[0].mode = ike::engine::Mode::Transport;
+    let ea = EngineConfig {
+        transport_mode_supported: true,
+        ..Default::default()
+    };
+    let mut p = Pair::with_keys(
+        44,
+        a,
+        b,
+        ea,
+        EngineConfig::default(),
+        psk("lab-psk"),
+        psk("lab-psk"),
+    );
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    let ib = p.b.installed.last().expect("B installed");
+    assert_eq!(ib.mode, ike::engine::Mode::Tunnel);
+    assert_eq!(
+        p.a.installed.last().unwrap().mode,
+        ike::engine::Mode::Tunnel
+    );
+}
+
+/// Issue 11 §3: narrowing can produce more selectors than a TS payload
+/// holds (255); emitting them panicked and took every tunnel down. Now the
+/// responder answers TS_UNACCEPTABLE and stays up.
+#[test]
+fn narrowing_beyond_255_selectors_is_refused_not_a_panic() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut a = peer_cfg(
+        "lab",
+        "moon.example.org",
+        "sun.example.org",
+        ike,
+        "aes128gcm16",
+        Some(B),
+    );
+    // 200 single hosts on our side...
+    a.children[0].local_ts = (0..200u32)
+        .map(|i| {
+            TsSpec::Range(Ts::host(IpAddr::from([
+                10,
+                1,
+                (i / 250) as u8,
+                (i % 250) as u8,
+            ])))
+        })
+        .collect();
+    a.children[0].remote_ts = vec![TsSpec::Range(Ts::any(true))];
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    // ...narrowed by two port ranges: 400 selectors.
+    let port = |lo, hi| Ts {
+        proto: 6,
+        start_port: lo,
+        end_port: hi,
+        ..Ts::any(true)
+    };
+    b.children[0].remote_ts = vec![TsSpec::Range(port(1, 100)), TsSpec::Range(port(200, 300))];
+    b.children[0].local_ts = vec![TsSpec::Range(Ts::any(true))];
+    let mut p = Pair::new(45, a, b, EngineConfig::default());
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(Pair::ike_up(&p.b), 1);
+    assert!(p.b.installed.is_empty());
+    assert!(p.a.events.iter().any(|e| matches!(
+        e,
+        Event::ChildDown {
+            reason: Failure::TsUnacceptable(_),
+            ..
+        }
+    )));
+    // The IKE SA still works.
+    assert_eq!(p.b.ep.ike_sas()[0].state, "ESTABLISHED");
+}
+
+/// A generator that panics while `explode` is set: a fault inside the
+/// engine from outside it, with no test hook in the engine.
+struct FaultyRng(TestRng, std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl FaultyRng {
+    fn check(&self) {
+        if self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            panic!("injected fault: the random generator failed");
+        }
+    }
+}
+impl RngCore for FaultyRng {
+    fn next_u32(&mut self) -> u32 {
+        self.check();
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.check();
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.check();
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for FaultyRng {}
+
+/// Delivers datagrams between two endpoints until both are quiet.
+fn pump(x: &mut Endpoint, y: &mut Endpoint, now: Instant) {
+    fn step(from: &mut Endpoint, to: &mut Endpoint, now: Instant) -> bool {
+        let mut moved = false;
+        while let Some(t) = from.poll_transmit() {
+            moved = true;
+            to.handle_datagram(
+                now,
+                Datagram {
+                    local: t.remote,
+                    remote: t.local,
+                    nat_t: t.nat_t,
+                    data: &t.data,
+                },
+            );
+        }
+        moved
+    }
+    for _ in 0..100 {
+        let a = step(x, y, now);
+        let b = step(y, x, now);
+        if !a && !b {
+            return;
+        }
+    }
+    panic!("did not settle");
+}
+
+/// Issue 11 §3: a panic in the engine (a bug) must never take the other
+/// tunnels down. B's random generator fails while it answers A's rekey:
+/// B drops that IKE SA (its CHILD SAs leave the data plane, the daemon
+/// hears why) and goes on serving its IKE SA with C, and new ones.
+#[test]
+fn a_panic_in_one_ike_sa_leaves_the_others_up() {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let explode = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut p = pair(ike, "aes128gcm16");
+    let mut bcfg = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    bcfg.remote_id = None;
+    p.b.ep = Endpoint::new(
+        EngineConfig::default(),
+        Box::new(FaultyRng(TestRng(8), explode.clone())),
+    );
+    p.b.ep
+        .set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    p.b.ep.load(p.now, vec![bcfg], psk("lab-psk"));
+    established(&mut p);
+    // C, another peer of B.
+    let mut c = Endpoint::new(EngineConfig::default(), Box::new(TestRng(77)));
+    c.set_local_addrs(Some(SocketAddr::new(ip("192.0.2.9"), 500)), None);
+    c.load(
+        p.now,
+        vec![peer_cfg(
+            "lab",
+            "venus.example.org",
+            "sun.example.org",
+            ike,
+            "aes128gcm16",
+            Some(B),
+        )],
+        psk("lab-psk"),
+    );
+    c.initiate(p.now, "lab", None).unwrap();
+    pump(&mut c, &mut p.b.ep, p.now);
+    assert_eq!(p.b.ep.ike_sas().len(), 2);
+    let spi_c = c.ike_sas()[0].children[0].spi_in;
+
+    explode.store(true, std::sync::atomic::Ordering::Relaxed);
+    let spi_a = p.a.installed[0].inbound.spi;
+    p.a.ep.rekey_child(p.now, spi_a).unwrap();
+    p.run();
+    explode.store(false, std::sync::atomic::Ordering::Relaxed);
+
+    assert_eq!(p.b.ep.stats().internal_errors, 1);
+    let left = p.b.ep.ike_sas();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].remote_id, "venus.example.org");
+    assert!(p.b.events.iter().any(|e| matches!(
+        e,
+        Event::IkeDown {
+            reason: Failure::Local(_),
+            ..
+        }
+    )));
+    assert_eq!(
+        p.b.deleted,
+        vec![p.b.installed[0].inbound.spi],
+        "A's CHILD SA left B's data plane"
+    );
+    // C's SA still works: rekey its child.
+    c.rekey_child(p.now, spi_c).unwrap();
+    pump(&mut c, &mut p.b.ep, p.now);
+    let ci = &c.ike_sas()[0];
+    assert_eq!(ci.state, "ESTABLISHED");
+    assert!(ci
+        .children
+        .iter()
+        .any(|x| x.spi_in != spi_c && x.state == "INSTALLED"));
+    // And A can connect again.
+    p.a.ep.terminate_conn(p.now, "lab");
+    p.advance(Duration::from_secs(200));
+    p.a.ep.initiate(p.now, "lab", None).unwrap();
+    p.run();
+    assert_eq!(Pair::ike_up(&p.a), 2);
+    assert_eq!(p.b.ep.ike_sas().len(), 2);
+    p.assert_child_pair();
+}
+
+#[path = "common/rogue.rs"]
+mod rogue;
+
+/// B as a responder for rogue initiators: any identity with the lab PSK.
+fn victim(ecfg: EngineConfig, now: Instant) -> Endpoint {
+    let ike = "aes128gcm16-prfsha256-ecp256";
+    let mut b = peer_cfg(
+        "lab",
+        "sun.example.org",
+        "moon.example.org",
+        ike,
+        "aes128gcm16",
+        None,
+    );
+    b.remote_id = None;
+    let mut ep = Endpoint::new(ecfg, Box::new(TestRng(31)));
+    ep.set_local_addrs(Some(SocketAddr::new(ip(B), 500)), None);
+    ep.load(now, vec![b], psk("lab-psk"));
+    ep
+}
+
+/// A rogue initiator that completed IKE_SA_INIT with `ep` from
+/// 198.51.100.`n`.
+fn rogue_at(ep: &mut Endpoint, now: Instant, n: u8) -> rogue::Rogue {
+    rogue::Rogue::init(
+        ep,
+        now,
+        SocketAddr::new(IpAddr::from([198, 51, 100, n]), 500),
+        SocketAddr::new(ip(B), 500),
+        "aes128gcm16-prfsha256-ecp256",
+        u64::from(n),
+    )
+    .unwrap()
+}
+
+/// A valid IKE_AUTH payload chain of the rogue (identity
+/// moon.example.org, the lab PSK), padded with a Vendor ID to `len`
+/// octets; returns the first payload type and the bytes.
+fn padded_auth(r: &rogue::Rogue, len: usize) -> (ike::wire::PayloadType, Vec<u8>) {
+    let mut p = r.auth_payloads(&fqdn("moon.example.org"), b"lab-psk");
+    let mut inner = Vec::new();
+    ike::wire::emit_payload_chain(&p, &mut inner);
+    let pad = len.saturating_sub(inner.len() + 4);
+    p.push(ike::wire::Payload::new(ike::wire::PayloadBody::VendorId(
+        vec![0x42; pad],
+    )));
+    inner.clear();
+    let first = ike::wire::emit_payload_chain(&p, &mut inner);
+    (first, inner)
+}
+
+/// Sends `inner` as IKE_AUTH (message 1) in fragments of `size` octets;
+/// returns how many datagrams the victim answered with.
+fn send_fragmented(
+    ep: &mut Endpoint,
+    now: Instant,
+    r: &mut rogue::Rogue,
+    first: ike::wire::PayloadType,
+    inner: &[u8],
+    size: usize,
+) -> usize {
+    let chunks: Vec<&[u8]> = inner.chunks(size).collect();
+    let total = chunks.len() as u16;
+    let mut answers = 0;
+    for (i, c) in chunks.iter().enumerate() {
+        let d = r.fragment(ExchangeType::IKE_AUTH, 1, first, i as u16 + 1, total, c);
+        answers += r.send(ep, now, &d).len();
+    }
+    answers
+}
+
+/// Issue 11 §2: reassembly took up to 65,535 fragments of any size, with
+/// no byte cap and no timeout (an unauthenticated peer that only completed
+/// IKE_SA_INIT grew vtid by ~150 MiB in 5 s). Now a message is at most
+/// `max_packet` octets (10000, as strongSwan) in at most 255 fragments:
+/// beyond, the partial message is dropped and nothing is answered.
+#[test]
+fn fragment_reassembly_is_bounded_in_size_and_count() {
+    let now = Instant::now();
+    let mut b = victim(EngineConfig::default(), now);
+    // Within the limits: a 9000-octet IKE_AUTH in 10 fragments works.
+    let mut r = rogue_at(&mut b, now, 1);
+    let (first, inner) = padded_auth(&r, 9000);
+    assert!(send_fragmented(&mut b, now, &mut r, first, &inner, 900) > 0);
+    assert_eq!(b.stats().half_open, 0, "authenticated");
+    // 12000 octets: dropped when the total passes 10000.
+    let mut r = rogue_at(&mut b, now, 2);
+    let (first, inner) = padded_auth(&r, 12000);
+    assert_eq!(send_fragmented(&mut b, now, &mut r, first, &inner, 1000), 0);
+    assert_eq!(b.stats().half_open, 1, "still half-open");
+    assert_eq!(
+        b.stats().reassembly_bytes,
+        0,
+        "the partial message was dropped"
+    );
+    // A short message in 300 fragments: more than 255, dropped.
+    let mut r = rogue_at(&mut b, now, 3);
+    let (first, inner) = padded_auth(&r, 600);
+    assert_eq!(send_fragmented(&mut b, now, &mut r, first, &inner, 2), 0);
+    assert_eq!(b.stats().reassembly_bytes, 0);
+    assert_eq!(b.stats().half_open, 2);
+    // What a peer can make B hold while it tries: never more than
+    // max_packet per IKE SA.
+    let mut r = rogue_at(&mut b, now, 4);
+    for i in 1..=200u16 {
+        let d = r.fragment(
+            ExchangeType::IKE_AUTH,
+            1,
+            ike::wire::PayloadType::IDI,
+            i,
+            255,
+            &[7; 1000],
+        );
+        r.send(&mut b, now, &d);
+        assert!(b.stats().reassembly_bytes <= 10_000, "{:?}", b.stats());
+    }
+}
+
+/// A message whose fragments do not all arrive within `fragment_timeout`
+/// is dropped; the peer's retransmission of every fragment then works.
+#[test]
+fn partial_messages_time_out() {
+    let mut now = Instant::now();
+    let mut b = victim(EngineConfig::default(), now);
+    let mut r = rogue_at(&mut b, now, 1);
+    let (first, inner) = padded_auth(&r, 3000);
+    let chunks: Vec<Vec<u8>> = inner.chunks(1000).map(<[u8]>::to_vec).collect();
+    for (i, c) in chunks.iter().enumerate().take(2) {
+        let d = r.fragment(ExchangeType::IKE_AUTH, 1, first, i as u16 + 1, 3, c);
+        r.send(&mut b, now, &d);
+    }
+    assert_eq!(b.stats().reassembly_bytes, 2000);
+    let due = b.poll_timeout().unwrap();
+    assert!(
+        due <= now + Duration::from_secs(10),
+        "a deadline for the partial message"
+    );
+    now += Duration::from_secs(11);
+    b.handle_timeout(now);
+    assert_eq!(b.stats().reassembly_bytes, 0);
+    let d = r.fragment(ExchangeType::IKE_AUTH, 1, first, 3, 3, &chunks[2]);
+    assert!(r.send(&mut b, now, &d).is_empty(), "the first two are gone");
+    // The whole message again: answered.
+    assert!(send_fragmented(&mut b, now, &mut r, first, &inner, 1000) > 0);
+    assert_eq!(b.stats().half_open, 0);
+}
+
+/// Memory all IKE SAs together hold in partial messages is bounded
+/// (`max_reassembly_total`), and datagrams over `max_packet` are not read.
+#[test]
+fn reassembly_memory_is_bounded_overall() {
+    let now = Instant::now();
+    let e = EngineConfig {
+        max_reassembly_total: 50_000,
+        cookie_threshold: 0,
+        block_threshold: 0,
+        ..Default::default()
+    };
+    let mut b = victim(e, now);
+    for n in 1..=20u8 {
+        let mut r = rogue_at(&mut b, now, n);
+        for i in 1..=9u16 {
+            let d = r.fragment(
+                ExchangeType::IKE_AUTH,
+                1,
+                ike::wire::PayloadType::IDI,
+                i,
+                10,
+                &[7; 1000],
+            );
+            r.send(&mut b, now, &d);
+        }
+        assert!(b.stats().reassembly_bytes <= 50_000, "{:?}", b.stats());
+    }
+    assert!(b.stats().reassembly_bytes >= 40_000);
+    let before = b.stats().oversized;
+    b.handle_datagram(
+        now,
+        Datagram {
+            local: SocketAddr::new(ip(B), 500),
+            remote: SocketAddr::new(ip("198.51.100.1"), 500),
+            nat_t: false,
+            data: &vec![0u8; 10_001],
+        },
+    );
+    assert_eq!(b.stats().oversized, before + 1);
 }

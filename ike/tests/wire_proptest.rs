@@ -451,3 +451,123 @@ proptest! {
         let _ = parse_payload_chain(t, &raw);
     }
 }
+
+// ------------------------------------------------- fallible emission (check)
+
+/// Payloads near and beyond the limits of their length and count fields:
+/// 250..=260 traffic selectors, SPIs, transforms; Delete SPIs of the wrong
+/// size; bodies around 65535 octets.
+fn oversized_payload() -> impl Strategy<Value = Payload> {
+    let n = 250usize..=260;
+    let body = prop_oneof![
+        n.clone().prop_map(|k| PayloadBody::TsI(TsPayload {
+            selectors: vec![TrafficSelector::ipv4_any(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST); k]
+        })),
+        n.clone().prop_map(|k| PayloadBody::Notify(NotifyPayload {
+            protocol: ProtocolId::ESP,
+            spi: vec![1; k],
+            ty: NotifyType::REKEY_SA,
+            data: vec![],
+        })),
+        (n.clone(), n.clone()).prop_map(|(t, s)| PayloadBody::Sa(SaPayload {
+            proposals: vec![Proposal {
+                num: 1,
+                protocol: ProtocolId::ESP,
+                spi: vec![0; s],
+                transforms: vec![
+                    Transform {
+                        ty: TransformType::ENCR,
+                        id: 20,
+                        attributes: vec![]
+                    };
+                    t
+                ],
+            }]
+        })),
+        (0u8..4, 1u8..4).prop_map(|(size, wrong)| PayloadBody::Delete(DeletePayload {
+            protocol: ProtocolId::ESP,
+            spi_size: size,
+            spis: vec![vec![0; usize::from(size + wrong)]],
+        })),
+        (65520usize..=65540).prop_map(|k| PayloadBody::Ke(KePayload {
+            group: DhGroup(14),
+            data: vec![7; k]
+        })),
+        (65520usize..=65540).prop_map(|k| PayloadBody::TsR(TsPayload {
+            selectors: vec![TrafficSelector::Other {
+                ty: TsType(99),
+                ip_proto: 0,
+                data: vec![0; k]
+            }]
+        })),
+        (65525usize..=65540).prop_map(|k| PayloadBody::Eap(EapPayload {
+            code: 1,
+            identifier: 1,
+            data: vec![0; k]
+        })),
+    ];
+    body.prop_map(Payload::new)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `check` says exactly when emission would panic: a payload that
+    /// passes emits and parses back; one that fails would have panicked,
+    /// and `try_emit` refuses it instead. (Issue 11 §3: more than 255
+    /// narrowed selectors made the TS emit panic and took the daemon down.)
+    #[test]
+    fn check_predicts_emission(p in prop_oneof![oversized_payload(), plain_payload()]) {
+        let ok = p.check().is_ok();
+        let emitted = std::panic::catch_unwind(|| {
+            let mut out = Vec::new();
+            emit_payload_chain(std::slice::from_ref(&p), &mut out);
+            out
+        });
+        prop_assert_eq!(ok, emitted.is_ok(), "check {:?}", p.check());
+        let m = Message::new(
+            Header {
+                spi_i: [1; 8],
+                spi_r: [2; 8],
+                next_payload: PayloadType::NONE,
+                major: 2,
+                minor: 0,
+                exchange: ExchangeType::CREATE_CHILD_SA,
+                flags: Flags::from_byte(0),
+                message_id: 3,
+                length: 0,
+            },
+            vec![p.clone()],
+        );
+        match m.try_emit() {
+            Ok(bytes) => {
+                prop_assert!(ok);
+                prop_assert_eq!(Message::parse(&bytes).map(|x| x.payloads), Ok(vec![p]));
+            }
+            Err(e) => {
+                prop_assert!(!ok);
+                prop_assert!(matches!(e, WireError::TooLarge { .. } | WireError::BadValue { .. }), "{e}");
+            }
+        }
+    }
+}
+
+/// An SK payload that is not last is refused, not emitted.
+#[test]
+fn check_refuses_sk_not_last() {
+    let sk = Payload::new(PayloadBody::Sk(SkPayload {
+        first: PayloadType::NONE,
+        body: vec![0; 16],
+    }));
+    let vid = Payload::new(PayloadBody::VendorId(vec![1]));
+    assert_eq!(
+        check_payload_chain(&[sk.clone(), vid.clone()]),
+        Err(WireError::EncryptedNotLast {
+            ty: PayloadType::SK
+        })
+    );
+    let mut out = Vec::new();
+    assert!(try_emit_payload_chain(&[sk.clone(), vid.clone()], &mut out).is_err());
+    assert!(out.is_empty());
+    assert!(try_emit_payload_chain(&[vid, sk], &mut out).is_ok());
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Classifies `perf script` samples of vtid's packet threads (vti-out,
-vti-in) into buckets, one bucket per sample (self time, so the shares add
+"""Classifies `perf script` samples of vtid's packet threads (vti-out and
+vti-seal: outbound; vti-in: inbound) into buckets, one bucket per sample (self time, so the shares add
 up to 100 %): vtid's own code, the AES-GCM crypto, libc, and kernel time
 split by what the kernel was doing. Reads `perf script -F comm,ip,sym,dso`
 (call chains, innermost frame first) on stdin."""
@@ -16,6 +16,8 @@ BUCKETS = [
     ("kernel: TUN write (tun_get_user)", lambda s: "tun_get_user" in s),
     ("kernel: UDP send (udp_sendmsg, own part)", lambda s: "udp_sendmsg" in s),
     ("kernel: UDP receive (udp_recvmsg)", lambda s: "udp_recvmsg" in s),
+    ("kernel: raw ESP send (raw_sendmsg, own part)", lambda s: "raw_sendmsg" in s),
+    ("kernel: raw ESP receive (raw_recvmsg)", lambda s: "raw_recvmsg" in s),
     ("kernel: poll and scheduling", lambda s: any(x.startswith(("__x64_sys_poll", "do_sys_poll", "schedule", "__schedule", "finish_task_switch")) for x in s)),
 ]
 
@@ -43,8 +45,9 @@ def main():
             continue
         if not line.startswith((" ", "\t")):
             flush(); chain = []
-            # vti-out0, vti-in1, ...: one bucket table per direction.
-            comm = re.sub(r"\d+$", "", line.split()[0])
+            # vti-out0, vti-seal1, vti-in1, ...: one bucket table per
+            # direction (readers and seal threads are both outbound).
+            comm = re.sub(r"\d+$", "", line.split()[0]).replace("vti-seal", "vti-out")
             continue
         m = re.match(r"\s+[0-9a-f]+\s+(\S+?)(?:\+0x[0-9a-f]+)?\s+\((.*)\)", line)
         if m:

@@ -272,4 +272,12 @@ impl Credentials for SharedStore {
     fn id_matches(&self, pattern: &Identification, id: &Identification) -> bool {
         id_matches(pattern, id)
     }
+
+    fn has_wildcards(&self, id: &Identification) -> bool {
+        match id {
+            Identification::Fqdn(d) | Identification::Rfc822(d) => d.first() == Some(&b'*'),
+            Identification::DerAsn1Dn(d) => crate::dn::has_wildcards(d),
+            _ => false,
+        }
+    }
 }

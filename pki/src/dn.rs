@@ -237,6 +237,15 @@ pub fn matches(pattern: &[u8], dn: &[u8], wildcards: bool) -> Option<usize> {
     Some(wc)
 }
 
+/// Whether a DN has an attribute whose value is exactly `*`.
+pub fn has_wildcards(der: &[u8]) -> bool {
+    attributes(der).is_some_and(|r| {
+        r.iter()
+            .flatten()
+            .any(|(_, v, s)| *s && v.as_slice() == b"*")
+    })
+}
+
 /// Whether a DER blob is a well-formed Name.
 pub fn is_valid(der: &[u8]) -> bool {
     attributes(der).is_some() && Vec::<SetOfVec<Atv>>::from_der(der).is_ok()

@@ -320,8 +320,7 @@ impl Sockets {
         let path = format!("/run/netns/{name}");
         thread::spawn(move || -> Result<Sockets, String> {
             let f = fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| format!("setns {path}: {e}"))?;
+            crate::netns::enter(&f).map_err(|e| format!("setns {path}: {e}"))?;
             Sockets::here()
         })
         .join()

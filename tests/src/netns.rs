@@ -579,13 +579,24 @@ impl Ns {
         let path = format!("/run/netns/{}", self.name);
         thread::spawn(move || -> Result<std::net::UdpSocket> {
             let f = fs::File::open(&path)?;
-            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| Error(format!("setns {path}: {e}")))?;
+            enter(&f).map_err(|e| Error(format!("setns {path}: {e}")))?;
             Ok(std::net::UdpSocket::bind(bind)?)
         })
         .join()
         .map_err(|_| Error("setns thread panicked".into()))?
     }
+}
+
+/// Moves the calling thread into the network namespace `f` (setns(2)).
+#[cfg(target_os = "linux")]
+pub fn enter(f: &fs::File) -> std::result::Result<(), String> {
+    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())
+}
+
+/// Network namespaces are Linux's: elsewhere entering one fails.
+#[cfg(not(target_os = "linux"))]
+pub fn enter(_f: &fs::File) -> std::result::Result<(), String> {
+    Err("network namespaces exist on Linux only".into())
 }
 
 /// A packet capture running in a namespace ([`Ns::capture`]).

@@ -45,7 +45,8 @@ pub const CHARON: &str = "/usr/lib/ipsec/charon";
 
 /// Plugins loaded by every instance (as in `interop/lib/strongswan.sh`).
 pub const PLUGINS: &str = "random nonce aes sha1 sha2 hmac gmp curve25519 chapoly x509 pubkey \
-     pem pkcs1 pkcs8 openssl kdf kernel-libipsec kernel-netlink socket-default vici updown";
+     pem pkcs1 pkcs8 openssl kdf kernel-libipsec kernel-netlink socket-default vici updown \
+     constraints revocation mgf1";
 
 /// Bound for one swanctl call.
 pub const SWANCTL_TIMEOUT: Duration = Duration::from_secs(30);

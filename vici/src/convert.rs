@@ -16,8 +16,7 @@ use crate::message::{Element, Message};
 /// Why a message does not convert.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    /// A value or list item that is not UTF-8 (e.g. `certs` sent as file
-    /// contents, which vtid does not support yet).
+    /// A value or list item that is not UTF-8 (outside [`BLOB_KEYS`]).
     #[error("value of '{0}' is not UTF-8 text")]
     NotUtf8(String),
     /// `load-conn` content that is not a section.
@@ -31,6 +30,21 @@ pub enum ConvertError {
 /// The location given to settings that came over VICI.
 pub fn vici_location() -> Location {
     Location::synthetic("vici")
+}
+
+/// Keys whose list items swanctl fills with file contents (certificates
+/// and public keys, PEM or DER) rather than names.
+pub const BLOB_KEYS: [&str; 3] = ["certs", "cacerts", "pubkeys"];
+
+/// A file's contents as a config value: `blob:` and hex (vtid's
+/// credential loader reads it back, `vtid::creds::blob`).
+pub fn blob(v: &[u8]) -> String {
+    let mut s = String::with_capacity(5 + 2 * v.len());
+    s.push_str("blob:");
+    for b in v {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
 }
 
 fn text(path: &str, v: &[u8]) -> Result<String, ConvertError> {
@@ -52,6 +66,10 @@ fn convert(name: &str, path: &str, message: &Message) -> Result<Section, Convert
         let here = format!("{path}.{}", item.name);
         match &item.value {
             Element::Value(v) => sec.set(&item.name, Some(text(&here, v)?), loc.clone()),
+            Element::List(items) if BLOB_KEYS.contains(&item.name.as_str()) => {
+                let items: Vec<String> = items.iter().map(|v| blob(v)).collect();
+                sec.set(&item.name, Some(items.join(",")), loc.clone());
+            }
             Element::List(items) => {
                 let items = items
                     .iter()
@@ -147,10 +165,14 @@ mod tests {
 
     #[test]
     fn rejects_binary_and_non_sections() {
+        // Certificates come as file contents: carried as blobs.
         let m = Message::new().with_list("certs", [vec![0x30u8, 0x82, 0xff]]);
+        let s = to_config_section("gw", &m).unwrap();
+        assert_eq!(s.value("certs"), Some("blob:3082ff"));
+        let m = Message::new().with_list("local_addrs", [vec![0x30u8, 0x82, 0xff]]);
         assert!(matches!(
             to_config_section("gw", &m),
-            Err(ConvertError::NotUtf8(p)) if p == "gw.certs"
+            Err(ConvertError::NotUtf8(p)) if p == "gw.local_addrs"
         ));
         let m = Message::new().with_value("gw", "x");
         assert!(matches!(

@@ -72,6 +72,8 @@ pub const STANDARD_EVENTS: &[&str] = &[
     "list-sa",
     "list-conn",
     "list-policy",
+    "list-cert",
+    "list-authority",
 ];
 
 /// Owner of the socket file.

@@ -973,12 +973,14 @@ impl Dataplane {
             .unwrap_or(1500)
     }
 
-    fn slot_of(&self, reqid: u32) -> Option<usize> {
-        self.shared
-            .slot_of_reqid
-            .get(&reqid)
-            .copied()
-            .or(self.shared.shared_slot)
+    /// The TUN of a CHILD SA: its interface by `config::interface_for`
+    /// (reqid, else if_id_in, else if_id_out), else the shared TUN.
+    fn slot_of(&self, reqid: u32, if_id: (u32, u32)) -> Option<usize> {
+        let sh = &*self.shared;
+        let ifaces = &sh.cfg.interfaces;
+        config::interface_for(ifaces, reqid, if_id)
+            .and_then(|i| sh.slot_of_reqid.get(&i.reqid).copied())
+            .or(sh.shared_slot)
     }
 
     fn install(&self, ci: &ChildInstall) -> Result<(), DataplaneError> {
@@ -988,10 +990,10 @@ impl Dataplane {
                 "transport mode (the userspace data plane carries tunnel mode only)".into(),
             ));
         }
-        let slot = self.slot_of(ci.reqid).ok_or_else(|| {
+        let slot = self.slot_of(ci.reqid, ci.if_id).ok_or_else(|| {
             DataplaneError::Unsupported(format!(
-                "reqid {} names no interface and there is no shared TUN",
-                ci.reqid
+                "reqid {} (if_id {}/{}) names no interface and there is no shared TUN",
+                ci.reqid, ci.if_id.0, ci.if_id.1
             ))
         })?;
         let now = Instant::now();

@@ -166,6 +166,26 @@ fn plain_esp_and_cbc() {
     };
 }
 
+/// A child bound to `ipsec7` by its interface ID (`if_id_in/out = 7`)
+/// while its reqid (1234) names no interface is carried by `ipsec7`
+/// (carrier, routes, traffic), not by the shared TUN.
+#[test]
+fn child_bound_by_if_id_uses_its_interface() {
+    let lab = Lab::new("i", 1500);
+    let (lc, rc) = lab::configs(&["10.2.0.0/24"], &["10.1.0.0/24"]);
+    let (left, _le) = lab.gl.dataplane(lc);
+    let (right, _re) = lab.gr.dataplane(rc);
+    let mut child = Child::routed(1234, Alg::Gcm128, 0xc000_0e01, 0xc000_0e02);
+    child.if_id = (7, 7);
+    right.apply(&child.right(true)).unwrap();
+    left.apply(&child.left(true)).unwrap();
+    let s = left.sa_stats();
+    assert_eq!(s[0].interface, "ipsec7", "{s:?}");
+    assert!(left.interface_stats()[0].carrier);
+    lab.hl.must_ping(&[], "10.2.0.2");
+    assert!(left.sa_stats()[0].outbound.packets >= 3);
+}
+
 #[test]
 fn policy_child_on_shared_tun_beside_routed_with_ts_enforcement() {
     let lab = Lab::new("s", 1500);

@@ -99,6 +99,8 @@ pub struct ViciLoaded {
     pub conns: Vec<Connection>,
     /// Shared secrets, by their `id` (the `name`).
     pub secrets: Vec<SharedSecret>,
+    /// Certificates, CRLs, keys and authorities.
+    pub creds: crate::creds::ViciCreds,
 }
 
 impl ViciLoaded {
@@ -604,13 +606,133 @@ impl Handler for Control {
                 self.call(|d| d.ctl_clear_creds()).await??;
                 Ok(success())
             }
+            "load-cert" => {
+                let ty = request.str("type").unwrap_or("X509").to_ascii_uppercase();
+                let ca = request
+                    .str("flag")
+                    .is_some_and(|f| f.eq_ignore_ascii_case("CA"));
+                let data = request
+                    .value("data")
+                    .ok_or_else(|| failed("certificate data missing"))?
+                    .to_vec();
+                self.call(move |d| d.ctl_load_cert(&ty, ca, data)).await??;
+                Ok(success())
+            }
+            "load-key" => {
+                let data = ike::crypto::SecretBytes::new(
+                    request
+                        .value("data")
+                        .ok_or_else(|| failed("key data missing"))?
+                        .to_vec(),
+                );
+                let id = self.call(move |d| d.ctl_load_key(data)).await??;
+                Ok(success().with_value("id", id))
+            }
+            "unload-key" => {
+                let id = request
+                    .str("id")
+                    .ok_or_else(|| failed("key id missing"))?
+                    .to_owned();
+                self.call(move |d| d.ctl_unload_key(&id)).await??;
+                Ok(success())
+            }
+            "get-keys" => {
+                let ids = self
+                    .call(|d| {
+                        d.creds
+                            .lock()
+                            .keys()
+                            .iter()
+                            .map(|k| k.id.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .await?;
+                Ok(Message::new().with_list("keys", ids))
+            }
+            "load-authority" => {
+                let (name, sec) = request
+                    .items
+                    .iter()
+                    .find_map(|i| match &i.value {
+                        vici::message::Element::Section(m) => Some((i.name.clone(), m.clone())),
+                        _ => None,
+                    })
+                    .ok_or_else(|| failed("missing authority section"))?;
+                let cacert = sec
+                    .value("cacert")
+                    .ok_or_else(|| failed(format!("authority '{name}' has no cacert")))?
+                    .to_vec();
+                let uris: Vec<String> = sec
+                    .list("crl_uris")
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|u| String::from_utf8_lossy(u).into_owned())
+                    .collect();
+                self.call(move |d| d.ctl_load_authority(name, cacert, uris))
+                    .await??;
+                Ok(success())
+            }
+            "unload-authority" => {
+                let name = request
+                    .str("name")
+                    .ok_or_else(|| failed("missing authority name"))?
+                    .to_owned();
+                self.call(move |d| d.ctl_unload_authority(&name)).await??;
+                Ok(success())
+            }
+            "get-authorities" => {
+                let names = self
+                    .call(|d| {
+                        d.creds
+                            .lock()
+                            .authorities()
+                            .iter()
+                            .map(|a| a.name.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .await?;
+                Ok(Message::new().with_list("authorities", names))
+            }
+            "list-certs" => {
+                let ty = request.str("type").map(str::to_ascii_uppercase);
+                let flag = request.str("flag").map(str::to_ascii_uppercase);
+                let list = self.call(|d| d.ctl_list_certs()).await?;
+                for m in list.into_iter().filter(|m| {
+                    ty.as_deref()
+                        .is_none_or(|t| t == "ANY" || m.str("type") == Some(t))
+                        && flag
+                            .as_deref()
+                            .is_none_or(|f| f == "ANY" || m.str("flag") == Some(f))
+                }) {
+                    events
+                        .send("list-cert", &m)
+                        .await
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+                Ok(Message::new())
+            }
+            "list-authorities" => {
+                let name = request.str("name").map(str::to_owned);
+                let list = self
+                    .call(move |d| d.ctl_list_authorities(name.as_deref()))
+                    .await?;
+                for m in list {
+                    events
+                        .send("list-authority", &m)
+                        .await
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+                Ok(Message::new())
+            }
+            "flush-certs" => {
+                self.call(|d| d.ctl_flush_certs()).await?;
+                Ok(success())
+            }
             // What swanctl asks for that vtid does not have: nothing loaded.
-            "get-keys" => Ok(Message::new().with_list("keys", Vec::<Vec<u8>>::new())),
-            "get-authorities" => Ok(Message::new().with_list("authorities", Vec::<Vec<u8>>::new())),
             "load-pool" => Ok(self.call(move |d| d.ctl_load_pool(&request)).await?),
             "unload-pool" => Ok(self.call(move |d| d.ctl_unload_pool(&request)).await?),
             "get-pools" => Ok(self.call(move |d| d.ctl_get_pools(&request)).await?),
-            "get-certs" | "list-certs" | "list-authorities" | "list-pols" => Ok(Message::new()),
+            "get-certs" | "list-pols" => Ok(Message::new()),
             "vtid-list-interfaces" => self.call(|d| d.ctl_interfaces()).await,
             "vtid-list-gateways" => self.call(|d| d.ctl_gateways()).await,
             "vtid-keylog" => {
@@ -1112,7 +1234,146 @@ impl Daemon {
         self.reapply_creds(previous)
     }
 
+    fn ctl_load_cert(&mut self, ty: &str, ca: bool, data: Vec<u8>) -> Result<(), CommandError> {
+        match ty {
+            "X509" => {
+                let c = pki::Certificate::from_file_bytes(&data)
+                    .map_err(|e| failed(format!("parsing certificate failed: {e}")))?;
+                info!(target: "vtid::control", "loaded certificate '{}'{} over VICI", c.subject_string(), if ca { " as CA" } else { "" });
+                self.vici.creds.certs.push((c.der().to_vec(), ca));
+                let mut s = self.creds.lock();
+                if ca {
+                    s.add_ca(c);
+                } else {
+                    s.add_cert(c);
+                }
+                Ok(())
+            }
+            "X509_CRL" => {
+                let c = pki::Crl::from_file_bytes(&data)
+                    .map_err(|e| failed(format!("parsing CRL failed: {e}")))?;
+                info!(target: "vtid::control", "loaded CRL of '{}' over VICI", pki::dn::to_string(&c.issuer));
+                self.vici.creds.crls.push(c.der().to_vec());
+                self.creds.lock().add_crl(c);
+                Ok(())
+            }
+            other => Err(failed(format!(
+                "certificate type {other} is not supported by vtid (X509, X509_CRL)"
+            ))),
+        }
+    }
+
+    fn ctl_load_key(&mut self, data: ike::crypto::SecretBytes) -> Result<String, CommandError> {
+        let k = ike::crypto::sig::PrivateKey::from_file_bytes(data.as_bytes(), &[])
+            .map_err(|e| failed(format!("loading private key failed: {e}")))?;
+        let ty = k.key_type();
+        let id = self.creds.lock().add_key(k);
+        info!(target: "vtid::control", "loaded {ty} private key {id} over VICI");
+        self.vici.creds.keys.retain(|(i, _)| *i != id);
+        self.vici.creds.keys.push((id.clone(), data));
+        Ok(id)
+    }
+
+    fn ctl_unload_key(&mut self, id: &str) -> Result<(), CommandError> {
+        self.vici
+            .creds
+            .keys
+            .retain(|(i, _)| !i.eq_ignore_ascii_case(id));
+        if !self.creds.lock().remove_key(id) {
+            return Err(failed(format!("key '{id}' not found")));
+        }
+        info!(target: "vtid::control", "unloaded private key {id}");
+        Ok(())
+    }
+
+    fn ctl_load_authority(
+        &mut self,
+        name: String,
+        cacert: Vec<u8>,
+        uris: Vec<String>,
+    ) -> Result<(), CommandError> {
+        let c = pki::Certificate::from_file_bytes(&cacert)
+            .map_err(|e| failed(format!("authority '{name}': cacert: {e}")))?;
+        info!(target: "vtid::control", "loaded authority '{name}' ('{}', {} CRL URI(s))", c.subject_string(), uris.len());
+        self.vici.creds.authorities.retain(|(n, _, _)| *n != name);
+        self.vici
+            .creds
+            .authorities
+            .push((name.clone(), c.der().to_vec(), uris.clone()));
+        self.creds.lock().add_authority(pki::Authority {
+            name,
+            cert: Arc::new(c),
+            crl_uris: uris,
+        });
+        Ok(())
+    }
+
+    fn ctl_unload_authority(&mut self, name: &str) -> Result<(), CommandError> {
+        self.vici.creds.authorities.retain(|(n, _, _)| n != name);
+        if !self.creds.lock().remove_authority(name) {
+            return Err(failed(format!("authority '{name}' not found")));
+        }
+        Ok(())
+    }
+
+    /// `list-cert` events: each certificate and CRL, as strongSwan's VICI
+    /// plugin sends them (type, flag, has_privkey, DER data).
+    pub(crate) fn ctl_list_certs(&self) -> Vec<Message> {
+        let s = self.creds.lock();
+        let mut out = Vec::new();
+        for (c, ca) in s
+            .cas()
+            .iter()
+            .map(|c| (c, true))
+            .chain(s.certs().iter().map(|c| (c, false)))
+        {
+            let mut m = Message::new()
+                .with_value("type", "X509")
+                .with_value("flag", if ca && c.is_ca { "CA" } else { "NONE" });
+            if s.private_key_for(&c.public_key).is_some() {
+                m = m.with_value("has_privkey", "yes");
+            }
+            out.push(m.with_value("data", c.der().to_vec()));
+        }
+        for crl in s.crls() {
+            out.push(
+                Message::new()
+                    .with_value("type", "X509_CRL")
+                    .with_value("flag", "NONE")
+                    .with_value("data", crl.der().to_vec()),
+            );
+        }
+        out
+    }
+
+    /// `list-authority` events.
+    pub(crate) fn ctl_list_authorities(&self, name: Option<&str>) -> Vec<Message> {
+        let s = self.creds.lock();
+        s.authorities()
+            .iter()
+            .filter(|a| name.is_none_or(|n| n == a.name))
+            .map(|a| {
+                Message::new().with_section(
+                    &a.name,
+                    Message::new()
+                        .with_value("cacert", a.cert.subject_string())
+                        .with_list("crl_uris", a.crl_uris.clone())
+                        .with_list("ocsp_uris", Vec::<Vec<u8>>::new()),
+                )
+            })
+            .collect()
+    }
+
+    fn ctl_flush_certs(&mut self) {
+        self.vici.creds.certs.clear();
+        self.vici.creds.crls.clear();
+        self.creds.lock().flush_certs();
+    }
+
     fn ctl_clear_creds(&mut self) -> Result<(), CommandError> {
+        // strongSwan's clear-creds: everything loaded over VICI.
+        self.vici.creds = Default::default();
+        crate::creds::reload(&self.creds, &self.file_cfg, &self.vici.creds);
         let previous = std::mem::take(&mut self.vici.secrets);
         info!(target: "vtid::control", "cleared {} shared secret(s) loaded over VICI", previous.len());
         self.reapply_creds(previous)
@@ -1234,8 +1495,16 @@ impl Daemon {
         let sas = self.dp.sas();
         let counters = self.dp.counters();
         let mut out = Message::new();
-        for iface in &self.merged().interfaces {
-            let mine: Vec<&SaEntry> = sas.iter().filter(|e| e.reqid == iface.reqid).collect();
+        let interfaces = &self.merged().interfaces;
+        for iface in interfaces {
+            // Bound by reqid or by if_id, as the data planes decide.
+            let mine: Vec<&SaEntry> = sas
+                .iter()
+                .filter(|e| {
+                    config::interface_for(interfaces, e.reqid, e.if_id)
+                        .is_some_and(|i| i.reqid == iface.reqid)
+                })
+                .collect();
             let carrying = mine
                 .iter()
                 .find(|e| e.outbound_active)

@@ -448,6 +448,9 @@ pub fn engine_config(d: &Daemon, warnings: &mut Vec<String>) -> EngineConfig {
         retransmit_tries: d.retransmit_tries,
         cookie_threshold: d.cookie_threshold as usize,
         init_limit_half_open: d.init_limit_half_open as usize,
+        block_threshold: d.block_threshold as usize,
+        ikesa_limit: d.ikesa_limit as usize,
+        max_packet: d.max_packet as usize,
         keep_alive: d.keep_alive,
         delete_rekeyed_delay: d.delete_rekeyed_delay,
         make_before_break: d.make_before_break,
@@ -541,7 +544,8 @@ pub fn remote_matches(specs: &[HostSpec], env: &dyn HostEnv) -> (Vec<AddrMatch>,
 /// * `@#hex` → ID_KEY_ID, `@@user` → ID_RFC822_ADDR, `@name` → ID_FQDN;
 /// * `user@host` → ID_RFC822_ADDR.
 ///
-/// Distinguished names (`C=CH, O=...`) need certificates and are refused.
+/// Distinguished names (`C=CH, O=..., CN=...`, strongSwan's syntax, `*`
+/// values as wildcards) → ID_DER_ASN1_DN; `asn1dn:#hex` gives the DER.
 pub fn parse_id(s: &str) -> Result<Option<Identification>, String> {
     let s = s.trim();
     if let Some((prefix, rest)) = s.split_once(':') {
@@ -564,8 +568,11 @@ pub fn parse_id(s: &str) -> Result<Option<Identification>, String> {
                 Some(h) => hex_bytes(h).ok_or_else(|| format!("'{h}' is not hex"))?,
                 None => rest.as_bytes().to_vec(),
             })),
-            "asn1dn" | "asn1gn" | "dns" | "uri" | "ipv4subnet" | "ipv6subnet" | "ipv4range"
-            | "ipv6range" => {
+            "asn1dn" => Some(Identification::DerAsn1Dn(match rest.strip_prefix('#') {
+                Some(h) => hex_bytes(h).ok_or_else(|| format!("'{h}' is not hex"))?,
+                None => pki::dn::parse(rest)?,
+            })),
+            "asn1gn" | "dns" | "uri" | "ipv4subnet" | "ipv6subnet" | "ipv4range" | "ipv6range" => {
                 return Err(format!("'{prefix}:' identities are not supported by vtid"))
             }
             _ => None,
@@ -574,11 +581,8 @@ pub fn parse_id(s: &str) -> Result<Option<Identification>, String> {
             return Ok(typed);
         }
     }
-    if s.contains('=') {
-        return Err(format!(
-            "'{s}' looks like a distinguished name; DN identities need certificates, \
-             which vtid does not support yet"
-        ));
+    if pki::dn::looks_like_dn(s) {
+        return pki::dn::parse(s).map(|d| Some(Identification::DerAsn1Dn(d)));
     }
     if !s.contains('@') {
         if matches!(s, "" | "%any" | "%any6" | "0.0.0.0" | "*" | "::" | "0::0") {
@@ -771,33 +775,41 @@ fn auth_feature(auth: &str) -> String {
         format!("EAP authentication ({a}) is not supported by vtid yet")
     } else if a == "pubkey" || a.starts_with("rsa") || a.starts_with("ecdsa") || a.starts_with("ed")
     {
-        "certificate (public-key) authentication is not supported by vtid yet".into()
+        "unknown signature constraint (see swanctl.conf(5): pubkey, rsa, rsa/pss, ecdsa, \
+         ed25519 with -sha256/-sha384/-sha512 or a key size)"
+            .into()
     } else {
         format!("authentication method '{a}' is not supported by vtid (only psk)")
     }
 }
 
-/// The one PSK authentication round of a side, or why there is none (every
-/// reason recorded in `w`).
-fn psk_round(rounds: &[AuthConfig], side: &str, w: &mut Warn<'_>) -> Option<Option<String>> {
+/// The one authentication round of a side, as the engine takes it, or why
+/// there is none (every reason recorded in `w`). Files named in `certs`,
+/// `cacerts` and `pubkeys` are read from the swanctl folders under `base`.
+fn auth_round(
+    rounds: &[AuthConfig],
+    side: &str,
+    base: Option<&std::path::Path>,
+    w: &mut Warn<'_>,
+) -> Option<(Option<String>, ike::engine::AuthConfig)> {
     let mut ok = true;
-    for r in rounds {
-        if !r.auth.eq_ignore_ascii_case("psk") {
-            if r.name.is_empty() {
+    let mut parsed = None;
+    for (i, r) in rounds.iter().enumerate() {
+        let key = if r.name.is_empty() {
+            side.to_string()
+        } else {
+            format!("{}.auth", r.name)
+        };
+        match ike::engine::AuthConfig::parse_auth(&r.auth) {
+            Ok(x) if i == 0 => parsed = Some(x),
+            Ok(_) => {}
+            Err(_) => {
                 w.skip(
-                    side,
-                    &format!(
-                        "no '{side}' section, so auth = pubkey (strongSwan's default): {}",
-                        auth_feature("pubkey")
-                    ),
-                );
-            } else {
-                w.skip(
-                    &format!("{}.auth", r.name),
+                    &key,
                     &format!("auth = {}: {}", r.auth, auth_feature(&r.auth)),
                 );
+                ok = false;
             }
-            ok = false;
         }
     }
     if rounds.len() > 1 {
@@ -812,22 +824,75 @@ fn psk_round(rounds: &[AuthConfig], side: &str, w: &mut Warn<'_>) -> Option<Opti
         ok = false;
     }
     let r = rounds.first()?;
+    let (class, constraints) = parsed?;
     if !ok {
         return None;
     }
-    for (k, v) in [
-        ("certs", &r.certs),
-        ("cacerts", &r.cacerts),
-        ("pubkeys", &r.pubkeys),
-    ] {
-        if !v.is_empty() {
-            w.key(
-                &format!("{}.{k}", r.name),
-                "not used with auth = psk; ignored",
-            );
+    let mut out = ike::engine::AuthConfig {
+        class,
+        constraints,
+        revocation: match r.revocation.as_str() {
+            "strict" => ike::engine::Revocation::Strict,
+            "ifuri" => ike::engine::Revocation::IfUri,
+            _ => ike::engine::Revocation::Relaxed,
+        },
+        ..Default::default()
+    };
+    if class == ike::engine::AuthClass::Psk {
+        for (k, v) in [
+            ("certs", &r.certs),
+            ("cacerts", &r.cacerts),
+            ("pubkeys", &r.pubkeys),
+        ] {
+            if !v.is_empty() {
+                w.key(
+                    &format!("{}.{k}", r.name),
+                    "not used with auth = psk; ignored",
+                );
+            }
         }
+        return Some((r.id.clone(), out));
     }
-    Some(r.id.clone())
+    let read = |folder: &str, key: &str, names: &[String], w: &mut Warn<'_>| -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for n in names {
+            // VICI-loaded connections carry the certificate itself.
+            let data = match crate::creds::blob(n) {
+                Some(d) => Ok(d),
+                None => crate::creds::read_named(base, folder, n),
+            };
+            let der = data.and_then(|d| {
+                if folder == crate::creds::PUBKEY {
+                    ike::crypto::sig::PublicKey::from_file_bytes(&d)
+                        .map(|k| k.spki_der().to_vec())
+                        .map_err(|e| e.to_string())
+                } else {
+                    pki::Certificate::from_file_bytes(&d)
+                        .map(|c| c.der().to_vec())
+                        .map_err(|e| e.to_string())
+                }
+            });
+            match der {
+                Ok(d) => v.push(d),
+                Err(e) => w.skip(&format!("{}.{key}", r.name), &format!("{n}: {e}")),
+            }
+        }
+        v
+    };
+    out.certs = read(crate::creds::X509, "certs", &r.certs, w);
+    out.cacerts = read(crate::creds::X509CA, "cacerts", &r.cacerts, w);
+    out.pubkeys = read(crate::creds::PUBKEY, "pubkeys", &r.pubkeys, w);
+    if side == "local" && r.certs.is_empty() && r.pubkeys.is_empty() {
+        w.skip(
+            &format!("{}.auth", if r.name.is_empty() { side } else { &r.name }),
+            &format!(
+                "auth = {} needs a certificate (certs, from x509/) or a raw key (pubkeys)",
+                r.auth
+            ),
+        );
+        return None;
+    }
+    Some((r.id.clone(), out))
 }
 
 fn peer_action(a: config::Action) -> PeerAction {
@@ -894,16 +959,17 @@ fn peer_config(
             .children
             .iter()
             .all(|c| matches!(c.mode, config::Mode::Pass | config::Mode::Drop));
-    let (local_id, remote_id) = if shunts_only {
+    let base = cfg.base_dir.as_deref();
+    let ((local_id, local_auth), (remote_id, remote_auth)) = if shunts_only {
         w.skip(
             "children",
             "it holds only pass/drop shunts, which vtid does not support yet",
         );
-        (None, None)
+        ((None, None), (None, None))
     } else {
         (
-            psk_round(&conn.local, "local", w),
-            psk_round(&conn.remote, "remote", w),
+            auth_round(&conn.local, "local", base, w).unzip(),
+            auth_round(&conn.remote, "remote", base, w).unzip(),
         )
     };
     let (local_addrs, problems) = remote_matches(&conn.local_addrs, env);
@@ -950,12 +1016,21 @@ fn peer_config(
         Some(Ok(None)) | None => None,
     };
     let remote_id = match remote_id.flatten().as_deref() {
-        Some(id) if id.contains('*') && id.trim() != "*" => {
+        // With certificates the identity is proven by the certificate and
+        // matched with strongSwan's wildcards; a PSK is looked up by the
+        // exact identity.
+        Some(id)
+            if id.contains('*')
+                && id.trim() != "*"
+                && remote_auth
+                    .as_ref()
+                    .is_none_or(|a| a.class == ike::engine::AuthClass::Psk) =>
+        {
             w.skip(
                 "remote.id",
                 &format!(
-                    "'{id}': wildcard identities are not supported by vtid yet (give the \
-                     peer's exact identity, or %any)"
+                    "'{id}': wildcard identities are not supported by vtid with auth = psk \
+                     (give the peer's exact identity, or %any)"
                 ),
             );
             None
@@ -983,6 +1058,17 @@ fn peer_config(
     if w.failed() {
         return None;
     }
+    let local_auth = local_auth.unwrap_or_default();
+    let remote_auth = remote_auth.unwrap_or_default();
+    // With `certs` and no `id`, strongSwan identifies us by the
+    // certificate's subject DN.
+    let local_id = local_id.or_else(|| {
+        local_auth
+            .certs
+            .first()
+            .and_then(|d| pki::Certificate::from_der(d).ok())
+            .map(|c| c.subject_identity())
+    });
     let from_address = local_id.is_none();
     let placeholder = local_addrs.iter().find_map(AddrMatch::host).map_or(
         Identification::Ipv4(Ipv4Addr::UNSPECIFIED),
@@ -994,6 +1080,14 @@ fn peer_config(
     let mut p = PeerConfig::new(&conn.name, local_id.unwrap_or(placeholder), proposals);
     p.local_id_from_address = from_address;
     p.remote_id = remote_id;
+    p.local_auth = local_auth;
+    p.remote_auth = remote_auth;
+    p.send_certreq = conn.send_certreq;
+    p.send_cert = match conn.send_cert {
+        config::SendCert::Always => ike::engine::SendCert::Always,
+        config::SendCert::IfAsked => ike::engine::SendCert::IfAsked,
+        config::SendCert::Never => ike::engine::SendCert::Never,
+    };
     p.local_addrs = local_addrs;
     p.remote_addrs = remote_addrs;
     p.remote_port = conn.remote_port;
@@ -1046,9 +1140,6 @@ fn peer_config(
     }
     if conn.childless != config::Childless::Allow {
         w.key("childless", "not supported by the engine yet; ignored");
-    }
-    if conn.send_cert != config::SendCert::IfAsked {
-        w.key("send_cert", "certificates are not supported yet; ignored");
     }
     if conn.ppk_id.is_some() || conn.ppk_required {
         w.key(
@@ -1404,7 +1495,13 @@ mod tests {
         for any in ["%any", "%any6", "*", "0.0.0.0", "::", ""] {
             assert_eq!(id(any), None, "{any}");
         }
-        assert!(parse_id("C=CH, O=strongSwan, CN=moon").is_err());
+        assert_eq!(
+            id("C=CH, O=strongSwan, CN=moon"),
+            Some(Identification::DerAsn1Dn(
+                pki::dn::parse("C=CH, O=strongSwan, CN=moon").unwrap()
+            ))
+        );
+        assert!(parse_id("C=CH, XX=1").is_err());
         assert!(parse_id("10.0.0.0/8").is_err());
         assert!(parse_id("@#xyz").is_err());
         assert!(parse_id("ipv4:nope").is_err());
@@ -1648,14 +1745,13 @@ mod tests {
             .join("\n");
         // Every reason at once, each with its place; features named as such.
         assert!(
-            w.contains("test.conf:2:2: error: connection 'cert' not loaded: local.auth (test.conf:4:4): auth = pubkey: certificate (public-key) authentication is not supported")
-                && w.contains("remote.auth (test.conf:7:4): auth = pubkey"),
+            w.contains("test.conf:2:2: error: connection 'cert' not loaded: local.auth (test.conf:4:4): auth = pubkey needs a certificate"),
             "{w}"
         );
         assert!(
             w.contains("error: connection 'ra' not loaded: version (test.conf:45:3): version = 1: IKEv1 is not supported")
                 && w.contains("local.auth (test.conf:49:4): auth = eap-mschapv2: EAP authentication")
-                && w.contains("remote (test.conf:44:2): no 'remote' section, so auth = pubkey")
+
                 && w.contains("pools (test.conf:47:3): address pools")
                 && w.contains("vips (test.conf:46:3): virtual IPs"),
             "{w}"
@@ -1771,7 +1867,7 @@ mod tests {
     #[test]
     fn engine_settings_from_the_vtid_section() {
         let l = config::load_str(
-            "vtid {\n retransmit_timeout = 2.5\n retransmit_tries = 3\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n make_before_break = no\n retransmit_jitter = 10\n}\n",
+            "vtid {\n retransmit_timeout = 2.5\n retransmit_tries = 3\n port = 1500\n port_nat_t = 14500\n fragment_size = 1400\n make_before_break = no\n retransmit_jitter = 10\n block_threshold = 0\n ikesa_limit = 4000000000\n max_packet = 20000\n}\n",
             "t",
         )
         .unwrap();
@@ -1781,6 +1877,22 @@ mod tests {
         assert_eq!(e.retransmit_tries, 3);
         assert_eq!((e.port, e.port_nat_t, e.fragment_size), (1500, 14500, 1400));
         assert!(!e.make_before_break);
+        assert_eq!(
+            (e.block_threshold, e.ikesa_limit, e.max_packet),
+            (0, 4_000_000_000, 20_000)
+        );
+        let d = EngineConfig::default();
+        assert_eq!(
+            (
+                d.cookie_threshold,
+                d.init_limit_half_open,
+                d.block_threshold,
+                d.ikesa_limit,
+                d.max_packet
+            ),
+            (30, 1000, 5, 10_000, 10_000),
+            "defaults as README-config.md says"
+        );
         assert!(
             c.warnings.iter().any(|w| w.contains("retransmit_jitter")),
             "{:?}",

@@ -146,6 +146,8 @@ pub struct Daemon {
     /// `remote_addrs` of connections that name DNS hosts, resolved again
     /// before each initiation (issue 15 §4).
     pub(crate) dns: BTreeMap<String, Vec<config::HostSpec>>,
+    /// Certificates, keys, CRLs and authorities (swanctl folders, VICI).
+    pub(crate) creds: Arc<pki::SharedStore>,
     /// The service manager's notification socket (`NOTIFY_SOCKET`).
     notify: Option<crate::notify::Notifier>,
     /// Counters of engine events, for the metrics endpoint.
@@ -208,6 +210,9 @@ impl Daemon {
             info!(target: "vtid::net", "listening on UDP {}{}", s.bound, if s.nat_t { " (NAT-T)" } else { "" });
         }
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
+        let creds = pki::SharedStore::new(pki::Store::new(), pki::system_clock());
+        crate::creds::reload(&creds, &loaded.config, &Default::default());
+        ep.set_credentials(creds.clone());
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
             "loaded {} connection(s) from {} with data plane '{}'",
@@ -240,6 +245,7 @@ impl Daemon {
             jobs,
             jobs_tx,
             routing,
+            creds,
             notify: None,
             event_counters: crate::metrics::EventCounters::default(),
             keylog: None,
@@ -774,6 +780,7 @@ impl Daemon {
         for w in &loaded.warnings {
             warn!(target: "vtid::convert", "{w}");
         }
+        crate::creds::reload(&self.creds, &loaded.config, &self.vici.creds);
         let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
         // The file's connections, plus those loaded over VICI (kept).
         let conv = match self.convert_merged() {

@@ -173,6 +173,9 @@ pub struct SaEntry {
     pub remote_ts: Vec<Ts>,
     /// Whether outbound traffic uses this SA.
     pub outbound_active: bool,
+    /// `if_id_in`/`if_id_out` (0: none): with the reqid, which interface
+    /// carries it (`config::interface_for`).
+    pub if_id: (u32, u32),
 }
 
 impl fmt::Display for SaEntry {
@@ -283,6 +286,7 @@ impl SaTable {
                     local_ts: c.local_ts.clone(),
                     remote_ts: c.remote_ts.clone(),
                     outbound_active: c.outbound_active,
+                    if_id: c.if_id,
                 };
                 info!(target: "vtid::dataplane", "dataplane({b}): install {e}");
                 if e.outbound_active {

@@ -23,6 +23,7 @@
 pub mod check;
 pub mod control;
 pub mod convert;
+pub mod creds;
 pub mod daemon;
 pub mod dataplane;
 pub mod flood;

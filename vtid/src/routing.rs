@@ -22,7 +22,8 @@
 //!   metric, MTU, reqid, MSS clamping) are logged as needing a restart.
 //!
 //! Which interface a child belongs to: the interface whose `reqid` is the
-//! child's (what the userspace data plane uses); such children get
+//! child's, else its `if_id_in`/`if_id_out` (`config::interface_for`, what
+//! every data plane uses); such children get
 //! `VTID_INTERFACE`/`VTID_GATEWAY` in their updown environment.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -172,11 +173,10 @@ impl Routing {
         }
     }
 
-    fn routed(&self, reqid: u32) -> Option<Routed> {
-        self.interfaces
-            .iter()
-            .find(|i| i.reqid == reqid)
-            .map(Routed::from_interface)
+    /// The interface of a CHILD SA (by reqid, else if_id: the data
+    /// planes' rule, `config::interface_for`).
+    fn routed(&self, reqid: u32, if_id: (u32, u32)) -> Option<Routed> {
+        config::interface_for(&self.interfaces, reqid, if_id).map(Routed::from_interface)
     }
 
     /// An engine action, before the data plane applies it.
@@ -188,7 +188,7 @@ impl Routing {
             return;
         };
         let mut ctx = UpdownContext::from_child_install(ci, 0, "", "", script.clone());
-        ctx.routed = self.routed(ci.reqid);
+        ctx.routed = self.routed(ci.reqid, ci.if_id);
         self.installed.insert(ci.inbound.spi, ctx);
     }
 
@@ -432,7 +432,7 @@ mod tests {
             ipcomp: false,
             host_access: false,
             interface: None,
-            routed: r.routed(7),
+            routed: r.routed(7, (0, 0)),
         }
     }
 

@@ -118,7 +118,7 @@ fn every_problem_with_its_place_and_a_failing_exit() {
         format!("remote.auth ({name}:10:13): auth = xauth-generic: XAuth is an IKEv1 feature"),
         // rw: every reason, features named
         format!("{}error: connection 'rw' not loaded", line(13, 5)),
-        format!("local.auth ({name}:16:13): auth = pubkey: certificate (public-key) authentication is not supported"),
+        format!("local.auth ({name}:16:13): auth = pubkey needs a certificate (certs, from x509/) or a raw key (pubkeys)"),
         format!("remote.auth ({name}:19:13): auth = eap-mschapv2: EAP authentication"),
         format!("pools ({name}:14:9): address pools"),
         format!("{}error: child 'rw.rw' not loaded: ah_proposals", line(22, 13)),

@@ -181,7 +181,10 @@ fn flood_lab(tag: &str, vtid_extra: &str) -> (common::lab::Net, common::Vtid) {
 
 #[test]
 fn flood_warnings_are_rate_limited_and_summarised() {
-    let (n, mut v) = flood_lab("floodlog", "");
+    // Cookies off: with them the engine answers such a flood with COOKIE
+    // after `cookie_threshold` requests (issue 11 §1) and no warning is
+    // due; this test is about the warnings of the refusals themselves.
+    let (n, mut v) = flood_lab("floodlog", "cookie_threshold = 0");
     let sockets = flood::Sockets::in_netns(n.sun.name()).unwrap_or_else(|e| panic!("{e}"));
     let spec = Spec {
         target: "192.0.2.1:500".parse().unwrap(),

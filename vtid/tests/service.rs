@@ -7,6 +7,9 @@
 //! Type=notify readiness, the hardening in force, `systemctl reload`,
 //! logrotate with the packaged snippet, `systemctl stop`. Plus the
 //! `NOTIFY_SOCKET` protocol against a test listener, without systemd.
+// Linux only: systemd, cargo-deb and namespaces (the FreeBSD build check
+// compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
 

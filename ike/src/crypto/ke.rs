@@ -244,6 +244,113 @@ fn modp_in_range(y: &[u8], p: &[u8]) -> bool {
     gt_one && y < p_minus_1.as_slice()
 }
 
+/// Curve25519 u-coordinates (little-endian, RFC 7748 §5) of small order,
+/// on the curve or its twist: 0 (order 2), 1 (order 4), p − 1 (order 4 on
+/// the twist) and the two points of order 8. X25519 with any (clamped)
+/// scalar maps them to the all-zero output RFC 8031 §2.3 forbids, so they
+/// are refused before any key is generated. Each value is checked by the
+/// test `x25519_small_order_points_give_zero`.
+const X25519_SMALL_ORDER: [[u8; 32]; 5] = [
+    [0; 32],
+    {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    },
+    {
+        // p − 1 = 2^255 − 20
+        let mut v = [0xff; 32];
+        v[0] = 0xec;
+        v[31] = 0x7f;
+        v
+    },
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+        0xb8, 0x00,
+    ],
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
+        0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
+        0x11, 0x57,
+    ],
+];
+
+/// A Curve25519 public value as X25519 reads it (RFC 7748 §5): the top bit
+/// masked, and a non-canonical value (p ≤ u < 2^255) reduced modulo p.
+fn x25519_canonical(u: &[u8; 32]) -> [u8; 32] {
+    let mut v = *u;
+    v[31] &= 0x7f;
+    // p = 2^255 − 19: u ≥ p only when bytes 1..=30 are 0xff, byte 31 is
+    // 0x7f and byte 0 ≥ 0xed; then u − p = byte 0 − 0xed, a small number.
+    let high_all_ones = v[1..31].iter().all(|&b| b == 0xff) && v[31] == 0x7f;
+    if high_all_ones && v[0] >= 0xed {
+        let r = v[0] - 0xed;
+        v = [0; 32];
+        v[0] = r;
+    }
+    v
+}
+
+/// Validates the peer's Key Exchange Data for `group` without generating
+/// any key, so a request that will be refused costs no key generation:
+/// - the length the group fixes (RFC 7296 §3.4; RFC 5903 §7; RFC 8031 §2);
+/// - MODP: 1 < y < p − 1 (RFC 6989 §2.1; the RFC 3526 primes are safe
+///   primes, so no subgroup check is needed for them; the RFC 5114 groups
+///   also need y^q = 1, §2.2);
+/// - ECP: a point on the curve, not the point at infinity (RFC 6989 §2.3,
+///   RFC 5903 §7);
+/// - Curve25519: not a point of small order, whose shared secret would be
+///   all zero (RFC 8031 §2.3, RFC 7748 §6.1).
+pub fn check_peer_public(group: DhGroup, peer: &[u8]) -> Result<(), CryptoError> {
+    let expected = KeyExchange::public_value_len(group)?;
+    if peer.len() != expected {
+        return Err(CryptoError::BadPeerPublicValue {
+            group,
+            reason: "wrong length for the group",
+        });
+    }
+    let bad_point = CryptoError::BadPeerPublicValue {
+        group,
+        reason: "not a point on the curve",
+    };
+    match group {
+        DhGroup::ECP256 => p256::PublicKey::from_sec1_bytes(&sec1_uncompressed(peer))
+            .map(drop)
+            .map_err(|_| bad_point),
+        DhGroup::ECP384 => p384::PublicKey::from_sec1_bytes(&sec1_uncompressed(peer))
+            .map(drop)
+            .map_err(|_| bad_point),
+        DhGroup::ECP521 => p521::PublicKey::from_sec1_bytes(&sec1_uncompressed(peer))
+            .map(drop)
+            .map_err(|_| bad_point),
+        DhGroup::CURVE25519 => {
+            let mut u = [0u8; 32];
+            u.copy_from_slice(peer);
+            if X25519_SMALL_ORDER.contains(&x25519_canonical(&u)) {
+                return Err(CryptoError::BadPeerPublicValue {
+                    group,
+                    reason: "a point of small order (RFC 8031 §2.3)",
+                });
+            }
+            Ok(())
+        }
+        _ => match modp_prime(group) {
+            Some(p) if !modp_in_range(peer, p) => Err(CryptoError::BadPeerPublicValue {
+                group,
+                reason: "not in the range 1 < y < p-1 (RFC 6989)",
+            }),
+            // RFC 5114 groups are not safe primes: y^q = 1 (§2.2).
+            Some(_) if !in_subgroup(group, peer) => Err(CryptoError::BadPeerPublicValue {
+                group,
+                reason: "not in the prime-order subgroup, y^q != 1 (RFC 6989 §2.2)",
+            }),
+            Some(_) => Ok(()),
+            None => Err(CryptoError::UnsupportedGroup(group)),
+        },
+    }
+}
+
 impl KeyExchange {
     /// True if we implement `group`.
     pub fn is_supported(group: DhGroup) -> bool {
@@ -393,32 +500,15 @@ impl KeyExchange {
     /// output check for X25519).
     pub fn agree(&self, peer: &[u8]) -> Result<SharedSecret, CryptoError> {
         let group = self.group;
-        let expected = Self::public_value_len(group)?;
-        if peer.len() != expected {
-            return Err(CryptoError::BadPeerPublicValue {
-                group,
-                reason: "wrong length",
-            });
-        }
+        check_peer_public(group, peer)?;
         let bad_point = CryptoError::BadPeerPublicValue {
             group,
             reason: "not a point on the curve",
         };
         match &self.private {
             Private::Modp { x } => {
+                // (range and subgroup checked by check_peer_public)
                 let p = modp_prime(group).ok_or(CryptoError::UnsupportedGroup(group))?;
-                if !modp_in_range(peer, p) {
-                    return Err(CryptoError::BadPeerPublicValue {
-                        group,
-                        reason: "not in the range 1 < y < p-1 (RFC 6989)",
-                    });
-                }
-                if !in_subgroup(group, peer) {
-                    return Err(CryptoError::BadPeerPublicValue {
-                        group,
-                        reason: "not in the prime-order subgroup, y^q != 1 (RFC 6989 §2.2)",
-                    });
-                }
                 let bits =
                     modp(group).map_or(0, |m| m.q.as_ref().map_or(m.exp_bits, |q| q.len() * 8));
                 let s = SecretBytes::new(
@@ -514,6 +604,112 @@ mod tests {
         assert!(!modp_in_range(p, p)); // p
         assert!(!modp_in_range(&[0xff; 256], p)); // > p
     }
+
+    /// RFC 8031 §2.3 / RFC 7748 §6.1: every listed u-coordinate gives the
+    /// all-zero shared secret whatever the scalar, so refusing them up
+    /// front is what the all-zero check would do after the work.
+    #[test]
+    fn x25519_small_order_points_give_zero() {
+        let scalars = [[0x11u8; 32], [0xa5; 32], [0x42; 32]];
+        for u in X25519_SMALL_ORDER {
+            for k in scalars {
+                let s = x25519_dalek::StaticSecret::from(k);
+                let out = s.diffie_hellman(&x25519_dalek::PublicKey::from(u));
+                assert_eq!(out.as_bytes(), &[0u8; 32], "{u:02x?}");
+            }
+        }
+        // And nothing else among small values does.
+        for v in 2u8..=200 {
+            let mut u = [0u8; 32];
+            u[0] = v;
+            let s = x25519_dalek::StaticSecret::from([0x11; 32]);
+            let out = s.diffie_hellman(&x25519_dalek::PublicKey::from(u));
+            if out.as_bytes() == &[0u8; 32] {
+                assert!(X25519_SMALL_ORDER.contains(&x25519_canonical(&u)), "{v}");
+            }
+        }
+    }
+
+    #[test]
+    fn x25519_non_canonical_values_are_reduced() {
+        // p = 2^255 - 19 and p + 1 are 0 and 1; the top bit is ignored.
+        let mut p = [0xff; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        assert_eq!(x25519_canonical(&p), [0; 32]);
+        let mut p1 = p;
+        p1[0] = 0xee;
+        assert_eq!(x25519_canonical(&p1), X25519_SMALL_ORDER[1]);
+        let mut hi = X25519_SMALL_ORDER[3];
+        hi[31] |= 0x80;
+        for v in [p, p1, hi] {
+            assert!(check_peer_public(DhGroup::CURVE25519, &v).is_err());
+        }
+    }
+
+    /// The checks made before any key is generated (RFC 6989, RFC 5903 §7,
+    /// RFC 8031 §2): lengths, ranges, points.
+    #[test]
+    fn peer_public_values_are_checked_before_key_generation() {
+        let mut rng = TestRng(5);
+        for g in SUPPORTED_GROUPS {
+            let good = KeyExchange::generate(g, &mut rng).unwrap();
+            assert!(check_peer_public(g, good.public_value()).is_ok(), "{g}");
+            let n = good.public_value().len();
+            for len in [0, 1, n - 1, n + 1] {
+                assert!(check_peer_public(g, &vec![2u8; len]).is_err(), "{g} {len}");
+            }
+        }
+        for g in [DhGroup::MODP2048, DhGroup::MODP3072, DhGroup::MODP4096] {
+            let p = modp_prime(g).unwrap();
+            let n = p.len();
+            let mut one = vec![0u8; n];
+            one[n - 1] = 1;
+            let mut pm1 = p.to_vec();
+            pm1[n - 1] &= 0xfe;
+            for bad in [vec![0u8; n], one, pm1, p.to_vec(), vec![0xff; n]] {
+                assert!(check_peer_public(g, &bad).is_err(), "{g}");
+            }
+        }
+        for g in [DhGroup::ECP256, DhGroup::ECP384, DhGroup::ECP521] {
+            let good = KeyExchange::generate(g, &mut rng).unwrap();
+            let mut off = good.public_value().to_vec();
+            let last = off.len() - 1;
+            off[last] ^= 1; // y no longer matches x
+            assert!(check_peer_public(g, &off).is_err(), "{g}");
+            let zero = vec![0u8; off.len()];
+            assert!(check_peer_public(g, &zero).is_err(), "{g}");
+        }
+        assert!(matches!(
+            check_peer_public(DhGroup(1), &[0; 96]),
+            Err(CryptoError::UnsupportedGroup(_))
+        ));
+    }
+
+    struct TestRng(u64);
+    impl rand_core::RngCore for TestRng {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for chunk in dest.chunks_mut(8) {
+                let v = self.next_u64().to_le_bytes();
+                chunk.copy_from_slice(&v[..chunk.len()]);
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+    impl rand_core::CryptoRng for TestRng {}
 
     #[test]
     fn left_pad_works() {

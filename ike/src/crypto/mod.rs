@@ -46,8 +46,8 @@ pub use error::CryptoError;
 pub use integ::{Integ, HMAC_SHA2_256_96_PRIVATE};
 pub use kdf::{rekey_skeyseed, skeyseed, ChildKeys, IkeKeys};
 pub use ke::{
-    legacy_group, modp_exponent_bits, modp_generator_order, modp_prime, KeyExchange, SharedSecret,
-    SUPPORTED_GROUPS,
+    check_peer_public, legacy_group, modp_exponent_bits, modp_generator_order, modp_prime,
+    KeyExchange, SharedSecret, SUPPORTED_GROUPS,
 };
 pub use prf::Prf;
 pub use secret::SecretBytes;

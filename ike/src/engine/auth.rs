@@ -226,6 +226,13 @@ pub trait Credentials: Send + Sync + fmt::Debug {
     fn id_matches(&self, pattern: &Identification, id: &Identification) -> bool {
         pattern == id
     }
+
+    /// Whether a configured identity holds wildcards (then it is not sent
+    /// as IDr, as strongSwan does not).
+    fn has_wildcards(&self, id: &Identification) -> bool {
+        let _ = id;
+        false
+    }
 }
 
 /// What the peer announced that matters for authentication.

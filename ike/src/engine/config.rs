@@ -16,12 +16,32 @@ pub struct EngineConfig {
     pub retransmit_base: f64,
     /// `charon.retransmit_tries`: retransmissions before giving up.
     pub retransmit_tries: u32,
-    /// `charon.cookie_threshold`: half-open IKE SAs beyond which IKE_SA_INIT
+    /// `charon.cookie_threshold`: half-open IKE SAs, or IKE_SA_INIT
+    /// requests within a second (failed ones too), beyond which IKE_SA_INIT
     /// requests must carry a COOKIE (RFC 7296 §2.6). 0 disables cookies.
     pub cookie_threshold: usize,
     /// `charon.init_limit_half_open`: half-open IKE SAs beyond which new
     /// IKE_SA_INIT requests are dropped. 0 is no limit.
     pub init_limit_half_open: usize,
+    /// `charon.block_threshold`: half-open IKE SAs from one peer address
+    /// beyond which its IKE_SA_INIT requests are dropped. 0 is no limit.
+    pub block_threshold: usize,
+    /// `charon.ikesa_limit`: IKE SAs beyond which new IKE_SA_INIT requests
+    /// are dropped. 0 is no limit.
+    pub ikesa_limit: usize,
+    /// `charon.max_packet`: the largest IKE message accepted, as one
+    /// datagram or reassembled from fragments (RFC 7383 §2.6).
+    pub max_packet: usize,
+    /// Fragments one message may have (strongSwan's `MAX_FRAGMENTS`).
+    pub max_fragments: u16,
+    /// How long a partly reassembled message is kept.
+    pub fragment_timeout: Duration,
+    /// Bytes of partly reassembled messages all IKE SAs together may hold.
+    pub max_reassembly_total: usize,
+    /// CHILD SAs one IKE SA may hold (rekeyed ones waiting for removal
+    /// included); the peer's CREATE_CHILD_SA beyond it gets
+    /// NO_ADDITIONAL_SAS (RFC 7296 §1.3).
+    pub child_sa_limit: usize,
     /// `charon.keep_alive`: NAT keepalive interval (RFC 3948 §2.3).
     pub keep_alive: Duration,
     /// `charon.delete_rekeyed_delay`: how long the inbound half of a rekeyed
@@ -50,7 +70,14 @@ impl Default for EngineConfig {
             retransmit_base: 1.8,
             retransmit_tries: 5,
             cookie_threshold: 30,
-            init_limit_half_open: 0,
+            init_limit_half_open: 1000,
+            block_threshold: 5,
+            ikesa_limit: 10_000,
+            max_packet: 10_000,
+            max_fragments: 255,
+            fragment_timeout: Duration::from_secs(10),
+            max_reassembly_total: 4 * 1024 * 1024,
+            child_sa_limit: 256,
             keep_alive: Duration::from_secs(20),
             delete_rekeyed_delay: Duration::from_secs(5),
             make_before_break: true,

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::CryptoRngCore;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::engine::config::{AddrMatch, ChildConfig, EngineConfig, PeerConfig, SharedKey};
+use crate::engine::guard::{InitGuard, InitRequest, Verdict};
 use crate::engine::ike_sa::{Ctx, IkeSa, Note, State, Task};
-use crate::engine::natd::CookieJar;
+use crate::engine::ratelimit::{suppressed_note, LogLimiter};
 use crate::engine::types::{Action, Datagram, Event, Failure, IkeInfo, IkeSaId, Transmit};
 use crate::wire::{
     ExchangeType, Flags, Header, Message, NotifyPayload, NotifyType, Payload, PayloadBody,
@@ -27,8 +28,17 @@ pub struct Stats {
     pub unknown_spi: u64,
     /// IKE_SA_INIT requests answered with a COOKIE.
     pub cookies_sent: u64,
-    /// IKE_SA_INIT requests dropped by `init_limit_half_open`.
+    /// IKE_SA_INIT requests dropped by `block_threshold`,
+    /// `init_limit_half_open` or `ikesa_limit`.
     pub init_dropped: u64,
+    /// Log lines about unauthenticated peers suppressed by the rate limit.
+    pub warnings_suppressed: u64,
+    /// IKE SAs deleted because handling them panicked (a bug, contained).
+    pub internal_errors: u64,
+    /// Datagrams longer than `max_packet`, dropped.
+    pub oversized: u64,
+    /// Octets all IKE SAs hold in partly reassembled messages now.
+    pub reassembly_bytes: usize,
     /// IKE SAs currently half-open (responder).
     pub half_open: usize,
     /// IKE SAs in total.
@@ -44,11 +54,10 @@ pub struct Endpoint {
     peers: Vec<Arc<PeerConfig>>,
     keys: Vec<SharedKey>,
     sas: HashMap<u64, IkeSa>,
-    /// Half-open responder SAs by (initiator SPI, peer address), to answer
-    /// a retransmitted IKE_SA_INIT from the same SA.
-    half_open_index: HashMap<([u8; 8], SocketAddr), u64>,
-    cookies: CookieJar,
-    cookie_rotate_at: Option<Instant>,
+    /// Cookies, limits and the half-open responder SAs (RFC 7296 §2.6).
+    guard: InitGuard,
+    /// Rate limit for log lines unauthenticated peers cause.
+    prelog: LogLimiter,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
@@ -86,6 +95,8 @@ macro_rules! ctx {
             next_unique: &mut $self.next_unique,
             spi_in_use: &mut $inuse,
             notes: &mut $notes,
+            prelog: &mut $self.prelog,
+            reassembly_elsewhere: &|| $self.sas.values().map(IkeSa::reassembly_bytes).sum(),
             creds: $self.creds.as_deref(),
         }
     };
@@ -102,9 +113,8 @@ impl Endpoint {
             peers: Vec::new(),
             keys: Vec::new(),
             sas: HashMap::new(),
-            half_open_index: HashMap::new(),
-            cookies: CookieJar::new(&secret),
-            cookie_rotate_at: None,
+            guard: InitGuard::new(&secret),
+            prelog: LogLimiter::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
@@ -180,8 +190,10 @@ impl Endpoint {
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {
-            half_open: self.sas.values().filter(|s| s.half_open).count(),
+            half_open: self.guard.half_open.count(),
             ike_sas: self.sas.len(),
+            warnings_suppressed: self.prelog.total_suppressed(),
+            reassembly_bytes: self.sas.values().map(IkeSa::reassembly_bytes).sum(),
             ..self.stats
         }
     }
@@ -435,7 +447,7 @@ impl Endpoint {
         for (at, ..) in &self.pending_restarts {
             t = Some(t.map_or(*at, |x| x.min(*at)));
         }
-        if let Some(c) = self.cookie_rotate_at {
+        if let Some(c) = self.guard.poll_timeout() {
             t = Some(t.map_or(c, |x| x.min(c)));
         }
         t
@@ -452,12 +464,12 @@ impl Endpoint {
         for k in keys {
             self.with_sa(now, k, |sa, ctx| sa.handle_timeout(ctx));
         }
-        if self.cookie_rotate_at.is_some_and(|t| t <= now) {
+        let rng = &mut self.rng;
+        self.guard.handle_timeout(now, || {
             let mut s = [0u8; 32];
-            self.rng.fill_bytes(&mut s);
-            self.cookies.rotate(&s);
-            self.cookie_rotate_at = Some(now + Duration::from_secs(120));
-        }
+            rng.fill_bytes(&mut s);
+            s
+        });
         let due: Vec<_> = self
             .pending_restarts
             .iter()
@@ -474,6 +486,12 @@ impl Endpoint {
 
     /// Processes one received IKE datagram.
     pub fn handle_datagram(&mut self, now: Instant, d: Datagram<'_>) {
+        // strongSwan's max_packet: nothing longer is read at all.
+        if d.data.len() > self.cfg.max_packet {
+            self.stats.oversized += 1;
+            debug!(remote = %d.remote, "dropping a {}-byte datagram (max_packet {})", d.data.len(), self.cfg.max_packet);
+            return;
+        }
         let header = match Header::parse(d.data) {
             Ok(h) => h,
             Err(e) => {
@@ -518,27 +536,17 @@ impl Endpoint {
             debug!(remote = %d.remote, spi = %format!("{key:016x}"), "dropping message for an unknown IKE_SA");
             return;
         }
-        let mut notes = Vec::new();
-        {
-            let mut sa = self.sas.remove(&key).expect("checked");
-            let sas = &self.sas;
-            let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
-            let mut inuse2 =
-                |spi: u32| spis.contains(&spi) || sas.values().any(|s| s.has_spi_in(spi));
-            let mut ctx = ctx!(self, now, notes, inuse2);
-            sa.handle(&mut ctx, &msg, d.data, d.remote, d.local, d.nat_t);
-            self.put_back(sa);
-        }
-        self.process_notes(now, notes);
+        self.with_sa(now, key, |sa, ctx| {
+            sa.handle(ctx, &msg, d.data, d.remote, d.local, d.nat_t)
+        });
     }
 
     fn put_back(&mut self, sa: IkeSa) {
-        if sa.state == State::Dead {
-            self.half_open_index.retain(|_, v| *v != sa.id.0);
-            return;
+        if sa.state == State::Dead || !sa.half_open {
+            self.guard.half_open.remove(sa.id.0);
         }
-        if !sa.half_open {
-            self.half_open_index.retain(|_, v| *v != sa.id.0);
+        if sa.state == State::Dead {
+            return;
         }
         self.sas.insert(sa.route_spi(), sa);
     }
@@ -559,58 +567,67 @@ impl Endpoint {
                 ty, data,
             )))],
         );
-        self.transmits.push_back(Transmit {
-            local: d.local,
-            remote: d.remote,
-            nat_t: d.nat_t,
-            data: m.emit(),
-        });
+        if let Ok(data) = m.try_emit() {
+            self.transmits.push_back(Transmit {
+                local: d.local,
+                remote: d.remote,
+                nat_t: d.nat_t,
+                data,
+            });
+        }
     }
 
+    /// An IKE_SA_INIT request (RFC 7296 §1.2): a retransmission is
+    /// answered from its half-open SA; a new one passes the cookie and limit
+    /// checks ([`InitGuard`]) before anything is spent on it.
     fn on_init_request(&mut self, now: Instant, d: &Datagram<'_>, msg: &Message) {
         let spi_i = msg.header.spi_i;
         // A retransmission of an IKE_SA_INIT we answered (§2.1).
-        if let Some(&k) = self.half_open_index.get(&(spi_i, d.remote)) {
+        if let Some(k) = self.guard.half_open.lookup(spi_i, d.remote) {
             if self.sas.contains_key(&k) {
-                let mut notes = Vec::new();
-                let mut inuse = |_: u32| false;
-                let mut sa = self.sas.remove(&k).expect("present");
-                let mut ctx = ctx!(self, now, notes, inuse);
-                sa.handle(&mut ctx, msg, d.data, d.remote, d.local, d.nat_t);
-                self.put_back(sa);
-                self.process_notes(now, notes);
+                self.with_sa(now, k, |sa, ctx| {
+                    sa.handle(ctx, msg, d.data, d.remote, d.local, d.nat_t)
+                });
                 return;
             }
         }
-        let half_open = self.sas.values().filter(|s| s.half_open).count();
-        if self.cfg.init_limit_half_open > 0 && half_open >= self.cfg.init_limit_half_open {
-            self.stats.init_dropped += 1;
-            debug!(remote = %d.remote, "dropping IKE_SA_INIT: too many half-open IKE_SAs");
-            return;
-        }
-        // Stateless cookies (§2.6).
-        if self.cfg.cookie_threshold > 0 && half_open >= self.cfg.cookie_threshold {
-            if self.cookie_rotate_at.is_none() {
-                self.cookie_rotate_at = Some(now + Duration::from_secs(120));
-            }
-            let ni = msg.payloads.iter().find_map(|p| match &p.body {
-                PayloadBody::Nonce(n) => Some(n.data.clone()),
+        let ni = msg
+            .payloads
+            .iter()
+            .find_map(|p| match &p.body {
+                PayloadBody::Nonce(n) => Some(n.data.as_slice()),
                 _ => None,
-            });
-            let Some(ni) = ni else {
-                self.stats.malformed += 1;
-                return;
-            };
-            let presented = msg.payloads.first().and_then(|p| match &p.body {
-                PayloadBody::Notify(n) if n.ty == NotifyType::COOKIE => Some(n.data.clone()),
-                _ => None,
-            });
-            let ok = presented.is_some_and(|c| self.cookies.check(&c, &ni, d.remote.ip(), &spi_i));
-            if !ok {
+            })
+            .unwrap_or_default();
+        // §2.6: the COOKIE notify is the first payload.
+        let cookie = msg.payloads.first().and_then(|p| match &p.body {
+            PayloadBody::Notify(n) if n.ty == NotifyType::COOKIE => Some(n.data.as_slice()),
+            _ => None,
+        });
+        let req = InitRequest {
+            remote: d.remote,
+            spi_i,
+            ni,
+            cookie,
+        };
+        match self.guard.check(&self.cfg, now, &req, self.sas.len()) {
+            Verdict::Admit => {}
+            Verdict::SendCookie => {
                 self.stats.cookies_sent += 1;
-                let cookie = self.cookies.make(&ni, d.remote.ip(), &spi_i);
-                debug!(remote = %d.remote, "sending COOKIE ({half_open} half-open IKE_SAs)");
-                self.reply_stateless(d, &msg.header, NotifyType::COOKIE, cookie);
+                let c = self.guard.make_cookie(now, &req);
+                debug!(remote = %d.remote, "sending COOKIE");
+                self.reply_stateless(d, &msg.header, NotifyType::COOKIE, c);
+                return;
+            }
+            Verdict::Drop(limit) => {
+                self.stats.init_dropped += 1;
+                if let Some(n) = self.prelog.allow(now) {
+                    info!(
+                        "ignoring IKE_SA setup from {}: {limit} reached{}",
+                        d.remote,
+                        suppressed_note(n)
+                    );
+                }
                 return;
             }
         }
@@ -634,7 +651,14 @@ impl Endpoint {
             .max_by_key(|(s, _)| *s)
             .map(|(_, p)| p);
         let Some(peer) = peer else {
-            info!(remote = %d.remote, local = %d.local, "no IKE config found for {}...{}, sending NO_PROPOSAL_CHOSEN", d.local.ip(), d.remote.ip());
+            if let Some(n) = self.prelog.allow(now) {
+                info!(
+                    "no IKE config found for {}...{}, sending NO_PROPOSAL_CHOSEN{}",
+                    d.local.ip(),
+                    d.remote.ip(),
+                    suppressed_note(n)
+                );
+            }
             self.reply_stateless(d, &msg.header, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
             return;
         };
@@ -642,32 +666,69 @@ impl Endpoint {
         let sas = &self.sas;
         let mut inuse = |spi: u32| sas.values().any(|s| s.has_spi_in(spi));
         let mut ctx = ctx!(self, now, notes, inuse);
-        if let Some(sa) =
+        let answered = contain(|| {
             IkeSa::respond_init(&mut ctx, peer, msg, d.data, d.local, d.remote, d.nat_t)
-        {
-            self.half_open_index.insert((spi_i, d.remote), sa.id.0);
-            self.sas.insert(sa.id.0, sa);
+        });
+        match answered {
+            Ok(Some(sa)) => {
+                self.guard.half_open.insert(spi_i, d.remote, sa.id.0);
+                self.sas.insert(sa.id.0, sa);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                error!(remote = %d.remote, "internal error answering IKE_SA_INIT: {why}");
+                return;
+            }
         }
         self.process_notes(now, notes);
     }
 
     /// Runs `f` on one SA with a context, then puts it back and handles its
-    /// follow-ups.
+    /// follow-ups. A panic in `f` (a bug: nothing a peer sends should
+    /// cause one) is contained: that IKE SA is deleted locally with its
+    /// CHILD SAs, every other SA goes on.
     fn with_sa(&mut self, now: Instant, key: u64, f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>)) {
         let Some(mut sa) = self.sas.remove(&key) else {
             return;
         };
         let mut notes = Vec::new();
-        {
+        let outcome = {
             let sas = &self.sas;
             let spis: Vec<u32> = sa.children.iter().map(|c| c.spi_in).collect();
             let mut inuse =
                 |spi: u32| spis.contains(&spi) || sas.values().any(|s| s.has_spi_in(spi));
             let mut ctx = ctx!(self, now, notes, inuse);
-            f(&mut sa, &mut ctx);
+            contain(|| f(&mut sa, &mut ctx))
+        };
+        match outcome {
+            Ok(()) => {
+                self.put_back(sa);
+                self.process_notes(now, notes);
+            }
+            Err(why) => self.bury(sa, &why),
         }
-        self.put_back(sa);
-        self.process_notes(now, notes);
+    }
+
+    /// Drops an IKE SA whose handling panicked: its CHILD SAs leave the
+    /// data plane and the daemon hears it is down; its state is not trusted
+    /// for anything more (not even a DELETE to the peer, whose DPD or
+    /// retransmissions find out).
+    fn bury(&mut self, mut sa: IkeSa, why: &str) {
+        error!(
+            conn = %sa.peer.name,
+            "internal error in IKE_SA {}[{}] ({}): {why}; deleting it locally, other SAs are not affected",
+            sa.peer.name,
+            sa.unique_id,
+            sa.id
+        );
+        self.guard.half_open.remove(sa.id.0);
+        self.stats.internal_errors += 1;
+        self.actions.extend(IkeSa::orphaned(sa.take_children()));
+        self.events.push_back(Event::IkeDown {
+            id: sa.id,
+            conn: sa.peer.name.clone(),
+            reason: Failure::Local(format!("internal error: {why}")),
+        });
     }
 
     fn process_notes(&mut self, now: Instant, notes: Vec<Note>) {
@@ -788,4 +849,16 @@ impl Endpoint {
         self.sas.retain(|_, s| s.state != State::Dead);
         let _ = PayloadType::NONE;
     }
+}
+
+/// Runs `f`, turning a panic into its message: the last resort that keeps
+/// one IKE SA's bug from taking every tunnel down. Not a substitute for
+/// fixing the panic (the fuzz targets look for them).
+fn contain<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| e.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into())
+    })
 }

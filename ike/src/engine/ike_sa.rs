@@ -9,16 +9,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::CryptoRngCore;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::crypto::{
-    rekey_skeyseed, signed_octets, ChildKeys, IkeKeys, KeyExchange, Prf, SkCipher, Suite,
+    check_peer_public, rekey_skeyseed, signed_octets, ChildKeys, IkeKeys, KeyExchange, Prf,
+    SkCipher, Suite,
 };
 use crate::engine::auth::{self, AuthClass};
 use crate::engine::config::{
     find_psk, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey, TsSpec,
 };
 use crate::engine::natd::natd_hash;
+use crate::engine::ratelimit::{bounded_list, suppressed_note, LogLimiter};
 use crate::engine::ts::{self, Ts};
 use crate::engine::types::{
     retransmit_delay, Action, ChildInfo, ChildInstall, Event, Failure, IkeInfo, IkeSaId, SaKeys,
@@ -26,15 +28,19 @@ use crate::engine::types::{
 };
 use crate::proposal::{proposal_name, select, Preference, SelectOptions};
 use crate::wire::{
-    emit_payload_chain, parse_payload_chain, AuthPayload, DeletePayload, DhGroup, ExchangeType,
-    Flags, Header, Identification, KePayload, Message, NoncePayload, NotifyPayload, NotifyType,
-    Payload, PayloadBody, PayloadType, Proposal, ProtocolId, SaPayload, SkPayload, SkfPayload,
-    TransformType, TsPayload,
+    check_payload_chain, parse_payload_chain, try_emit_payload_chain, AuthPayload, DeletePayload,
+    DhGroup, ExchangeType, Flags, Header, Identification, KePayload, Message, NoncePayload,
+    NotifyPayload, NotifyType, Payload, PayloadBody, PayloadType, Proposal, ProtocolId, SaPayload,
+    SkPayload, SkfPayload, TransformType, TsPayload,
 };
 
 /// Our nonce length: 32 octets, at least half the PRF key size of every PRF
 /// we negotiate (RFC 7296 §2.10).
 const NONCE_LEN: usize = 32;
+
+/// Traffic selectors one TS payload can carry (the Number of TSs is one
+/// octet, RFC 7296 §3.13).
+const MAX_TS: usize = 255;
 
 /// Everything a step may touch outside its IKE SA.
 pub(crate) struct Ctx<'a> {
@@ -50,8 +56,22 @@ pub(crate) struct Ctx<'a> {
     pub spi_in_use: &'a mut dyn FnMut(u32) -> bool,
     /// Follow-ups only the endpoint can do.
     pub notes: &'a mut Vec<Note>,
+    /// Octets of partly reassembled messages the other IKE SAs hold.
+    pub reassembly_elsewhere: &'a dyn Fn() -> usize,
+    /// Rate limit for log lines about unauthenticated peers.
+    pub prelog: &'a mut LogLimiter,
     /// Certificates, keys and trust (public-key authentication).
     pub creds: Option<&'a dyn crate::engine::auth::Credentials>,
+}
+
+/// Logs at `$lvl` through the context's rate limit: for what an
+/// unauthenticated peer can trigger once per datagram.
+macro_rules! limited {
+    ($ctx:expr, $lvl:ident, $($arg:tt)+) => {
+        if let Some(n) = $ctx.prelog.allow($ctx.now) {
+            tracing::$lvl!("{}{}", format_args!($($arg)+), suppressed_note(n));
+        }
+    };
 }
 
 impl Ctx<'_> {
@@ -250,13 +270,18 @@ struct Cached {
     packets: Vec<Vec<u8>>,
 }
 
-/// Fragments being reassembled (RFC 7383 §2.6).
-#[derive(Debug, Default)]
+/// Fragments being reassembled (RFC 7383 §2.6): one message at a time,
+/// at most `max_fragments` of them and `max_packet` octets in all, for at
+/// most `fragment_timeout`.
+#[derive(Debug)]
 struct Reassembly {
     msg_id: u32,
     total: u16,
     first: PayloadType,
     parts: BTreeMap<u16, Vec<u8>>,
+    /// Octets held in `parts`.
+    bytes: usize,
+    started: Instant,
 }
 
 /// One IKE SA.
@@ -293,6 +318,8 @@ pub(crate) struct IkeSa {
     queue: VecDeque<Task>,
     cached: Option<Cached>,
     reassembly: Option<Reassembly>,
+    /// The message ID of a fragmented message refused for its size.
+    refused_fragmented: Option<u32>,
     pub(crate) children: Vec<ChildSa>,
     /// The child to set up in IKE_AUTH (initiator).
     first_child: Option<ChildConfig>,
@@ -541,6 +568,7 @@ impl IkeSa {
             queue: VecDeque::new(),
             cached: None,
             reassembly: None,
+            refused_fragmented: None,
             children: Vec::new(),
             first_child: None,
             created_at: ctx.now,
@@ -686,7 +714,15 @@ impl IkeSa {
     fn send_init(&mut self, ctx: &mut Ctx<'_>) {
         let payloads = self.init_payloads(ctx);
         let msg = Message::new(self.header(ExchangeType::IKE_SA_INIT, false, 0), payloads);
-        let bytes = msg.emit();
+        let bytes = match msg.try_emit() {
+            Ok(b) => b,
+            Err(e) => {
+                return self.fail(
+                    ctx,
+                    Failure::Local(format!("cannot encode IKE_SA_INIT: {e}")),
+                )
+            }
+        };
         self.init_request = bytes.clone();
         self.state = State::InitSent;
         self.next_out = 0;
@@ -903,7 +939,8 @@ impl IkeSa {
 
     /// Seals `payloads` into one SK message, or into SKF fragments when it
     /// would exceed the fragment size and fragmentation was negotiated
-    /// (RFC 7383 §2.5).
+    /// (RFC 7383 §2.5). Fails, without panicking, on payloads the codec
+    /// cannot encode ([`Message::check`]) or a cipher failure.
     fn seal(
         &self,
         ctx: &mut Ctx<'_>,
@@ -911,17 +948,17 @@ impl IkeSa {
         response: bool,
         msg_id: u32,
         payloads: &[Payload],
-    ) -> Vec<Vec<u8>> {
-        let cipher = self.out.as_ref().expect("keys before encrypted messages");
+    ) -> Result<Vec<Vec<u8>>, String> {
+        let cipher = self.out.as_ref().ok_or("no keys yet")?;
         let mut inner = Vec::new();
-        let first = emit_payload_chain(payloads, &mut inner);
+        let first = try_emit_payload_chain(payloads, &mut inner).map_err(|e| e.to_string())?;
         let header = self.header(exchange, response, msg_id);
         let overhead =
             if self.remote.is_ipv4() { 20 } else { 40 } + 8 + if self.nat_t { 4 } else { 0 };
         let max = ctx.cfg.fragment_size.saturating_sub(overhead);
         let whole = Header::LEN + 4 + cipher.sealed_len(inner.len());
         if !self.frag || whole <= max {
-            return vec![self.seal_one(ctx, header, first, &inner, None)];
+            return Ok(vec![self.seal_one(ctx, header, first, &inner, None)?]);
         }
         // Largest plaintext chunk whose SKF message fits.
         let room = max.saturating_sub(Header::LEN + 8);
@@ -932,18 +969,15 @@ impl IkeSa {
         let chunk = chunk.max(1);
         let total = inner.len().div_ceil(chunk);
         let Ok(total16) = u16::try_from(total) else {
-            warn!("message too large to fragment");
-            return vec![self.seal_one(ctx, header, first, &inner, None)];
+            return Ok(vec![self.seal_one(ctx, header, first, &inner, None)?]);
         };
-        inner
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| {
-                let num = (i + 1) as u16;
-                let f = if num == 1 { first } else { PayloadType::NONE };
-                self.seal_one(ctx, header, f, part, Some((num, total16)))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(total);
+        for (i, part) in inner.chunks(chunk).enumerate() {
+            let num = u16::try_from(i + 1).unwrap_or(total16);
+            let f = if num == 1 { first } else { PayloadType::NONE };
+            out.push(self.seal_one(ctx, header, f, part, Some((num, total16)))?);
+        }
+        Ok(out)
     }
 
     fn seal_one(
@@ -953,8 +987,8 @@ impl IkeSa {
         first: PayloadType,
         plain: &[u8],
         frag: Option<(u16, u16)>,
-    ) -> Vec<u8> {
-        let cipher = self.out.as_ref().expect("keys");
+    ) -> Result<Vec<u8>, String> {
+        let cipher = self.out.as_ref().ok_or("no keys yet")?;
         let len = cipher.sealed_len(plain.len());
         let body = vec![0u8; len];
         let payload = match frag {
@@ -967,19 +1001,65 @@ impl IkeSa {
             }),
         };
         let msg = Message::new(header, vec![Payload::new(payload)]);
-        let mut out = msg.emit();
-        let off = out.len() - len;
-        match cipher.seal(&out[..off], plain, ctx.rng) {
-            Ok(sealed) if sealed.len() == len => out[off..].copy_from_slice(&sealed),
-            _ => warn!("sealing failed"),
+        let mut out = msg.try_emit().map_err(|e| e.to_string())?;
+        let off = out
+            .len()
+            .checked_sub(len)
+            .ok_or("SK body longer than the message")?;
+        let (aad, body) = out.split_at_mut(off);
+        let sealed = cipher
+            .seal(aad, plain, ctx.rng)
+            .map_err(|e| e.to_string())?;
+        if sealed.len() != body.len() {
+            return Err("sealed length differs from the SK body".into());
         }
-        out
+        body.copy_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Sends a request we make with the next message ID; `false` (logged)
+    /// when it cannot be encoded.
+    fn send_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        payloads: &[Payload],
+        req: Req,
+    ) -> bool {
+        let id = self.next_out;
+        match self.seal(ctx, exchange, false, id, payloads) {
+            Ok(packets) => {
+                self.next_out = id.wrapping_add(1);
+                self.start_request(ctx, req, id, packets);
+                true
+            }
+            Err(e) => {
+                error!(conn = %self.conn(), "cannot encode our {exchange} request: {e}");
+                false
+            }
+        }
+    }
+
+    /// Sends (and caches, §2.1) our response to request `id`; a response
+    /// that cannot be encoded is logged and not sent.
+    fn respond(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        id: u32,
+        request: &[u8],
+        payloads: &[Payload],
+    ) {
+        match self.seal(ctx, exchange, true, id, payloads) {
+            Ok(packets) => self.cache_and_send(ctx, id, request, packets),
+            Err(e) => error!(conn = %self.conn(), "cannot encode our {exchange} response: {e}"),
+        }
     }
 
     /// Decrypts an SK message or collects an SKF fragment. Returns the inner
     /// payloads once the message is complete. Failures to authenticate are
     /// silently dropped (RFC 7296 §2.21.2 / RFC 7383 §2.6.1).
-    fn open(&mut self, msg: &Message, raw: &[u8]) -> Option<Vec<Payload>> {
+    fn open(&mut self, ctx: &mut Ctx<'_>, msg: &Message, raw: &[u8]) -> Option<Vec<Payload>> {
         let cipher = self.inb.as_ref()?;
         let (aad, body) = msg.split_encrypted(raw)?;
         let plain = match cipher.open(aad, body) {
@@ -997,35 +1077,104 @@ impl IkeSa {
                     None
                 }
             },
-            PayloadBody::Skf(f) => {
-                let id = msg.header.message_id;
-                let r = self.reassembly.get_or_insert_with(Reassembly::default);
-                if r.msg_id != id || r.total != f.total_fragments {
-                    *r = Reassembly {
-                        msg_id: id,
-                        total: f.total_fragments,
-                        ..Default::default()
-                    };
-                }
-                if f.fragment_number == 1 {
-                    r.first = f.first;
-                }
-                r.parts.insert(f.fragment_number, plain);
-                if r.parts.len() < usize::from(r.total) {
-                    return None;
-                }
-                let r = self.reassembly.take()?;
-                let all: Vec<u8> = r.parts.into_values().flatten().collect();
-                match parse_payload_chain(r.first, &all) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        warn!(conn = %self.conn(), "malformed reassembled payloads: {e}");
-                        None
-                    }
-                }
-            }
+            PayloadBody::Skf(f) => self.reassemble(ctx, msg.header.message_id, f, plain),
             _ => None,
         }
+    }
+
+    /// Adds an authenticated fragment (RFC 7383 §2.6) and returns the
+    /// message once complete. Bounded: more than `max_fragments`, more
+    /// than `max_packet` octets for the message, or more than
+    /// `max_reassembly_total` octets held by all IKE SAs drop the partial
+    /// message; so does `fragment_timeout` (see [`IkeSa::handle_timeout`]).
+    fn reassemble(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        msg_id: u32,
+        f: &SkfPayload,
+        plain: Vec<u8>,
+    ) -> Option<Vec<Payload>> {
+        // A message refused once stays refused: its later fragments would
+        // only build another partial copy that cannot complete.
+        if self.refused_fragmented == Some(msg_id) {
+            return None;
+        }
+        if f.total_fragments > ctx.cfg.max_fragments {
+            limited!(
+                ctx,
+                warn,
+                "{}: message {msg_id} in {} fragments, more than {}; dropped",
+                self.conn(),
+                f.total_fragments,
+                ctx.cfg.max_fragments
+            );
+            self.reassembly = None;
+            self.refused_fragmented = Some(msg_id);
+            return None;
+        }
+        match &self.reassembly {
+            // §2.6.2: more fragments than before is a retransmission in
+            // smaller pieces: start over; fewer is stale: ignore it.
+            Some(r) if r.msg_id == msg_id && f.total_fragments < r.total => return None,
+            Some(r) if r.msg_id == msg_id && f.total_fragments == r.total => {}
+            _ => {
+                self.reassembly = Some(Reassembly {
+                    msg_id,
+                    total: f.total_fragments,
+                    first: PayloadType::NONE,
+                    parts: BTreeMap::new(),
+                    bytes: 0,
+                    started: ctx.now,
+                })
+            }
+        }
+        let r = self.reassembly.as_mut()?;
+        if r.parts.contains_key(&f.fragment_number) {
+            return None;
+        }
+        let bytes = r.bytes.saturating_add(plain.len());
+        let overall = (ctx.reassembly_elsewhere)().saturating_add(bytes);
+        if bytes > ctx.cfg.max_packet || overall > ctx.cfg.max_reassembly_total {
+            let limit = if bytes > ctx.cfg.max_packet {
+                "max_packet"
+            } else {
+                "the reassembly memory of all IKE SAs"
+            };
+            limited!(
+                ctx,
+                warn,
+                "{}: fragmented message {msg_id} exceeds {limit}; dropped",
+                self.conn()
+            );
+            self.reassembly = None;
+            self.refused_fragmented = Some(msg_id);
+            return None;
+        }
+        if f.fragment_number == 1 {
+            r.first = f.first;
+        }
+        r.bytes = bytes;
+        r.parts.insert(f.fragment_number, plain);
+        if r.parts.len() < usize::from(r.total) {
+            return None;
+        }
+        let r = self.reassembly.take()?;
+        let mut all = Vec::with_capacity(r.bytes);
+        for part in r.parts.into_values() {
+            all.extend_from_slice(&part);
+        }
+        match parse_payload_chain(r.first, &all) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                warn!(conn = %self.conn(), "malformed reassembled payloads: {e}");
+                None
+            }
+        }
+    }
+
+    /// Octets this SA holds in a partly reassembled message.
+    pub(crate) fn reassembly_bytes(&self) -> usize {
+        self.reassembly.as_ref().map_or(0, |r| r.bytes)
     }
 
     // ------------------------------------------------------------------
@@ -1190,7 +1339,9 @@ impl IkeSa {
             }
         }
         if let Some(r) = &self.peer.remote_id {
-            p.push(Payload::new(PayloadBody::IdR(r.clone())));
+            if !ctx.creds.is_some_and(|c| c.has_wildcards(r)) {
+                p.push(Payload::new(PayloadBody::IdR(r.clone())));
+            }
         }
         p.push(Payload::new(PayloadBody::Auth(auth)));
         let child = match self.first_child.take() {
@@ -1203,7 +1354,12 @@ impl IkeSa {
         if let Some(c) = &child {
             p.extend(self.child_request_payloads(c));
         }
-        let packets = self.seal(ctx, ExchangeType::IKE_AUTH, false, 1, &p);
+        let packets = match self.seal(ctx, ExchangeType::IKE_AUTH, false, 1, &p) {
+            Ok(x) => x,
+            Err(e) => {
+                return self.fail(ctx, Failure::Local(format!("cannot encode IKE_AUTH: {e}")))
+            }
+        };
         self.state = State::AuthSent;
         self.next_out = 2;
         self.start_request(ctx, Req::Auth(child), 1, packets);
@@ -1407,6 +1563,37 @@ impl IkeSa {
                 Failure::Protocol("no traffic selectors in response".into()),
             );
         };
+        // The responder may answer a transport mode request in tunnel mode,
+        // never the other way round (RFC 7296 §1.3.1).
+        let responder_transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        if responder_transport && c.cfg.mode != Mode::Transport {
+            return fail(
+                self,
+                ctx,
+                Failure::Protocol(
+                    "responder chose transport mode; we asked for tunnel mode".into(),
+                ),
+            );
+        }
+        let transport = responder_transport;
+        // Transport mode across a NAT: the selectors of a NATed side name
+        // the NAT's address (§2.23.1, strongSwan's get_transport_nat_ts).
+        let (tsi, tsr) = if transport {
+            (
+                if self.nat_local {
+                    ts::transport_nat(&tsi, self.local.ip())
+                } else {
+                    tsi
+                },
+                if self.nat_remote {
+                    ts::transport_nat(&tsr, self.remote.ip())
+                } else {
+                    tsr
+                },
+            )
+        } else {
+            (tsi, tsr)
+        };
         if tsi.is_empty()
             || tsr.is_empty()
             || !ts::all_within(&tsi, &c.local_ts)
@@ -1436,6 +1623,11 @@ impl IkeSa {
             None => (self.ni.clone(), self.nr.clone()),
         };
         let mut c = c;
+        c.cfg.mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
         c.local_ts = tsi;
         c.remote_ts = tsr;
         self.install_child(ctx, c, chosen, spi_out, nonces, ke_secret, true);
@@ -1622,19 +1814,28 @@ impl IkeSa {
             };
             h.spi_r = [0; 8];
             let m = Message::new(h, vec![notify(ty, data)]);
-            ctx.transmits.push_back(Transmit {
-                local,
-                remote,
-                nat_t,
-                data: m.emit(),
-            });
+            if let Ok(data) = m.try_emit() {
+                ctx.transmits.push_back(Transmit {
+                    local,
+                    remote,
+                    nat_t,
+                    data,
+                });
+            }
         };
+        // Everything that can refuse the request comes before any key is
+        // generated: a refused request costs no key generation.
         let (Some(sa), Some(ke), Some(ni)) = (find_sa(p), find_ke(p), find_nonce(p)) else {
-            warn!(%remote, "IKE_SA_INIT request lacks SA, KE or Nonce");
+            limited!(
+                ctx,
+                warn,
+                "IKE_SA_INIT request from {remote} lacks SA, KE or Nonce; sending INVALID_SYNTAX"
+            );
             reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
             return None;
         };
         if !(16..=256).contains(&ni.len()) {
+            limited!(ctx, warn, "IKE_SA_INIT request from {remote} has a {}-octet nonce (RFC 7296 §2.10: 16 to 256); sending INVALID_SYNTAX", ni.len());
             reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
             return None;
         }
@@ -1645,12 +1846,13 @@ impl IkeSa {
         let chosen = match chosen {
             Ok(c) => c,
             Err(_) => {
-                warn!(
-                    %remote,
-                    conn = %peer.name,
-                    "received proposals {} unacceptable, configured {}; sending NO_PROPOSAL_CHOSEN",
-                    sa.proposals.iter().map(proposal_name).collect::<Vec<_>>().join(", "),
-                    peer.proposals.iter().map(proposal_name).collect::<Vec<_>>().join(", ")
+                limited!(
+                    ctx,
+                    warn,
+                    "received proposals {} from {remote} unacceptable, configured {} for '{}'; sending NO_PROPOSAL_CHOSEN",
+                    bounded_list(sa.proposals.iter().map(proposal_name), 4, 400),
+                    bounded_list(peer.proposals.iter().map(proposal_name), 4, 400),
+                    peer.name
                 );
                 reply_error(ctx, NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
                 return None;
@@ -1658,12 +1860,26 @@ impl IkeSa {
         };
         let group = ke_of(&chosen).unwrap_or(DhGroup::NONE);
         if group != ke.group {
-            info!(%remote, "peer sent KE of group {}, requesting {group}", ke.group);
+            limited!(
+                ctx,
+                info,
+                "peer sent KE of group {}, requesting {group} (from {remote})",
+                ke.group
+            );
             reply_error(
                 ctx,
                 NotifyType::INVALID_KE_PAYLOAD,
                 group.0.to_be_bytes().to_vec(),
             );
+            return None;
+        }
+        if let Err(e) = check_peer_public(group, &ke.data) {
+            limited!(
+                ctx,
+                warn,
+                "invalid KE payload from {remote}: {e}; sending INVALID_SYNTAX"
+            );
+            reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
             return None;
         }
         let suite = match Suite::from_proposal(&chosen) {
@@ -1685,7 +1901,11 @@ impl IkeSa {
         let g_ir = match our_ke.agree(&ke.data) {
             Ok(s) => s,
             Err(e) => {
-                warn!(%remote, "invalid KE payload from peer: {e}");
+                limited!(
+                    ctx,
+                    warn,
+                    "invalid KE payload from {remote}: {e}; sending INVALID_SYNTAX"
+                );
                 reply_error(ctx, NotifyType::INVALID_SYNTAX, vec![]);
                 return None;
             }
@@ -1728,7 +1948,13 @@ impl IkeSa {
         out.extend(s.init_certreq(ctx));
         s.proposal = Some(chosen);
         let m = Message::new(s.header(ExchangeType::IKE_SA_INIT, true, 0), out);
-        let bytes = m.emit();
+        let bytes = match m.try_emit() {
+            Ok(b) => b,
+            Err(e) => {
+                error!(%remote, "cannot encode our IKE_SA_INIT response: {e}");
+                return None;
+            }
+        };
         s.init_response = bytes.clone();
         s.cached = Some(Cached {
             msg_id: 0,
@@ -1873,8 +2099,7 @@ impl IkeSa {
                 Err(n) => out.push(n),
             }
         }
-        let packets = self.seal(ctx, ExchangeType::IKE_AUTH, true, msg_id, &out);
-        self.cache_and_send(ctx, msg_id, &[], packets);
+        self.respond(ctx, ExchangeType::IKE_AUTH, msg_id, &[], &out);
     }
 
     /// The responder authenticated itself wrongly: tell it in an
@@ -1883,27 +2108,19 @@ impl IkeSa {
     fn refuse_responder(&mut self, ctx: &mut Ctx<'_>, why: String) {
         warn!(conn = %self.conn(), remote = %self.remote, "authentication failed: {why}; sending AUTHENTICATION_FAILED");
         let id = self.next_out;
-        let packets = self.seal(
-            ctx,
-            ExchangeType::INFORMATIONAL,
-            false,
-            id,
-            &[notify(NotifyType::AUTHENTICATION_FAILED, vec![])],
-        );
-        self.send(ctx, &packets);
+        let refusal = [notify(NotifyType::AUTHENTICATION_FAILED, vec![])];
+        if let Ok(packets) = self.seal(ctx, ExchangeType::INFORMATIONAL, false, id, &refusal) {
+            self.send(ctx, &packets);
+        }
         self.die(ctx, Failure::AuthFailed(why));
     }
 
     fn auth_failed(&mut self, ctx: &mut Ctx<'_>, msg_id: u32, why: String) {
         warn!(conn = %self.conn(), remote = %self.remote, "authentication failed: {why}; sending AUTHENTICATION_FAILED");
-        let packets = self.seal(
-            ctx,
-            ExchangeType::IKE_AUTH,
-            true,
-            msg_id,
-            &[notify(NotifyType::AUTHENTICATION_FAILED, vec![])],
-        );
-        self.send(ctx, &packets);
+        let refusal = [notify(NotifyType::AUTHENTICATION_FAILED, vec![])];
+        if let Ok(packets) = self.seal(ctx, ExchangeType::IKE_AUTH, true, msg_id, &refusal) {
+            self.send(ctx, &packets);
+        }
         self.die(ctx, Failure::AuthFailed(why));
     }
 
@@ -1921,7 +2138,30 @@ impl IkeSa {
         let Some((tsi, tsr)) = find_ts(p) else {
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         };
-        let transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let wants_transport = find_notify(p, NotifyType::USE_TRANSPORT_MODE).is_some();
+        // In transport mode the selectors of a NATed side name its private
+        // address; the SA carries the address seen across the NAT
+        // (strongSwan's get_transport_nat_ts, RFC 7296 §2.23.1). Never in
+        // tunnel mode: there `dynamic` is the peer's IKE address and
+        // nothing else, whatever NAT the peer claims.
+        let nat_ts = |tsi: &[Ts], tsr: &[Ts]| {
+            let i = if self.nat_remote {
+                ts::transport_nat(tsi, self.remote.ip())
+            } else {
+                tsi.to_vec()
+            };
+            let r = if self.nat_local {
+                ts::transport_nat(tsr, self.local.ip())
+            } else {
+                tsr.to_vec()
+            };
+            (i, r)
+        };
+        let (sel_tsi, sel_tsr) = if wants_transport {
+            nat_ts(&tsi, &tsr)
+        } else {
+            (tsi.clone(), tsr.clone())
+        };
         // The child config: for a rekey the existing one; otherwise, among
         // those whose selectors intersect the request, the best match
         // (strongSwan's select_child_cfg: selectors equal to the offer beat
@@ -1934,11 +2174,11 @@ impl IkeSa {
                 let mut best: Option<(u32, &ChildConfig)> = None;
                 for c in &self.peer.children {
                     let l = resolve_ts(&c.local_ts, self.local);
-                    let r = self.remote_dynamic(&c.remote_ts, &tsi);
-                    if ts::narrow(&tsr, &l).is_empty() || ts::narrow(&tsi, &r).is_empty() {
+                    let r = resolve_ts(&c.remote_ts, self.remote);
+                    if !ts::intersects(&sel_tsr, &l) || !ts::intersects(&sel_tsi, &r) {
                         continue;
                     }
-                    let score = ts::match_score(&tsr, &l) + ts::match_score(&tsi, &r);
+                    let score = ts::match_score(&sel_tsr, &l) + ts::match_score(&sel_tsi, &r);
                     if best.is_none_or(|(b, _)| score > b) {
                         best = Some((score, c));
                     }
@@ -1946,19 +2186,56 @@ impl IkeSa {
                 best.map(|(_, c)| c.clone())
             }
         };
-        let Some(cfg) = cfg else {
-            warn!(
-                conn = %self.conn(),
-                "no CHILD_SA config matches {} === {}; sending TS_UNACCEPTABLE",
-                ts::list(&tsr),
-                ts::list(&tsi)
+        let Some(mut cfg) = cfg else {
+            limited!(
+                ctx,
+                warn,
+                "{}: no CHILD_SA config matches {} === {}; sending TS_UNACCEPTABLE",
+                self.conn(),
+                bounded_list(&tsr, 8, 300),
+                bounded_list(&tsi, 8, 300)
             );
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         };
+        // Transport mode only when the peer asks, the config says so, the
+        // data plane can, and the selectors are host to host (§1.3.1);
+        // else tunnel mode (and the response says nothing).
+        let transport = wants_transport
+            && cfg.mode == Mode::Transport
+            && ctx.cfg.transport_mode_supported
+            && ts::all_hosts(&sel_tsi)
+            && ts::all_hosts(&sel_tsr);
+        if wants_transport && !transport {
+            debug!("peer asked for transport mode; using tunnel mode");
+        }
+        cfg.mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
+        let (tsi, tsr) = if transport {
+            (sel_tsi, sel_tsr)
+        } else {
+            (tsi, tsr)
+        };
         let l = resolve_ts(&cfg.local_ts, self.local);
-        let r = self.remote_dynamic(&cfg.remote_ts, &tsi);
-        let new_tsr = ts::narrow(&tsr, &l);
-        let new_tsi = ts::narrow(&tsi, &r);
+        let r = resolve_ts(&cfg.remote_ts, self.remote);
+        // §3.13: a TS payload holds at most 255 selectors; narrowing a
+        // hostile offer could make more.
+        let (Some(new_tsr), Some(new_tsi)) = (
+            ts::narrow_bounded(&tsr, &l, MAX_TS),
+            ts::narrow_bounded(&tsi, &r, MAX_TS),
+        ) else {
+            limited!(
+                ctx,
+                warn,
+                "{}: narrowing {} === {} gives more than {MAX_TS} traffic selectors; sending TS_UNACCEPTABLE",
+                self.conn(),
+                bounded_list(&tsr, 4, 200),
+                bounded_list(&tsi, 4, 200)
+            );
+            return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
+        };
         if new_tsi.is_empty() || new_tsr.is_empty() {
             return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
         }
@@ -1969,9 +2246,6 @@ impl IkeSa {
             {
                 info!(conn = %self.conn(), child = %cfg.name, "narrowed the {fam} traffic selectors away");
             }
-        }
-        if transport && (cfg.mode != Mode::Transport || !ctx.cfg.transport_mode_supported) {
-            debug!("peer asked for transport mode; using tunnel mode");
         }
         let pfs = !first;
         let opts = SelectOptions {
@@ -2064,6 +2338,19 @@ impl IkeSa {
         let [a, b] = ts_payloads(&new_tsi, &new_tsr);
         out.push(a);
         out.push(b);
+        if cfg.mode == Mode::Transport {
+            out.push(notify(NotifyType::USE_TRANSPORT_MODE, vec![]));
+        }
+        // Install only what the response can carry.
+        if let Err(e) = check_payload_chain(&out) {
+            limited!(
+                ctx,
+                warn,
+                "{}: CHILD_SA response cannot be encoded ({e}); sending TS_UNACCEPTABLE",
+                self.conn()
+            );
+            return Err(notify(NotifyType::TS_UNACCEPTABLE, vec![]));
+        }
         let pending = PendingChild {
             cfg,
             spi_in,
@@ -2076,18 +2363,6 @@ impl IkeSa {
         };
         self.install_child(ctx, pending, chosen, spi_out, nonces, g_ir, false);
         Ok(out)
-    }
-
-    /// The peer's selectors as a responder: `dynamic` is the peer's
-    /// address; behind a NAT (§2.23) that is the NAT's, so a single-host
-    /// selector the initiator proposes for itself is accepted too, as
-    /// strongSwan does for NATed hosts.
-    fn remote_dynamic(&self, specs: &[TsSpec], proposed: &[Ts]) -> Vec<Ts> {
-        let mut r = resolve_ts(specs, self.remote);
-        if self.nat_remote && specs.contains(&TsSpec::Dynamic) {
-            r.extend(proposed.iter().filter(|t| t.start == t.end).copied());
-        }
-        r
     }
 
     fn cache_and_send(
@@ -2147,7 +2422,7 @@ impl IkeSa {
             self.last_rx = ctx.now;
             return self.on_init_response(ctx, msg, raw);
         }
-        let Some(p) = self.open(msg, raw) else {
+        let Some(p) = self.open(ctx, msg, raw) else {
             return;
         };
         self.last_rx = ctx.now;
@@ -2248,7 +2523,7 @@ impl IkeSa {
         if msg.header.exchange == ExchangeType::IKE_SA_INIT {
             return;
         }
-        let Some(p) = self.open(msg, raw) else {
+        let Some(p) = self.open(ctx, msg, raw) else {
             return;
         };
         self.last_rx = ctx.now;
@@ -2277,15 +2552,13 @@ impl IkeSa {
             }
             ExchangeType::CREATE_CHILD_SA if self.is_usable() => {
                 let out = self.on_create_child_request(ctx, &p);
-                let packets = self.seal(ctx, ExchangeType::CREATE_CHILD_SA, true, id, &out);
-                self.cache_and_send(ctx, id, raw, packets);
+                self.respond(ctx, ExchangeType::CREATE_CHILD_SA, id, raw, &out);
             }
             ExchangeType::INFORMATIONAL if self.state != State::HalfOpen => {
                 // RFC 7296 §2.21.2: an initiator that cannot authenticate
                 // us says so in an INFORMATIONAL; the IKE SA is gone.
                 if find_notify(&p, NotifyType::AUTHENTICATION_FAILED).is_some() {
-                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, true, id, &[]);
-                    self.cache_and_send(ctx, id, raw, packets);
+                    self.respond(ctx, ExchangeType::INFORMATIONAL, id, raw, &[]);
                     return self.fail(
                         ctx,
                         Failure::AuthFailed(
@@ -2294,22 +2567,20 @@ impl IkeSa {
                     );
                 }
                 let (out, kill) = self.on_informational(ctx, &p);
-                let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, true, id, &out);
-                self.cache_and_send(ctx, id, raw, packets);
+                self.respond(ctx, ExchangeType::INFORMATIONAL, id, raw, &out);
                 if kill {
                     self.die(ctx, Failure::DeletedByPeer);
                 }
             }
             ex => {
                 debug!(conn = %self.conn(), "unexpected {ex} request in state {:?}", self.state);
-                let packets = self.seal(
+                self.respond(
                     ctx,
                     ex,
-                    true,
                     id,
+                    raw,
                     &[notify(NotifyType::INVALID_SYNTAX, vec![])],
                 );
-                self.cache_and_send(ctx, id, raw, packets);
             }
         }
     }
@@ -2635,10 +2906,22 @@ impl IkeSa {
         if c.cfg.mode == Mode::Transport {
             p.push(notify(NotifyType::USE_TRANSPORT_MODE, vec![]));
         }
-        let id = self.next_out;
-        self.next_out += 1;
-        let packets = self.seal(ctx, ExchangeType::CREATE_CHILD_SA, false, id, &p);
-        self.start_request(ctx, Req::CreateChild(Box::new(c)), id, packets);
+        let name = c.cfg.name.clone();
+        if !self.send_request(
+            ctx,
+            ExchangeType::CREATE_CHILD_SA,
+            &p,
+            Req::CreateChild(Box::new(c)),
+        ) {
+            ctx.events.push_back(Event::ChildDown {
+                ike: self.id,
+                conn: self.peer.name.clone(),
+                child: name,
+                spi_in: 0,
+                spi_out: 0,
+                reason: Failure::Local("the CREATE_CHILD_SA request cannot be encoded".into()),
+            });
+        }
     }
 
     // ------------------------------------------------------------------
@@ -2679,21 +2962,14 @@ impl IkeSa {
                 data: ke.public_value().to_vec(),
             })),
         ];
-        let id = self.next_out;
-        self.next_out += 1;
-        let packets = self.seal(ctx, ExchangeType::CREATE_CHILD_SA, false, id, &p);
         info!(conn = %self.conn(), "rekeying IKE_SA {}[{}]", self.conn(), self.unique_id);
-        self.start_request(
-            ctx,
-            Req::RekeyIke {
-                spi,
-                nonce,
-                ke,
-                proposals,
-            },
-            id,
-            packets,
-        );
+        let req = Req::RekeyIke {
+            spi,
+            nonce,
+            ke,
+            proposals,
+        };
+        self.send_request(ctx, ExchangeType::CREATE_CHILD_SA, &p, req);
     }
 
     fn respond_rekey_ike(&mut self, ctx: &mut Ctx<'_>, p: &[Payload], ni: Vec<u8>) -> Vec<Payload> {
@@ -3192,18 +3468,13 @@ impl IkeSa {
                         spi_size: 4,
                         spis: vec![spi.to_be_bytes().to_vec()],
                     }))];
-                    let id = self.next_out;
-                    self.next_out += 1;
-                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, false, id, &p);
-                    self.start_request(
-                        ctx,
-                        Req::Delete {
-                            ike: false,
-                            spis: vec![spi],
-                        },
-                        id,
-                        packets,
-                    );
+                    let req = Req::Delete {
+                        ike: false,
+                        spis: vec![spi],
+                    };
+                    if !self.send_request(ctx, ExchangeType::INFORMATIONAL, &p, req) {
+                        self.remove_child(ctx, spi, Failure::DeletedLocally);
+                    }
                 }
                 Task::DeleteIke => {
                     let p = vec![Payload::new(PayloadBody::Delete(DeletePayload {
@@ -3214,25 +3485,17 @@ impl IkeSa {
                     if self.state != State::Rekeyed {
                         self.state = State::Deleting;
                     }
-                    let id = self.next_out;
-                    self.next_out += 1;
-                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, false, id, &p);
                     info!(conn = %self.conn(), "deleting IKE_SA {}[{}]", self.conn(), self.unique_id);
-                    self.start_request(
-                        ctx,
-                        Req::Delete {
-                            ike: true,
-                            spis: vec![],
-                        },
-                        id,
-                        packets,
-                    );
+                    let req = Req::Delete {
+                        ike: true,
+                        spis: vec![],
+                    };
+                    if !self.send_request(ctx, ExchangeType::INFORMATIONAL, &p, req) {
+                        return self.die(ctx, Failure::DeletedLocally);
+                    }
                 }
                 Task::Dpd => {
-                    let id = self.next_out;
-                    self.next_out += 1;
-                    let packets = self.seal(ctx, ExchangeType::INFORMATIONAL, false, id, &[]);
-                    self.start_request(ctx, Req::Dpd, id, packets);
+                    self.send_request(ctx, ExchangeType::INFORMATIONAL, &[], Req::Dpd);
                 }
             }
         }
@@ -3365,6 +3628,9 @@ impl IkeSa {
         if self.half_open {
             t.push(self.created_at + cfg.half_open_timeout);
         }
+        if let Some(r) = &self.reassembly {
+            t.push(r.started + cfg.fragment_timeout);
+        }
         if self.state == State::Established {
             t.extend(self.rekey_at);
             t.extend(self.reauth_at);
@@ -3429,6 +3695,14 @@ impl IkeSa {
                 let packets = a.packets.clone();
                 self.send(ctx, &packets);
             }
+        }
+        if self
+            .reassembly
+            .as_ref()
+            .is_some_and(|r| now >= r.started + ctx.cfg.fragment_timeout)
+        {
+            debug!(conn = %self.conn(), "dropping a message whose fragments did not all arrive in {:?}", ctx.cfg.fragment_timeout);
+            self.reassembly = None;
         }
         if self.half_open && now >= self.created_at + ctx.cfg.half_open_timeout {
             debug!(conn = %self.conn(), "half-open IKE_SA timed out");

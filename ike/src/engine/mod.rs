@@ -25,8 +25,10 @@
 pub mod auth;
 pub mod config;
 mod endpoint;
+mod guard;
 mod ike_sa;
 mod natd;
+mod ratelimit;
 pub mod ts;
 mod types;
 

@@ -251,6 +251,67 @@ pub fn narrow(offered: &[Ts], configured: &[Ts]) -> Vec<Ts> {
     out
 }
 
+/// [`narrow`], unless the result has more than `max` selectors (a TS
+/// payload carries at most 255, RFC 7296 §3.13): `None` then, found
+/// without computing the whole product of a hostile offer.
+pub fn narrow_bounded(offered: &[Ts], configured: &[Ts], max: usize) -> Option<Vec<Ts>> {
+    let mut out: Vec<Ts> = Vec::new();
+    for o in offered {
+        for c in configured {
+            if let Some(i) = o.intersect(c) {
+                if !out.iter().any(|x| i.is_subset_of(x)) {
+                    out.retain(|x| !x.is_subset_of(&i));
+                    out.push(i);
+                    if out.len() > max {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Whether some offered selector intersects some configured one.
+pub fn intersects(offered: &[Ts], configured: &[Ts]) -> bool {
+    offered
+        .iter()
+        .any(|o| configured.iter().any(|c| o.intersect(c).is_some()))
+}
+
+/// strongSwan's `get_transport_nat_ts`: in transport mode a host behind a
+/// NAT proposes its own (private) address, but the SA carries the NAT's
+/// (RFC 7296 §2.23.1). The selectors that name one host, the same as the
+/// first of them, get `host` (the IKE address as seen across the NAT)
+/// instead, keeping protocol and ports; the others are dropped.
+pub fn transport_nat(proposed: &[Ts], host: IpAddr) -> Vec<Ts> {
+    let mut first: Option<IpAddr> = None;
+    let mut out = Vec::new();
+    for t in proposed {
+        if t.start != t.end || t.is_ipv4() != host.is_ipv4() {
+            continue;
+        }
+        if *first.get_or_insert(t.start) != t.start {
+            continue;
+        }
+        let n = Ts {
+            start: host,
+            end: host,
+            ..*t
+        };
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Whether every selector names a single host (transport mode needs
+/// host-to-host selectors, RFC 7296 §1.3.1).
+pub fn all_hosts(ts: &[Ts]) -> bool {
+    !ts.is_empty() && ts.iter().all(|t| t.start == t.end)
+}
+
 /// How well configured selectors match an offer, for choosing among child
 /// configurations (strongSwan's `get_ts_match`): per pair of offered and
 /// configured selector, 4 if equal, 2 if the offered one lies within the
@@ -323,6 +384,52 @@ mod tests {
         assert_eq!(n[0].start, ip("10.1.0.0"));
         assert!(all_within(&n, &[Ts::subnet(ip("10.0.0.0"), 8)]));
         assert!(!all_within(&[Ts::any(true)], &n));
+    }
+
+    #[test]
+    fn bounded_narrowing_and_transport_nat() {
+        // 300 distinct /32s narrowed by 0.0.0.0/0: over the 255 a TS
+        // payload can carry.
+        let offered: Vec<Ts> = (0..300u32)
+            .map(|i| Ts::host(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i * 2))))
+            .collect();
+        assert_eq!(narrow_bounded(&offered, &[Ts::any(true)], 255), None);
+        assert_eq!(
+            narrow_bounded(&offered[..10], &[Ts::any(true)], 255).map(|v| v.len()),
+            Some(10)
+        );
+        assert!(intersects(&offered, &[Ts::subnet(ip("10.0.0.0"), 8)]));
+        assert!(!intersects(&offered, &[Ts::subnet(ip("192.0.2.0"), 24)]));
+        // The NATed host's private address becomes the NAT's; a selector
+        // for another host is dropped; protocol and ports stay.
+        let tcp = Ts {
+            proto: 6,
+            start_port: 22,
+            end_port: 22,
+            ..Ts::host(ip("10.0.0.5"))
+        };
+        let got = transport_nat(
+            &[
+                tcp,
+                Ts::host(ip("10.0.0.5")),
+                Ts::host(ip("10.0.0.6")),
+                Ts::any(true),
+            ],
+            ip("203.0.113.7"),
+        );
+        assert_eq!(
+            got,
+            [
+                Ts {
+                    start: ip("203.0.113.7"),
+                    end: ip("203.0.113.7"),
+                    ..tcp
+                },
+                Ts::host(ip("203.0.113.7"))
+            ]
+        );
+        assert!(all_hosts(&got));
+        assert!(!all_hosts(&[Ts::any(true)]));
     }
 
     #[test]

@@ -103,6 +103,35 @@ pub enum WireError {
         /// SK or SKF.
         ty: PayloadType,
     },
+    /// A value to be emitted does not fit the field that encodes its
+    /// length or count (e.g. more than 255 traffic selectors, a payload
+    /// over 65535 octets). Found by the `check` of a representation, before
+    /// anything is emitted.
+    #[error("{part}: too large to encode ({detail})")]
+    TooLarge {
+        /// Where.
+        part: Part,
+        /// Which limit.
+        detail: &'static str,
+    },
+}
+
+/// `Ok` when `n` fits a 16-bit length field, else [`WireError::TooLarge`].
+pub(crate) fn fits16(n: usize, part: Part, detail: &'static str) -> Result<(), WireError> {
+    if n <= usize::from(u16::MAX) {
+        Ok(())
+    } else {
+        Err(WireError::TooLarge { part, detail })
+    }
+}
+
+/// `Ok` when `n` fits an 8-bit count or size field.
+pub(crate) fn fits8(n: usize, part: Part, detail: &'static str) -> Result<(), WireError> {
+    if n <= usize::from(u8::MAX) {
+        Ok(())
+    } else {
+        Err(WireError::TooLarge { part, detail })
+    }
 }
 
 impl WireError {

@@ -3,7 +3,8 @@
 use super::error::WireError;
 use super::header::Header;
 use super::payload::{
-    emit_payload_chain, parse_payload_chain, payload_chain_len, Payload, PayloadBody,
+    check_payload_chain, emit_payload_chain, parse_payload_chain, payload_chain_len, Payload,
+    PayloadBody,
 };
 use super::registry::PayloadType;
 
@@ -81,6 +82,27 @@ impl Message {
     /// Encoded size.
     pub fn buffer_len(&self) -> usize {
         Header::LEN + payload_chain_len(&self.payloads)
+    }
+
+    /// Whether [`Message::emit`] can encode it: the payloads pass
+    /// [`check_payload_chain`] and the whole fits the header's 32-bit
+    /// Length.
+    pub fn check(&self) -> Result<(), WireError> {
+        check_payload_chain(&self.payloads)?;
+        if u32::try_from(self.buffer_len()).is_err() {
+            return Err(WireError::TooLarge {
+                part: super::error::Part::Header,
+                detail: "message longer than 2^32 - 1 octets",
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Message::emit`] after [`Message::check`]: never panics. What the
+    /// engine uses for everything it sends.
+    pub fn try_emit(&self) -> Result<Vec<u8>, WireError> {
+        self.check()?;
+        Ok(self.emit())
     }
 
     /// Encodes the message.

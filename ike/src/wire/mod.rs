@@ -7,7 +7,11 @@
 //! every read is bounds-checked and no arithmetic on input can overflow.
 //! Emission is infallible for any value a parse produced; it panics only on
 //! hand-built values that break a documented size limit (e.g. a 256-octet
-//! SPI), which is a bug in the caller.
+//! SPI or 256 traffic selectors). Values built from what a peer sent can
+//! break them (narrowing multiplies selectors), so every representation
+//! has a `check` that finds such a value before emission, and
+//! [`Message::try_emit`] / [`try_emit_payload_chain`] never panic: the
+//! engine emits only through them.
 //!
 //! Round trips: for every message `m` that parses, `parse(emit(m)) == m`;
 //! and `emit(parse(b)) == b` for every `b` whose RESERVED fields are zero
@@ -34,9 +38,10 @@ pub use header::{Flags, Header};
 pub use ident::Identification;
 pub use message::Message;
 pub use payload::{
-    emit_payload_chain, parse_payload_chain, payload_chain_len, AuthPayload, CertPayload,
-    CertReqPayload, CfgAttr, CpPayload, DeletePayload, EapPayload, KePayload, NoncePayload,
-    NotifyPayload, Payload, PayloadBody, SkPayload, SkfPayload,
+    check_payload_chain, emit_payload_chain, parse_payload_chain, payload_chain_len,
+    try_emit_payload_chain, AuthPayload, CertPayload, CertReqPayload, CfgAttr, CpPayload,
+    DeletePayload, EapPayload, KePayload, NoncePayload, NotifyPayload, Payload, PayloadBody,
+    SkPayload, SkfPayload,
 };
 pub use registry::*;
 pub use sa::*;

@@ -1,6 +1,6 @@
 //! Payloads (RFC 7296 §3.2–§3.16, RFC 7383 §2.5) and payload chains.
 
-use super::error::{Part, WireError};
+use super::error::{fits16, fits8, Part, WireError};
 use super::ident::Identification;
 use super::reader::{len16, len8, Reader};
 use super::registry::{
@@ -280,6 +280,35 @@ impl Payload {
     /// Encoded size including the 4-octet generic header.
     pub fn buffer_len(&self) -> usize {
         4 + self.body.buffer_len()
+    }
+
+    /// Whether [`Payload::emit_into`] can encode it: the Payload Length
+    /// (with the 4-octet header) within 16 bits, and every count, size and
+    /// length of the body within its field. A payload that passes never
+    /// makes emission panic (`wire_proptest` checks both ways).
+    pub fn check(&self) -> Result<(), WireError> {
+        let part = Part::Payload(self.ty());
+        fits16(self.buffer_len(), part, "payload longer than 65535 octets")?;
+        match &self.body {
+            PayloadBody::Sa(sa) => sa.check(),
+            PayloadBody::TsI(ts) | PayloadBody::TsR(ts) => ts.check(self.ty()),
+            PayloadBody::Notify(n) => fits8(n.spi.len(), part, "SPI longer than 255 octets"),
+            PayloadBody::Delete(d) => {
+                fits16(d.spis.len(), part, "more than 65535 SPIs")?;
+                if d.spis.iter().any(|s| s.len() != usize::from(d.spi_size)) {
+                    return Err(WireError::BadValue {
+                        part,
+                        detail: "an SPI whose length is not the SPI Size",
+                    });
+                }
+                Ok(())
+            }
+            PayloadBody::Cp(cp) => cp.attributes.iter().try_for_each(|a| {
+                fits16(a.value.len(), Part::CfgAttr, "attribute over 65535 octets")
+            }),
+            PayloadBody::Eap(e) => fits16(4 + e.data.len(), part, "EAP message over 65535 octets"),
+            _ => Ok(()),
+        }
     }
 
     /// Appends the generic header, with `next` as Next Payload (SK and SKF
@@ -680,6 +709,27 @@ pub fn parse_payload_chain(first: PayloadType, bytes: &[u8]) -> Result<Vec<Paylo
 /// Encoded size of a payload chain.
 pub fn payload_chain_len(payloads: &[Payload]) -> usize {
     payloads.iter().map(Payload::buffer_len).sum()
+}
+
+/// Whether [`emit_payload_chain`] can encode `payloads`: each passes
+/// [`Payload::check`] and an SK or SKF payload, if any, is last (§3.14).
+pub fn check_payload_chain(payloads: &[Payload]) -> Result<(), WireError> {
+    for (i, p) in payloads.iter().enumerate() {
+        p.check()?;
+        if is_encrypted(p.ty()) && i + 1 != payloads.len() {
+            return Err(WireError::EncryptedNotLast { ty: p.ty() });
+        }
+    }
+    Ok(())
+}
+
+/// [`emit_payload_chain`] after [`check_payload_chain`]: never panics.
+pub fn try_emit_payload_chain(
+    payloads: &[Payload],
+    out: &mut Vec<u8>,
+) -> Result<PayloadType, WireError> {
+    check_payload_chain(payloads)?;
+    Ok(emit_payload_chain(payloads, out))
 }
 
 /// Appends a chain of payloads, linking their Next Payload fields, and

@@ -1,6 +1,7 @@
 //! Security Association payload (RFC 7296 §3.3): proposals, transforms and
 //! transform attributes.
 
+use super::error::{fits16, fits8};
 use super::error::{Part, WireError};
 use super::reader::{len16, len8, Reader};
 use super::registry::{PayloadType, ProtocolId, TransformAttrType, TransformType};
@@ -160,11 +161,17 @@ impl SaPayload {
         self.proposals.iter().map(Proposal::buffer_len).sum()
     }
 
+    /// Whether [`SaPayload::emit_into`] can encode it (the limits below).
+    pub fn check(&self) -> Result<(), WireError> {
+        self.proposals.iter().try_for_each(Proposal::check)
+    }
+
     /// Appends the body.
     ///
     /// # Panics
     /// If a proposal has more than 255 transforms or an SPI longer than
-    /// 255 octets, or a structure exceeds 65535 octets.
+    /// 255 octets, or a structure exceeds 65535 octets (what
+    /// [`SaPayload::check`] refuses).
     pub fn emit_into(&self, out: &mut Vec<u8>) {
         let n = self.proposals.len();
         for (i, p) in self.proposals.iter().enumerate() {
@@ -208,6 +215,21 @@ impl Proposal {
                 .iter()
                 .map(Transform::buffer_len)
                 .sum::<usize>()
+    }
+
+    fn check(&self) -> Result<(), WireError> {
+        fits16(
+            self.buffer_len(),
+            Part::Proposal,
+            "proposal longer than 65535 octets",
+        )?;
+        fits8(self.spi.len(), Part::Proposal, "SPI longer than 255 octets")?;
+        fits8(
+            self.transforms.len(),
+            Part::Proposal,
+            "more than 255 transforms",
+        )?;
+        self.transforms.iter().try_for_each(Transform::check)
     }
 
     fn emit_into(&self, out: &mut Vec<u8>, last: bool) {
@@ -260,6 +282,24 @@ impl Transform {
             .iter()
             .map(TransformAttr::buffer_len)
             .sum::<usize>()
+    }
+
+    fn check(&self) -> Result<(), WireError> {
+        fits16(
+            self.buffer_len(),
+            Part::Transform,
+            "transform longer than 65535 octets",
+        )?;
+        for a in &self.attributes {
+            if let TransformAttr::Tlv { value, .. } = a {
+                fits16(
+                    value.len(),
+                    Part::TransformAttr,
+                    "attribute value over 65535 octets",
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn emit_into(&self, out: &mut Vec<u8>, last: bool) {

@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::error::{Part, WireError};
+use super::error::{fits16, fits8, Part, WireError};
 use super::reader::{len16, len8, Reader};
 use super::registry::{PayloadType, TsType};
 
@@ -211,10 +211,30 @@ impl TsPayload {
             .sum::<usize>()
     }
 
+    /// Whether [`TsPayload::emit_into`] can encode it: at most 255
+    /// selectors (the Number of TSs is one octet, RFC 7296 §3.13), each
+    /// `Other` selector within its 16-bit length.
+    pub fn check(&self, payload: PayloadType) -> Result<(), WireError> {
+        fits8(
+            self.selectors.len(),
+            Part::Payload(payload),
+            "more than 255 traffic selectors",
+        )?;
+        for s in &self.selectors {
+            fits16(
+                s.buffer_len(),
+                Part::TrafficSelector,
+                "selector longer than 65535 octets",
+            )?;
+        }
+        Ok(())
+    }
+
     /// Appends the body.
     ///
     /// # Panics
-    /// With more than 255 selectors, or an `Other` longer than 65535.
+    /// With more than 255 selectors, or an `Other` longer than 65535 (what
+    /// [`TsPayload::check`] refuses).
     pub fn emit_into(&self, out: &mut Vec<u8>) {
         out.push(len8(self.selectors.len(), "number of traffic selectors"));
         out.extend_from_slice(&[0; 3]);

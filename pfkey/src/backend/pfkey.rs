@@ -225,7 +225,8 @@ pub fn algorithms(k: &SaKeys) -> Result<(u8, u8, Key, Option<Key>), Error> {
             Ok((aalg, ealg, key(&k.enc_key)?, Some(key(&k.auth_key)?)))
         }
         (Cipher::ChaCha20Poly1305, _) => Err(Error::Unsupported(
-            "ChaCha20-Poly1305 over PF_KEY: FreeBSD's SADB_X_EALG number for it is not \
+            "ChaCha20-Poly1305 over PF_KEY: FreeBSD 14 defines SADB_X_EALG_CHACHA20POLY1305 \
+             (15), but how its ESP takes the key (with salt, derived Poly1305) is not \
              verified here; propose AES-GCM or AES-CBC/HMAC-SHA2 for if_ipsec tunnels"
                 .into(),
         )),

@@ -393,6 +393,8 @@ pub struct Child {
     pub right_ts: Vec<Ts>,
     /// ESP in UDP (else plain ESP).
     pub encap: bool,
+    /// `if_id_in`/`if_id_out` (0: none).
+    pub if_id: (u32, u32),
 }
 
 impl Child {
@@ -405,6 +407,7 @@ impl Child {
             left_ts: any_ts(),
             right_ts: any_ts(),
             encap: true,
+            if_id: (0, 0),
         }
     }
 
@@ -447,7 +450,7 @@ impl Child {
             local_ts: lts.clone(),
             remote_ts: rts.clone(),
             limits: VolumeLimits::default(),
-            if_id: (0, 0),
+            if_id: self.if_id,
             outbound_active: active,
         }
     }

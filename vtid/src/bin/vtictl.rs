@@ -33,6 +33,8 @@ Commands:
   load-conns [--file F]            the same for connections only
   unload-conn NAME                 remove a connection loaded over VICI
                                    (and delete its SAs)
+  certs                            loaded certificates and CRLs: subject,
+                                   issuer, validity, key, private key held
   interfaces                       route-based interfaces: reqid, addresses,
                                    state, the SA carrying them, counters
   gateways                         gateway monitoring per interface
@@ -278,6 +280,7 @@ async fn run(a: Args) -> Result<(), Fail> {
         "unload-conn",
         "interfaces",
         "gateways",
+        "certs",
         "check",
         "keylog",
     ];
@@ -431,6 +434,7 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
         }
         "interfaces" => interfaces(a, c).await,
         "gateways" => gateways(a, c).await,
+        "certs" => certs(a, c).await,
         "keylog" => {
             let mut req = Message::new();
             match a.opt("--file") {
@@ -710,6 +714,117 @@ async fn list_conns(a: &Args, c: &mut Client) -> Result<(), Fail> {
                 "".into(),
             ]);
         }
+    }
+    t.print();
+    Ok(())
+}
+
+async fn certs(a: &Args, c: &mut Client) -> Result<(), Fail> {
+    c.register("list-cert").await?;
+    let mut items: Vec<Message> = Vec::new();
+    let r = c
+        .request_streaming("list-certs", &Message::new(), |name, m| {
+            if name == "list-cert" {
+                items.push(m);
+            }
+        })
+        .await?;
+    checked(r)?;
+    let fmt_t = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0).map_or_else(
+            || t.to_string(),
+            |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
+    let mut rows = Vec::new();
+    for m in &items {
+        let data = m.value("data").unwrap_or_default();
+        let ty = m.str("type").unwrap_or("");
+        let row = if ty == "X509_CRL" {
+            match pki::Crl::from_der(data) {
+                Ok(crl) => vec![
+                    "CRL".to_string(),
+                    pki::dn::to_string(&crl.issuer),
+                    format!("{} revoked", crl.revoked.len()),
+                    crl.next_update.map_or("-".into(), fmt_t),
+                    String::new(),
+                    String::new(),
+                ],
+                Err(e) => vec![
+                    "CRL".into(),
+                    format!("(unreadable: {e})"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+            }
+        } else {
+            match pki::Certificate::from_der(data) {
+                Ok(cert) => vec![
+                    if m.str("flag") == Some("CA") {
+                        "CA".into()
+                    } else {
+                        "X509".into()
+                    },
+                    cert.subject_string(),
+                    cert.issuer_string(),
+                    fmt_t(cert.not_after),
+                    format!("{} {}", cert.public_key.key_type(), cert.public_key.bits()),
+                    if m.str("has_privkey") == Some("yes") {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                ],
+                Err(e) => vec![
+                    ty.to_string(),
+                    format!("(unreadable: {e})"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+            }
+        };
+        rows.push(row);
+    }
+    let heads = [
+        "TYPE",
+        "SUBJECT",
+        "ISSUER",
+        "NOT AFTER",
+        "KEY",
+        "PRIVATE KEY",
+    ];
+    if a.json {
+        let v = Value::Array(
+            rows.iter()
+                .map(|r| {
+                    Value::Object(
+                        heads
+                            .iter()
+                            .zip(r)
+                            .map(|(h, c)| {
+                                (
+                                    h.to_ascii_lowercase().replace(' ', "-"),
+                                    Value::String(c.clone()),
+                                )
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        );
+        return print_json(&v);
+    }
+    if rows.is_empty() {
+        println!("no certificates loaded");
+        return Ok(());
+    }
+    let mut t = Table::new(&heads);
+    for r in rows {
+        t.row(r);
     }
     t.print();
     Ok(())

@@ -121,7 +121,11 @@ impl Iface {
 pub struct XfrmDataplane {
     kernel: backend::xfrm::XfrmBackend,
     nl: Netlink,
+    /// By the interface's reqid; which one carries an SA:
+    /// [`XfrmDataplane::iface_of`].
     ifaces: HashMap<u32, Iface>,
+    /// The configured interfaces, for `config::interface_for`.
+    interfaces: Vec<config::Interface>,
     table: SaTable,
     port_nat_t: u16,
     iftype: config::XfrmInterfaceType,
@@ -179,6 +183,7 @@ impl XfrmDataplane {
             kernel,
             nl,
             ifaces,
+            interfaces: cfg.interfaces.clone(),
             table: table.clone(),
             port_nat_t,
             iftype,
@@ -349,6 +354,13 @@ impl XfrmDataplane {
         Ok(())
     }
 
+    /// The interface (its reqid, the key of `ifaces`) carrying an SA of
+    /// `reqid` and `if_id`: by reqid, else by if_id (`config::interface_for`,
+    /// the rule of every data plane).
+    fn iface_of(&self, reqid: u32, if_id: (u32, u32)) -> Option<u32> {
+        config::interface_for(&self.interfaces, reqid, if_id).map(|i| i.reqid)
+    }
+
     fn err(e: backend::xfrm::Error) -> DataplaneError {
         DataplaneError(e.to_string())
     }
@@ -457,18 +469,19 @@ impl Dataplane for XfrmDataplane {
     fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
         match action {
             Action::Install(c) => {
-                let routed = self.ifaces.contains_key(&c.reqid);
-                let spec = child_spec(c, routed, self.port_nat_t);
-                if routed && self.iftype == config::XfrmInterfaceType::Vti {
+                let iface = self.iface_of(c.reqid, c.if_id);
+                let spec = child_spec(c, iface.is_some(), self.port_nat_t);
+                let vti = self.iftype == config::XfrmInterfaceType::Vti;
+                if let Some(i) = iface.filter(|_| vti) {
                     let key = Self::vti_key(&spec)?;
-                    self.ensure_vti(c.reqid, key, spec.local.ip(), spec.remote.ip())?;
+                    self.ensure_vti(i, key, spec.local.ip(), spec.remote.ip())?;
                 }
                 let replaced = self.table.has_spi_in(c.inbound.spi);
                 self.kernel
                     .install(spec, c.outbound_active)
                     .map_err(Self::err)?;
-                if !replaced {
-                    self.sa_up(c.reqid);
+                if let Some(i) = iface.filter(|_| !replaced) {
+                    self.sa_up(i);
                 }
             }
             Action::ActivateOutbound { reqid, spi_out } => self
@@ -480,8 +493,17 @@ impl Dataplane for XfrmDataplane {
                 .remove_outbound(*reqid, *spi_out)
                 .map_err(Self::err)?,
             Action::Delete { reqid, spi_in, .. } => {
+                let if_id = self
+                    .table
+                    .entries()
+                    .iter()
+                    .find(|e| e.spi_in == *spi_in)
+                    .map_or((0, 0), |e| e.if_id);
+                let iface = self.iface_of(*reqid, if_id);
                 if self.kernel.delete(*spi_in) {
-                    self.sa_down(*reqid);
+                    if let Some(i) = iface {
+                        self.sa_down(i);
+                    }
                 }
             }
             Action::UpdateAddress {
@@ -502,11 +524,10 @@ impl Dataplane for XfrmDataplane {
                     .iter()
                     .filter(|e| e.ike_sa == id || spis_in.contains(&e.spi_in))
                 {
-                    if self.iftype == config::XfrmInterfaceType::Vti
-                        && self.ifaces.contains_key(&e.reqid)
-                    {
-                        let key = self.kernel.if_id_of(e.spi_in).unwrap_or(e.reqid);
-                        self.ensure_vti(e.reqid, key, local.ip(), remote.ip())?;
+                    let vti = self.iftype == config::XfrmInterfaceType::Vti;
+                    if let Some(i) = self.iface_of(e.reqid, e.if_id).filter(|_| vti) {
+                        let key = self.kernel.if_id_of(e.spi_in).unwrap_or(i);
+                        self.ensure_vti(i, key, local.ip(), remote.ip())?;
                     }
                     self.kernel
                         .update_address(e.spi_in, local, *remote, *encap)

@@ -2,8 +2,6 @@
 //! lab namespace), wait for log lines, signal, wait for the exit.
 #![allow(dead_code)]
 
-// Network namespaces and strongSwan peers: Linux only.
-#[cfg(target_os = "linux")]
 pub mod lab;
 pub mod moon_sun;
 
