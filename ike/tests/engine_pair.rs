@@ -477,6 +477,14 @@ fn lost_and_duplicated_messages() {
         "the retransmitted IKE_AUTH did not install twice"
     );
     p.assert_child_pair();
+    // The counters the metrics show: A sent IKE_SA_INIT and IKE_AUTH once
+    // more each, B saw one IKE_SA_INIT (the first was lost) and answered
+    // the retransmitted IKE_AUTH from its cache.
+    let (a, b) = (p.a.ep.stats(), p.b.ep.stats());
+    assert_eq!((a.retransmits, a.responses_resent), (2, 0), "{a:?}");
+    assert_eq!((b.retransmits, b.responses_resent), (0, 1), "{b:?}");
+    assert_eq!((a.init_received, b.init_received), (0, 1));
+    assert_eq!(a.dpd_timeouts + b.dpd_timeouts, 0);
 
     // Every datagram delivered twice.
     let mut p = pair("aes256-sha256-modp2048", "aes256-sha256");
@@ -484,6 +492,11 @@ fn lost_and_duplicated_messages() {
     established(&mut p);
     assert_eq!(p.a.installed.len(), 1);
     assert_eq!(p.b.installed.len(), 1);
+    // B answered each duplicate request from its cache.
+    let b = p.b.ep.stats();
+    assert_eq!(b.init_received, 2, "{b:?}");
+    assert_eq!(b.responses_resent, 2, "IKE_SA_INIT and IKE_AUTH: {b:?}");
+    assert_eq!(p.a.ep.stats().retransmits, 0);
 }
 
 #[test]
@@ -507,6 +520,12 @@ fn retransmits_follow_strongswan_schedule_then_give_up() {
         assert!((t - e).abs() < 0.1, "{times:?}");
     }
     assert_eq!(p.sent.0, 6, "one request and five retransmits");
+    assert_eq!(p.a.ep.stats().retransmits, 5);
+    assert_eq!(
+        p.a.ep.stats().dpd_timeouts,
+        0,
+        "an unanswered IKE_SA_INIT is no DPD timeout"
+    );
     assert!(p.a.events.iter().any(|e| matches!(
         e,
         Event::IkeDown {
@@ -1132,6 +1151,7 @@ fn dpd_detects_a_dead_peer_and_skips_while_esp_flows() {
     // Silence: a DPD exchange after 30 s, answered.
     p.advance(Duration::from_secs(31));
     assert_eq!(p.sent.0, before + 1);
+    assert_eq!(p.a.ep.stats().dpd_timeouts, 0);
     // The peer dies: retransmits, then the IKE SA is declared dead.
     p.drop_if = Some(Box::new(|_, _| true));
     p.advance(Duration::from_secs(31 + 170));
@@ -1144,6 +1164,9 @@ fn dpd_detects_a_dead_peer_and_skips_while_esp_flows() {
     )));
     assert!(p.a.ep.ike_sas().is_empty());
     assert!(p.a.deleted.contains(&spi));
+    let a = p.a.ep.stats();
+    assert_eq!(a.dpd_timeouts, 1, "{a:?}");
+    assert_eq!(a.retransmits, 5, "the DPD request's five retransmits");
 }
 
 #[test]

@@ -43,6 +43,18 @@ pub struct Stats {
     pub half_open: usize,
     /// IKE SAs in total.
     pub ike_sas: usize,
+    /// IKE_SA_INIT requests received (new ones and retransmissions, before
+    /// the cookie and limit checks).
+    pub init_received: u64,
+    /// Requests we sent again because their response did not come
+    /// (RFC 7296 §2.1).
+    pub retransmits: u64,
+    /// Responses we sent again because the peer retransmitted the request
+    /// (§2.1).
+    pub responses_resent: u64,
+    /// IKE SAs deleted because a liveness check (DPD, §1.4) went
+    /// unanswered.
+    pub dpd_timeouts: u64,
 }
 
 /// The IKE endpoint of a daemon: every IKE SA, by our SPI.
@@ -90,6 +102,7 @@ macro_rules! ctx {
             transmits: &mut $self.transmits,
             events: &mut $self.events,
             actions: &mut $self.actions,
+            stats: &mut $self.stats,
             keys: &$self.keys,
             peers: &$self.peers,
             next_unique: &mut $self.next_unique,
@@ -581,6 +594,7 @@ impl Endpoint {
     /// answered from its half-open SA; a new one passes the cookie and limit
     /// checks ([`InitGuard`]) before anything is spent on it.
     fn on_init_request(&mut self, now: Instant, d: &Datagram<'_>, msg: &Message) {
+        self.stats.init_received += 1;
         let spi_i = msg.header.spi_i;
         // A retransmission of an IKE_SA_INIT we answered (§2.1).
         if let Some(k) = self.guard.half_open.lookup(spi_i, d.remote) {

@@ -50,6 +50,8 @@ pub(crate) struct Ctx<'a> {
     pub transmits: &'a mut VecDeque<Transmit>,
     pub events: &'a mut VecDeque<Event>,
     pub actions: &'a mut VecDeque<Action>,
+    /// The endpoint's counters (retransmits, DPD timeouts).
+    pub stats: &'a mut crate::engine::Stats,
     pub keys: &'a [SharedKey],
     pub peers: &'a [Arc<PeerConfig>],
     pub next_unique: &'a mut u32,
@@ -2489,6 +2491,7 @@ impl IkeSa {
             if c.msg_id == id && id.wrapping_add(1) == self.next_in {
                 if msg.header.exchange == ExchangeType::IKE_SA_INIT {
                     if c.request_hash == request_hash(raw) {
+                        ctx.stats.responses_resent += 1;
                         self.send(ctx, &c.packets.clone());
                     }
                     return;
@@ -2508,6 +2511,7 @@ impl IkeSa {
                     if let Some((aad, body)) = msg.split_encrypted(raw) {
                         if inb.open(aad, body).is_ok() {
                             debug!(conn = %self.conn(), id, "retransmitting response");
+                            ctx.stats.responses_resent += 1;
                             let pk = c.packets.clone();
                             self.send(ctx, &pk);
                         }
@@ -3682,6 +3686,9 @@ impl IkeSa {
                         a.tries
                     ));
                     warn!(%conn, "giving up after {} retransmits", a.tries);
+                    if matches!(a.req, Req::Dpd) {
+                        ctx.stats.dpd_timeouts += 1;
+                    }
                     return self.die(ctx, f);
                 }
                 a.tries += 1;
@@ -3692,6 +3699,7 @@ impl IkeSa {
                         a.tries,
                     );
                 debug!(%conn, "retransmit {} of request with message ID {}", a.tries, a.msg_id);
+                ctx.stats.retransmits += 1;
                 let packets = a.packets.clone();
                 self.send(ctx, &packets);
             }
