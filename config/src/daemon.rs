@@ -104,6 +104,9 @@ impl LogLevels {
     }
 }
 
+/// The largest `vtid.max_policies_per_child`.
+pub const MAX_POLICIES_PER_CHILD: u32 = 1 << 20;
+
 /// Daemon-wide settings (`vtid { ... }`). Defaults are strongSwan's for the
 /// `charon.*` option of the same name unless noted.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
@@ -173,6 +176,14 @@ pub struct Daemon {
     /// plane: into the shared TUN). `no` (pfSense) leaves routing to the
     /// operator; routed interfaces' own `routes` are not affected.
     pub install_routes: bool,
+    /// `max_policies_per_child` (1024, vtid's own): the most `(local prefix,
+    /// remote prefix)` pairs the traffic selectors of one CHILD SA may
+    /// split into — each becomes an XFRM policy per direction or a PF_KEY
+    /// SPD entry per direction — and the most routes (remote prefixes) the
+    /// userspace data plane installs for it. A child beyond it is refused
+    /// (deleted, with a log line): selectors from a peer can be ranges
+    /// that split into thousands of prefixes, multiplied pairwise.
+    pub max_policies_per_child: u32,
     /// `ignore_acquire_ts` (no): a trap that fires negotiates the child's
     /// configured selectors instead of narrowing them to the packet that
     /// triggered it (strongSwan's meaning; read by the trap support).
@@ -212,6 +223,7 @@ impl Default for Daemon {
             xfrm_interface_type: XfrmInterfaceType::Xfrmi,
             tun_offload: true,
             dataplane_threads: 0,
+            max_policies_per_child: 1024,
             port: 500,
             port_nat_t: 4500,
             fragment_size: 1280,
@@ -423,6 +435,21 @@ fn daemon_settings<'a>(
                 }
             })?
             .unwrap_or(d.dataplane_threads)
+        },
+        max_policies_per_child: if !vtid {
+            d.max_policies_per_child
+        } else {
+            r.parse("max_policies_per_child", |s| {
+                let v = values::parse_u32(s)?;
+                if (1..=MAX_POLICIES_PER_CHILD).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err(format!(
+                        "expected 1 to {MAX_POLICIES_PER_CHILD} (selector pairs of one CHILD_SA)"
+                    ))
+                }
+            })?
+            .unwrap_or(d.max_policies_per_child)
         },
         port: r.parse("port", udp_port)?.unwrap_or(d.port),
         port_nat_t: r.parse("port_nat_t", udp_port)?.unwrap_or(d.port_nat_t),

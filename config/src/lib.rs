@@ -39,7 +39,7 @@ pub use conn::{
 };
 pub use daemon::{
     default_route_metric, interface_unit, Daemon, Dataplane, Interface, LogLevels, Monitor, Vici,
-    XfrmInterfaceType, DEFAULT_MTU, LOG_SUBSYSTEMS, MIN_MTU,
+    XfrmInterfaceType, DEFAULT_MTU, LOG_SUBSYSTEMS, MAX_POLICIES_PER_CHILD, MIN_MTU,
 };
 pub use error::{ConfigError, Location, Origin, Warning};
 pub use observe::{

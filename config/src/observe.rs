@@ -148,7 +148,8 @@ pub struct SyslogTarget {
 pub struct Syslog {
     /// `identifier` (`vtid`): the tag of every message.
     pub identifier: String,
-    /// `socket` (`/dev/log`; vtid's): the local syslog socket.
+    /// `socket` (vtid's): the local syslog socket; default
+    /// [`crate::paths::SYSLOG_SOCKET`] (`/dev/log`, FreeBSD `/var/run/log`).
     pub socket: String,
     /// The facilities configured, in file order.
     pub targets: Vec<SyslogTarget>,
@@ -297,7 +298,9 @@ pub fn syslog_from_section(
     let mut r = Reader::new(sec, path);
     let mut syslog = Syslog {
         identifier: r.string("identifier").unwrap_or_else(|| "vtid".into()),
-        socket: r.string("socket").unwrap_or_else(|| "/dev/log".into()),
+        socket: r
+            .string("socket")
+            .unwrap_or_else(|| crate::paths::SYSLOG_SOCKET.into()),
         targets: Vec::new(),
     };
     for (name, facility) in [
@@ -415,8 +418,16 @@ mod tests {
         let s = d.syslog.as_ref().unwrap();
         assert_eq!(
             (s.identifier.as_str(), s.socket.as_str()),
-            ("vpn", "/dev/log")
+            ("vpn", crate::paths::SYSLOG_SOCKET)
         );
+        // The system's own syslog socket: FreeBSD's syslogd listens on
+        // /var/run/log, not /dev/log.
+        let want = if cfg!(target_os = "freebsd") {
+            "/var/run/log"
+        } else {
+            "/dev/log"
+        };
+        assert_eq!(s.socket, want);
         assert_eq!(s.targets.len(), 2);
         assert_eq!(s.targets[0].facility, SyslogFacility::Daemon);
         assert_eq!(s.targets[0].levels.level(&d.log, "net"), 2);

@@ -40,6 +40,18 @@ pub const VICI_SOCKET: &str = "unix:///run/vtid.vici";
 #[cfg(target_os = "freebsd")]
 pub const VICI_SOCKET: &str = "unix:///var/run/charon.vici";
 
+/// The local syslog socket `syslog { }` sends to unless `socket` says
+/// otherwise: what the C library's `syslog(3)` uses (glibc `_PATH_LOG`
+/// `/dev/log`).
+#[cfg(not(target_os = "freebsd"))]
+pub const SYSLOG_SOCKET: &str = "/dev/log";
+/// The local syslog socket `syslog { }` sends to unless `socket` says
+/// otherwise: FreeBSD's `_PATH_LOG` (`<syslog.h>`), where `syslogd`
+/// listens (`/dev/log` does not exist there; pfSense's syslogd listens here
+/// too).
+#[cfg(target_os = "freebsd")]
+pub const SYSLOG_SOCKET: &str = "/var/run/log";
+
 /// [`VICI_SOCKET`] as a path.
 pub fn vici_socket_path() -> &'static str {
     VICI_SOCKET.trim_start_matches("unix://")
@@ -58,10 +70,12 @@ mod tests {
             assert_eq!(SWANCTL_CONF, "/usr/local/etc/swanctl/swanctl.conf");
             assert_eq!(DEFAULT_CONFIG, SWANCTL_CONF);
             assert_eq!(vici_socket_path(), "/var/run/charon.vici");
+            assert_eq!(SYSLOG_SOCKET, "/var/run/log");
         } else {
             assert_eq!(SWANCTL_CONF, "/etc/swanctl/swanctl.conf");
             assert_eq!(DEFAULT_CONFIG, "/etc/vtid/vtid.conf");
             assert_eq!(vici_socket_path(), "/run/vtid.vici");
+            assert_eq!(SYSLOG_SOCKET, "/dev/log");
         }
     }
 }

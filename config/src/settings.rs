@@ -40,6 +40,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use zeroize::Zeroize;
+
 use crate::error::{ConfigError, Location, Warning};
 use crate::glob;
 
@@ -61,6 +63,15 @@ pub struct KeyValue {
     pub value: Option<String>,
     /// Where the (last) assignment is.
     pub location: Location,
+}
+
+/// Values may be secrets (`secret = ...`): wiped when the tree is dropped.
+impl Drop for KeyValue {
+    fn drop(&mut self) {
+        if let Some(v) = &mut self.value {
+            v.zeroize();
+        }
+    }
 }
 
 impl fmt::Debug for KeyValue {
@@ -133,6 +144,9 @@ impl Section {
         let key = key.into();
         match self.settings.iter_mut().find(|kv| kv.key == key) {
             Some(kv) => {
+                if let Some(old) = &mut kv.value {
+                    old.zeroize();
+                }
                 kv.value = value;
                 kv.location = location;
             }
@@ -170,8 +184,10 @@ impl Section {
         for r in other.references {
             self.add_reference(r);
         }
-        for kv in other.settings {
-            self.set(kv.key, kv.value, kv.location);
+        for mut kv in other.settings {
+            let key = std::mem::take(&mut kv.key);
+            let value = kv.value.take();
+            self.set(key, value, kv.location.clone());
         }
         for sec in other.sections {
             let loc = sec.location.clone();
@@ -333,10 +349,13 @@ pub fn parse_str(
     Ok(root)
 }
 
-/// Reads and parses the file at `path` (with its includes).
+/// Reads and parses the file at `path` (with its includes). The text is
+/// wiped once parsed (it holds the secrets).
 pub fn parse_file(path: &Path, warnings: &mut Vec<Warning>) -> Result<Section, ConfigError> {
-    let text = read(path)?;
-    parse_str(&text, &path.to_string_lossy(), warnings)
+    let mut text = read(path)?;
+    let r = parse_str(&text, &path.to_string_lossy(), warnings);
+    text.zeroize();
+    r
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -360,6 +379,12 @@ struct Lexer {
     dir: PathBuf,
 }
 
+impl Drop for Lexer {
+    fn drop(&mut self) {
+        self.chars.zeroize();
+    }
+}
+
 fn describe(c: Option<char>) -> String {
     match c {
         None => "end of file".into(),
@@ -371,8 +396,12 @@ fn describe(c: Option<char>) -> String {
 
 impl Lexer {
     fn new(text: &str, file: Arc<str>, dir: PathBuf) -> Lexer {
+        // Sized once (a char per byte at most): growing would leave copies
+        // of the text, secrets included, in freed memory.
+        let mut chars = Vec::with_capacity(text.len());
+        chars.extend(text.chars());
         Lexer {
-            chars: text.chars().collect(),
+            chars,
             i: 0,
             line: 1,
             column: 1,
@@ -429,6 +458,34 @@ impl Lexer {
             }
             self.bump();
         }
+    }
+
+    /// Bytes (UTF-8) up to the end of the line: room for a value there.
+    fn rest_of_line_len(&self) -> usize {
+        self.chars
+            .get(self.i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&c| c != '\n')
+            .map(|c| c.len_utf8())
+            .sum()
+    }
+
+    /// Bytes (UTF-8) up to the closing quote of the string that starts
+    /// here (after its opening quote): room for the string, escapes
+    /// included.
+    fn quoted_len(&self) -> usize {
+        let rest = self.chars.get(self.i..).unwrap_or_default();
+        let mut n = 0;
+        let mut escaped = false;
+        for &c in rest {
+            if !escaped && c == '"' {
+                break;
+            }
+            escaped = !escaped && c == '\\';
+            n += c.len_utf8();
+        }
+        n
     }
 
     fn skip_blanks(&mut self) {
@@ -581,7 +638,7 @@ impl Lexer {
                 None | Some('\n' | '#' | '}') => break,
                 Some('"') => parts.push(self.string()?),
                 Some(_) => {
-                    let mut w = String::new();
+                    let mut w = String::with_capacity(self.rest_of_line_len());
                     while let Some(c) = self
                         .peek()
                         .filter(|c| !matches!(c, '#' | '}' | '"' | '\r' | '\n' | '\t' | ' '))
@@ -593,11 +650,14 @@ impl Lexer {
                 }
             }
         }
-        Ok(if parts.is_empty() {
+        let v = if parts.is_empty() {
             None
         } else {
             Some(parts.join(" "))
-        })
+        };
+        // The value may be a secret: no copy left behind.
+        parts.iter_mut().for_each(Zeroize::zeroize);
+        Ok(v)
     }
 
     /// A quoted string, the opening quote being next.
@@ -610,7 +670,7 @@ impl Lexer {
             )
         };
         self.bump();
-        let mut s = String::new();
+        let mut s = String::with_capacity(self.quoted_len());
         loop {
             match self.bump() {
                 None => return Err(unterminated()),
@@ -692,10 +752,11 @@ impl Lexer {
             if !path.is_file() {
                 continue;
             }
-            let text = read(&path)?;
+            let mut text = read(&path)?;
             let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
             let mut sub = Lexer::new(&text, name, dir);
+            text.zeroize();
             ctx.depth += 1;
             let res = sub.body(target, ctx, false);
             ctx.depth -= 1;

@@ -114,6 +114,30 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `vtid.max_policies_per_child` over its whole range: 1 to
+    /// MAX_POLICIES_PER_CHILD taken as written, everything else refused
+    /// with the key's name.
+    #[test]
+    fn max_policies_per_child_whole_range(v in prop_oneof![
+        Just(0u64), Just(1u64), Just(u64::from(config::MAX_POLICIES_PER_CHILD)),
+        Just(u64::from(config::MAX_POLICIES_PER_CHILD) + 1), 0u64..=u64::from(u32::MAX) + 1
+    ]) {
+        let text = format!("vtid {{\n max_policies_per_child = {v}\n}}\n");
+        let r = config::load_str(&text, "t.conf");
+        if (1..=u64::from(config::MAX_POLICIES_PER_CHILD)).contains(&v) {
+            let l = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(u64::from(l.config.daemon.max_policies_per_child), v);
+        } else {
+            let e = r.expect_err("out of range");
+            prop_assert!(e.to_string().contains("max_policies_per_child"), "{}", e);
+            prop_assert!(e.to_string().contains("t.conf:2:"), "{}", e);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// The IKE_SA_INIT limits take any u32 (0 is "no limit"), and

@@ -72,6 +72,7 @@ fn spec(reqid: u32, spi_in: u32, spi_out: u32, routed: bool) -> ChildSpec {
         },
         routed,
         if_id: (0, 0),
+        selector_limit: 0,
     }
 }
 
@@ -307,8 +308,24 @@ fn cbc_suites_and_refusals() {
         assert_eq!((sa.auth, sa.encrypt), (id, SADB_X_EALG_AES));
         assert_eq!(m.key(KeyKind::Auth).unwrap().bits, 256);
     }
+    // ChaCha20-Poly1305 (FreeBSD 14 xform_esp.c): encrypt 15, no auth
+    // algorithm or key, the 36-byte key with its salt.
     s.inbound.cipher = Cipher::ChaCha20Poly1305;
     s.inbound.auth = None;
+    s.inbound.enc_key = Zeroizing::new(bytes(36, 1));
+    let m = Message::add(
+        &pfkey::backend::pfkey::sa_spec(&s, pfkey::backend::Dir::In).unwrap(),
+        BSD,
+    );
+    let sa = m.sa().unwrap();
+    assert_eq!((sa.auth, sa.encrypt), (0, 15));
+    assert_eq!(m.key(KeyKind::Encrypt).unwrap().bits, 288);
+    assert!(m.key(KeyKind::Auth).is_none());
+    // Without the salt, or with an integrity algorithm: refused.
+    s.inbound.enc_key = Zeroizing::new(bytes(32, 1));
+    assert!(pfkey::backend::pfkey::sa_spec(&s, pfkey::backend::Dir::In).is_err());
+    s.inbound.enc_key = Zeroizing::new(bytes(36, 1));
+    s.inbound.auth = Some(Auth::HmacSha256_128);
     assert!(pfkey::backend::pfkey::sa_spec(&s, pfkey::backend::Dir::In).is_err());
 }
 
@@ -494,4 +511,36 @@ fn kernel_events_expire_and_acquire() {
     );
     // A reply (ADD) is not an event.
     assert_eq!(parse_event(&Message::new(MsgType::ADD, SaType::ESP)), None);
+}
+
+/// A policy-based child whose selectors split into more prefix pairs than
+/// its limit is refused before any SPD entry is built or sent; at the limit
+/// it installs its two entries per pair.
+#[test]
+fn spd_entries_beyond_the_selector_limit_are_refused() {
+    let odd = |a: &str, b: &str| TsRange {
+        proto: 0,
+        start_port: 0,
+        end_port: 65535,
+        start: ip(a),
+        end: ip(b),
+    };
+    let mut s = spec(9, 0xc1, 0xd1, false);
+    // 10.1.0.1-10.1.0.6 and 10.2.0.1-10.2.0.6: 4 prefixes each, 16 pairs.
+    s.local_ts = vec![odd("10.1.0.1", "10.1.0.6")];
+    s.remote_ts = vec![odd("10.2.0.1", "10.2.0.6")];
+    s.selector_limit = 16;
+    assert_eq!(spd_entries(&s).unwrap().len(), 32);
+    s.selector_limit = 15;
+    let e = spd_entries(&s).unwrap_err().to_string();
+    assert!(e.contains("max_policies_per_child = 15"), "{e}");
+    let mut b = backend();
+    assert!(b.install(s, true).is_err());
+    assert!(
+        !b.transport()
+            .sent
+            .iter()
+            .any(|m| matches!(m.msg_type, MsgType::X_SPDADD | MsgType::ADD)),
+        "nothing reached the kernel"
+    );
 }

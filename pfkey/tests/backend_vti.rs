@@ -132,6 +132,7 @@ fn spec() -> ChildSpec {
         limits: Limits::default(),
         routed: true,
         if_id: (0, 0),
+        selector_limit: 0,
     }
 }
 
@@ -184,7 +185,11 @@ fn vti_mode_marks_states_and_policies_instead_of_if_id() {
         assert!(sa_delete_attrs(&s, dir, Binding::IfId).is_empty());
     }
     let pols = policies_bound(&s, Binding::Mark).unwrap();
-    assert_eq!(pols.len(), 6, "in/out/fwd × IPv4/IPv6");
+    assert_eq!(
+        pols.len(),
+        3,
+        "in/out/fwd × the negotiated selectors (IPv4 only here)"
+    );
     for p in &pols {
         assert!(p.attrs.contains(&Attr::Mark(mark)));
         assert!(!p.attrs.iter().any(|a| matches!(a, Attr::IfId(_))));

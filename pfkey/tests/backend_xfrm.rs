@@ -53,6 +53,10 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
 fn ts(a: &str, b: &str) -> TsRange {
     TsRange {
         proto: 0,
@@ -79,6 +83,7 @@ fn spec(cipher: Cipher, auth: Option<Auth>, routed: bool) -> ChildSpec {
         limits: Limits::default(),
         routed,
         if_id: (0, 0),
+        selector_limit: 0,
     }
 }
 
@@ -354,12 +359,50 @@ fn limits_map_to_lifetimes_and_zero_means_infinite() {
 
 #[test]
 fn routed_children_get_if_id_policies_and_policy_based_ones_ts_policies() {
-    let routed = policies(&spec(Cipher::AesGcm16 { key_bits: 128 }, None, true)).unwrap();
+    // Routed with the default selectors (0.0.0.0/0, ::/0 both sides):
+    // in/out/fwd for IPv4 and IPv6, any selector, with the if_id.
+    let mut any = spec(Cipher::AesGcm16 { key_bits: 128 }, None, true);
+    any.local_ts = vec![TsRange::any(false), TsRange::any(true)];
+    any.remote_ts = any.local_ts.clone();
+    let routed = policies(&any).unwrap();
     assert_eq!(routed.len(), 6, "in/out/fwd for IPv4 and IPv6");
     for p in &routed {
         assert_eq!(p.info.sel.prefixlen_d, 0);
         assert!(p.attrs.contains(&Attr::IfId(7)));
     }
+    // Routed, narrowed by the peer to 10.1.0.0/16 === 10.2.0.0/24: the
+    // negotiated selectors with the if_id (as strongSwan installs them),
+    // so the kernel's inbound check refuses other inner sources; no IPv6
+    // policy (nothing IPv6 was negotiated).
+    let narrowed = policies(&spec(Cipher::AesGcm16 { key_bits: 128 }, None, true)).unwrap();
+    assert_eq!(narrowed.len(), 3);
+    for p in &narrowed {
+        assert!(p.attrs.contains(&Attr::IfId(7)), "{p:?}");
+        let (src, dst) = (p.info.sel.saddr, p.info.sel.daddr);
+        let (sl, dl) = (p.info.sel.prefixlen_s, p.info.sel.prefixlen_d);
+        let (ours, theirs) = (
+            (pfkey::xfrm::XfrmAddress::from(ip("10.1.0.0")), 16),
+            (pfkey::xfrm::XfrmAddress::from(ip("10.2.0.0")), 24),
+        );
+        if p.dir_name() == "out" {
+            assert_eq!(((src, sl), (dst, dl)), (ours, theirs));
+        } else {
+            assert_eq!(((src, sl), (dst, dl)), (theirs, ours), "{}", p.dir_name());
+        }
+    }
+    // A selector set beyond the child's limit is refused before anything
+    // is built: 10.0.0.1-10.0.0.6 is four prefixes, 4 × 4 pairs > 15.
+    let mut big = spec(Cipher::AesGcm16 { key_bits: 128 }, None, true);
+    big.local_ts = vec![ts("10.0.0.1", "10.0.0.6")];
+    big.remote_ts = vec![ts("10.9.0.1", "10.9.0.6")];
+    big.selector_limit = 16;
+    assert_eq!(policies(&big).unwrap().len(), 48);
+    big.selector_limit = 15;
+    let e = policies(&big).unwrap_err().to_string();
+    assert!(
+        e.contains("16") && e.contains("max_policies_per_child = 15"),
+        "{e}"
+    );
     let mut s = spec(Cipher::AesGcm16 { key_bits: 128 }, None, false);
     s.remote_ts = vec![ts("10.2.0.0", "10.2.0.255"), ts("10.3.0.1", "10.3.0.2")];
     let pb = policies(&s).unwrap();
@@ -388,7 +431,7 @@ fn in_test_netns() -> bool {
     common_netns::in_test_netns(ENV)
 }
 
-fn ip(args: &[&str]) -> String {
+fn ip_cmd(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("ip");
     assert!(
         out.status.success(),
@@ -419,25 +462,37 @@ fn inner_backend_installs_routed_and_policy_based_policies() {
     pb.outbound.spi = 0xc000_0012;
     let r = be.install_policies(&routed).unwrap();
     let p = be.install_policies(&pb).unwrap();
-    assert_eq!((r.len(), p.len()), (6, 3));
-    let text = ip(&["xfrm", "policy"]);
+    assert_eq!((r.len(), p.len()), (3, 3));
+    let text = ip_cmd(&["xfrm", "policy"]);
     println!("{text}");
-    // Routed: any-selector policies with if_id 7, template reqid 7 between
-    // the tunnel endpoints.
-    assert_eq!(text.matches("if_id 0x7").count(), 6, "six if_id policies");
-    assert!(text.contains("src 0.0.0.0/0 dst 0.0.0.0/0"));
-    assert!(text.contains("src ::/0 dst ::/0"));
+    // Routed: the negotiated selectors with if_id 7, template reqid 7
+    // between the tunnel endpoints; the in and fwd policies admit only
+    // the peer's 10.2.0.0/24 as inner source.
+    assert_eq!(text.matches("if_id 0x7").count(), 3, "three if_id policies");
+    assert!(!text.contains("src 0.0.0.0/0 dst 0.0.0.0/0"), "{text}");
+    let inbound: Vec<&str> = text
+        .split("\nsrc ")
+        .filter(|p| p.contains("if_id 0x7") && !p.contains("dir out"))
+        .collect();
+    assert_eq!(inbound.len(), 2, "{text}");
+    assert!(
+        inbound.iter().all(|p| p
+            .trim_start_matches("src ")
+            .starts_with("10.2.0.0/24 dst 10.1.0.0/16")),
+        "{inbound:#?}"
+    );
     assert!(text.contains("tmpl src 192.0.2.1 dst 198.51.100.2"));
     assert!(text.contains("tmpl src 198.51.100.2 dst 192.0.2.1"));
     assert!(text.contains("reqid 7 mode tunnel"));
-    // Policy-based: the selectors in all three directions, reqid 9.
+    // Policy-based: the same selectors in all three directions, reqid 9,
+    // no if_id (in and fwd of both children: four).
     assert!(text.contains("src 10.1.0.0/16 dst 10.2.0.0/24"));
-    assert_eq!(text.matches("src 10.2.0.0/24 dst 10.1.0.0/16").count(), 2);
+    assert_eq!(text.matches("src 10.2.0.0/24 dst 10.1.0.0/16").count(), 4);
     assert!(text.contains("dir out"));
     assert!(text.contains("dir fwd"));
     assert!(text.contains("reqid 9 mode tunnel"));
     let n = text.lines().filter(|l| l.starts_with("src ")).count();
-    assert_eq!(n, 9);
+    assert_eq!(n, 6);
 
     // The SAs: kernel ESP is missing here (or present on a full kernel).
     match be.install(pb.clone(), true) {
@@ -452,7 +507,7 @@ fn inner_backend_installs_routed_and_policy_based_policies() {
         Err(e) => panic!("unexpected error: {e}"),
         Ok(()) => {
             println!("kernel has ESP: SAs installed");
-            let st = ip(&["xfrm", "state"]);
+            let st = ip_cmd(&["xfrm", "state"]);
             assert!(st.contains("spi 0xc0000011"));
             assert!(st.contains("spi 0xc0000012"));
             assert!(be.delete(0xc000_0011));
@@ -473,7 +528,7 @@ fn inner_backend_installs_routed_and_policy_based_policies() {
             r => r.unwrap(),
         }
     }
-    assert_eq!(ip(&["xfrm", "policy"]).trim(), "");
+    assert_eq!(ip_cmd(&["xfrm", "policy"]).trim(), "");
     let _ = IpAddr::from([0u8; 4]);
 }
 
@@ -488,10 +543,10 @@ fn inner_ike_socket_bypass_and_udp_encap() {
     use std::os::fd::AsFd;
     assert!(in_test_netns(), "not inside the test namespace");
     // Loopback has disable_xfrm set: use a veth pair for a real lookup.
-    ip(&["link", "add", "xa", "type", "veth", "peer", "name", "xb"]);
-    ip(&["addr", "add", "192.0.2.10/24", "dev", "xa"]);
-    ip(&["link", "set", "xa", "up"]);
-    ip(&["link", "set", "xb", "up"]);
+    ip_cmd(&["link", "add", "xa", "type", "veth", "peer", "name", "xb"]);
+    ip_cmd(&["addr", "add", "192.0.2.10/24", "dev", "xa"]);
+    ip_cmd(&["link", "set", "xa", "up"]);
+    ip_cmd(&["link", "set", "xb", "up"]);
     let s4 = std::net::UdpSocket::bind("192.0.2.10:0").unwrap();
     pfkey::backend::xfrm::bypass_socket(s4.as_fd(), false).unwrap();
     pfkey::backend::xfrm::udp_encap_socket(s4.as_fd()).unwrap();
@@ -499,7 +554,7 @@ fn inner_ike_socket_bypass_and_udp_encap() {
     pfkey::backend::xfrm::bypass_socket(s6.as_fd(), true).unwrap();
     // A block-everything output policy: the bypassed socket still sends,
     // an ordinary one is refused (EPERM from the policy lookup).
-    ip(&[
+    ip_cmd(&[
         "xfrm",
         "policy",
         "add",
@@ -520,5 +575,5 @@ fn inner_ike_socket_bypass_and_udp_encap() {
         .send_to(b"x", to)
         .expect_err("unbypassed socket is blocked");
     println!("unbypassed socket: {e}");
-    ip(&["xfrm", "policy", "flush"]);
+    ip_cmd(&["xfrm", "policy", "flush"]);
 }

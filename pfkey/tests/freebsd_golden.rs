@@ -25,8 +25,21 @@
 //! `getpid()` by 4242, called as `setkey` calls them (`add SRC DST esp SPI
 //! -m MODE -u REQID -r WINDOW_BYTES -E ALG KEY [-A ALG KEY]`). Neither that
 //! program nor FreeBSD's text is in this repository (their code stays
-//! out of it); the README's FreeBSD section says how to redo it on a
-//! FreeBSD machine, where the same values come from the system headers.
+//! out of it).
+//!
+//! # Regenerating them on FreeBSD
+//!
+//! `pfkey/tests/freebsd/golden.c` is vtid's own program for that: on a
+//! FreeBSD machine it prints every value below (sizes, offsets, request
+//! codes, constants from the installed headers, and the messages the
+//! installed libipsec builds for the same SAs and policies, captured by its
+//! own `send(2)`) in this file's `name value` format, and
+//! `pfkey/tests/freebsd/regen.sh` builds it (`cc … -lipsec`), runs it and
+//! compares each value with this file's. Only `SADB_EXPIRE`/`SADB_ACQUIRE`
+//! (built by the kernel) are not regenerated. Here on Linux the script is
+//! checked with `sh -n` and its `--expected` extraction against this file
+//! (`regeneration_program_covers_every_golden_value`); the C program is
+//! not compiled (it needs FreeBSD's headers).
 //!
 //! What these messages cannot show: libipsec sends no NAT-T extensions
 //! (`setkey` has no NAT-T), so vtid's `SADB_X_EXT_NAT_T_*` are checked
@@ -36,11 +49,11 @@ use std::mem::{offset_of, size_of};
 use std::net::{IpAddr, SocketAddr};
 
 use pfkey::backend::pfkey::{
-    sa_spec, IPSEC_MANUAL_REQID_MAX, SADB_AALG_SHA1HMAC, SADB_X_AALG_SHA2_256,
+    sa_spec, spd_entries, IPSEC_MANUAL_REQID_MAX, SADB_AALG_SHA1HMAC, SADB_X_AALG_SHA2_256,
     SADB_X_AALG_SHA2_384, SADB_X_AALG_SHA2_512, SADB_X_EALG_AES, SADB_X_EALG_AESGCM16,
-    SADB_X_SAFLAGS_ESN,
+    SADB_X_EALG_CHACHA20POLY1305, SADB_X_SAFLAGS_ESN,
 };
-use pfkey::backend::{Auth, ChildSpec, Cipher, Dir, Limits, SaKeys};
+use pfkey::backend::{Auth, ChildSpec, Cipher, Dir, Limits, SaKeys, TsRange};
 use pfkey::freebsd_abi::{self as abi, IfReq, In6AddrLifetime, In6AliasReq, InAliasReq};
 use pfkey::pfkey::{
     ext, ipsec_dir, ipsec_level, ipsec_mode, ipsec_policy, layout, policy_scope, sa_state,
@@ -191,6 +204,7 @@ const.SADB_X_AALG_SHA2_384 6
 const.SADB_X_AALG_SHA2_512 7
 const.SADB_X_EALG_AES 12
 const.SADB_X_EALG_AESGCM16 20
+const.SADB_X_EALG_CHACHA20POLY1305 15
 const.PF_KEY_V2 2
 const.SADB_X_SAFLAGS_ESN 1024
 ";
@@ -219,6 +233,39 @@ const ADD_CBC_SHA256_V6: &str = "0203000322000000050100009210000002000100c0ffee0
 const DELETE_V4: &str = "020400030a000000000000009210000002000100000000c1000000000000000003000500ff20000010020000c6336402000000000000000003000600ff20000010020000c00002010000000000000000";
 /// `pfkey_send_x3(SADB_REGISTER, ESP)`.
 const REGISTER_ESP: &str = "02070003020000000000000092100000";
+/// `SADB_ADD`, seq 0x104, as [`ADD_GCM_V4_LIFETIME`] but ChaCha20-Poly1305
+/// (`-E chacha20-poly1305`, FreeBSD 14: `sadb_sa_encrypt` 15, the 36-byte
+/// key with salt, no auth). Not captured from libipsec here: written as
+/// `pfkey_send_x1` builds it, which copies `e_type` and the key unchanged
+/// (nothing in it depends on the algorithm), i.e. the AES-GCM-256 capture
+/// with `sadb_sa_encrypt` 20 → 15. `pfkey/tests/freebsd/regen.sh` prints
+/// the real one on FreeBSD.
+const ADD_CHACHA_V4_LIFETIME: &str = "020300031a000000040100009210000002000100000000d10400000f000000000200130002000000000000000700000003000500ff20000010020000c0000201000000000000000003000600ff20000010020000c633640200000000000000000600090020010000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233000000000400030000000000e803000000000000000000000000000000000000000000000400040000000000200300000000000000000000000000000000000000000000";
+
+// SPD messages of a policy-based child, laid out as libipsec builds them
+// for `setkey`'s `spdadd SRC DST any -P POLICY`: the policy buffer from
+// `ipsec_set_policy` (`lib/libipsec/policy_parse.y`: `init_x_policy`,
+// `set_x_request` — request length = 8 + the two sockaddrs' `sa_len`, no
+// padding; `unique:N` = level UNIQUE with reqid N; `sadb_x_policy_len` in
+// 8-byte units) and `pfkey_send_spdadd`/`pfkey_send_spddelete`
+// (`pfkey_send_x4`: base, ADDRESS_SRC/DST with the prefix lengths and
+// upper-layer protocol 255 (any), a zero LIFETIME_HARD, then the policy).
+// Written from that source (read from a fork of freebsd-src that tracks
+// it) with seq 0 and pid 4242, not captured here; `regen.sh` prints them
+// on FreeBSD from the real libipsec.
+
+/// `spdadd 10.1.0.0/16 10.2.0.0/24 any -P out ipsec
+/// esp/tunnel/192.0.2.1-198.51.100.2/unique:7`.
+const SPDADD_OUT_V4: &str = "020e000013000000000000009210000003000500ff100000100200000a010000000000000000000003000600ff180000100200000a0200000000000000000000040003000000000000000000000000000000000000000000000000000000000007001200020002000000000000000000280032000203070010020000c0000201000000000000000010020000c63364020000000000000000";
+/// `spdadd 10.2.0.0/24 10.1.0.0/16 any -P in ipsec
+/// esp/tunnel/198.51.100.2-192.0.2.1/unique:7`.
+const SPDADD_IN_V4: &str = "020e000013000000000000009210000003000500ff180000100200000a020000000000000000000003000600ff100000100200000a0100000000000000000000040003000000000000000000000000000000000000000000000000000000000007001200020001000000000000000000280032000203070010020000c6336402000000000000000010020000c00002010000000000000000";
+/// `spddelete` of [`SPDADD_OUT_V4`] (the same policy string).
+const SPDDELETE_OUT_V4: &str = "020f000013000000000000009210000003000500ff100000100200000a010000000000000000000003000600ff180000100200000a0200000000000000000000040003000000000000000000000000000000000000000000000000000000000007001200020002000000000000000000280032000203070010020000c0000201000000000000000010020000c63364020000000000000000";
+/// `spdadd 2001:db8:a::/48 2001:db8:b::/48 any -P out ipsec
+/// esp/tunnel/2001:db8::1-2001:db8:1::2/unique:9` (requests with
+/// `sockaddr_in6` endpoints: 8 + 28 + 28 = 64 bytes).
+const SPDADD_OUT_V6: &str = "020e00001a000000000000009210000005000500ff3000001c1c00000000000020010db8000a00000000000000000000000000000000000005000600ff3000001c1c00000000000020010db8000b00000000000000000000000000000000000004000300000000000000000000000000000000000000000000000000000000000a00120002000200000000000000000040003200020309001c1c00000000000020010db8000000000000000000000001000000001c1c00000000000020010db800010000000000000000000200000000";
 
 fn golden(name: &str) -> u64 {
     GOLDEN
@@ -445,6 +492,10 @@ fn pfkey_structures_and_constants_match_freebsd() {
         ("const.SADB_X_AALG_SHA2_512", SADB_X_AALG_SHA2_512.into()),
         ("const.SADB_X_EALG_AES", SADB_X_EALG_AES.into()),
         ("const.SADB_X_EALG_AESGCM16", SADB_X_EALG_AESGCM16.into()),
+        (
+            "const.SADB_X_EALG_CHACHA20POLY1305",
+            SADB_X_EALG_CHACHA20POLY1305.into(),
+        ),
         ("const.PF_KEY_V2", PF_KEY_V2.into()),
         ("const.SADB_X_SAFLAGS_ESN", SADB_X_SAFLAGS_ESN.into()),
         ("const.IPSEC_MODE_ANY", ipsec_mode::ANY.into()),
@@ -526,6 +577,7 @@ fn child(
         limits,
         routed: true,
         if_id: (0, 0),
+        selector_limit: 0,
     }
 }
 
@@ -589,6 +641,29 @@ fn sa_messages_equal_what_libipsec_sends_for_the_same_sa() {
     );
     let spec = sa_spec(&cbc, Dir::Out).unwrap();
     assert_eq!(emit(Message::add(&spec, BSD), 0x105), ADD_CBC_SHA256_V6);
+
+    let chacha = child(
+        "192.0.2.1:0",
+        "198.51.100.2:0",
+        0xd1,
+        7,
+        32,
+        Cipher::ChaCha20Poly1305,
+        None,
+        (km(0x10, 36), km(0, 0)),
+        true,
+        limits,
+    );
+    let spec = sa_spec(&chacha, Dir::Out).unwrap();
+    assert_eq!(
+        emit(Message::add(&spec, BSD), 0x104),
+        ADD_CHACHA_V4_LIFETIME
+    );
+    // The derivation ADD_CHACHA_V4_LIFETIME's comment states.
+    assert_eq!(
+        ADD_CHACHA_V4_LIFETIME,
+        ADD_GCM_V4_LIFETIME.replacen("00d104000014", "00d10400000f", 1)
+    );
 
     let del = pfkey::backend::pfkey::delete_message(&gcm, Dir::Out);
     assert_eq!(emit(del, 0), DELETE_V4);
@@ -681,4 +756,129 @@ fn expire_and_acquire_as_key_c_sends_them() {
         let m = Message::parse(&hex::decode(h).unwrap(), BSD).unwrap();
         assert_eq!(hex::encode(m.emit(BSD).unwrap()), h, "round trip");
     }
+}
+
+fn ts(start: &str, end: &str) -> TsRange {
+    TsRange {
+        proto: 0,
+        start_port: 0,
+        end_port: 65535,
+        start: start.parse().unwrap(),
+        end: end.parse().unwrap(),
+    }
+}
+
+#[test]
+fn spd_messages_equal_what_libipsec_sends_for_the_same_policy() {
+    let mut c = child(
+        "192.0.2.1:0",
+        "198.51.100.2:0",
+        0xc1,
+        7,
+        32,
+        Cipher::AesGcm16 { key_bits: 128 },
+        None,
+        (km(0x10, 20), km(0, 0)),
+        true,
+        Limits::default(),
+    );
+    c.routed = false;
+    c.local_ts = vec![ts("10.1.0.0", "10.1.255.255")];
+    c.remote_ts = vec![ts("10.2.0.0", "10.2.0.255")];
+    let e = spd_entries(&c).unwrap();
+    assert_eq!(e.len(), 2, "out and in");
+    let add = |e: &pfkey::backend::pfkey::SpdEntry| {
+        emit(Message::spd_add(e.src, e.dst, e.policy.clone()), 0)
+    };
+    assert_eq!(add(&e[0]), SPDADD_OUT_V4);
+    assert_eq!(add(&e[1]), SPDADD_IN_V4);
+    assert_eq!(
+        emit(
+            Message::spd_delete(e[0].src, e[0].dst, e[0].policy.clone()),
+            0
+        ),
+        SPDDELETE_OUT_V4
+    );
+
+    let mut c6 = child(
+        "[2001:db8::1]:0",
+        "[2001:db8:1::2]:0",
+        0xc0ff_ee01,
+        9,
+        32,
+        Cipher::AesGcm16 { key_bits: 128 },
+        None,
+        (km(0x10, 20), km(0, 0)),
+        true,
+        Limits::default(),
+    );
+    c6.routed = false;
+    c6.local_ts = vec![ts("2001:db8:a::", "2001:db8:a:ffff:ffff:ffff:ffff:ffff")];
+    c6.remote_ts = vec![ts("2001:db8:b::", "2001:db8:b:ffff:ffff:ffff:ffff:ffff")];
+    let e6 = spd_entries(&c6).unwrap();
+    assert_eq!(add(&e6[0]), SPDADD_OUT_V6);
+
+    // And vtid reads libipsec's layout back (the kernel echoes it).
+    for h in [SPDADD_OUT_V4, SPDADD_IN_V4, SPDDELETE_OUT_V4, SPDADD_OUT_V6] {
+        let m = Message::parse(&hex::decode(h).unwrap(), BSD).unwrap();
+        let p = m.policy().unwrap();
+        assert_eq!(p.requests.len(), 1);
+        assert_eq!(p.requests[0].level, ipsec_level::UNIQUE);
+        assert_eq!(hex::encode(m.emit(BSD).unwrap()), h, "round trip");
+    }
+}
+
+/// The regeneration program and script (`pfkey/tests/freebsd/`, run on
+/// FreeBSD) cover exactly the values this test holds: every name
+/// `regen.sh --expected` extracts from this file is printed by `golden.c`,
+/// except the messages only the kernel builds (`SADB_EXPIRE`,
+/// `SADB_ACQUIRE`), and `golden.c` prints nothing the test lacks. The C
+/// program needs FreeBSD's headers and libipsec and is not compiled here;
+/// the script is checked with `sh -n`.
+#[test]
+fn regeneration_program_covers_every_golden_value() {
+    use std::collections::BTreeSet;
+    use std::process::Command;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/freebsd");
+    let script = format!("{dir}/regen.sh");
+    let syntax = Command::new("sh").args(["-n", &script]).status().unwrap();
+    assert!(syntax.success(), "sh -n regen.sh");
+    let out = Command::new("sh")
+        .args([&script, "--expected"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "regen.sh --expected");
+    let expected = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = expected.lines().collect();
+    // The script reads this file as the test does.
+    assert_eq!(
+        lines.iter().filter(|l| !l.starts_with("msg.")).count(),
+        GOLDEN.lines().count()
+    );
+    for l in &lines {
+        if let Some(rest) = l.strip_prefix("msg.") {
+            let (name, hex) = rest.split_once(' ').unwrap();
+            assert!(hex::decode(hex).is_ok(), "{name}");
+        } else {
+            let (name, value) = l.split_once(' ').unwrap();
+            assert_eq!(value.parse::<u64>().unwrap(), golden(name), "{name}");
+        }
+    }
+    let in_test: BTreeSet<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().0).collect();
+    let kernel_built: BTreeSet<&str> =
+        ["msg.EXPIRE_SOFT_V4", "msg.EXPIRE_HARD_V4", "msg.ACQUIRE_V4"].into();
+    let c = std::fs::read_to_string(format!("{dir}/golden.c")).unwrap();
+    let in_c: BTreeSet<&str> = c
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            ["size.", "off.", "const.", "msg."]
+                .iter()
+                .any(|p| s.starts_with(p))
+                && !s.contains(' ')
+        })
+        .collect();
+    let want: BTreeSet<&str> = in_test.difference(&kernel_built).copied().collect();
+    assert_eq!(in_c, want, "golden.c prints exactly the test's values");
 }

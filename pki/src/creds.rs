@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ike::engine::{
-    AuthConfig, Credentials, LocalCredential, PeerKey, Revocation as EngineRevocation,
+    AuthConfig, Credentials, LocalCredential, PeerKey, Revocation as EngineRevocation, VerifyError,
 };
 use ike::wire::Identification;
 
 use crate::cert::Certificate;
-use crate::store::{id_matches, Revocation, Store, VerifyOptions, MAX_PATH_LEN};
+use crate::store::{id_matches, Revocation, Store, TrustError, VerifyOptions, MAX_PATH_LEN};
 
 /// Seconds since the Unix epoch.
 pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
@@ -24,10 +24,15 @@ pub fn system_clock() -> Clock {
     })
 }
 
+/// Called when verification wants a CRL fetched.
+pub type Waker = Box<dyn Fn() + Send + Sync>;
+
 /// A store shared by the engine, the control socket and the CRL fetcher.
 pub struct SharedStore {
     store: Mutex<Store>,
     clock: Clock,
+    /// The CRL fetcher's wake-up, once one runs.
+    fetcher: Mutex<Option<Waker>>,
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -42,7 +47,28 @@ impl SharedStore {
         Arc::new(SharedStore {
             store: Mutex::new(store),
             clock,
+            fetcher: Mutex::new(None),
         })
+    }
+
+    /// Attaches a CRL fetcher: from now on verification waits for CRLs
+    /// being fetched ([`VerifyError::Pending`]) and calls `wake` when it
+    /// records URIs to fetch.
+    pub fn attach_fetcher(&self, wake: Waker) {
+        *self.fetcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(wake);
+    }
+
+    fn has_fetcher(&self) -> bool {
+        self.fetcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    fn wake_fetcher(&self) {
+        if let Some(w) = &*self.fetcher.lock().unwrap_or_else(|p| p.into_inner()) {
+            w();
+        }
     }
 
     /// Locks the store (a panic elsewhere while holding it does not make
@@ -161,8 +187,9 @@ impl Credentials for SharedStore {
         auth: &AuthConfig,
         id: &Identification,
         certs: &[Vec<u8>],
-    ) -> Result<PeerKey, String> {
+    ) -> Result<PeerKey, VerifyError> {
         let now = self.now();
+        let wait_for_fetch = self.has_fetcher();
         let mut store = self.lock();
         let mut parsed = Vec::new();
         for (i, der) in certs.iter().enumerate() {
@@ -171,7 +198,7 @@ impl Credentials for SharedStore {
                 // An unreadable end-entity certificate fails; an unreadable
                 // extra one is just not a candidate intermediate.
                 Err(e) if i == 0 => {
-                    return Err(format!("the peer's certificate is malformed: {e}"))
+                    return Err(format!("the peer's certificate is malformed: {e}").into())
                 }
                 Err(_) => {}
             }
@@ -220,7 +247,8 @@ impl Credentials for SharedStore {
             return Err(format!(
                 "certificate \"{}\" is not one of the configured remote certs",
                 ee.subject_string()
-            ));
+            )
+            .into());
         }
         let mut cacerts = auth.cacerts.clone();
         cacerts.extend(pinned.iter().map(|c| c.der().to_vec()));
@@ -232,18 +260,30 @@ impl Credentials for SharedStore {
                 EngineRevocation::Relaxed => Revocation::Relaxed,
             },
             cacerts,
+            wait_for_fetch,
         };
         let rest: Vec<Arc<Certificate>> = parsed.iter().skip(1).cloned().collect();
-        let chain = store.verify(&ee, &rest, &opts).map_err(|e| e.to_string())?;
+        let due = store.crl_uris_due(now, i64::MAX).len();
+        let verified = store.verify(&ee, &rest, &opts);
+        let wanted = store.crl_uris_due(now, i64::MAX).len() > due;
+        drop(store);
+        if wanted || matches!(verified, Err(TrustError::Pending(_))) {
+            self.wake_fetcher();
+        }
+        let chain = verified.map_err(|e| match e {
+            TrustError::Pending(_) => VerifyError::Pending(e.to_string()),
+            e => VerifyError::Failed(e.to_string()),
+        })?;
         if !ee.has_identity(id) {
             return Err(format!(
                 "certificate \"{}\" does not confirm the identity '{}'",
                 ee.subject_string(),
                 crate::store::id_string(id)
-            ));
+            )
+            .into());
         }
         if !ee.may_sign_ike() {
-            return Err(crate::store::TrustError::KeyUsage(ee.subject_string()).to_string());
+            return Err(TrustError::KeyUsage(ee.subject_string()).to_string().into());
         }
         let path = chain
             .certs

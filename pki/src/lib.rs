@@ -9,6 +9,7 @@
 pub mod cert;
 pub mod creds;
 pub mod dn;
+pub mod fetch;
 pub mod store;
 #[doc(hidden)]
 pub mod testpki;

@@ -17,6 +17,10 @@ use crate::dn;
 /// strongSwan's MAX_TRUST_PATH_LEN: certificates in a chain at most.
 pub const MAX_PATH_LEN: usize = 7;
 
+/// CRL URIs tracked at most (from CA certificates, authorities and the
+/// distribution points of verified chains); more are not fetched.
+pub const MAX_CRL_URIS: usize = 256;
+
 /// `revocation` of an authentication round (swanctl.conf).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Revocation {
@@ -116,6 +120,11 @@ pub enum TrustError {
     /// The chain is longer than [`MAX_PATH_LEN`].
     #[error("certificate chain of \"{0}\" is too long")]
     TooLong(String),
+    /// The revocation status depends on CRLs being fetched now (only when
+    /// [`VerifyOptions::wait_for_fetch`] is set): ask again once the
+    /// fetches are done.
+    #[error("waiting for the CRL(s) at {}", .0.join(", "))]
+    Pending(Vec<String>),
     /// The key of the certificate may not sign IKE messages.
     #[error("certificate \"{0}\" has a keyUsage without digitalSignature or nonRepudiation")]
     KeyUsage(String),
@@ -131,6 +140,12 @@ pub struct VerifyOptions {
     /// `cacerts` of the round: when not empty, the chain must contain one
     /// of these (DER); they are trusted for this verification.
     pub cacerts: Vec<Vec<u8>>,
+    /// A CRL fetcher runs: when a certificate's CRL is missing or stale and
+    /// one of its URIs has never been tried or is being fetched, answer
+    /// [`TrustError::Pending`] instead of deciding without it (strongSwan
+    /// fetches CRLs while it verifies; vtid's engine waits for the peer's
+    /// retransmission instead of blocking).
+    pub wait_for_fetch: bool,
 }
 
 /// A verified chain: the end entity first, the trust anchor last, and the
@@ -164,8 +179,8 @@ pub struct KeyEntry {
     pub id: String,
 }
 
-/// A fetch wish: a CRL URI the store could use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A CRL URI the store could use, and what fetching it gave.
+#[derive(Clone, Debug, Default)]
 pub struct CrlUriState {
     /// When a fetch was last tried (seconds since the epoch).
     pub last_attempt: Option<i64>,
@@ -174,6 +189,20 @@ pub struct CrlUriState {
     /// nextUpdate of the CRL the last successful fetch gave (None: never
     /// fetched, or a CRL without nextUpdate).
     pub next_update: Option<i64>,
+    /// A fetch is under way.
+    pub in_flight: bool,
+    /// The newest CRL fetched from this URI (kept apart from the CRLs of
+    /// files and VICI, so a forged or replayed answer never displaces
+    /// those; its signature is checked whenever it is used).
+    pub crl: Option<Arc<Crl>>,
+}
+
+impl CrlUriState {
+    /// Whether verification should wait for this URI: a fetch is under way
+    /// or it was never tried.
+    pub fn awaited(&self) -> bool {
+        self.in_flight || self.last_attempt.is_none()
+    }
 }
 
 /// Trusted CAs, other certificates, CRLs and keys.
@@ -364,43 +393,144 @@ impl Store {
         &self.crl_uris
     }
 
-    /// Records a URI to fetch (a peer certificate's distribution point).
+    /// Records a URI to fetch (a distribution point of a verified chain).
+    /// Beyond [`MAX_CRL_URIS`] new URIs are ignored.
     pub fn want_crl_uri(&mut self, uri: &str) {
-        self.crl_uris.entry(uri.to_string()).or_default();
-    }
-
-    /// Records the outcome of a fetch.
-    pub fn crl_fetched(&mut self, uri: &str, now: i64, result: Result<Crl, String>) {
-        let st = self.crl_uris.entry(uri.to_string()).or_default();
-        st.last_attempt = Some(now);
-        match result {
-            Ok(crl) => {
-                st.error = None;
-                st.next_update = crl.next_update;
-                self.add_crl(crl);
-            }
-            Err(e) => st.error = Some(e),
+        if self.crl_uris.len() < MAX_CRL_URIS || self.crl_uris.contains_key(uri) {
+            self.crl_uris.entry(uri.to_string()).or_default();
+        } else {
+            tracing::warn!("more than {MAX_CRL_URIS} CRL URIs are known; {uri} is not fetched");
         }
     }
 
-    /// URIs to fetch at `now`: never tried, failed more than `retry`
-    /// seconds ago, or whose CRL is past its nextUpdate.
+    /// Marks a fetch of `uri` as started (it is not due again until
+    /// [`Store::crl_fetched`]).
+    pub fn crl_fetch_started(&mut self, uri: &str) {
+        if let Some(st) = self.crl_uris.get_mut(uri) {
+            st.in_flight = true;
+        }
+    }
+
+    /// Records the outcome of a fetch. A CRL is refused when a trusted CA
+    /// by its issuer name does not verify its signature (a forged answer),
+    /// or when it is older than the one this URI gave before (a replayed
+    /// one, which would bring revoked certificates back). Returns the
+    /// error recorded, if any.
+    pub fn crl_fetched(
+        &mut self,
+        uri: &str,
+        now: i64,
+        result: Result<Crl, String>,
+    ) -> Option<String> {
+        // Ok((crl, whether its signature was checked against a known CA)).
+        let checked = result.and_then(|crl| {
+            let issuers: Vec<&Arc<Certificate>> = self
+                .cas
+                .iter()
+                .chain(self.certs.iter())
+                .filter(|c| dn::matches(&c.subject, &crl.issuer, false).is_some())
+                .collect();
+            if issuers.is_empty() {
+                return Ok((crl, false));
+            }
+            if !issuers.iter().any(|c| crl.is_signed_by(&c.public_key)) {
+                return Err(format!(
+                    "the CRL of \"{}\" is not signed by that CA",
+                    dn::to_string(&crl.issuer)
+                ));
+            }
+            Ok((crl, true))
+        });
+        let Some(st) = self.crl_uris.get_mut(uri) else {
+            return Some("URI not tracked".into());
+        };
+        st.last_attempt = Some(now);
+        st.in_flight = false;
+        match checked {
+            Ok((crl, verified)) => {
+                // Only a CRL whose signature was checked can be refused as
+                // a replay: an unverifiable one (issuer not held here; it
+                // is checked when used) never blocks the next real one.
+                if let (Some(old), true) = (&st.crl, verified) {
+                    if old.is_newer_than(&crl) {
+                        let e = "the CRL fetched is older than the one fetched before \
+                                 (cRLNumber/thisUpdate); kept the newer"
+                            .to_string();
+                        st.error = Some(e.clone());
+                        return Some(e);
+                    }
+                }
+                st.error = None;
+                st.next_update = crl.next_update;
+                st.crl = Some(Arc::new(crl));
+                None
+            }
+            Err(e) => {
+                st.error = Some(e.clone());
+                Some(e)
+            }
+        }
+    }
+
+    /// CRLs fetched from URIs.
+    pub fn fetched_crls(&self) -> impl Iterator<Item = &Arc<Crl>> {
+        self.crl_uris.values().filter_map(|st| st.crl.as_ref())
+    }
+
+    /// Takes over what `old` fetched (its URIs' states and CRLs), after a
+    /// reload built this store anew.
+    pub fn carry_fetched(&mut self, old: &Store) {
+        for (u, st) in &old.crl_uris {
+            let tried = st.last_attempt.is_some() || st.in_flight;
+            if tried && (self.crl_uris.len() < MAX_CRL_URIS || self.crl_uris.contains_key(u)) {
+                self.crl_uris.insert(u.clone(), st.clone());
+            }
+        }
+    }
+
+    /// Whether a URI is due at `now`: never tried, failed at least `retry`
+    /// seconds ago, or fetched but its CRL is past its nextUpdate (tried
+    /// again at most every `retry` seconds); never while a fetch runs.
+    fn uri_due(st: &CrlUriState, now: i64, retry: i64) -> bool {
+        if st.in_flight {
+            return false;
+        }
+        let Some(last) = st.last_attempt else {
+            return true;
+        };
+        let waited = now.saturating_sub(last) >= retry;
+        if st.error.is_some() {
+            return waited;
+        }
+        st.next_update.is_some_and(|n| n < now) && waited
+    }
+
+    /// URIs to fetch at `now` (see [`Store::crl_uris`]' states): never
+    /// tried, failed more than `retry` seconds ago, or whose CRL is past
+    /// its nextUpdate.
     pub fn crl_uris_due(&self, now: i64, retry: i64) -> Vec<String> {
         self.crl_uris
             .iter()
-            .filter(|(_, st)| {
-                let Some(last) = st.last_attempt else {
-                    return true;
-                };
-                if st.error.is_some() {
-                    return now.saturating_sub(last) >= retry;
-                }
-                // Fetched: due again once the CRL it gave is stale.
-                st.next_update
-                    .is_some_and(|n| n < now && now.saturating_sub(last) >= retry)
-            })
+            .filter(|(_, st)| Self::uri_due(st, now, retry))
             .map(|(u, _)| u.clone())
             .collect()
+    }
+
+    /// When the next URI falls due (seconds since the epoch), if any is
+    /// not due now.
+    pub fn crl_next_due(&self, retry: i64) -> Option<i64> {
+        self.crl_uris
+            .values()
+            .filter(|st| !st.in_flight)
+            .filter_map(|st| {
+                let last = st.last_attempt?;
+                let again = last.saturating_add(retry);
+                if st.error.is_some() {
+                    return Some(again);
+                }
+                st.next_update.map(|n| n.saturating_add(1).max(again))
+            })
+            .min()
     }
 
     /// SHA-1 hashes of the trusted CAs' public keys: the CERTREQ
@@ -470,23 +600,40 @@ impl Store {
         {
             return Err(TrustError::NotRequiredCa(ee.subject_string()));
         }
+        // Every certificate's status first: a revoked one fails whatever
+        // else is unknown.
         let mut status = Vec::new();
-        for i in 0..chain.len().saturating_sub(1) {
-            let (c, issuer) = (&chain[i], &chain[i + 1]);
-            let st = self.revocation_status(c, issuer, opts.now)?;
+        let mut awaited: Vec<String> = Vec::new();
+        for pair in chain.windows(2) {
+            let [c, issuer] = pair else { continue };
+            let (st, uris) = self.revocation_status(c, issuer, opts.now)?;
+            if opts.wait_for_fetch && matches!(st, Status::Failed | Status::Stale) {
+                for u in uris {
+                    if self.crl_uris.get(&u).is_some_and(CrlUriState::awaited)
+                        && !awaited.contains(&u)
+                    {
+                        awaited.push(u);
+                    }
+                }
+            }
+            status.push(st);
+        }
+        if !awaited.is_empty() {
+            return Err(TrustError::Pending(awaited));
+        }
+        for (c, st) in chain.iter().zip(status.iter()) {
             let ok = match opts.revocation {
-                Revocation::Strict => st == Status::Good,
+                Revocation::Strict => *st == Status::Good,
                 Revocation::IfUri => matches!(st, Status::Good | Status::Skipped),
                 Revocation::Relaxed => true,
             };
             if !ok {
                 return Err(TrustError::Revocation {
                     subject: c.subject_string(),
-                    status: st,
+                    status: *st,
                     policy: opts.revocation,
                 });
             }
-            status.push(st);
         }
         Ok(Chain {
             certs: chain,
@@ -542,15 +689,18 @@ impl Store {
         }
     }
 
-    /// The revocation status of `c` issued by `issuer` (RFC 5280 §6.3).
+    /// The revocation status of `c` issued by `issuer` (RFC 5280 §6.3),
+    /// from the CRLs of files, VICI and fetches; and the URIs its CRL can
+    /// be fetched from (recorded for the fetcher) when none fresh is held.
     pub fn revocation_status(
         &mut self,
         c: &Certificate,
         issuer: &Certificate,
         now: i64,
-    ) -> Result<Status, TrustError> {
+    ) -> Result<(Status, Vec<String>), TrustError> {
         let mut best: Option<Arc<Crl>> = None;
-        for crl in &self.crls {
+        let fetched: Vec<Arc<Crl>> = self.fetched_crls().cloned().collect();
+        for crl in self.crls.iter().chain(fetched.iter()) {
             if dn::matches(&crl.issuer, &issuer.subject, false).is_none() {
                 continue;
             }
@@ -574,6 +724,12 @@ impl Store {
                 best = Some(crl.clone());
             }
         }
+        let mut uris: Vec<String> = c.crl_uris.clone();
+        for a in &self.authorities {
+            if *a.cert == *issuer {
+                uris.extend(a.crl_uris.iter().cloned());
+            }
+        }
         if let Some(crl) = best {
             if let Some(r) = crl.revoked(&c.serial) {
                 return Err(TrustError::Revoked {
@@ -581,25 +737,21 @@ impl Store {
                     reason: r.reason,
                 });
             }
-            return Ok(if crl.is_stale(now) {
-                Status::Stale
-            } else {
-                Status::Good
-            });
-        }
-        let mut uris: Vec<String> = c.crl_uris.clone();
-        for a in &self.authorities {
-            if *a.cert == *issuer {
-                uris.extend(a.crl_uris.iter().cloned());
+            if !crl.is_stale(now) {
+                return Ok((Status::Good, Vec::new()));
             }
+            for u in &uris {
+                self.want_crl_uri(u);
+            }
+            return Ok((Status::Stale, uris));
         }
         if uris.is_empty() {
-            return Ok(Status::Skipped);
+            return Ok((Status::Skipped, uris));
         }
-        for u in uris {
-            self.want_crl_uri(&u);
+        for u in &uris {
+            self.want_crl_uri(u);
         }
-        Ok(Status::Failed)
+        Ok((Status::Failed, uris))
     }
 }
 

@@ -152,6 +152,12 @@ fn run(a: &mut Endpoint, b: &mut Endpoint) -> Outcome {
     let now = Instant::now();
     a.initiate(now, "gw", None).unwrap();
     let mut out = Outcome::default();
+    pump(a, b, now, &mut out);
+    out
+}
+
+/// Moves datagrams between `a` and `b` at `now` until neither sends.
+fn pump(a: &mut Endpoint, b: &mut Endpoint, now: Instant, out: &mut Outcome) {
     for _ in 0..100 {
         let mut moved = false;
         for dir in 0..2 {
@@ -199,7 +205,7 @@ fn run(a: &mut Endpoint, b: &mut Endpoint) -> Outcome {
             }
         }
         if !moved {
-            return out;
+            return;
         }
     }
     panic!("did not settle");
@@ -469,4 +475,136 @@ fn send_cert_never_needs_the_certificate_at_the_verifier() {
     let mut a = endpoint(1, "192.0.2.1", pa, store(&p, "moon", &["root"]));
     let mut b = endpoint(2, "192.0.2.2", pb, sb);
     assert_up(&run(&mut a, &mut b), "moon's certificate held by sun");
+}
+
+/// With a CRL fetcher attached, an end entity whose CRL is not held yet is
+/// neither accepted nor refused: the message is dropped unanswered, the
+/// fetcher is woken, and the peer's retransmission is decided with the
+/// fetched CRL (RFC 7296 §2.1 retransmission; issue 14 §2). Both roles: the
+/// responder defers the IKE_AUTH request, the initiator the response. A
+/// CRL that revokes the peer then refuses it.
+#[test]
+fn crl_fetch_defers_the_decision_to_the_retransmission() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    let ec = KeyKind::Ecdsa(256);
+    let p = lab(ec);
+    let uri = "http://198.51.100.9/inter.crl";
+    for n in ["moon", "sun"] {
+        p.issue(
+            &format!("{n}-cdp"),
+            &format!("C=CH, O=vtid test, CN={n}.example.org"),
+            "inter",
+            ec,
+            &["--san", &format!("{n}.example.org"), "--crl", uri],
+        )
+        .unwrap();
+    }
+    p.crl("good", "inter", &[], 7).unwrap();
+    p.crl("bad", "inter", &["moon-cdp"], 7).unwrap();
+    let crl = |name: &str| Crl::from_file_bytes(&p.read(&format!("{name}.crl"))).unwrap();
+    let fetcher = |name: &str| {
+        let s = store(&p, name, &["root"]);
+        let woken = Arc::new(AtomicUsize::new(0));
+        let w = woken.clone();
+        s.attach_fetcher(Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        }));
+        (s, woken)
+    };
+    let setup = || {
+        let mut pa = peer(
+            "gw",
+            "moon.example.org",
+            Some("sun.example.org"),
+            der(&p, "moon-cdp"),
+        );
+        pa.remote_addrs = vec![ike::engine::AddrMatch::Addr(ip("192.0.2.2"))];
+        let mut pb = peer("gw", "sun.example.org", None, der(&p, "sun-cdp"));
+        pa.remote_auth.revocation = Revocation::IfUri;
+        pb.remote_auth.revocation = Revocation::IfUri;
+        (pa, pb)
+    };
+    // Strict revocation of a peer whose CRL the fetch gives: deferred on
+    // both sides, then up.
+    let (pa, pb) = setup();
+    let ((sa, wa), (sb, wb)) = (fetcher("moon-cdp"), fetcher("sun-cdp"));
+    let mut a = endpoint(1, "192.0.2.1", pa, sa.clone());
+    let mut b = endpoint(2, "192.0.2.2", pb, sb.clone());
+    let now = Instant::now();
+    a.initiate(now, "gw", None).unwrap();
+    let mut o = Outcome::default();
+    pump(&mut a, &mut b, now, &mut o);
+    assert_eq!(o.up, [0, 0], "the responder waits: {o:?}");
+    assert!(o.down.iter().all(Vec::is_empty), "{o:?}");
+    assert!(
+        wb.load(Ordering::SeqCst) > 0,
+        "the responder's fetcher woken"
+    );
+    assert_eq!(sb.lock().crl_uris_due(0, i64::MAX), vec![uri.to_string()]);
+    // The fetch is under way at the responder: still no answer.
+    sb.lock().crl_fetch_started(uri);
+    let later = now + Duration::from_secs(5);
+    a.handle_timeout(later);
+    pump(&mut a, &mut b, later, &mut o);
+    assert_eq!(o.up, [0, 0], "{o:?}");
+    // Fetched: the next retransmission gets the answer, which the
+    // initiator in turn defers until its own fetch.
+    assert_eq!(sb.lock().crl_fetched(uri, 0, Ok(crl("good"))), None);
+    let later = later + Duration::from_secs(10);
+    a.handle_timeout(later);
+    pump(&mut a, &mut b, later, &mut o);
+    assert_eq!(o.up, [0, 1], "the initiator waits: {o:?}");
+    assert!(
+        wa.load(Ordering::SeqCst) > 0,
+        "the initiator's fetcher woken"
+    );
+    assert_eq!(sa.lock().crl_fetched(uri, 0, Ok(crl("good"))), None);
+    let later = later + Duration::from_secs(20);
+    a.handle_timeout(later);
+    pump(&mut a, &mut b, later, &mut o);
+    assert_up(&o, "after the fetches");
+    assert!(o.down.iter().all(Vec::is_empty), "{o:?}");
+
+    // The responder's fetch brings a CRL revoking the initiator: refused.
+    let (pa, pb) = setup();
+    let ((sa, _), (sb, _)) = (fetcher("moon-cdp"), fetcher("sun-cdp"));
+    let mut a = endpoint(3, "192.0.2.1", pa, sa);
+    let mut b = endpoint(4, "192.0.2.2", pb, sb.clone());
+    a.initiate(now, "gw", None).unwrap();
+    let mut o = Outcome::default();
+    pump(&mut a, &mut b, now, &mut o);
+    assert_eq!(o.up, [0, 0], "{o:?}");
+    assert_eq!(sb.lock().crl_fetched(uri, 0, Ok(crl("bad"))), None);
+    let later = now + Duration::from_secs(5);
+    a.handle_timeout(later);
+    pump(&mut a, &mut b, later, &mut o);
+    assert_refused(&o);
+
+    // A failed fetch under ifuri: refused too (the CRL is unavailable);
+    // the same failure under relaxed is accepted.
+    for (pol, up) in [(Revocation::IfUri, false), (Revocation::Relaxed, true)] {
+        let (mut pa, mut pb) = setup();
+        pb.remote_auth.revocation = pol;
+        pa.remote_auth.revocation = Revocation::Relaxed;
+        let (sa, sb) = (store(&p, "moon-cdp", &["root"]), fetcher("sun-cdp").0);
+        let mut a = endpoint(5, "192.0.2.1", pa, sa);
+        let mut b = endpoint(6, "192.0.2.2", pb, sb.clone());
+        a.initiate(now, "gw", None).unwrap();
+        let mut o = Outcome::default();
+        pump(&mut a, &mut b, now, &mut o);
+        assert_eq!(o.up, [0, 0], "{pol:?}: {o:?}");
+        let e = sb
+            .lock()
+            .crl_fetched(uri, 0, Err("connection refused".into()));
+        assert!(e.is_some());
+        let later = now + Duration::from_secs(5);
+        a.handle_timeout(later);
+        pump(&mut a, &mut b, later, &mut o);
+        if up {
+            assert_eq!(o.up, [1, 1], "{pol:?}: {o:?}");
+        } else {
+            assert_refused(&o);
+        }
+    }
 }

@@ -281,6 +281,24 @@ impl Message {
         self.items.iter().find(|i| i.name == name).map(|i| &i.value)
     }
 
+    /// Overwrites with zeros the values (and list items) of every key that
+    /// holds a secret (`data`, `secret`, `pin`, `password`), at any depth:
+    /// for a request once its secret is copied into a type that wipes it
+    /// on drop (`load-shared`, `load-key`), so that no copy is left in
+    /// freed memory.
+    pub fn zeroize_secrets(&mut self) {
+        use zeroize::Zeroize;
+        for item in &mut self.items {
+            let secret = is_secret_key(&item.name);
+            match &mut item.value {
+                Element::Value(v) if secret => v.zeroize(),
+                Element::List(l) if secret => l.iter_mut().for_each(Zeroize::zeroize),
+                Element::Section(m) => m.zeroize_secrets(),
+                _ => {}
+            }
+        }
+    }
+
     /// The raw value of key `name`.
     pub fn value(&self, name: &str) -> Option<&[u8]> {
         match self.get(name)? {

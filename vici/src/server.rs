@@ -56,6 +56,7 @@ use tracing::{debug, info, warn};
 use crate::io::read_frame;
 use crate::message::{EncodeError, Message};
 use crate::packet::{frame, Header, PacketType};
+use zeroize::Zeroize;
 
 /// The socket mode [`Server::bind_default`] uses: owner read/write only.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
@@ -541,18 +542,21 @@ async fn client_task<H: Handler>(
         std::future::pending::<()>().await;
     };
     let dispatcher = async {
-        while let Some(packet) = frx.recv().await {
-            tokio::select! {
-                r = handle_packet(&packet, &*handler, &sink) => {
-                    if let Err(Close(why)) = r {
-                        info!(client = id, reason = %why, "closing vici connection");
-                        return;
-                    }
-                }
+        while let Some(mut packet) = frx.recv().await {
+            let r = tokio::select! {
+                r = handle_packet(&packet, &*handler, &sink) => r,
                 () = gone.notified() => {
+                    packet.zeroize();
                     debug!(client = id, "vici client left during a command, cancelling it");
                     return;
                 }
+            };
+            // A request may carry a secret (load-shared, load-key): the
+            // wire copy is wiped once handled.
+            packet.zeroize();
+            if let Err(Close(why)) = r {
+                info!(client = id, reason = %why, "closing vici connection");
+                return;
             }
         }
     };

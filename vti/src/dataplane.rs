@@ -7,7 +7,7 @@
 //! let dp = Dataplane::start(cfg, sink)?;   // in the daemon's netns
 //! // IKE on 4500: the data plane owns the socket; IKE datagrams (marker
 //! // stripped) arrive through `sink` as DataplaneEvent::Ike, the daemon
-//! // sends IKE on 4500 with dp.send_ike_nat_t(remote, msg).
+//! // sends IKE on 4500 with dp.send_ike_nat_t(Some(local), remote, msg).
 //! // Its port-500 sockets get the bypass mark: vti::dataplane::mark_socket.
 //! while let Some(a) = endpoint.poll_action() { dp.apply(&a)?; }
 //! // DataplaneEvent::Expired{spi_in, hard} -> endpoint.child_expired(now, spi_in, hard)
@@ -132,6 +132,12 @@ pub struct DataplaneConfig {
     /// segments of a flow are coalesced into one write (see
     /// [`crate::offload`]).
     pub offload: bool,
+    /// The most routes (remote prefixes) one policy-based CHILD SA may get
+    /// into the shared TUN (`vtid.max_policies_per_child`); a child whose
+    /// remote selectors split into more is refused at install, before any
+    /// of it is installed: a peer's ranges can split into thousands of
+    /// prefixes.
+    pub max_routes_per_child: usize,
 }
 
 impl Default for DataplaneConfig {
@@ -152,6 +158,7 @@ impl Default for DataplaneConfig {
             plain_esp: true,
             offload: true,
             threads: 0,
+            max_routes_per_child: 1024,
         }
     }
 }
@@ -525,7 +532,7 @@ fn nonzero(v: u64) -> Option<u64> {
 }
 
 /// Split an address range into prefixes (for routes of traffic
-/// selectors).
+/// selectors): at most 2×bits of them (62 for IPv4, 254 for IPv6).
 fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
     let (v6, mut s, e) = match (start, end) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
@@ -536,7 +543,7 @@ fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
     };
     let bits: u32 = if v6 { 128 } else { 32 };
     let mut out = Vec::new();
-    while s <= e && out.len() < 64 {
+    while s <= e {
         // Largest aligned block starting at s that stays within e.
         let mut size_bits = if s == 0 {
             bits
@@ -864,20 +871,25 @@ impl Dataplane {
     }
 
     /// Send an IKE message (or a NAT keepalive, 0xff, sent as is) on the
-    /// NAT-T port to `remote`.
-    pub fn send_ike_nat_t(&self, remote: SocketAddr, msg: &[u8]) -> io::Result<()> {
+    /// NAT-T port to `remote`, from our address `local` (the IKE SA's, so a
+    /// host with several addresses keeps using the one the peer knows, as
+    /// ESP does; RFC 7296 §2.11 ties the SA to its addresses) unless it is
+    /// `None` or unspecified (then the kernel picks).
+    pub fn send_ike_nat_t(
+        &self,
+        local: Option<IpAddr>,
+        remote: SocketAddr,
+        msg: &[u8],
+    ) -> io::Result<()> {
         let sock = self
             .nat_t_socket(remote.is_ipv6())
             .ok_or_else(|| io::Error::other("no NAT-T socket of that family"))?;
-        if msg == esp::udp::NAT_KEEPALIVE {
-            sock.send_to(msg, remote)?;
-            return Ok(());
-        }
-        let mut v = Vec::with_capacity(msg.len() + 4);
-        v.extend_from_slice(&NON_ESP_MARKER);
-        v.extend_from_slice(msg);
-        sock.send_to(&v, remote)?;
-        Ok(())
+        let marker: &[u8] = if msg == esp::udp::NAT_KEEPALIVE {
+            &[]
+        } else {
+            &NON_ESP_MARKER
+        };
+        send_with_source(sock.as_fd(), &[marker, msg], local, remote)
     }
 
     /// Carry out one data-plane action of the engine.
@@ -996,6 +1008,20 @@ impl Dataplane {
                 ci.reqid, ci.if_id.0, ci.if_id.1
             ))
         })?;
+        if Some(slot) == sh.shared_slot && sh.cfg.install_routes {
+            let routes: usize = ci
+                .remote_ts
+                .iter()
+                .map(|t| range_prefixes(t.start, t.end).len())
+                .sum();
+            if routes > sh.cfg.max_routes_per_child {
+                return Err(DataplaneError::Unsupported(format!(
+                    "the remote traffic selectors of the CHILD_SA with reqid {} split into \
+                     {routes} routes, more than max_policies_per_child = {}; refused",
+                    ci.reqid, sh.cfg.max_routes_per_child
+                )));
+            }
+        }
         let now = Instant::now();
         let l = ci.limits;
         let opts = SaOptions {
@@ -1675,6 +1701,69 @@ fn open_esp(sh: &Shared, spi: u32, esp_pkt: &mut [u8], now: Instant) -> Option<O
         activity,
         event,
     })
+}
+
+/// One datagram, `parts` concatenated, to `remote` from our address
+/// `local` (IP_PKTINFO / IPV6_PKTINFO, RFC 3542 §6.1) unless it is `None`,
+/// unspecified or of the other family.
+fn send_with_source(
+    fd: BorrowedFd<'_>,
+    parts: &[&[u8]],
+    local: Option<IpAddr>,
+    remote: SocketAddr,
+) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov: Vec<io::IoSlice<'_>> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let local = local.filter(|l| !l.is_unspecified());
+    let r = match (local, remote) {
+        (Some(IpAddr::V4(src)), SocketAddr::V4(dst)) => {
+            let pi = nix::libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: nix::libc::in_addr {
+                    s_addr: u32::from(src).to_be(),
+                },
+                ipi_addr: nix::libc::in_addr { s_addr: 0 },
+            };
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv4PacketInfo(&pi)],
+                MsgFlags::empty(),
+                Some(&SockaddrIn::from(dst)),
+            )
+        }
+        (Some(IpAddr::V6(src)), SocketAddr::V6(dst)) => {
+            let pi = nix::libc::in6_pktinfo {
+                ipi6_addr: nix::libc::in6_addr {
+                    s6_addr: src.octets(),
+                },
+                ipi6_ifindex: 0,
+            };
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv6PacketInfo(&pi)],
+                MsgFlags::empty(),
+                Some(&SockaddrIn6::from(dst)),
+            )
+        }
+        (_, SocketAddr::V4(dst)) => sendmsg(
+            fd,
+            &iov,
+            &[],
+            MsgFlags::empty(),
+            Some(&SockaddrIn::from(dst)),
+        ),
+        (_, SocketAddr::V6(dst)) => sendmsg(
+            fd,
+            &iov,
+            &[],
+            MsgFlags::empty(),
+            Some(&SockaddrIn6::from(dst)),
+        ),
+    };
+    r.map(drop).map_err(io::Error::from)
 }
 
 #[cfg(test)]

@@ -371,7 +371,7 @@ fn invocation(
     );
     push("PLUTO_UNIQUEID", ctx.ike_unique_id.to_string());
     push("PLUTO_ME", fmt_host(ctx.me));
-    push("PLUTO_MY_ID", ctx.my_id.clone());
+    push("PLUTO_MY_ID", printable(&ctx.my_id));
     let (net, mask, exact) = ts_to_subnet(my);
     if !exact {
         tracing::info!(
@@ -384,7 +384,7 @@ fn invocation(
     push("PLUTO_MY_PORT", port_var(my, other, true));
     push("PLUTO_MY_PROTOCOL", my.proto.to_string());
     push("PLUTO_PEER", fmt_host(ctx.peer.ip()));
-    push("PLUTO_PEER_ID", ctx.peer_id.clone());
+    push("PLUTO_PEER_ID", printable(&ctx.peer_id));
     let (net, mask, exact) = ts_to_subnet(other);
     if !exact {
         tracing::info!(
@@ -397,7 +397,7 @@ fn invocation(
     push("PLUTO_PEER_PORT", port_var(my, other, false));
     push("PLUTO_PEER_PROTOCOL", other.proto.to_string());
     if let Some(x) = &ctx.xauth_id {
-        push("PLUTO_XAUTH_ID", x.clone());
+        push("PLUTO_XAUTH_ID", printable(x));
     }
     for (side, vips) in [("MY", &ctx.my_vips), ("PEER", &ctx.peer_vips)] {
         let (mut v4, mut v6) = (0, 0);
@@ -460,6 +460,17 @@ fn invocation(
         }
     }
     Invocation { verb: verb_s, env }
+}
+
+/// An identity for the environment: every character outside printable
+/// ASCII becomes `?`, as strongSwan prints identities (`%Y`,
+/// `chunk_printable`). The peer chooses its identity (and an EAP/XAuth
+/// name): a NUL would make the script's spawn fail (the `down` of a tunnel
+/// never runs), a newline would split a line the script logs.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect()
 }
 
 /// The interface that holds `addr` (getifaddrs), e.g. for `PLUTO_INTERFACE`.

@@ -65,3 +65,56 @@ fn install_routes_no_leaves_policy_routes_to_the_operator() {
         drop(dp);
     }
 }
+
+/// A policy-based child whose remote selector splits into more routes
+/// than `max_routes_per_child` is refused before anything of it is
+/// installed; within the limit it gets every route (before, the routes of
+/// one range were cut at 64 without a word: 2001:db8::1 to
+/// 2001:db8:ffff:ffff:ffff:ffff:ffff:fffe is 2 × 95 = 190 prefixes).
+#[test]
+fn routes_beyond_the_limit_are_refused_not_cut() {
+    lab::require_root();
+    let wide = |a: &str, b: &str| Ts {
+        proto: 0,
+        start_port: 0,
+        end_port: 65535,
+        start: a.parse().unwrap(),
+        end: b.parse().unwrap(),
+    };
+    let worst = wide("2001:db8::1", "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe");
+    for (limit, ok) in [(189usize, false), (190, true)] {
+        let ns = Ns::new(format!(
+            "vtimr{}{}",
+            std::process::id() % 100000,
+            u8::from(ok)
+        ));
+        let cfg = DataplaneConfig {
+            max_routes_per_child: limit,
+            ..DataplaneConfig::default()
+        };
+        let (dp, _ev) = ns.dataplane(cfg);
+        let mut c = policy_child(0xd200_0001);
+        c.left_ts = vec![Ts::subnet("2001:db8:1::".parse().unwrap(), 64)];
+        c.right_ts = vec![worst];
+        let r = dp.apply(&c.left(true));
+        let o = ns.exec(&["ip", "-6", "route", "show", "table", TABLE]);
+        let routes = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("dev vtid0"))
+            .count();
+        if ok {
+            r.unwrap();
+            assert_eq!(routes, 190, "every prefix of the range routed");
+            assert_eq!(dp.sa_stats().len(), 1);
+        } else {
+            let e = r.expect_err("beyond the limit").to_string();
+            assert!(
+                e.contains("190 routes") && e.contains("max_policies_per_child = 189"),
+                "{e}"
+            );
+            assert_eq!(routes, 0, "nothing routed");
+            assert!(dp.sa_stats().is_empty(), "nothing installed");
+        }
+        drop(dp);
+    }
+}

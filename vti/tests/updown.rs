@@ -487,3 +487,45 @@ fn routed_info_from_the_interface() {
     assert_eq!(r.gateway_v4.as_deref(), Some("IPSEC7_VTIV4"));
     assert_eq!(r.gateway_v6, None);
 }
+
+/// A peer identity with a NUL and a newline (and an XAuth name with an
+/// escape): the scripts still run, with `?` in their place, as strongSwan
+/// prints identities.
+#[test]
+fn identities_with_control_bytes_are_escaped() {
+    let d = tmpdir("evil-id");
+    runtime().block_on(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let settings = UpdownSettings {
+            path: "/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ..Default::default()
+        };
+        let r = UpdownRunner::spawn(settings, Some(tx));
+        let mut c = v4_child(dump_script(&d));
+        c.local_ts.truncate(1);
+        c.remote_ts.truncate(1);
+        c.peer_id = "sun\0.example.org\nPLUTO_VERB=down-client".into();
+        c.xauth_id = Some("carol\u{1b}[2J\u{e9}".into());
+        r.submit(Verb::Up, c.clone());
+        r.submit(Verb::Down, c);
+        tokio::time::timeout(Duration::from_secs(30), r.idle())
+            .await
+            .expect("scripts did not finish");
+        let reports = collect(&mut rx).await;
+        assert_eq!(reports.len(), 2, "{reports:?}");
+        for rep in &reports {
+            assert_eq!(rep.outcome, RunOutcome::Exited(0), "{rep:?}");
+        }
+        r.shutdown().await;
+    });
+    let dumps = read_dumps(&d);
+    assert_eq!(dumps.len(), 2);
+    for e in &dumps {
+        assert_eq!(
+            e["PLUTO_PEER_ID"],
+            "sun?.example.org?PLUTO_VERB=down-client"
+        );
+        assert_eq!(e["PLUTO_XAUTH_ID"], "carol?[2J?");
+    }
+    assert_eq!(dumps[0]["PLUTO_VERB"], "up-host");
+}

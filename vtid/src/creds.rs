@@ -276,5 +276,9 @@ pub fn reload(shared: &pki::SharedStore, cfg: &config::Config, vici: &ViciCreds)
         tracing::warn!(target: "vtid::creds", "{w}");
     }
     tracing::info!(target: "vtid::creds", "credentials from {}: {}", base.display(), summary(&store));
-    *shared.lock() = store;
+    let mut held = shared.lock();
+    // CRLs fetched before stay (they are still valid; the URIs no longer
+    // wanted are simply not refreshed).
+    store.carry_fetched(&held);
+    *held = store;
 }

@@ -212,6 +212,10 @@ impl Daemon {
         let mut ep = Endpoint::new(conv.engine.clone(), Box::new(rand_core::OsRng));
         let creds = pki::SharedStore::new(pki::Store::new(), pki::system_clock());
         crate::creds::reload(&creds, &loaded.config, &Default::default());
+        // Runs as long as the store lives; verification wakes it.
+        if let Err(e) = crate::crlfetch::Fetcher::spawn(creds.clone(), Default::default()) {
+            tracing::warn!(target: "vtid::creds", "cannot start the CRL fetcher ({e}); CRLs come from files and VICI only");
+        }
         ep.set_credentials(creds.clone());
         ep.load(Instant::now(), conv.peers, conv.keys);
         info!(
@@ -411,13 +415,36 @@ impl Daemon {
                     k.child(ci);
                 }
                 if let Err(e) = self.dp.apply(&a) {
-                    error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
+                    match &a {
+                        // A CHILD SA the data plane refuses (too many
+                        // selectors, a transform it lacks, a kernel error)
+                        // must not stay up in the engine with nothing
+                        // carrying it: delete it (DELETE to the peer).
+                        Action::Install(ci) => {
+                            let _s = info_span!("ike", conn = %ci.conn, id = %ci.ike_sa).entered();
+                            error!(
+                                target: "vtid::dataplane",
+                                "data plane '{}' refused CHILD_SA {} (reqid {}, spi_in {:08x}): {e}; deleting it",
+                                self.dp.name(),
+                                ci.child,
+                                ci.reqid,
+                                ci.inbound.spi
+                            );
+                            if let Err(f) = self.ep.terminate_child(Instant::now(), ci.inbound.spi)
+                            {
+                                warn!(target: "vtid::dataplane", "cannot delete CHILD_SA {}: {f}", ci.child);
+                            }
+                        }
+                        _ => {
+                            error!(target: "vtid::dataplane", "data plane '{}' failed to apply {}: {e}", self.dp.name(), action_name(&a));
+                        }
+                    }
                 }
             }
             while let Some(t) = self.ep.poll_transmit() {
                 did = true;
                 if t.nat_t && self.dp.owns_nat_t() {
-                    if let Err(e) = self.dp.send_nat_t(t.remote, &t.data) {
+                    if let Err(e) = self.dp.send_nat_t(t.local.ip(), t.remote, &t.data) {
                         self.send_errors += 1;
                         if self.flood.sends.take(Instant::now()) {
                             warn!(target: "vtid::net", "{e}");
@@ -667,13 +694,18 @@ impl Daemon {
     fn dump(&self) {
         let s = self.ep.stats();
         info!(
-            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} send_errors={} {}",
+            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} \
+             init_received={} retransmits={} responses_resent={} dpd_timeouts={} send_errors={} {}",
             s.malformed,
             s.unknown_spi,
             s.cookies_sent,
             s.init_dropped,
             s.half_open,
             s.ike_sas,
+            s.init_received,
+            s.retransmits,
+            s.responses_resent,
+            s.dpd_timeouts,
             self.send_errors,
             self.net_stats.summary()
         );

@@ -24,7 +24,7 @@
 //!   come from the backend's own tasks (the ESP path), not from `apply`.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -84,8 +84,14 @@ pub trait Dataplane: Send + fmt::Debug {
     }
 
     /// Sends an IKE message (or a NAT keepalive) on the backend's NAT-T
-    /// socket, adding the non-ESP marker.
-    fn send_nat_t(&self, remote: SocketAddr, _data: &[u8]) -> Result<(), DataplaneError> {
+    /// socket, adding the non-ESP marker, from our address `local` (the IKE
+    /// SA's; unspecified: the kernel's choice).
+    fn send_nat_t(
+        &self,
+        _local: IpAddr,
+        remote: SocketAddr,
+        _data: &[u8],
+    ) -> Result<(), DataplaneError> {
         Err(DataplaneError(format!(
             "the '{}' data plane has no NAT-T socket (to {remote})",
             self.name()
@@ -95,6 +101,17 @@ pub trait Dataplane: Send + fmt::Debug {
     /// Per-SA traffic counters; empty where the backend carries nothing.
     fn counters(&self) -> Vec<SaCounters> {
         Vec::new()
+    }
+
+    /// Drop and error counters per interface; empty where the backend
+    /// keeps none (the kernel's own counters are in `ip -s link`).
+    fn interface_counters(&self) -> Vec<InterfaceCounters> {
+        Vec::new()
+    }
+
+    /// Inbound ESP the backend dropped before any SA had it.
+    fn esp_drops(&self) -> EspDrops {
+        EspDrops::default()
     }
 
     /// Prepares the daemon's IKE sockets for this backend (kernel
@@ -137,6 +154,48 @@ pub struct SaCounters {
     pub last_in: Option<std::time::Instant>,
     /// Last outbound packet.
     pub last_out: Option<std::time::Instant>,
+}
+
+/// Drop and error counters of one interface (`ipsecN`, or the shared TUN
+/// of policy-based CHILD SAs), from a backend that keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InterfaceCounters {
+    /// Interface name.
+    pub name: String,
+    /// Packets read from it that no SA carries (dropped).
+    pub no_sa_drops: u64,
+    /// Packets too big for the path with DF set (dropped, ICMP sent).
+    pub too_big: u64,
+    /// Unparseable packets read from it (dropped).
+    pub malformed: u64,
+    /// ESP it could not send (socket errors).
+    pub send_errors: u64,
+    /// Decrypted packets the interface refused (TUN write errors: queue
+    /// full, interface down).
+    pub tun_write_errors: u64,
+}
+
+/// Inbound ESP dropped before an SA had it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EspDrops {
+    /// ESP whose SPI no SA has.
+    pub unknown_spi: u64,
+    /// Datagrams the kernel dropped because a data-plane socket's receive
+    /// queue was full (the packet threads did not keep up).
+    pub socket_overflow: u64,
+}
+
+impl SaCounters {
+    /// Adds `o`'s traffic and drop counters to these (saturating).
+    pub fn add(&mut self, o: &SaCounters) {
+        self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
+        self.packets_in = self.packets_in.saturating_add(o.packets_in);
+        self.bytes_out = self.bytes_out.saturating_add(o.bytes_out);
+        self.packets_out = self.packets_out.saturating_add(o.packets_out);
+        self.replay_drops = self.replay_drops.saturating_add(o.replay_drops);
+        self.auth_failures = self.auth_failures.saturating_add(o.auth_failures);
+        self.ts_violations = self.ts_violations.saturating_add(o.ts_violations);
+    }
 }
 
 /// One installed CHILD SA as the data plane holds it (no keys).

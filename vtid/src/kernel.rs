@@ -75,8 +75,14 @@ fn ts(t: &Ts) -> TsRange {
 
 /// The backend-neutral spec of an engine `ChildInstall`. With UDP
 /// encapsulation our ESP source port is the NAT-T port (the engine's
-/// `local` may still name the IKE port).
-pub fn child_spec(c: &ChildInstall, routed: bool, port_nat_t: u16) -> ChildSpec {
+/// `local` may still name the IKE port). `selector_limit` is
+/// `vtid.max_policies_per_child`.
+pub fn child_spec(
+    c: &ChildInstall,
+    routed: bool,
+    port_nat_t: u16,
+    selector_limit: u32,
+) -> ChildSpec {
     let mut local = c.local;
     if c.encap {
         local.set_port(port_nat_t);
@@ -101,6 +107,7 @@ pub fn child_spec(c: &ChildInstall, routed: bool, port_nat_t: u16) -> ChildSpec 
         },
         routed,
         if_id: c.if_id,
+        selector_limit,
     }
 }
 

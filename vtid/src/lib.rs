@@ -8,6 +8,7 @@
 //!   the two lanes to the engine (established IKE SAs before IKE_SA_INIT).
 //! * [`flood`]: log budgets and the flood summary.
 //! * [`dataplane`]: the data-plane trait and the `record` backend.
+//! * [`crlfetch`]: the CRL fetcher (`http://`, `file://`), bounded.
 //! * [`control`]: the VICI control socket (swanctl, vtictl).
 //! * [`kernel`]: the kernel backends (XFRM with xfrm interfaces, PF_KEY
 //!   with FreeBSD if_ipsec).
@@ -24,6 +25,7 @@ pub mod check;
 pub mod control;
 pub mod convert;
 pub mod creds;
+pub mod crlfetch;
 pub mod daemon;
 pub mod dataplane;
 pub mod flood;

@@ -9,7 +9,7 @@
 //! daemon sends IKE on it with [`Dataplane::send_nat_t`].
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
@@ -18,7 +18,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::info;
 use vti::dataplane::{self as vdp, DataplaneEvent};
 
-use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaCounters, SaEntry};
+use crate::dataplane::{
+    Dataplane, DataplaneError, EspDrops, EspSink, InterfaceCounters, Report, SaCounters, SaEntry,
+};
 use crate::net::{IkeQueue, Inbound, Sockets};
 
 /// The userspace backend.
@@ -58,6 +60,7 @@ impl UserspaceBackend {
             nat_t_port: port_nat_t,
             offload: cfg.daemon.tun_offload,
             threads: cfg.daemon.dataplane_threads as usize,
+            max_routes_per_child: cfg.daemon.max_policies_per_child as usize,
             install_routes: cfg.daemon.install_routes,
             ..Default::default()
         };
@@ -190,10 +193,37 @@ impl Dataplane for UserspaceBackend {
         Some(self)
     }
 
-    fn send_nat_t(&self, remote: SocketAddr, data: &[u8]) -> Result<(), DataplaneError> {
+    fn send_nat_t(
+        &self,
+        local: IpAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) -> Result<(), DataplaneError> {
         self.dp
-            .send_ike_nat_t(remote, data)
+            .send_ike_nat_t(Some(local), remote, data)
             .map_err(|e| DataplaneError(format!("sending to {remote}: {e}")))
+    }
+
+    fn interface_counters(&self) -> Vec<InterfaceCounters> {
+        self.dp
+            .interface_stats()
+            .into_iter()
+            .map(|i| InterfaceCounters {
+                name: i.name,
+                no_sa_drops: i.no_sa_drops,
+                too_big: i.too_big,
+                malformed: i.malformed,
+                send_errors: i.send_errors,
+                tun_write_errors: i.tun_write_errors,
+            })
+            .collect()
+    }
+
+    fn esp_drops(&self) -> EspDrops {
+        EspDrops {
+            unknown_spi: self.dp.unknown_spi_drops(),
+            socket_overflow: self.dp.socket_overflow_drops(),
+        }
     }
 
     fn counters(&self) -> Vec<SaCounters> {

@@ -115,6 +115,26 @@ impl Lab {
         out
     }
 
+    /// vtictl writing into a pipe nobody reads any more (`vtictl ... |
+    /// head` after head exited): the read end is closed before vtictl
+    /// starts, so its first write fails with EPIPE (a socket pair: the
+    /// same error as a pipe, and `std::io::pipe` is newer than our MSRV).
+    /// Its exit status and stderr.
+    fn vtictl_closed_pipe(&self, args: &[&str]) -> (Option<i32>, String) {
+        let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(reader);
+        let out = Command::new(VTICTL)
+            .args(["--socket", self.sock.to_str().unwrap()])
+            .args(args)
+            .stdout(std::os::fd::OwnedFd::from(writer))
+            .output()
+            .expect("run vtictl");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     fn vtictl_json(&self, args: &[&str]) -> serde_json::Value {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
@@ -432,6 +452,43 @@ fn vtictl_verbs_json_and_exit_codes() {
     assert_eq!(v["ikesas"]["total"], "1");
     assert_eq!(v["vtid"]["dataplane"], "record");
 
+    // `vtictl ... | head`: a closed pipe is no panic, and the exit status
+    // is the command's; every output path, tables and JSON.
+    for args in [
+        &["version"][..],
+        &["stats"],
+        &["list-sas"],
+        &["list-conns"],
+        &["interfaces"],
+        &["gateways"],
+        &["certs"],
+        &["reload-settings"],
+        &["rekey", "--child", "net"],
+        &["keylog", "--off"],
+        &["check", "--file", &f],
+        &["--help"],
+    ] {
+        for json in [false, true] {
+            let mut a = if json { vec!["--json"] } else { vec![] };
+            a.extend_from_slice(args);
+            let (code, stderr) = lab.vtictl_closed_pipe(&a);
+            assert!(!stderr.contains("panicked"), "vtictl {a:?}: {stderr}");
+            assert_eq!(code, Some(0), "vtictl {a:?} into a closed pipe: {stderr}");
+        }
+    }
+    // Other write errors are failures: a full disk.
+    let full = Command::new(VTICTL)
+        .args(["--socket", lab.sock.to_str().unwrap(), "list-sas"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("vtictl: cannot write the output: No space left on device"),
+        "{stderr}"
+    );
+
     let v = lab.vtictl_json(&["rekey", "--child", "net"]);
     assert_eq!(v["success"], true);
     assert_eq!(v["matches"], "1");
@@ -439,6 +496,15 @@ fn vtictl_verbs_json_and_exit_codes() {
     let v = lab.vtictl_json(&["reload-settings"]);
     assert_eq!(v["success"], "yes");
 
+    // The streamed control log into a closed pipe: the command still
+    // runs to its end.
+    let (code, stderr) = lab.vtictl_closed_pipe(&["terminate", "--ike", "lab"]);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
+    let v = lab.vtictl_json(&["list-sas"]);
+    assert_eq!(v, serde_json::json!([]));
+    let v = lab.vtictl_json(&["initiate", "--child", "net"]);
+    assert_eq!(v["success"], true);
     let v = lab.vtictl_json(&["terminate", "--ike", "lab"]);
     assert_eq!(v["success"], true);
     assert_eq!(v["terminated"], "1");

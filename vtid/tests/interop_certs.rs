@@ -461,3 +461,138 @@ fn netns_certs_verifier_holds_only_the_root() {
         r.charon.log_tail(40)
     );
 }
+
+/// Where sun's CRL is served (python3's http.server in sun's namespace).
+const CRL_URI: &str = "http://192.0.2.2:8080/inter.crl";
+/// Nobody listens there.
+const DEAD_URI: &str = "http://192.0.2.2:8081/inter.crl";
+
+/// vtid initiates to charon, whose certificate `sun_cert` names `uri` as
+/// its CRL distribution point; vtid's remote round has `revocation`. The
+/// intermediate's CRL (revoking `revoked`) is served over HTTP at
+/// [`CRL_URI`].
+/// Returns once vtid decided; `up` says which way.
+fn crl_fetch_case(tag: &str, uri: &str, revoked: &[&str], revocation: &str, up: bool) {
+    let ec = KeyKind::Ecdsa(256);
+    let p = make_pki(ec);
+    for name in ["sun-good", "sun-revoked"] {
+        p.issue(
+            name,
+            SUN,
+            "inter",
+            ec,
+            &["--san", "sun.example.org", "--crl", uri],
+        )
+        .unwrap();
+    }
+    p.crl("inter", "inter", revoked, 7).unwrap();
+    let sun_cert = if revoked.is_empty() {
+        "sun-good"
+    } else {
+        "sun-revoked"
+    };
+    std::fs::copy(p.path(&format!("{sun_cert}.pem")), p.path("sun.pem")).unwrap();
+    std::fs::copy(p.path(&format!("{sun_cert}.key")), p.path("sun.key")).unwrap();
+    let c = Case { tag, ..DEFAULT };
+    let n = net(tag);
+    let www = n.lab.workdir().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::copy(p.path("inter.crl"), www.join("inter.crl")).unwrap();
+    let www_s = www.to_string_lossy().to_string();
+    let server = n
+        .sun
+        .spawn(
+            "http",
+            &[
+                "python3",
+                "-u",
+                "-m",
+                "http.server",
+                "8080",
+                "--bind",
+                "192.0.2.2",
+                "--directory",
+                &www_s,
+            ],
+        )
+        .unwrap();
+    vtid_tests::netns::wait_until(T, "the HTTP server listens", || {
+        server.log().contains("Serving HTTP")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+    let charon = Charon::start_with(
+        &n.sun,
+        "sun",
+        &charon_conf(&c, "moon.example.org"),
+        None,
+        "",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    folders(&p, "sun", &charon.dir().join("swanctl"));
+    charon.load_all().unwrap_or_else(|e| panic!("{e}"));
+    let dir = n.lab.workdir().join("vtid-moon");
+    std::fs::create_dir_all(&dir).unwrap();
+    folders(&p, "moon", &dir);
+    let conf = vtid_conf(&c).replace(
+        "remote {\n   auth = pubkey\n",
+        &format!("remote {{\n   auth = pubkey\n   revocation = {revocation}\n"),
+    );
+    assert!(conf.contains("revocation"), "{conf}");
+    let mut vtid = Vtid::start(
+        &dir,
+        "vtid-moon",
+        &conf,
+        &["ip", "netns", "exec", n.moon.name()],
+        &[],
+    );
+    if up {
+        vtid.wait_for(&["dataplane(record): install"], T);
+        charon
+            .wait_established("lab", "net", T)
+            .unwrap_or_else(|e| panic!("{e}\n{}", vtid.log()));
+    } else {
+        vtid.wait_for(&["authentication of 'sun.example.org' failed"], T);
+        vtid_tests::netns::wait_until(T, "charon has no SA", || {
+            charon.list_sas().is_ok_and(|s| s.is_empty())
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", charon.log_tail(40)));
+        assert!(!vtid.log().contains("dataplane(record): install"));
+    }
+    let log = vtid.log();
+    if uri == CRL_URI {
+        assert!(
+            log.contains(&format!(
+                "fetched the CRL of \"C=CH, O=vtid test, CN=Intermediate CA\" from {CRL_URI}"
+            )),
+            "{log}"
+        );
+        assert!(server.log().contains("GET /inter.crl"), "{}", server.log());
+    } else {
+        assert!(
+            log.contains(&format!("fetching the CRL at {uri} failed")),
+            "{log}"
+        );
+    }
+    if !revoked.is_empty() {
+        assert!(log.contains("revoked"), "{log}");
+    }
+}
+
+/// issue 14 §2: vtid fetches the CRL a certificate names over HTTP while
+/// the peer retransmits. A good peer under `ifuri` is accepted only with
+/// the CRL fetched (without it `ifuri` refuses); a revoked one is refused
+/// even under `relaxed` (which accepts without a CRL).
+#[test]
+fn netns_certs_vtid_fetches_crls_over_http() {
+    crl_fetch_case("cf-g", CRL_URI, &[], "ifuri", true);
+    crl_fetch_case("cf-r", CRL_URI, &["sun-revoked"], "relaxed", false);
+}
+
+/// An unreachable CRL URI: `ifuri` (and so `strict`) fails closed once the
+/// fetch failed, `relaxed` accepts.
+#[test]
+fn netns_certs_unreachable_crl_uri() {
+    crl_fetch_case("cf-u", DEAD_URI, &[], "ifuri", false);
+    crl_fetch_case("cf-s", DEAD_URI, &[], "strict", false);
+    crl_fetch_case("cf-x", DEAD_URI, &[], "relaxed", true);
+}

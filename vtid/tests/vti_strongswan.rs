@@ -132,3 +132,68 @@ fn gateway_follows_charon() {
         .unwrap_or_else(|e| panic!("{e}"));
     check_traffic(&s);
 }
+
+/// A gateway with two addresses on its WAN, the tunnel on the second:
+/// after the switch to port 4500 (kernel-libipsec always encapsulates)
+/// vtid's IKE leaves from that address too, whichever side initiates,
+/// not from the kernel's choice (the first address), which the peer does
+/// not know (RFC 7296 §2.11). The capture on the WAN is the oracle.
+#[test]
+fn ike_on_port_4500_leaves_from_the_sas_own_address() {
+    for vtid_initiates in [true, false] {
+        let s = site(if vtid_initiates {
+            "ss-src-i"
+        } else {
+            "ss-src-r"
+        });
+        s.ga.add_addr("wan", "192.0.2.11/24").unwrap();
+        s.gb.add_addr("lo", "10.6.106.2/32").unwrap();
+        let conf = SiteToSite {
+            local_addrs: GB_WAN,
+            remote_addrs: "192.0.2.11",
+            local_id: "sun.example.org",
+            remote_id: "moon.example.org",
+            local_ts: "10.2.0.0/24,10.6.106.2/32",
+            remote_ts: "10.1.0.0/24,10.6.106.1/32",
+            psk: "vtid-vti-lab-psk-not-secret",
+            ..SiteToSite::default()
+        }
+        .swanctl_conf();
+        let ch = Charon::start(&s.gb, "sun", &conf, None).unwrap_or_else(|e| panic!("{e}"));
+        ch.load_all().unwrap_or_else(|e| panic!("{e}"));
+        let cap = Capture::start(&s.ga, "wan", "udp port 4500", "wan4500");
+        let mut a = vtid_conf(vtid_initiates, "", "");
+        a.local = "192.0.2.11".into();
+        let mut va = start_vtid(&s, &s.ga, "vtid-a", &a);
+        if !vtid_initiates {
+            ch.initiate("net").unwrap_or_else(|e| panic!("{e}"));
+        }
+        va.wait_for(&["CHILD_SA vti{", " up: "], T);
+        ch.wait_established("lab", "net", T)
+            .unwrap_or_else(|e| panic!("{e}"));
+        ping_ok(&s.ha, HB, None);
+        let pcap = cap.finish();
+        let out = std::process::Command::new("tcpdump")
+            .args(["-n", "-r"])
+            .arg(&pcap)
+            .args(["udp port 4500"])
+            .output()
+            .expect("tcpdump -r");
+        let lines = String::from_utf8_lossy(&out.stdout).to_string();
+        let from_first: Vec<&str> = lines
+            .lines()
+            .filter(|l| l.contains(" 192.0.2.1.4500 >"))
+            .collect();
+        let from_sa = lines
+            .lines()
+            .filter(|l| l.contains(" 192.0.2.11.4500 >"))
+            .count();
+        assert!(
+            from_first.is_empty(),
+            "vtid sent from the host's first address, not the SA's: {from_first:#?}"
+        );
+        assert!(from_sa >= 2, "nothing from 192.0.2.11:4500:\n{lines}");
+        drop(va);
+        drop(ch);
+    }
+}

@@ -199,6 +199,39 @@ pub struct PeerKey {
     pub name: String,
 }
 
+/// Why a peer's credentials are not (yet) accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The peer is not authenticated; the message says why.
+    Failed(String),
+    /// The answer needs something being fetched now (a CRL). The engine
+    /// drops the message unanswered, as if it were lost, and decides when
+    /// the peer retransmits it (RFC 7296 §2.1): the daemon never blocks
+    /// on a fetch, and a peer is never accepted or refused for want of a
+    /// CRL that is on its way.
+    Pending(String),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Failed(s) | VerifyError::Pending(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<String> for VerifyError {
+    fn from(s: String) -> Self {
+        VerifyError::Failed(s)
+    }
+}
+
+impl From<&str> for VerifyError {
+    fn from(s: &str) -> Self {
+        VerifyError::Failed(s.to_string())
+    }
+}
+
 /// Certificates, keys and trust, as the daemon holds them (implemented by
 /// crate `pki`). Errors are messages for the log, naming what is missing or
 /// untrusted.
@@ -211,12 +244,13 @@ pub trait Credentials: Send + Sync + fmt::Debug {
     /// The trusted key of a peer that identified as `id` and sent `certs`
     /// (DER, as received, the end entity first): chain, validity,
     /// revocation and identity checked as the remote round requires.
+    /// [`VerifyError::Pending`] when the answer waits for a fetch.
     fn verify_peer(
         &self,
         auth: &AuthConfig,
         id: &Identification,
         certs: &[Vec<u8>],
-    ) -> Result<PeerKey, String>;
+    ) -> Result<PeerKey, VerifyError>;
 
     /// SHA-1 hashes of the trusted CAs' public keys for our CERTREQ.
     fn ca_hashes(&self, auth: &AuthConfig) -> Vec<[u8; 20]>;
@@ -452,7 +486,7 @@ pub(crate) fn verify_auth(
     octets: &[u8],
     id: &Identification,
     p: &[Payload],
-) -> Result<String, String> {
+) -> Result<String, VerifyError> {
     let auth = p
         .iter()
         .find_map(|x| match &x.body {
@@ -466,9 +500,10 @@ pub(crate) fn verify_auth(
                 return Err(format!(
                     "peer uses AUTH method {}, but the connection expects a pre-shared key",
                     auth.method
-                ));
+                )
+                .into());
             }
-            let psk = psk.ok_or("no pre-shared key")?;
+            let psk = psk.ok_or(VerifyError::from("no pre-shared key"))?;
             if !verify_psk_auth(prf, psk, octets, &auth.data) {
                 return Err("pre-shared key authentication failed (wrong PSK?)".into());
             }
@@ -483,7 +518,8 @@ pub(crate) fn verify_auth(
                     "the peer's key ({}, {} bits) does not satisfy the configured auth constraints",
                     peer.key.key_type(),
                     peer.key.bits()
-                ));
+                )
+                .into());
             }
             let ok = match auth.method {
                 AuthMethod::DIGITAL_SIGNATURE => {
@@ -492,10 +528,12 @@ pub(crate) fn verify_auth(
                     if !cfg.constraints.allows_scheme(scheme) {
                         return Err(format!(
                             "signature scheme {scheme} is not allowed by the configured auth constraints"
-                        ));
+                        ).into());
                     }
                     if scheme.hash() == HashAlgorithm::SHA1 {
-                        return Err(format!("signature scheme {scheme} with SHA-1 is refused"));
+                        return Err(
+                            format!("signature scheme {scheme} with SHA-1 is refused").into()
+                        );
                     }
                     peer.key.verify(scheme, octets, sig)
                 }
@@ -507,21 +545,23 @@ pub(crate) fn verify_auth(
                         return Err(format!(
                             "peer uses classic AUTH method {}, but the configured constraints need RFC 7427",
                             auth.method
-                        ));
+                        ).into());
                     }
                     verify_classic(&peer.key, auth.method, octets, &auth.data)
                 }
                 m => {
                     return Err(format!(
                         "peer uses AUTH method {m}, but the connection expects a signature"
-                    ))
+                    )
+                    .into())
                 }
             };
             if !ok {
                 return Err(format!(
                     "signature of {} does not verify (AUTH method {})",
                     peer.name, auth.method
-                ));
+                )
+                .into());
             }
             Ok(format!(
                 "{} signature of {}",

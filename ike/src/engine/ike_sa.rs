@@ -494,16 +494,35 @@ fn ke_of(p: &Proposal) -> Option<DhGroup> {
         .map(|t| DhGroup(t.id))
 }
 
-/// A human-readable identity, as strongSwan prints it.
+/// A human-readable identity, as strongSwan prints it. The text of an FQDN
+/// or RFC 822 identity is the peer's: every byte outside printable ASCII
+/// (a NUL, a newline, an escape, non-ASCII) becomes `?`, as strongSwan's
+/// `identification_printf_hook` does (`chunk_printable(.., '?')`), so an
+/// identity can neither forge log lines nor break an updown script's
+/// environment.
 pub(crate) fn id_string(id: &Identification) -> String {
     match id {
         Identification::Ipv4(a) => a.to_string(),
         Identification::Ipv6(a) => a.to_string(),
-        Identification::Fqdn(d) | Identification::Rfc822(d) => String::from_utf8_lossy(d).into(),
+        Identification::Fqdn(d) | Identification::Rfc822(d) => printable(d),
         Identification::KeyId(d) => format!("@#{}", hex(d)),
         Identification::DerAsn1Dn(d) => format!("dn:{}", hex(d)),
         Identification::Other { ty, data } => format!("{ty}:{}", hex(data)),
     }
+}
+
+/// `d` with every byte outside printable ASCII (0x20..=0x7e) replaced by
+/// `?` (strongSwan's `chunk_printable`).
+pub(crate) fn printable(d: &[u8]) -> String {
+    d.iter()
+        .map(|&b| {
+            if (0x20..=0x7e).contains(&b) {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 fn hex(d: &[u8]) -> String {
@@ -1367,12 +1386,9 @@ impl IkeSa {
         self.start_request(ctx, Req::Auth(child), 1, packets);
     }
 
-    fn on_auth_response(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        p: Vec<Payload>,
-        child: Option<Box<PendingChild>>,
-    ) {
+    /// Processes the IKE_AUTH response; `active` is our request (its
+    /// child, and what stays outstanding when the decision is deferred).
+    fn on_auth_response(&mut self, ctx: &mut Ctx<'_>, p: Vec<Payload>, active: Active) {
         if let Some(n) = find_notify(&p, NotifyType::AUTHENTICATION_FAILED) {
             let _ = n;
             return self.fail(
@@ -1434,6 +1450,13 @@ impl IkeSa {
             Ok(how) => {
                 info!(conn = %self.conn(), "authentication of '{}' with {how} successful", id_string(&idr))
             }
+            Err(auth::VerifyError::Pending(why)) => {
+                // Decided when our retransmission brings the response
+                // again; until then the request stays outstanding.
+                debug!(conn = %self.conn(), "authentication of '{}' deferred: {why}; the response is dropped until the next retransmission", id_string(&idr));
+                self.active = Some(active);
+                return;
+            }
             Err(e) => {
                 return self.refuse_responder(
                     ctx,
@@ -1441,6 +1464,10 @@ impl IkeSa {
                 )
             }
         }
+        let child = match active.req {
+            Req::Auth(child) => child,
+            _ => None,
+        };
         self.remote_id = Some(idr);
         self.established(ctx);
         if let Some(c) = child {
@@ -2056,6 +2083,13 @@ impl IkeSa {
             Ok(how) => {
                 info!(conn = %self.conn(), "authentication of '{}' with {how} successful", id_string(&idi))
             }
+            Err(auth::VerifyError::Pending(why)) => {
+                // Unanswered, as if lost: the initiator's retransmission of
+                // this request is processed anew (the message ID window has
+                // not moved).
+                debug!(conn = %self.conn(), "authentication of '{}' deferred: {why}; the request stays unanswered until it is retransmitted", id_string(&idi));
+                return;
+            }
             Err(e) => {
                 return self.auth_failed(
                     ctx,
@@ -2432,7 +2466,7 @@ impl IkeSa {
         let active = self.active.take().expect("checked");
         match active.req {
             Req::Init => {}
-            Req::Auth(child) => self.on_auth_response(ctx, p, child),
+            Req::Auth(_) => self.on_auth_response(ctx, p, active),
             Req::CreateChild(c) => self.on_create_child_response(ctx, *c, p),
             Req::RekeyIke {
                 spi,
@@ -4010,5 +4044,26 @@ mod tests {
         );
         // No KE transforms sent: nothing to compare.
         assert!(pfs_mismatch(&p("aes128gcm16-ecp256"), &p("aes128gcm16")).is_none());
+    }
+
+    /// A peer's identity is printed with non-printable bytes as `?`
+    /// (strongSwan's `%Y`): no NUL, newline or escape reaches a log line
+    /// or an updown variable.
+    #[test]
+    fn identities_print_without_control_bytes() {
+        let evil = b"sun.example.org\n2026-12-04T00:00:00Z  INFO forged\0\x1b[31m\xff".to_vec();
+        let s = id_string(&Identification::Fqdn(evil.clone()));
+        assert_eq!(
+            s,
+            "sun.example.org?2026-12-04T00:00:00Z  INFO forged??[31m?"
+        );
+        assert_eq!(id_string(&Identification::Rfc822(evil)), s);
+        assert!(s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+        // Printable identities are unchanged; binary ones were hex already.
+        assert_eq!(
+            id_string(&Identification::Fqdn(b"gw-b.example.org".to_vec())),
+            "gw-b.example.org"
+        );
+        assert_eq!(id_string(&Identification::KeyId(vec![0, 10])), "@#000a");
     }
 }

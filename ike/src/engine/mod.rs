@@ -34,7 +34,7 @@ mod types;
 
 pub use auth::{
     AuthClass, AuthConfig, Credentials, KeyFamily, LocalCredential, PeerKey, Revocation, SendCert,
-    SigConstraints,
+    SigConstraints, VerifyError,
 };
 pub use config::{
     find_psk, AddrMatch, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey,

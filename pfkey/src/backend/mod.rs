@@ -282,6 +282,61 @@ impl SelectorPair<'_> {
     }
 }
 
+/// The default of [`ChildSpec::selector_limit`]: `(local prefix, remote
+/// prefix)` pairs one CHILD SA may install (config
+/// `vtid.max_policies_per_child`).
+pub const DEFAULT_SELECTOR_LIMIT: u32 = 1024;
+
+/// How many `(local prefix, remote prefix)` pairs the selectors of a child
+/// split into ([`SelectorPair::prefix_pairs`] over the pairs of the same
+/// family and a common protocol), counted without building them and
+/// saturating: the number of XFRM policies per direction or PF_KEY SPD
+/// entries per direction it would install. Ranges split into up to 2×bits
+/// prefixes each and a peer may send up to 255 selectors per side, so
+/// this is how a hostile selector set is refused before it costs memory.
+pub fn selector_pair_count(local_ts: &[TsRange], remote_ts: &[TsRange]) -> u64 {
+    let count = |t: &TsRange| t.prefixes().len() as u64;
+    let remote: Vec<(&TsRange, u64)> = remote_ts.iter().map(|r| (r, count(r))).collect();
+    let mut total = 0u64;
+    for l in local_ts {
+        let nl = count(l);
+        for (r, nr) in &remote {
+            if l.start.is_ipv4() != r.start.is_ipv4()
+                || (l.proto != 0 && r.proto != 0 && l.proto != r.proto)
+            {
+                continue;
+            }
+            total = total.saturating_add(nl.saturating_mul(*nr));
+        }
+    }
+    total
+}
+
+/// A child whose selectors split into more prefix pairs than its
+/// [`ChildSpec::selector_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManySelectors {
+    /// The child's reqid.
+    pub reqid: u32,
+    /// Its prefix pairs.
+    pub pairs: u64,
+    /// The limit.
+    pub limit: u32,
+}
+
+impl fmt::Display for TooManySelectors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the traffic selectors of the CHILD_SA with reqid {} split into {} (local prefix, \
+             remote prefix) pairs, more than max_policies_per_child = {}; refused",
+            self.reqid, self.pairs, self.limit
+        )
+    }
+}
+
+impl std::error::Error for TooManySelectors {}
+
 /// A pair of selectors with a port range that is neither one port nor all,
 /// which no kernel selector expresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,6 +434,10 @@ pub struct ChildSpec {
     /// XFRM interface ids `(in, out)` (0: none). Routed children default to
     /// the reqid.
     pub if_id: (u32, u32),
+    /// The most `(local prefix, remote prefix)` pairs its selectors may
+    /// split into ([`selector_pair_count`]); beyond it the install is
+    /// refused. 0: [`DEFAULT_SELECTOR_LIMIT`].
+    pub selector_limit: u32,
 }
 
 /// Which half of a CHILD SA.
@@ -391,6 +450,26 @@ pub enum Dir {
 }
 
 impl ChildSpec {
+    /// Whether its selectors stay within [`ChildSpec::selector_limit`];
+    /// the count of prefix pairs if so.
+    pub fn check_selector_limit(&self) -> Result<u64, TooManySelectors> {
+        let limit = if self.selector_limit == 0 {
+            DEFAULT_SELECTOR_LIMIT
+        } else {
+            self.selector_limit
+        };
+        let pairs = selector_pair_count(&self.local_ts, &self.remote_ts);
+        if pairs > u64::from(limit) {
+            Err(TooManySelectors {
+                reqid: self.reqid,
+                pairs,
+                limit,
+            })
+        } else {
+            Ok(pairs)
+        }
+    }
+
     /// The keys of one direction.
     pub fn keys(&self, d: Dir) -> &SaKeys {
         match d {
@@ -512,5 +591,110 @@ mod tests {
             "port ranges 0-65535 / 1000-2000"
         );
         assert!(selector_pairs(&[l6], &[bad]).unwrap().is_empty());
+    }
+
+    fn arb_ts() -> impl proptest::strategy::Strategy<Value = TsRange> {
+        use proptest::prelude::*;
+        (
+            any::<bool>(),
+            any::<u32>(),
+            0u32..5000,
+            prop_oneof![Just(0u8), Just(6), Just(17)],
+        )
+            .prop_map(|(v6, a, span, proto)| {
+                let (start, end) = if v6 {
+                    let s = u128::from(a) << 64;
+                    (
+                        IpAddr::V6(Ipv6Addr::from(s)),
+                        IpAddr::V6(Ipv6Addr::from(s + u128::from(span))),
+                    )
+                } else {
+                    let s = a.min(u32::MAX - span);
+                    (
+                        IpAddr::V4(Ipv4Addr::from(s)),
+                        IpAddr::V4(Ipv4Addr::from(s + span)),
+                    )
+                };
+                TsRange {
+                    proto,
+                    start_port: 0,
+                    end_port: 65535,
+                    start,
+                    end,
+                }
+            })
+    }
+
+    proptest::proptest! {
+        /// The count the limit checks is the number of prefix pairs the
+        /// backends build.
+        #[test]
+        fn selector_pair_count_is_what_the_backends_build(
+            local in proptest::collection::vec(arb_ts(), 0..4),
+            remote in proptest::collection::vec(arb_ts(), 0..4),
+        ) {
+            let built: usize = selector_pairs(&local, &remote)
+                .unwrap()
+                .iter()
+                .map(|p| p.prefix_pairs().len())
+                .sum();
+            proptest::prop_assert_eq!(selector_pair_count(&local, &remote), built as u64);
+        }
+    }
+
+    #[test]
+    fn selector_limit_both_ends_and_a_hostile_set() {
+        // 10.0.0.1-10.0.0.6: 4 prefixes; × 4 = 16 pairs.
+        let odd = ts(0, (0, 65535), "10.0.0.1", "10.0.0.6");
+        let spec_of = |limit: u32, n: usize| ChildSpec {
+            reqid: 7,
+            local: "192.0.2.1:500".parse().unwrap(),
+            remote: "192.0.2.2:500".parse().unwrap(),
+            encap: false,
+            tunnel: true,
+            esn: false,
+            replay_window: 32,
+            inbound: keys(),
+            outbound: keys(),
+            local_ts: vec![odd; n],
+            remote_ts: vec![odd],
+            limits: Limits::default(),
+            routed: false,
+            if_id: (0, 0),
+            selector_limit: limit,
+        };
+        assert_eq!(spec_of(16, 1).check_selector_limit(), Ok(16));
+        let e = spec_of(15, 1).check_selector_limit().unwrap_err();
+        assert_eq!((e.pairs, e.limit, e.reqid), (16, 15, 7));
+        assert!(e.to_string().contains("max_policies_per_child = 15"), "{e}");
+        assert_eq!(spec_of(1, 0).check_selector_limit(), Ok(0));
+        // 0: the default.
+        assert_eq!(spec_of(0, 64).check_selector_limit(), Ok(1024));
+        assert!(spec_of(0, 65).check_selector_limit().is_err());
+        // What a peer can send: 255 selectors a side, each the worst range
+        // (0.0.0.1-255.255.255.254: 62 prefixes): counted, not built.
+        let worst = ts(0, (0, 65535), "0.0.0.1", "255.255.255.254");
+        assert_eq!(worst.prefixes().len(), 62);
+        let many = vec![worst; 255];
+        assert_eq!(selector_pair_count(&many, &many), 255 * 255 * 62 * 62);
+        let v6 = ts(
+            0,
+            (0, 65535),
+            "::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe",
+        );
+        assert_eq!(v6.prefixes().len(), 254);
+        let many6 = vec![v6; 255];
+        assert_eq!(selector_pair_count(&many6, &many6), 255 * 255 * 254 * 254);
+    }
+
+    fn keys() -> SaKeys {
+        SaKeys {
+            spi: 0x1000,
+            cipher: Cipher::AesGcm16 { key_bits: 128 },
+            auth: None,
+            enc_key: Zeroizing::new(vec![0; 20]),
+            auth_key: Zeroizing::new(Vec::new()),
+        }
     }
 }

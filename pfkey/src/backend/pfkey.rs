@@ -57,6 +57,8 @@ pub const SADB_X_AALG_SHA2_512: u8 = 7;
 pub const SADB_X_EALG_AES: u8 = 12;
 /// `SADB_X_EALG_AESGCM16`.
 pub const SADB_X_EALG_AESGCM16: u8 = 20;
+/// `SADB_X_EALG_CHACHA20POLY1305` (FreeBSD 14 `sys/net/pfkeyv2.h`).
+pub const SADB_X_EALG_CHACHA20POLY1305: u8 = 15;
 /// `SADB_AALG_MD5HMAC` (FreeBSD `sys/net/pfkeyv2.h`).
 pub const SADB_AALG_MD5HMAC: u8 = 2;
 /// `SADB_X_AALG_AES_XCBC_MAC`.
@@ -190,7 +192,9 @@ impl Tunnels for RecordingTunnels {
 
 /// `(sadb_sa_auth, sadb_sa_encrypt, encryption key, auth key)` of one
 /// direction. FreeBSD AES-GCM: `SADB_X_EALG_AESGCM16`, no auth algorithm
-/// (the kernel derives GMAC from the key length), key = key || salt.
+/// (the kernel derives GMAC from the key length), key = key || salt;
+/// ChaCha20-Poly1305 (FreeBSD 14 and later): `SADB_X_EALG_CHACHA20POLY1305`,
+/// no auth algorithm, key = 32-byte key || 4-byte salt.
 pub fn algorithms(k: &SaKeys) -> Result<(u8, u8, Key, Option<Key>), Error> {
     let key = |d: &[u8]| Key::new(d).map_err(|e| Error::Unsupported(e.to_string()));
     match (k.cipher, k.auth) {
@@ -224,12 +228,22 @@ pub fn algorithms(k: &SaKeys) -> Result<(u8, u8, Key, Option<Key>), Error> {
             };
             Ok((aalg, ealg, key(&k.enc_key)?, Some(key(&k.auth_key)?)))
         }
-        (Cipher::ChaCha20Poly1305, _) => Err(Error::Unsupported(
-            "ChaCha20-Poly1305 over PF_KEY: FreeBSD 14 defines SADB_X_EALG_CHACHA20POLY1305 \
-             (15), but how its ESP takes the key (with salt, derived Poly1305) is not \
-             verified here; propose AES-GCM or AES-CBC/HMAC-SHA2 for if_ipsec tunnels"
-                .into(),
-        )),
+        // FreeBSD 14 `sys/netipsec/xform_esp.c` `esp_init`: the key is
+        // the 32-byte ChaCha20 key followed by the 4-byte salt (RFC 7634
+        // §2: nonce = salt || IV; `SAV_ISCHACHA` subtracts 4 bytes as for
+        // GCM), and the kernel sets the Poly1305 tag itself
+        // (`alg_auth = SADB_X_AALG_CHACHA20POLY1305`), so no auth
+        // algorithm or key is sent; `enc_xform_chacha20_poly1305` takes
+        // exactly 32 key bytes.
+        (Cipher::ChaCha20Poly1305, None) => {
+            if k.enc_key.len() != 32 + 4 {
+                return Err(Error::Unsupported(format!(
+                    "ChaCha20-Poly1305: key with salt has {} bytes, want 36",
+                    k.enc_key.len()
+                )));
+            }
+            Ok((0, SADB_X_EALG_CHACHA20POLY1305, key(&k.enc_key)?, None))
+        }
         (c, a) => Err(Error::Unsupported(format!(
             "cipher {c:?} with integrity {a:?}"
         ))),
@@ -331,6 +345,8 @@ pub fn spd_entries(spec: &ChildSpec) -> Result<Vec<SpdEntry>, Error> {
             spec.reqid
         )));
     }
+    spec.check_selector_limit()
+        .map_err(|e| Error::Unsupported(e.to_string()))?;
     let mut out = Vec::new();
     let pairs = selector_pairs(&spec.local_ts, &spec.remote_ts)
         .map_err(|e| Error::Unsupported(format!("{e}: SPD selectors take one port or all")))?;

@@ -341,6 +341,7 @@ mod tests {
             limits: Limits::default(),
             routed: true,
             if_id: (0, 0),
+            selector_limit: 0,
         }
     }
 

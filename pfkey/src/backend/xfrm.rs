@@ -18,12 +18,15 @@
 //!   `EEXIST` (the engine then tears the child down). The SPI space is
 //!   2^32 and the engine draws at random, so this is rare.
 //! * Policies, shared by all CHILD SAs of a reqid and removed with the last:
-//!   routed children get `if_id` policies (`in`/`out`/`fwd`, selector "any"
-//!   for IPv4 and IPv6, template with the reqid and the tunnel endpoints) —
-//!   they only match traffic routed through the xfrm interface with that
-//!   `if_id`, never the host's other traffic. Policy-based children get one
-//!   policy per direction and traffic-selector pair (address ranges split
-//!   into prefixes), template reqid. Policies are written with
+//!   one policy per direction (`in`/`out`/`fwd`) and traffic-selector pair
+//!   (address ranges split into prefixes, at most
+//!   [`ChildSpec::selector_limit`] pairs), template with the reqid and the
+//!   tunnel endpoints. Routed children's carry the `if_id` too — they only
+//!   match traffic routed through the xfrm interface with that `if_id`,
+//!   never the host's other traffic — and their selectors are the
+//!   negotiated ones (as strongSwan installs them), so the kernel drops
+//!   decrypted packets from inner sources the peer did not negotiate.
+//!   Policies are written with
 //!   `XFRM_MSG_UPDPOLICY` (create or replace), so a rekey or an address
 //!   change rewrites them in place.
 //! * Make-before-break: the kernel sends on the newest valid outbound state
@@ -55,7 +58,7 @@ use std::os::fd::BorrowedFd;
 use zeroize::Zeroizing;
 
 use super::table::{ChildTable, Installed, ReqidShared, SaKernel};
-use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, SaKeys, TsRange};
+use super::{selector_pairs, Auth, ChildSpec, Cipher, Dir, SaKeys};
 use crate::xfrm::{
     family_of, mode, policy, state_flags, Algo, AlgoAead, AlgoAuth, Attr, Body, EncapTmpl,
     LifetimeCfg, Mark, MsgType, ReplayStateEsn, Selector, UserTmpl, UserpolicyId, UserpolicyInfo,
@@ -500,23 +503,21 @@ fn sel_of(
     s
 }
 
-/// The policies of a child. Routed: `in`/`out`/`fwd` × IPv4/IPv6, selector
-/// any, with the interface ids. Policy-based: `out` for local→remote and
-/// `in`+`fwd` for remote→local, per selector pair of the same family, the
-/// ranges split into prefixes.
+/// The policies of a child: `out` for local→remote and `in`+`fwd` for
+/// remote→local, per selector pair of the same family, the ranges split
+/// into prefixes, each with the template of the child's reqid. Routed
+/// children's carry their interface id too, so they only match traffic
+/// through that xfrm interface; their selectors are the negotiated ones
+/// (`0.0.0.0/0`, `::/0` unless the peer narrowed them), as strongSwan's
+/// kernel-netlink installs them: the kernel's inbound policy check then
+/// drops decrypted packets whose inner addresses are outside what was
+/// negotiated (RFC 4301 §5.2), where any/any policies let a peer inject
+/// any inner source. Refused beyond [`ChildSpec::selector_limit`] pairs
+/// before anything is built.
 pub fn policies(spec: &ChildSpec) -> Result<Vec<PolicySpec>, Error> {
     let mut out = Vec::new();
-    if spec.routed {
-        for v6 in [false, true] {
-            let any = TsRange::any(v6);
-            let a = (any.start, 0);
-            let sel = sel_of(a, (0, 0), a, (0, 0), 0);
-            for dir in [policy::OUT, policy::IN, policy::FWD] {
-                out.push(policy(spec, sel, dir, PRIORITY_BASE));
-            }
-        }
-        return Ok(out);
-    }
+    spec.check_selector_limit()
+        .map_err(|e| Error::Unsupported(e.to_string()))?;
     let pairs = selector_pairs(&spec.local_ts, &spec.remote_ts)
         .map_err(|e| Error::Unsupported(format!("{e}: kernel selectors take one port or all")))?;
     for p in pairs {

@@ -1816,20 +1816,35 @@ impl Message {
         Message::new(MsgType::DUMP, satype)
     }
 
-    /// `SADB_X_SPDADD`: a policy for traffic `src → dst`.
+    /// `SADB_X_SPDADD`: a policy for traffic `src → dst`. Laid out as
+    /// FreeBSD's libipsec `pfkey_send_spdadd` (`pfkey_send_x4`) sends it:
+    /// addresses, a `SADB_EXT_LIFETIME_HARD` of zeros (the policy never
+    /// expires; FreeBSD's `key_spdadd` reads its `addtime`/`usetime`,
+    /// Linux's `pfkey_spdadd` its limits), then the policy.
     pub fn spd_add(src: Address, dst: Address, policy: Policy) -> Message {
-        Message::new(MsgType::X_SPDADD, SaType::UNSPEC)
-            .with(Extension::Address(AddressKind::Src, src))
-            .with(Extension::Address(AddressKind::Dst, dst))
-            .with(Extension::Policy(policy))
+        Message::spd_x4(MsgType::X_SPDADD, src, dst, policy)
     }
 
     /// `SADB_X_SPDDELETE`: delete the policy with this selector and
-    /// direction (only `policy.dir` and `policy.policy_type` matter).
+    /// direction (only `policy.dir` and `policy.policy_type` matter); the
+    /// same layout as [`Message::spd_add`] (libipsec `pfkey_send_spddelete`).
     pub fn spd_delete(src: Address, dst: Address, policy: Policy) -> Message {
-        Message::new(MsgType::X_SPDDELETE, SaType::UNSPEC)
+        Message::spd_x4(MsgType::X_SPDDELETE, src, dst, policy)
+    }
+
+    fn spd_x4(t: MsgType, src: Address, dst: Address, policy: Policy) -> Message {
+        Message::new(t, SaType::UNSPEC)
             .with(Extension::Address(AddressKind::Src, src))
             .with(Extension::Address(AddressKind::Dst, dst))
+            .with(Extension::Lifetime(
+                LifetimeKind::Hard,
+                Lifetime {
+                    allocations: 0,
+                    bytes: 0,
+                    addtime: 0,
+                    usetime: 0,
+                },
+            ))
             .with(Extension::Policy(policy))
     }
 

@@ -18,6 +18,7 @@ fn opts(revocation: Revocation) -> VerifyOptions {
         now: now(),
         revocation,
         cacerts: Vec::new(),
+        wait_for_fetch: false,
     }
 }
 
@@ -437,6 +438,115 @@ fn revocation_policies() {
         ),
         "{e}"
     );
+}
+
+/// With a fetcher attached (`wait_for_fetch`), a certificate whose CRL is
+/// missing waits while its URI is untried or being fetched, and is decided
+/// by the policy once the fetch failed; a fetched CRL revokes; a forged
+/// one (the intermediate's name, another key) is refused when the
+/// intermediate is known and ignored when used otherwise.
+#[test]
+fn crl_fetches_are_awaited_then_decided() {
+    let p = lab();
+    p.root(
+        "forger",
+        "C=CH, O=vtid test, CN=Intermediate CA",
+        KeyKind::Ecdsa(256),
+        &[],
+    )
+    .unwrap();
+    p.crl("forged", "forger", &[], 7).unwrap();
+    let inter = cert(&p, "inter");
+    let cdp = cert(&p, "cdp");
+    let uri = "http://198.51.100.9/inter.crl";
+    let mut s = Store::new();
+    s.add_ca((*cert(&p, "root")).clone());
+    let wait = |pol| VerifyOptions {
+        wait_for_fetch: true,
+        ..opts(pol)
+    };
+    let chain = std::slice::from_ref(&inter);
+    for pol in [Revocation::Relaxed, Revocation::IfUri, Revocation::Strict] {
+        let e = s.verify(&cdp, chain, &wait(pol)).unwrap_err();
+        assert_eq!(e, TrustError::Pending(vec![uri.to_string()]), "{pol:?}");
+    }
+    // Without a fetcher the same question is decided at once.
+    s.verify(&cdp, chain, &opts(Revocation::Relaxed)).unwrap();
+    assert_eq!(s.crl_uris_due(now(), 60), vec![uri.to_string()]);
+    s.crl_fetch_started(uri);
+    assert!(s.crl_uris_due(now(), 60).is_empty(), "in flight");
+    assert!(matches!(
+        s.verify(&cdp, chain, &wait(Revocation::IfUri)),
+        Err(TrustError::Pending(_))
+    ));
+    // The fetch failed: decided by the policy, retried after `retry`.
+    assert_eq!(
+        s.crl_fetched(uri, now(), Err("connection refused".into())),
+        Some("connection refused".into())
+    );
+    s.verify(&cdp, chain, &wait(Revocation::Relaxed)).unwrap();
+    for pol in [Revocation::IfUri, Revocation::Strict] {
+        let e = s.verify(&cdp, chain, &wait(pol)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TrustError::Revocation {
+                    status: Status::Failed,
+                    ..
+                }
+            ),
+            "{pol:?}: {e}"
+        );
+    }
+    assert!(s.crl_uris_due(now(), 60).is_empty());
+    assert_eq!(s.crl_uris_due(now() + 60, 60), vec![uri.to_string()]);
+    assert_eq!(
+        s.crl_next_due(60)
+            .map(|t| t - now())
+            .map(|d| (59..=61).contains(&d)),
+        Some(true)
+    );
+    // A forged CRL while the intermediate is unknown to the store: kept,
+    // but its signature fails when used, so it decides nothing.
+    let forged = Crl::from_file_bytes(&p.read("forged.crl")).unwrap();
+    assert_eq!(s.crl_fetched(uri, now(), Ok(forged.clone())), None);
+    let e = s
+        .verify(&cdp, chain, &wait(Revocation::Strict))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrustError::Revocation {
+                status: Status::Failed,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // The real CRL: good under strict (the end entity; the intermediate
+    // has no URI, so strict still wants the root's CRL: ifuri passes).
+    let real = Crl::from_file_bytes(&p.read("inter.crl")).unwrap();
+    assert_eq!(s.crl_fetched(uri, now(), Ok(real)), None);
+    let c = s.verify(&cdp, chain, &wait(Revocation::IfUri)).unwrap();
+    assert_eq!(c.status, vec![Status::Good, Status::Skipped]);
+    assert!(
+        s.crl_uris_due(now(), 60).is_empty(),
+        "fresh until nextUpdate"
+    );
+    assert!(s
+        .crl_uris_due(now() + 8 * 86400, 60)
+        .contains(&uri.to_string()));
+    // Now the intermediate is known: a forged answer is refused and the
+    // real CRL stays.
+    s.add_cert((*inter).clone());
+    let e = s.crl_fetched(uri, now(), Ok(forged)).unwrap();
+    assert!(e.contains("not signed by that CA"), "{e}");
+    s.verify(&cdp, chain, &wait(Revocation::IfUri)).unwrap();
+    // A new store after a reload takes over what was fetched.
+    let mut t = Store::new();
+    t.add_ca((*cert(&p, "root")).clone());
+    t.carry_fetched(&s);
+    t.verify(&cdp, chain, &wait(Revocation::IfUri)).unwrap();
 }
 
 #[test]

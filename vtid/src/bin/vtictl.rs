@@ -1,7 +1,6 @@
 //! `vtictl`: vtid's command-line client over the VICI control socket.
 //! See `USAGE` (and `vtid/README-control.md`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -62,6 +61,70 @@ Exit status:
      did not complete)
   2  usage error (unknown command or option, unreadable --file)
   3  cannot connect to the control socket (vtid not running, permission)";
+
+/// Standard output and error without `println!`'s panic: `vtictl
+/// list-sas | head` closes the pipe under us, and a write then fails with
+/// EPIPE (Rust ignores SIGPIPE). [`say!`] writes a line to stdout; once the
+/// reader is gone it writes nothing more and the command runs to its end
+/// (its exit status says how *it* went). Any other write error (a full
+/// disk behind `>`) is kept and makes the exit status 1 ([`out::finish`]).
+/// [`complain!`] writes to stderr and ignores errors: there is nowhere
+/// left to report them.
+mod out {
+    use std::fmt;
+    use std::io::{self, Write};
+    use std::sync::Mutex;
+
+    /// The first write error on stdout.
+    static ERROR: Mutex<Option<io::Error>> = Mutex::new(None);
+
+    fn failed() -> bool {
+        ERROR.lock().map_or(true, |e| e.is_some())
+    }
+
+    fn keep(e: io::Error) {
+        if let Ok(mut slot) = ERROR.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+
+    /// Writes one line to stdout.
+    pub fn line(args: fmt::Arguments<'_>) {
+        if failed() {
+            return;
+        }
+        let mut o = io::stdout().lock();
+        if let Err(e) = o.write_fmt(args).and_then(|()| o.write_all(b"\n")) {
+            keep(e);
+        }
+    }
+
+    /// Writes one line to stderr, ignoring errors.
+    pub fn err_line(args: fmt::Arguments<'_>) {
+        let mut e = io::stderr().lock();
+        let _ = e.write_fmt(args).and_then(|()| e.write_all(b"\n"));
+    }
+
+    /// Flushes stdout; the error a write met, unless it was a closed pipe
+    /// (the reader had what it wanted).
+    pub fn finish() -> Option<io::Error> {
+        if let Err(e) = io::stdout().lock().flush() {
+            keep(e);
+        }
+        let e = ERROR.lock().ok()?.take()?;
+        (e.kind() != io::ErrorKind::BrokenPipe).then_some(e)
+    }
+}
+
+/// `println!` that survives a closed pipe (see [`out`]).
+macro_rules! say {
+    ($($arg:tt)*) => { out::line(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that never panics (see [`out`]).
+macro_rules! complain {
+    ($($arg:tt)*) => { out::err_line(format_args!($($arg)*)) };
+}
 
 /// Exit codes (documented in `USAGE`).
 const EXIT_FAILED: u8 = 1;
@@ -181,7 +244,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("vtictl: cannot start the runtime: {e}");
+            complain!("vtictl: cannot start the runtime: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
@@ -189,25 +252,31 @@ fn main() -> ExitCode {
         Ok(a) => rt.block_on(run(a)),
         Err(e) => Err(e),
     };
-    match r {
+    let code = match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail::Usage(m)) if m.is_empty() => {
-            // `vtictl --help | head`: a closed pipe is no reason to panic.
-            let _ = writeln!(std::io::stdout(), "{USAGE}");
+            say!("{USAGE}");
             ExitCode::SUCCESS
         }
         Err(Fail::Usage(m)) => {
-            eprintln!("vtictl: {m}\n\n{USAGE}");
+            complain!("vtictl: {m}\n\n{USAGE}");
             ExitCode::from(EXIT_USAGE)
         }
         Err(Fail::Connect(m)) => {
-            eprintln!("vtictl: {m}");
+            complain!("vtictl: {m}");
             ExitCode::from(EXIT_CONNECT)
         }
         Err(Fail::Failed(m)) => {
-            eprintln!("vtictl: {m}");
+            complain!("vtictl: {m}");
             ExitCode::from(EXIT_FAILED)
         }
+    };
+    match out::finish() {
+        Some(e) => {
+            complain!("vtictl: cannot write the output: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+        None => code,
     }
 }
 
@@ -230,9 +299,8 @@ fn check(a: &Args) -> Result<(), Fail> {
         &vtid::convert::SystemEnv,
         transport,
     );
-    let mut o = std::io::stdout().lock();
     for l in &r.lines {
-        let _ = writeln!(o, "{l}");
+        say!("{l}");
     }
     if r.ok() {
         Ok(())
@@ -356,7 +424,7 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
             if a.json {
                 return print_json(&to_json(&r));
             }
-            println!(
+            say!(
                 "{} {} ({}, {}, {})",
                 r.str("daemon").unwrap_or("?"),
                 r.str("version").unwrap_or("?"),
@@ -372,12 +440,12 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
                 return print_json(&to_json(&r));
             }
             let f = |p: &str| r.find_str(p).unwrap_or("-").to_string();
-            println!(
+            say!(
                 "uptime:              {}, since {}",
                 f("uptime.running"),
                 f("uptime.since")
             );
-            println!(
+            say!(
                 "IKE_SAs:             {} total, {} half-open",
                 f("ikesas.total"),
                 f("ikesas.half-open")
@@ -385,7 +453,7 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
             if let Some(v) = r.section("vtid") {
                 for it in &v.items {
                     if let Element::Value(val) = &it.value {
-                        println!(
+                        say!(
                             "{:<20} {}",
                             format!("{}:", it.name),
                             String::from_utf8_lossy(val)
@@ -398,7 +466,7 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
                     .iter()
                     .map(|x| String::from_utf8_lossy(x).into_owned())
                     .collect();
-                println!("plugins:             {}", p.join(" "));
+                say!("plugins:             {}", p.join(" "));
             }
             Ok(())
         }
@@ -407,9 +475,9 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
             if a.json {
                 return print_json(&to_json(&r));
             }
-            println!("reload-settings completed successfully");
+            say!("reload-settings completed successfully");
             for n in r.list("not-applied").unwrap_or_default() {
-                println!("not applied: {}", String::from_utf8_lossy(n));
+                say!("not applied: {}", String::from_utf8_lossy(n));
             }
             Ok(())
         }
@@ -429,7 +497,7 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
             if a.json {
                 return print_json(&json!({"success": true, "unloaded": name}));
             }
-            println!("unloaded connection '{name}'");
+            say!("unloaded connection '{name}'");
             Ok(())
         }
         "interfaces" => interfaces(a, c).await,
@@ -452,9 +520,9 @@ async fn dispatch(a: &Args, c: &mut Client, file: Option<config::Section>) -> Re
                 return print_json(&json!({"success": true, "file": dir}));
             }
             if dir.is_empty() {
-                println!("key log off");
+                say!("key log off");
             } else {
-                println!(
+                say!(
                     "writing IKE and ESP keys to {dir}/ikev2_decryption_table and {dir}/esp_sa \
                      (WIRESHARK_CONFIG_DIR={dir} tshark ...); anyone who can read them decrypts \
                      the traffic"
@@ -506,7 +574,7 @@ async fn control(a: &Args, c: &mut Client) -> Result<(), Fail> {
                     m.str("msg").unwrap_or("")
                 );
                 if !json {
-                    println!("{line}");
+                    say!("{line}");
                 }
                 log.push(line);
             }
@@ -533,7 +601,7 @@ async fn control(a: &Args, c: &mut Client) -> Result<(), Fail> {
             r.str("errmsg").unwrap_or("")
         )));
     }
-    println!("{} completed successfully", a.command);
+    say!("{} completed successfully", a.command);
     Ok(())
 }
 
@@ -626,12 +694,12 @@ async fn list_sas(a: &Args, c: &mut Client) -> Result<(), Fail> {
         }
     }
     if sas.is_empty() {
-        println!("no IKE_SAs");
+        say!("no IKE_SAs");
         return Ok(());
     }
     ike.print();
     if !child.rows.is_empty() {
-        println!();
+        say!("");
         child.print();
     }
     Ok(())
@@ -647,7 +715,7 @@ async fn list_conns(a: &Args, c: &mut Client) -> Result<(), Fail> {
         return print_json(&named_array(&conns));
     }
     if conns.is_empty() {
-        println!("no connections loaded");
+        say!("no connections loaded");
         return Ok(());
     }
     let mut t = Table::new(&[
@@ -819,7 +887,7 @@ async fn certs(a: &Args, c: &mut Client) -> Result<(), Fail> {
         return print_json(&v);
     }
     if rows.is_empty() {
-        println!("no certificates loaded");
+        say!("no certificates loaded");
         return Ok(());
     }
     let mut t = Table::new(&heads);
@@ -837,7 +905,7 @@ async fn interfaces(a: &Args, c: &mut Client) -> Result<(), Fail> {
         return print_json(&named_array(&list));
     }
     if list.is_empty() {
-        println!("no interfaces configured");
+        say!("no interfaces configured");
         return Ok(());
     }
     let mut t = Table::new(&[
@@ -887,7 +955,7 @@ async fn gateways(a: &Args, c: &mut Client) -> Result<(), Fail> {
         return print_json(&named_array(&list));
     }
     if list.is_empty() {
-        println!("no gateways");
+        say!("no gateways");
     } else {
         let mut t = Table::new(&[
             "NAME",
@@ -913,7 +981,7 @@ async fn gateways(a: &Args, c: &mut Client) -> Result<(), Fail> {
         t.print();
     }
     if let Some(n) = r.str("note") {
-        println!("\n({n})");
+        say!("\n({n})");
     }
     Ok(())
 }
@@ -951,7 +1019,7 @@ fn read_conf(path: &Path) -> Result<config::Section, Fail> {
         .and_then(|r| r.resolve_references(&mut warnings))
         .map_err(|e| Fail::Usage(format!("{}: {e}", path.display())))?;
     for w in warnings {
-        eprintln!("{w}");
+        complain!("{w}");
     }
     Ok(root)
 }
@@ -982,7 +1050,7 @@ async fn load(a: &Args, c: &mut Client, root: &config::Section) -> Result<(), Fa
                 .into_iter()
                 .find(|p| s.name.starts_with(p));
             let Some(ty) = ty else {
-                eprintln!(
+                complain!(
                     "secrets.{}: not a shared secret vtid loads; skipped",
                     s.name
                 );
@@ -1009,7 +1077,7 @@ async fn load(a: &Args, c: &mut Client, root: &config::Section) -> Result<(), Fa
                 Ok(_) => {
                     loaded.push(s.name.clone());
                     if !a.json {
-                        println!("loaded {ty} secret '{}'", s.name);
+                        say!("loaded {ty} secret '{}'", s.name);
                     }
                 }
                 Err(Fail::Failed(e)) => failed.push(format!("secret '{}': {e}", s.name)),
@@ -1045,7 +1113,7 @@ async fn load(a: &Args, c: &mut Client, root: &config::Section) -> Result<(), Fa
             Ok(_) => {
                 loaded.push(s.name.clone());
                 if !a.json {
-                    println!("loaded connection '{}'", s.name);
+                    say!("loaded connection '{}'", s.name);
                 }
             }
             Err(Fail::Failed(e)) => failed.push(format!("connection '{}': {e}", s.name)),
@@ -1065,7 +1133,7 @@ async fn load(a: &Args, c: &mut Client, root: &config::Section) -> Result<(), Fa
                 .await?,
             )?;
             if !a.json {
-                println!("unloaded connection '{n}'");
+                say!("unloaded connection '{n}'");
             }
             unloaded.push(n);
         }
@@ -1077,7 +1145,7 @@ async fn load(a: &Args, c: &mut Client, root: &config::Section) -> Result<(), Fa
     if a.json {
         print_json(&Value::Object(report))?;
     } else {
-        println!(
+        say!(
             "loaded {} connection(s), unloaded {}",
             loaded.len(),
             unloaded.len()
@@ -1129,7 +1197,7 @@ fn named_array(list: &[(String, Message)]) -> Value {
 
 fn print_json(v: &Value) -> Result<(), Fail> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Fail::Failed(e.to_string()))?;
-    println!("{s}");
+    say!("{s}");
     Ok(())
 }
 
@@ -1166,7 +1234,7 @@ impl Table {
                     s.push_str(&format!("{c:<width$}  ", width = w[i]));
                 }
             }
-            println!("{}", s.trim_end());
+            say!("{}", s.trim_end());
         };
         line(&self.head);
         for r in &self.rows {

@@ -44,6 +44,8 @@ pub struct PfKeyDataplane {
     ifaces: Vec<Iface>,
     table: SaTable,
     port_nat_t: u16,
+    /// `vtid.max_policies_per_child`.
+    selector_limit: u32,
 }
 
 impl fmt::Debug for PfKeyDataplane {
@@ -119,6 +121,7 @@ impl PfKeyDataplane {
             ifaces: Vec::new(),
             table: SaTable::new("pfkey"),
             port_nat_t,
+            selector_limit: cfg.daemon.max_policies_per_child,
         };
         for i in &cfg.interfaces {
             // On failure `dp` drops and destroys what it created.
@@ -195,7 +198,7 @@ impl Dataplane for PfKeyDataplane {
         let e = |e: backend::pfkey::Error| DataplaneError(e.to_string());
         match action {
             Action::Install(c) => {
-                let spec = child_spec(c, false, self.port_nat_t);
+                let spec = child_spec(c, false, self.port_nat_t, self.selector_limit);
                 self.kernel.install(spec, c.outbound_active).map_err(e)?;
             }
             Action::ActivateOutbound { reqid, spi_out } => {

@@ -129,6 +129,8 @@ pub struct XfrmDataplane {
     table: SaTable,
     port_nat_t: u16,
     iftype: config::XfrmInterfaceType,
+    /// `vtid.max_policies_per_child`.
+    selector_limit: u32,
 }
 
 impl fmt::Debug for XfrmDataplane {
@@ -187,6 +189,7 @@ impl XfrmDataplane {
             table: table.clone(),
             port_nat_t,
             iftype,
+            selector_limit: cfg.daemon.max_policies_per_child,
         };
         if let Some(e) = dp_err {
             return Err(e); // drop removes what was created
@@ -470,7 +473,7 @@ impl Dataplane for XfrmDataplane {
         match action {
             Action::Install(c) => {
                 let iface = self.iface_of(c.reqid, c.if_id);
-                let spec = child_spec(c, iface.is_some(), self.port_nat_t);
+                let spec = child_spec(c, iface.is_some(), self.port_nat_t, self.selector_limit);
                 let vti = self.iftype == config::XfrmInterfaceType::Vti;
                 if let Some(i) = iface.filter(|_| vti) {
                     let key = Self::vti_key(&spec)?;
