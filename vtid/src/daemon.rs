@@ -26,8 +26,9 @@ use tracing::{debug, error, info, info_span, warn};
 use crate::control::{self, Hub, Job};
 use crate::convert::Resolved;
 use crate::convert::{self, HostEnv, ReqidMap};
-use crate::dataplane::{Dataplane, Report};
+use crate::dataplane::Report;
 use crate::flood::{self, FloodWatch};
+use crate::kernel_ipsec::KernelIpsec;
 use crate::logging::LogHandle;
 use crate::net::{IkeLanes, IkeQueue, Inbound, NetStats, Sockets};
 use crate::routing::{self, Routing};
@@ -117,7 +118,7 @@ pub struct Daemon {
     pub(crate) ep: Endpoint,
     pub(crate) engine_cfg: EngineConfig,
     sockets: Sockets,
-    pub(crate) dp: Box<dyn Dataplane>,
+    pub(crate) dp: KernelIpsec,
     dp_rx: mpsc::UnboundedReceiver<Report>,
     pub(crate) net_stats: Arc<NetStats>,
     pub(crate) reqids: ReqidMap,
@@ -185,8 +186,9 @@ impl Daemon {
         let dp =
             crate::platform::start_dataplane(kind, &loaded.config, port_nat_t, tx.clone(), dp_tx)
                 .map_err(StartError::Dataplane)?;
+        let dp = KernelIpsec::new(dp, &loaded.config, port_nat_t);
         let mut routing = Routing::new(&loaded.config);
-        if dp.as_userspace().is_some() {
+        if dp.backend().as_userspace().is_some() {
             routing.start_gateways();
         }
         let conv = convert::convert(
@@ -200,9 +202,10 @@ impl Daemon {
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
         )?;
-        dp.prepare_sockets(&sockets)
+        dp.backend()
+            .prepare_sockets(&sockets)
             .map_err(|e| StartError::Dataplane(e.to_string()))?;
-        if let Some(u) = dp.as_userspace() {
+        if let Some(u) = dp.backend().as_userspace() {
             u.mark_sockets(&sockets)
                 .map_err(|e| StartError::Dataplane(e.to_string()))?;
         }
@@ -265,8 +268,8 @@ impl Daemon {
     }
 
     /// The data plane (tests, listings).
-    pub fn dataplane(&self) -> &dyn Dataplane {
-        &*self.dp
+    pub fn dataplane(&self) -> &KernelIpsec {
+        &self.dp
     }
 
     /// The automatic gateways of the `ipsecN` interfaces and their state
@@ -675,7 +678,11 @@ impl Daemon {
     fn on_report(&mut self, r: Report) {
         match r {
             Report::Activity { spi_in } => self.ep.child_activity(Instant::now(), spi_in),
-            Report::Expired { spi_in, hard } => {
+            Report::Expired { spi, hard } => {
+                let Some(spi_in) = self.dp.spi_in_of(spi) else {
+                    debug!(target: "vtid::dataplane", "SA {spi:08x}: volume limit reached, but no CHILD_SA has it (deleted meanwhile)");
+                    return;
+                };
                 info!(target: "vtid::dataplane", "CHILD_SA {spi_in:08x}: {} volume limit reached", if hard { "hard" } else { "soft" });
                 self.ep.child_expired(Instant::now(), spi_in, hard)
             }
@@ -683,7 +690,7 @@ impl Daemon {
     }
 
     fn refresh_path_mtu(&self) {
-        if let Some(u) = self.dp.as_userspace() {
+        if let Some(u) = self.dp.backend().as_userspace() {
             let n = u.refresh_path_mtu();
             if n > 0 {
                 info!(target: "vtid::dataplane", "path MTU changed: {n} CHILD_SA(s) now take a different largest inner packet");
@@ -730,7 +737,7 @@ impl Daemon {
         for c in self.dp.counters() {
             info!(target: "vtid::dataplane", "dataplane({}): {}", self.dp.name(), routing::counters_line(&c));
         }
-        if let Some(u) = self.dp.as_userspace() {
+        if let Some(u) = self.dp.backend().as_userspace() {
             for l in u.stats_lines() {
                 info!(target: "vtid::dataplane", "dataplane(userspace): {l}");
             }

@@ -14,6 +14,7 @@
 //! printed.
 #![forbid(unsafe_code)]
 
+mod op;
 pub mod pfkey;
 mod table;
 /// Linux only (the crate's platform boundary is in `lib.rs`).
@@ -26,6 +27,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use zeroize::Zeroizing;
 
 use crate::wire::Redacted;
+
+pub use self::op::SaOp;
 
 /// A kernel notification the daemon acts on (XFRM's `XFRM_MSG_EXPIRE` /
 /// `ACQUIRE`, PF_KEY's `SADB_EXPIRE` / `SADB_ACQUIRE`).

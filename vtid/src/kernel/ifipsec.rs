@@ -20,15 +20,14 @@ use std::fmt;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use ike::engine::Action;
-use pfkey::backend::{self, KernelEvent};
+use pfkey::backend::{self, KernelEvent, SaOp};
 use pfkey::freebsd::{self as bsd, IfIpsec};
 use pfkey::pfkey::{Flavor, Message, PfKeySocket, SaType};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
-use super::{child_spec, KernelEsp};
-use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaEntry, SaTable};
+use super::KernelEsp;
+use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report};
 use crate::net::Sockets;
 
 /// One configured `ipsecN` and whether vtid made it.
@@ -42,10 +41,6 @@ struct Iface {
 pub struct PfKeyDataplane {
     kernel: backend::pfkey::PfKeyBackend<PfKeySocket, IfIpsec>,
     ifaces: Vec<Iface>,
-    table: SaTable,
-    port_nat_t: u16,
-    /// `vtid.max_policies_per_child`.
-    selector_limit: u32,
 }
 
 impl fmt::Debug for PfKeyDataplane {
@@ -106,7 +101,6 @@ impl PfKeyDataplane {
     /// `reports`).
     pub fn start(
         cfg: &config::Config,
-        port_nat_t: u16,
         reports: UnboundedSender<Report>,
     ) -> Result<PfKeyDataplane, DataplaneError> {
         let sock = PfKeySocket::open(Flavor::native())
@@ -119,24 +113,21 @@ impl PfKeyDataplane {
         let mut dp = PfKeyDataplane {
             kernel: backend::pfkey::PfKeyBackend::new(sock, IfIpsec, Flavor::native(), names),
             ifaces: Vec::new(),
-            table: SaTable::new("pfkey"),
-            port_nat_t,
-            selector_limit: cfg.daemon.max_policies_per_child,
         };
         for i in &cfg.interfaces {
             // On failure `dp` drops and destroys what it created.
             let f = setup_iface(i)?;
             dp.ifaces.push(f);
         }
-        spawn_events(dp.table.clone(), reports)?;
+        spawn_events(reports)?;
         Ok(dp)
     }
 }
 
 impl Drop for PfKeyDataplane {
     fn drop(&mut self) {
-        for en in self.table.entries() {
-            let _ = self.kernel.delete(en.spi_in);
+        for spi_in in self.kernel.spis() {
+            let _ = self.kernel.delete(spi_in);
         }
         for f in self.ifaces.iter().filter(|f| f.created) {
             if let Err(e) = bsd::destroy(&f.name) {
@@ -146,7 +137,7 @@ impl Drop for PfKeyDataplane {
     }
 }
 
-fn spawn_events(table: SaTable, reports: UnboundedSender<Report>) -> Result<(), DataplaneError> {
+fn spawn_events(reports: UnboundedSender<Report>) -> Result<(), DataplaneError> {
     let mut sock = PfKeySocket::open(Flavor::native())
         .map_err(|e| DataplaneError(format!("PF_KEY event socket: {e}")))?;
     sock.request(Message::register(SaType::ESP))
@@ -164,25 +155,16 @@ fn spawn_events(table: SaTable, reports: UnboundedSender<Report>) -> Result<(), 
                 }
             };
             match backend::pfkey::parse_event(&m) {
-                Some(KernelEvent::Expire { spi, hard, .. }) => {
-                    let owner = table
-                        .entries()
-                        .into_iter()
-                        .find(|e| e.spi_in == spi || e.spi_out == spi);
-                    if let Some(e) = owner {
-                        let r = Report::Expired {
-                            spi_in: e.spi_in,
-                            hard,
-                        };
-                        if reports.send(r).is_err() {
-                            return;
-                        }
-                    }
+                Some(KernelEvent::Expire { spi, hard, .. })
+                    if reports.send(Report::Expired { spi, hard }).is_err() =>
+                {
+                    return;
                 }
                 Some(KernelEvent::Acquire { reqid, src, dst }) => {
                     info!(target: "vtid::dataplane", "pfkey: acquire for reqid {reqid} ({src:?} -> {dst:?}); traffic-triggered initiation is not implemented");
                 }
-                None => {}
+                // Sent, or nothing to do.
+                Some(KernelEvent::Expire { .. }) | None => {}
             }
         })
         .map_err(|e| DataplaneError(format!("PF_KEY event thread: {e}")))?;
@@ -194,54 +176,38 @@ impl Dataplane for PfKeyDataplane {
         "pfkey"
     }
 
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
         let e = |e: backend::pfkey::Error| DataplaneError(e.to_string());
-        match action {
-            Action::Install(c) => {
-                let spec = child_spec(c, false, self.port_nat_t, self.selector_limit);
-                self.kernel.install(spec, c.outbound_active).map_err(e)?;
-            }
-            Action::ActivateOutbound { reqid, spi_out } => {
+        match op {
+            SaOp::Install {
+                spec,
+                outbound_active,
+            } => self
+                .kernel
+                .install((**spec).clone(), *outbound_active)
+                .map_err(e)?,
+            SaOp::ActivateOutbound { reqid, spi_out } => {
                 self.kernel.activate_outbound(*reqid, *spi_out).map_err(e)?
             }
-            Action::RemoveOutbound { reqid, spi_out } => {
+            SaOp::RemoveOutbound { reqid, spi_out } => {
                 self.kernel.remove_outbound(*reqid, *spi_out).map_err(e)?
             }
-            Action::Delete { spi_in, .. } => self.kernel.delete(*spi_in).map_err(e)?,
-            Action::UpdateAddress {
-                ike_sa,
-                spis_in,
+            SaOp::Delete { spi_in, .. } => self.kernel.delete(*spi_in).map_err(e)?,
+            SaOp::Update {
+                spi_in,
                 local,
                 remote,
                 encap,
-            } => {
-                let id = ike_sa.to_string();
-                let mut local = *local;
-                if *encap {
-                    local.set_port(self.port_nat_t);
-                }
-                for en in self
-                    .table
-                    .entries()
-                    .iter()
-                    .filter(|x| x.ike_sa == id || spis_in.contains(&x.spi_in))
-                {
-                    self.kernel
-                        .update_address(en.spi_in, local, *remote, *encap)
-                        .map_err(e)?;
-                }
-            }
+            } => self
+                .kernel
+                .update_address(*spi_in, *local, *remote, *encap)
+                .map_err(e)?,
         }
-        self.table.apply(action);
         Ok(())
     }
 
     fn esp_sink(&self) -> Arc<dyn EspSink> {
         Arc::new(KernelEsp)
-    }
-
-    fn sas(&self) -> Vec<SaEntry> {
-        self.table.entries()
     }
 
     fn supports_transport_mode(&self) -> bool {
