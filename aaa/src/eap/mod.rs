@@ -30,7 +30,7 @@ use std::fmt;
 pub use ike::wire::EapPayload;
 pub use limiter::{FailureLimiter, LimiterConfig};
 pub use peer::{Peer, PeerStep};
-pub use server::{Authenticator, EapSecrets, ServerEnv, ServerStep};
+pub use server::{Authenticator, EapSecrets, SecretTable, ServerEnv, ServerStep};
 
 use zeroize::Zeroizing;
 
