@@ -136,6 +136,9 @@ pub struct Daemon {
     pub(crate) file_cfg: config::Config,
     /// Connections and secrets loaded over VICI; a SIGHUP leaves them be.
     pub(crate) vici: control::ViciLoaded,
+    /// Virtual IP pools (the file's and VICI's) and their leases; a SIGHUP
+    /// keeps the leases of unchanged pools.
+    pub(crate) pools: aaa::Pools,
     /// The control socket's side of the event loop.
     pub(crate) hub: Hub,
     jobs: mpsc::Receiver<Job>,
@@ -224,7 +227,7 @@ impl Daemon {
         );
         sockets.spawn_receivers(tx, dp.esp_sink())?;
         let (jobs_tx, jobs) = mpsc::channel(64);
-        let d = Daemon {
+        let mut d = Daemon {
             opts,
             log,
             ep,
@@ -251,7 +254,9 @@ impl Daemon {
             notify: None,
             event_counters: crate::metrics::EventCounters::default(),
             keylog: None,
+            pools: aaa::Pools::new(),
         };
+        d.sync_file_pools();
         Ok((d, rx))
     }
 
@@ -811,7 +816,7 @@ impl Daemon {
         crate::creds::reload(&self.creds, &loaded.config, &self.vici.creds);
         let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
         // The file's connections, plus those loaded over VICI (kept).
-        let conv = match self.convert_merged() {
+        let mut conv = match self.convert_merged() {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running configuration: {e}");
@@ -819,15 +824,64 @@ impl Daemon {
                 return;
             }
         };
+        self.sync_file_pools();
         if format!("{:?}", conv.engine) != format!("{:?}", self.engine_cfg) {
             warn!(
                 "changes in the vtid {{ }} section (ports, retransmission, cookies, ...) take \
                  effect only after a restart; keeping the running settings"
             );
         }
+        let kept = self.keep_failed_connections(&mut conv);
         let n = conv.peers.len();
         self.install(conv);
-        info!("reloaded: {n} connection(s)");
+        if kept.is_empty() {
+            info!("reloaded: {n} connection(s)");
+        } else {
+            info!(
+                "reloaded: {n} connection(s); {} kept as before",
+                kept.join(", ")
+            );
+        }
+    }
+
+    /// Issue 11 §5, as VICI `load-conn` does: a connection of the reloaded
+    /// configuration that fails to load (an error about it or one of its
+    /// children, each reason already logged) keeps its running definition
+    /// and with it its SAs, start actions, reqids and DNS names; the other
+    /// connections take their new definitions. Returns the kept names.
+    fn keep_failed_connections(&self, conv: &mut convert::Converted) -> Vec<String> {
+        let failed: BTreeSet<String> = conv.errors().filter_map(|n| n.conn.clone()).collect();
+        let mut kept = Vec::new();
+        for name in failed {
+            let Some(prev) = self.ep.peers().iter().find(|p| p.name == name) else {
+                continue;
+            };
+            let prev = ike::engine::PeerConfig::clone(prev);
+            match conv.peers.iter_mut().find(|p| p.name == name) {
+                Some(slot) => *slot = prev,
+                None => conv.peers.push(prev),
+            }
+            conv.start.retain(|(c, _)| *c != name);
+            conv.start
+                .extend(self.start.iter().filter(|(c, _)| *c == name).cloned());
+            conv.reqids.retain(|(c, _), _| *c != name);
+            conv.reqids.extend(
+                self.reqids
+                    .iter()
+                    .filter(|((c, _), _)| *c == name)
+                    .map(|(k, v)| (k.clone(), *v)),
+            );
+            conv.dns.remove(&name);
+            if let Some(d) = self.dns.get(&name) {
+                conv.dns.insert(name.clone(), d.clone());
+            }
+            warn!(
+                conn = %name,
+                "reload: connection '{name}' failed to load; keeping its running definition and its SAs"
+            );
+            kept.push(name);
+        }
+        kept
     }
 
     /// Converts the file's configuration merged with what VICI loaded
