@@ -67,33 +67,10 @@ pub fn problems(pcap: &Path, prefs: &[String]) -> String {
     run(c).trim().to_string()
 }
 
-/// The `ikev2_decryption_table` UAT preference for one IKE SA:
-/// `SPIi,SPIr,SK_ei,SK_er,"encr",SK_ai,SK_ar,"integ"` (Wireshark's
-/// algorithm names, e.g. `AES-CBC-256 [RFC3602]`, `HMAC_SHA2_256_128
-/// [RFC4868]`; `NONE [RFC4306]` with empty SK_a* for AEAD).
+/// The `ikev2_decryption_table` UAT preference for one IKE SA, from a
+/// line `SPIi,SPIr,SK_ei,SK_er,"encr",SK_ai,SK_ar,"integ"` as vtid's key
+/// log writes it (`vtid::keylog::ikev2_line`: the one writer of that
+/// format) or a fixture holds it.
 pub fn ikev2_uat(line: &str) -> String {
     format!("uat:ikev2_decryption_table:{line}")
-}
-
-/// Builds the UAT line from its parts (byte strings as lowercase hex).
-#[allow(clippy::too_many_arguments)]
-pub fn ikev2_uat_line(
-    spi_i: &[u8],
-    spi_r: &[u8],
-    sk_ei: &[u8],
-    sk_er: &[u8],
-    encr: &str,
-    sk_ai: &[u8],
-    sk_ar: &[u8],
-    integ: &str,
-) -> String {
-    format!(
-        "{},{},{},{},\"{encr}\",{},{},\"{integ}\"",
-        hex::encode(spi_i),
-        hex::encode(spi_r),
-        hex::encode(sk_ei),
-        hex::encode(sk_er),
-        hex::encode(sk_ai),
-        hex::encode(sk_ar),
-    )
 }

@@ -1113,7 +1113,7 @@ impl Daemon {
             .collect()
     }
 
-    fn merged(&self) -> config::Config {
+    pub(crate) fn merged(&self) -> config::Config {
         self.vici.merge(&self.file_cfg, &mut Vec::new())
     }
 
@@ -1383,6 +1383,10 @@ impl Daemon {
 
     fn ctl_stats(&self) -> Message {
         let s = self.ep.stats();
+        let esp = self.dp.esp_drops();
+        let load = |c: &std::sync::atomic::AtomicU64| {
+            c.load(std::sync::atomic::Ordering::Relaxed).to_string()
+        };
         let (since_i, since_t) = self.hub.started;
         let running = since_i.elapsed().as_secs();
         let mut plugins = vec![
@@ -1444,6 +1448,14 @@ impl Daemon {
                     .with_value("unknown-spi", s.unknown_spi.to_string())
                     .with_value("cookies-sent", s.cookies_sent.to_string())
                     .with_value("init-dropped", s.init_dropped.to_string())
+                    .with_value("ike-sa-init-received", s.init_received.to_string())
+                    .with_value("retransmits", s.retransmits.to_string())
+                    .with_value("responses-resent", s.responses_resent.to_string())
+                    .with_value("dpd-timeouts", s.dpd_timeouts.to_string())
+                    .with_value("ike-overflow", load(&self.net_stats.overflow))
+                    .with_value("ike-init-overflow", load(&self.net_stats.init_overflow))
+                    .with_value("esp-unknown-spi", esp.unknown_spi.to_string())
+                    .with_value("esp-socket-overflow", esp.socket_overflow.to_string())
                     .with_value("send-errors", self.send_errors.to_string()),
             )
     }
@@ -1496,17 +1508,11 @@ impl Daemon {
         let now = Instant::now();
         let sas = self.dp.sas();
         let counters = self.dp.counters();
+        let drops = self.dp.interface_counters();
         let mut out = Message::new();
         let interfaces = &self.merged().interfaces;
         for iface in interfaces {
-            // Bound by reqid or by if_id, as the data planes decide.
-            let mine: Vec<&SaEntry> = sas
-                .iter()
-                .filter(|e| {
-                    config::interface_for(interfaces, e.reqid, e.if_id)
-                        .is_some_and(|i| i.reqid == iface.reqid)
-                })
-                .collect();
+            let mine = sas_of(interfaces, iface, &sas);
             let carrying = mine
                 .iter()
                 .find(|e| e.outbound_active)
@@ -1539,19 +1545,21 @@ impl Daemon {
             if let Some(d) = &iface.description {
                 m.push_value("description", d.as_bytes());
             }
-            let (mut bi, mut pi, mut bo, mut po) = (0u64, 0u64, 0u64, 0u64);
-            for e in &mine {
-                if let Some(c) = counters.iter().find(|c| c.spi_in == e.spi_in) {
-                    bi += c.bytes_in;
-                    pi += c.packets_in;
-                    bo += c.bytes_out;
-                    po += c.packets_out;
-                }
+            let sum = sum_counters(&mine, &counters);
+            m.push_value("bytes-in", sum.bytes_in.to_string());
+            m.push_value("packets-in", sum.packets_in.to_string());
+            m.push_value("bytes-out", sum.bytes_out.to_string());
+            m.push_value("packets-out", sum.packets_out.to_string());
+            m.push_value("replay-drops", sum.replay_drops.to_string());
+            m.push_value("auth-failures", sum.auth_failures.to_string());
+            m.push_value("selector-violations", sum.ts_violations.to_string());
+            if let Some(d) = drops.iter().find(|d| d.name == iface.name) {
+                m.push_value("no-sa-drops", d.no_sa_drops.to_string());
+                m.push_value("too-big", d.too_big.to_string());
+                m.push_value("malformed", d.malformed.to_string());
+                m.push_value("send-errors", d.send_errors.to_string());
+                m.push_value("tun-write-errors", d.tun_write_errors.to_string());
             }
-            m.push_value("bytes-in", bi.to_string());
-            m.push_value("packets-in", pi.to_string());
-            m.push_value("bytes-out", bo.to_string());
-            m.push_value("packets-out", po.to_string());
             if let Some(e) = carrying {
                 let mut sa = Message::new()
                     .with_value("conn", e.conn.as_str())
@@ -1773,6 +1781,32 @@ pub(crate) fn ike_message(
     m
 }
 
+/// The SAs interface `iface` carries: bound by reqid or by if_id, as the
+/// data planes decide ([`config::interface_for`]).
+pub(crate) fn sas_of<'a>(
+    interfaces: &[config::Interface],
+    iface: &config::Interface,
+    sas: &'a [SaEntry],
+) -> Vec<&'a SaEntry> {
+    sas.iter()
+        .filter(|e| {
+            config::interface_for(interfaces, e.reqid, e.if_id)
+                .is_some_and(|i| i.reqid == iface.reqid)
+        })
+        .collect()
+}
+
+/// The traffic and drop counters of `sas`, summed.
+pub(crate) fn sum_counters(sas: &[&SaEntry], counters: &[SaCounters]) -> SaCounters {
+    let mut sum = SaCounters::default();
+    for e in sas {
+        if let Some(c) = counters.iter().find(|c| c.spi_in == e.spi_in) {
+            sum.add(c);
+        }
+    }
+    sum
+}
+
 pub(crate) fn child_message(
     c: &ike::engine::ChildInfo,
     now: Instant,
@@ -1816,6 +1850,10 @@ pub(crate) fn child_message(
     if let Some(t) = k.last_out {
         m.push_value("use-out", secs_since(now, t));
     }
+    // vtid's own (swanctl shows none of them): inbound ESP this SA dropped.
+    m.push_value("replay-drops", k.replay_drops.to_string());
+    m.push_value("auth-failures", k.auth_failures.to_string());
+    m.push_value("selector-violations", k.ts_violations.to_string());
     if let Some(t) = c.rekey_at {
         m.push_value("rekey-time", secs_until(now, t));
     }

@@ -26,8 +26,9 @@ use tracing::{debug, error, info, info_span, warn};
 use crate::control::{self, Hub, Job};
 use crate::convert::Resolved;
 use crate::convert::{self, HostEnv, ReqidMap};
-use crate::dataplane::{Dataplane, Report};
+use crate::dataplane::Report;
 use crate::flood::{self, FloodWatch};
+use crate::kernel_ipsec::KernelIpsec;
 use crate::logging::LogHandle;
 use crate::net::{IkeLanes, IkeQueue, Inbound, NetStats, Sockets};
 use crate::routing::{self, Routing};
@@ -117,7 +118,7 @@ pub struct Daemon {
     pub(crate) ep: Endpoint,
     pub(crate) engine_cfg: EngineConfig,
     sockets: Sockets,
-    pub(crate) dp: Box<dyn Dataplane>,
+    pub(crate) dp: KernelIpsec,
     dp_rx: mpsc::UnboundedReceiver<Report>,
     pub(crate) net_stats: Arc<NetStats>,
     pub(crate) reqids: ReqidMap,
@@ -182,8 +183,9 @@ impl Daemon {
         let dp =
             crate::platform::start_dataplane(kind, &loaded.config, port_nat_t, tx.clone(), dp_tx)
                 .map_err(StartError::Dataplane)?;
+        let dp = KernelIpsec::new(dp, &loaded.config, port_nat_t);
         let mut routing = Routing::new(&loaded.config);
-        if dp.as_userspace().is_some() {
+        if dp.backend().as_userspace().is_some() {
             routing.start_gateways();
         }
         let conv = convert::convert(
@@ -197,9 +199,10 @@ impl Daemon {
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
         )?;
-        dp.prepare_sockets(&sockets)
+        dp.backend()
+            .prepare_sockets(&sockets)
             .map_err(|e| StartError::Dataplane(e.to_string()))?;
-        if let Some(u) = dp.as_userspace() {
+        if let Some(u) = dp.backend().as_userspace() {
             u.mark_sockets(&sockets)
                 .map_err(|e| StartError::Dataplane(e.to_string()))?;
         }
@@ -260,8 +263,8 @@ impl Daemon {
     }
 
     /// The data plane (tests, listings).
-    pub fn dataplane(&self) -> &dyn Dataplane {
-        &*self.dp
+    pub fn dataplane(&self) -> &KernelIpsec {
+        &self.dp
     }
 
     /// The automatic gateways of the `ipsecN` interfaces and their state
@@ -670,7 +673,11 @@ impl Daemon {
     fn on_report(&mut self, r: Report) {
         match r {
             Report::Activity { spi_in } => self.ep.child_activity(Instant::now(), spi_in),
-            Report::Expired { spi_in, hard } => {
+            Report::Expired { spi, hard } => {
+                let Some(spi_in) = self.dp.spi_in_of(spi) else {
+                    debug!(target: "vtid::dataplane", "SA {spi:08x}: volume limit reached, but no CHILD_SA has it (deleted meanwhile)");
+                    return;
+                };
                 info!(target: "vtid::dataplane", "CHILD_SA {spi_in:08x}: {} volume limit reached", if hard { "hard" } else { "soft" });
                 self.ep.child_expired(Instant::now(), spi_in, hard)
             }
@@ -678,7 +685,7 @@ impl Daemon {
     }
 
     fn refresh_path_mtu(&self) {
-        if let Some(u) = self.dp.as_userspace() {
+        if let Some(u) = self.dp.backend().as_userspace() {
             let n = u.refresh_path_mtu();
             if n > 0 {
                 info!(target: "vtid::dataplane", "path MTU changed: {n} CHILD_SA(s) now take a different largest inner packet");
@@ -689,13 +696,18 @@ impl Daemon {
     fn dump(&self) {
         let s = self.ep.stats();
         info!(
-            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} send_errors={} {}",
+            "stats: malformed={} unknown_spi={} cookies_sent={} init_dropped={} half_open={} ike_sas={} \
+             init_received={} retransmits={} responses_resent={} dpd_timeouts={} send_errors={} {}",
             s.malformed,
             s.unknown_spi,
             s.cookies_sent,
             s.init_dropped,
             s.half_open,
             s.ike_sas,
+            s.init_received,
+            s.retransmits,
+            s.responses_resent,
+            s.dpd_timeouts,
             self.send_errors,
             self.net_stats.summary()
         );
@@ -720,7 +732,7 @@ impl Daemon {
         for c in self.dp.counters() {
             info!(target: "vtid::dataplane", "dataplane({}): {}", self.dp.name(), routing::counters_line(&c));
         }
-        if let Some(u) = self.dp.as_userspace() {
+        if let Some(u) = self.dp.backend().as_userspace() {
             for l in u.stats_lines() {
                 info!(target: "vtid::dataplane", "dataplane(userspace): {l}");
             }
@@ -805,7 +817,7 @@ impl Daemon {
         crate::creds::reload(&self.creds, &loaded.config, &self.vici.creds);
         let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
         // The file's connections, plus those loaded over VICI (kept).
-        let conv = match self.convert_merged() {
+        let mut conv = match self.convert_merged() {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running configuration: {e}");
@@ -819,9 +831,57 @@ impl Daemon {
                  effect only after a restart; keeping the running settings"
             );
         }
+        let kept = self.keep_failed_connections(&mut conv);
         let n = conv.peers.len();
         self.install(conv);
-        info!("reloaded: {n} connection(s)");
+        if kept.is_empty() {
+            info!("reloaded: {n} connection(s)");
+        } else {
+            info!(
+                "reloaded: {n} connection(s); {} kept as before",
+                kept.join(", ")
+            );
+        }
+    }
+
+    /// Issue 11 §5, as VICI `load-conn` does: a connection of the reloaded
+    /// configuration that fails to load (an error about it or one of its
+    /// children, each reason already logged) keeps its running definition
+    /// and with it its SAs, start actions, reqids and DNS names; the other
+    /// connections take their new definitions. Returns the kept names.
+    fn keep_failed_connections(&self, conv: &mut convert::Converted) -> Vec<String> {
+        let failed: BTreeSet<String> = conv.errors().filter_map(|n| n.conn.clone()).collect();
+        let mut kept = Vec::new();
+        for name in failed {
+            let Some(prev) = self.ep.peers().iter().find(|p| p.name == name) else {
+                continue;
+            };
+            let prev = ike::engine::PeerConfig::clone(prev);
+            match conv.peers.iter_mut().find(|p| p.name == name) {
+                Some(slot) => *slot = prev,
+                None => conv.peers.push(prev),
+            }
+            conv.start.retain(|(c, _)| *c != name);
+            conv.start
+                .extend(self.start.iter().filter(|(c, _)| *c == name).cloned());
+            conv.reqids.retain(|(c, _), _| *c != name);
+            conv.reqids.extend(
+                self.reqids
+                    .iter()
+                    .filter(|((c, _), _)| *c == name)
+                    .map(|(k, v)| (k.clone(), *v)),
+            );
+            conv.dns.remove(&name);
+            if let Some(d) = self.dns.get(&name) {
+                conv.dns.insert(name.clone(), d.clone());
+            }
+            warn!(
+                conn = %name,
+                "reload: connection '{name}' failed to load; keeping its running definition and its SAs"
+            );
+            kept.push(name);
+        }
+        kept
     }
 
     /// Converts the file's configuration merged with what VICI loaded

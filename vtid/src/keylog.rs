@@ -51,6 +51,8 @@ pub fn ikev2_integ_name(i: Option<Integ>) -> Option<&'static str> {
         Some(Integ::HmacSha2_256_128) => "HMAC_SHA2_256_128 [RFC4868]",
         Some(Integ::HmacSha2_384_192) => "HMAC_SHA2_384_192 [RFC4868]",
         Some(Integ::HmacSha2_512_256) => "HMAC_SHA2_512_256 [RFC4868]",
+        // strongSwan's private sha256_96 (legacy): Wireshark has it.
+        Some(Integ::HmacSha2_256_96) => "HMAC_SHA2_256_96 [draft-ietf-ipsec-ciph-sha-256-00]",
         Some(_) => return None,
     })
 }

@@ -29,6 +29,7 @@ pub mod daemon;
 pub mod dataplane;
 pub mod flood;
 pub mod kernel;
+pub mod kernel_ipsec;
 pub mod keylog;
 pub mod logging;
 pub mod metrics;

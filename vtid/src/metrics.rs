@@ -141,6 +141,8 @@ pub struct IfaceSnap {
     pub up: bool,
     /// Summed counters of its SAs.
     pub counters: crate::dataplane::SaCounters,
+    /// Its own drop counters (backends that keep them).
+    pub drops: Option<crate::dataplane::InterfaceCounters>,
 }
 
 /// One gateway in a snapshot.
@@ -176,6 +178,10 @@ pub struct Snapshot {
     /// Receive-side socket counters: (ike, keepalives, esp, runts,
     /// overflow, errors).
     pub net: [u64; 6],
+    /// IKE_SA_INIT requests dropped because the init lane was full.
+    pub init_overflow: u64,
+    /// Inbound ESP the data plane dropped before any SA had it.
+    pub esp: crate::dataplane::EspDrops,
     /// Send errors.
     pub send_errors: u64,
     /// The data plane's name.
@@ -184,16 +190,6 @@ pub struct Snapshot {
     pub rss: Option<f64>,
     /// CPU seconds by thread name.
     pub thread_cpu: BTreeMap<String, f64>,
-}
-
-fn add(a: &mut crate::dataplane::SaCounters, b: &crate::dataplane::SaCounters) {
-    a.bytes_in += b.bytes_in;
-    a.packets_in += b.packets_in;
-    a.bytes_out += b.bytes_out;
-    a.packets_out += b.packets_out;
-    a.replay_drops += b.replay_drops;
-    a.auth_failures += b.auth_failures;
-    a.ts_violations += b.ts_violations;
 }
 
 /// Takes a snapshot of the daemon (on its event loop; cheap: no I/O).
@@ -226,22 +222,19 @@ pub fn collect(d: &Daemon) -> Snapshot {
                     .collect(),
             })
             .collect();
-    let interfaces = d
-        .file_cfg
+    let merged = d.merged();
+    let drops = d.dp.interface_counters();
+    let interfaces = merged
         .interfaces
         .iter()
         .map(|iface| {
-            let mut s = IfaceSnap {
+            let mine = crate::control::sas_of(&merged.interfaces, iface, &sas);
+            IfaceSnap {
                 name: iface.name.clone(),
-                ..IfaceSnap::default()
-            };
-            for e in sas.iter().filter(|e| e.reqid == iface.reqid) {
-                s.up = true;
-                if let Some(c) = counters.iter().find(|c| c.spi_in == e.spi_in) {
-                    add(&mut s.counters, c);
-                }
+                up: !mine.is_empty(),
+                counters: crate::control::sum_counters(&mine, &counters),
+                drops: drops.iter().find(|x| x.name == iface.name).cloned(),
             }
-            s
         })
         .collect();
     let gateways = d
@@ -276,6 +269,8 @@ pub fn collect(d: &Daemon) -> Snapshot {
             g(&n.overflow),
             g(&n.errors),
         ],
+        init_overflow: g(&n.init_overflow),
+        esp: d.dp.esp_drops(),
         send_errors: d.send_errors,
         dataplane: d.dp.name(),
         rss,
@@ -429,8 +424,43 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
         ),
         (
             "socket_overflow_drops",
-            "Datagrams dropped at the socket because the event loop was busy",
+            "IKE datagrams of established IKE SAs dropped at the socket because the event loop was busy",
             s.net[4],
+        ),
+        (
+            "socket_init_overflow_drops",
+            "IKE_SA_INIT requests dropped at the socket because the event loop was busy",
+            s.init_overflow,
+        ),
+        (
+            "ike_sa_init_received",
+            "IKE_SA_INIT requests received (new and retransmitted, before the cookie and limit checks)",
+            st.init_received,
+        ),
+        (
+            "ike_retransmits",
+            "IKE requests sent again because no response came",
+            st.retransmits,
+        ),
+        (
+            "ike_responses_resent",
+            "IKE responses sent again because the peer retransmitted its request",
+            st.responses_resent,
+        ),
+        (
+            "ike_dpd_timeouts",
+            "IKE SAs deleted because a liveness check (DPD) went unanswered",
+            st.dpd_timeouts,
+        ),
+        (
+            "esp_unknown_spi_drops",
+            "Inbound ESP dropped because no SA has its SPI",
+            s.esp.unknown_spi,
+        ),
+        (
+            "esp_socket_overflow_drops",
+            "Inbound ESP dropped by the kernel because a data-plane socket's queue was full",
+            s.esp.socket_overflow,
         ),
         (
             "socket_receive_errors",
@@ -485,7 +515,7 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
         for i in &mine {
             for ch in &i.children {
                 n += 1;
-                add(&mut sum, &ch.counters);
+                sum.add(&ch.counters);
             }
         }
         set(&conn_child, cl(), n as f64);
@@ -543,7 +573,10 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
     let if_packets = b.counter("interface_packets", "Packets through an ipsecN interface");
     let if_drops = b.counter(
         "interface_drops",
-        "Inbound ESP dropped on an interface's SAs, by reason",
+        "Packets dropped on an interface, by reason: inbound ESP of its SAs (replay, auth, \
+         selector), decrypted packets the TUN refused (tun_write), packets read from it that \
+         no SA carries (no_sa), too big for the path (too_big), unparseable (malformed), ESP \
+         the socket did not send (send_error)",
     );
     for i in &s.interfaces {
         let n = i.name.as_str();
@@ -583,6 +616,17 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
             l(&[("interface", n), ("reason", "selector")]),
             i.counters.ts_violations,
         );
+        if let Some(d) = &i.drops {
+            for (reason, v) in [
+                ("tun_write", d.tun_write_errors),
+                ("no_sa", d.no_sa_drops),
+                ("too_big", d.too_big),
+                ("malformed", d.malformed),
+                ("send_error", d.send_errors),
+            ] {
+                inc(&if_drops, l(&[("interface", n), ("reason", reason)]), v);
+            }
+        }
     }
     let gw_up = b.gauge(
         "gateway_up",
@@ -619,6 +663,10 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
         );
         let cbytes = b.counter("child_sa_bytes", "Inner bytes of a CHILD SA");
         let cpackets = b.counter("child_sa_packets", "Packets of a CHILD SA");
+        let cdrops = b.counter(
+            "child_sa_drops",
+            "Inbound ESP a CHILD SA dropped, by reason (replay, auth, selector)",
+        );
         let omitted = b.gauge(
             "metrics_sa_series_omitted",
             "IKE SAs without series of their own (beyond sa_series_limit)",
@@ -648,6 +696,19 @@ pub fn render(s: &Snapshot, sa_series: bool, limit: u32) -> String {
                     ]);
                     inc(&cbytes, cl.clone(), by);
                     inc(&cpackets, cl, pk);
+                }
+                for (reason, v) in [
+                    ("replay", c.counters.replay_drops),
+                    ("auth", c.counters.auth_failures),
+                    ("selector", c.counters.ts_violations),
+                ] {
+                    let cl = l(&[
+                        ("conn", &i.conn),
+                        ("child", &c.name),
+                        ("uniqueid", &cu),
+                        ("reason", reason),
+                    ]);
+                    inc(&cdrops, cl, v);
                 }
             }
         }

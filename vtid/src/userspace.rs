@@ -13,18 +13,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use ike::engine::Action;
+use pfkey::backend::SaOp;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::info;
 use vti::dataplane::{self as vdp, DataplaneEvent};
 
-use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaCounters, SaEntry};
+use crate::dataplane::{
+    Dataplane, DataplaneError, EspDrops, EspSink, InterfaceCounters, Report, SaCounters,
+};
 use crate::net::{IkeQueue, Inbound, Sockets};
 
 /// The userspace backend.
 pub struct UserspaceBackend {
     dp: vdp::Dataplane,
-    table: crate::dataplane::SaTable,
 }
 
 impl fmt::Debug for UserspaceBackend {
@@ -81,7 +82,7 @@ impl UserspaceBackend {
                 });
             }
             DataplaneEvent::Expired { spi_in, hard } => {
-                let _ = reports.send(Report::Expired { spi_in, hard });
+                let _ = reports.send(Report::Expired { spi: spi_in, hard });
             }
             DataplaneEvent::Activity { spi_in, .. } => {
                 let _ = reports.send(Report::Activity { spi_in });
@@ -101,10 +102,7 @@ impl UserspaceBackend {
             dp.seal_threads(),
             if offloaded.is_empty() { "none".to_string() } else { offloaded.join(", ") }
         );
-        Ok(UserspaceBackend {
-            dp,
-            table: crate::dataplane::SaTable::new("userspace"),
-        })
+        Ok(UserspaceBackend { dp })
     }
 
     /// Re-read the path MTU towards every peer
@@ -167,20 +165,12 @@ impl Dataplane for UserspaceBackend {
         "userspace"
     }
 
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
-        self.dp
-            .apply(action)
-            .map_err(|e| DataplaneError(e.to_string()))?;
-        self.table.apply(action);
-        Ok(())
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
+        self.dp.apply(op).map_err(|e| DataplaneError(e.to_string()))
     }
 
     fn esp_sink(&self) -> Arc<dyn EspSink> {
         Arc::new(NoEsp)
-    }
-
-    fn sas(&self) -> Vec<SaEntry> {
-        self.table.entries()
     }
 
     fn owns_nat_t(&self) -> bool {
@@ -200,6 +190,28 @@ impl Dataplane for UserspaceBackend {
         self.dp
             .send_ike_nat_t(Some(local), remote, data)
             .map_err(|e| DataplaneError(format!("sending to {remote}: {e}")))
+    }
+
+    fn interface_counters(&self) -> Vec<InterfaceCounters> {
+        self.dp
+            .interface_stats()
+            .into_iter()
+            .map(|i| InterfaceCounters {
+                name: i.name,
+                no_sa_drops: i.no_sa_drops,
+                too_big: i.too_big,
+                malformed: i.malformed,
+                send_errors: i.send_errors,
+                tun_write_errors: i.tun_write_errors,
+            })
+            .collect()
+    }
+
+    fn esp_drops(&self) -> EspDrops {
+        EspDrops {
+            unknown_spi: self.dp.unknown_spi_drops(),
+            socket_overflow: self.dp.socket_overflow_drops(),
+        }
     }
 
     fn counters(&self) -> Vec<SaCounters> {

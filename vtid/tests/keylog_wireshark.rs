@@ -1,18 +1,24 @@
-//! The Wireshark key log, live: vtid (moon) against a real strongSwan
-//! (sun) in namespaces, vtid with `keylog = DIR`; a capture of the link
-//! between them decrypts in tshark with DIR as Wireshark's configuration
-//! directory and nothing typed: the IKE_AUTH payloads (both identities)
-//! and the inner packets of ESP (a ping through charon's tunnel). Then
-//! `vtictl keylog --off` / `--file` switches it at run time.
+//! The Wireshark key log, live: vtid (userspace data plane, routed
+//! `ipsec7`) against a real strongSwan (charon with kernel-libipsec) in the
+//! routed lab's namespaces, vtid with `keylog = DIR`; a capture of ga's
+//! WAN decrypts in tshark with DIR as Wireshark's configuration directory
+//! and nothing typed: the IKE_AUTH payloads (both identities) and the
+//! inner packets of ESP in both directions (a LAN-to-LAN ping: the echo
+//! requests vtid encrypted, the replies charon encrypted). Then `vtictl
+//! keylog --off` / `--file` switches it at run time.
+// Linux only: Linux network namespaces and strongSwan (the FreeBSD build
+// check compiles the portable tests).
+#![cfg(target_os = "linux")]
 
 mod common;
+mod vtilab;
 
 use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::lab::{charon_conf, net, start_charon, vtid_conf, T};
-use common::Vtid;
+use vtid_tests::strongswan::{Charon, SiteToSite};
+use vtilab::*;
 
 const VTICTL: &str = env!("CARGO_BIN_EXE_vtictl");
 
@@ -36,24 +42,15 @@ fn tshark(dir: &std::path::Path, pcap: &std::path::Path, fields: &[&str]) -> Vec
 
 #[test]
 fn capture_decrypts_from_vtids_key_log() {
-    let n = net("keylog");
-    let work = n.lab.workdir().to_path_buf();
+    let s = site("keylog");
+    let work = s.lab.workdir().to_path_buf();
     let keys = work.join("wireshark");
     let pcap = work.join("wan.pcap");
-    // Capture from before the first IKE message.
+    // Capture from before the first IKE message, whole packets.
     let dump_log = fs::File::create(work.join("tcpdump.log")).unwrap();
     let mut dump = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            n.moon.name(),
-            "tcpdump",
-            "-i",
-            "wan",
-            "-U",
-            "-n",
-            "-w",
-        ])
+        .args(["netns", "exec", s.ga.name()])
+        .args(["tcpdump", "-i", "wan", "-U", "-n", "-w"])
         .arg(&pcap)
         .arg("udp")
         .stdin(Stdio::null())
@@ -69,41 +66,36 @@ fn capture_decrypts_from_vtids_key_log() {
         assert!(Instant::now() < deadline, "tcpdump did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let charon = start_charon(&n, "sun", &charon_conf(), "");
-    let mut v = vtid_conf();
-    let vx = format!("delete_rekeyed_delay = 1s\n  keylog = {}", keys.display());
-    v.vtid_extra = Box::leak(vx.into_boxed_str());
-    v.start_action = "start";
-    let mut vtid = Vtid::start(
-        &work,
-        "vtid-moon",
-        &v.render(),
-        &["ip", "netns", "exec", n.moon.name()],
-        &[],
-    );
+    // charon: policy-based, the LANs plus the transit /32s (as
+    // vti_strongswan.rs).
+    s.gb.add_addr("lo", "10.6.106.2/32").unwrap();
+    let conf = SiteToSite {
+        local_addrs: GB_WAN,
+        remote_addrs: GA_WAN,
+        local_id: "sun.example.org",
+        remote_id: "moon.example.org",
+        local_ts: "10.2.0.0/24,10.6.106.2/32",
+        remote_ts: "10.1.0.0/24,10.6.106.1/32",
+        psk: "vtid-vti-lab-psk-not-secret",
+        ..SiteToSite::default()
+    }
+    .swanctl_conf();
+    let charon = Charon::start(&s.gb, "sun", &conf, None).unwrap_or_else(|e| panic!("{e}"));
+    charon.load_all().unwrap_or_else(|e| panic!("{e}"));
+    let mut a = Conf::side(true);
+    a.interfaces = ipsec7(true, "");
+    let mut c = Child::new("vti", 7, "0.0.0.0/0, ::/0", "0.0.0.0/0, ::/0");
+    c.start_action = "start".into();
+    a.children.push(c);
+    a.vtid_extra = format!("keylog = {}", keys.display());
+    let mut vtid = start_vtid(&s, &s.ga, "vtid-moon", &a);
     vtid.wait_for(&["keylog: writing every IKE and ESP key to"], T);
-    vtid.wait_for(&["CHILD_SA net{", "up:"], T);
+    vtid.wait_for(&["CHILD_SA vti{", " up: "], T);
     charon
         .wait_established("lab", "net", T)
-        .unwrap_or_else(|e| panic!("{e}\n{}", charon.log_tail(60)));
-    // Traffic from sun's LAN address through charon's tunnel: ESP to vtid.
-    let ping = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            n.sun.name(),
-            "ping",
-            "-c",
-            "3",
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-        ])
-        .args(["-I", "10.2.0.1", "10.1.0.1"])
-        .output()
-        .unwrap();
-    let _ = ping; // vtid's record data plane answers nothing; the requests are what we decrypt
+        .unwrap_or_else(|e| panic!("{e}"));
+    // LAN to LAN through the tunnel: ESP both ways, each side's own.
+    ping_ok(&s.ha, HB, None);
     std::thread::sleep(Duration::from_millis(500));
     let _ = Command::new("kill")
         .args(["-INT", &dump.id().to_string()])
@@ -143,13 +135,42 @@ fn capture_decrypts_from_vtids_key_log() {
         auth.iter().any(|r| r.contains("sun.example.org")),
         "{rows:?}"
     );
-    // ESP decrypts: the inner ICMP echo requests from 10.2.0.1.
-    let rows = tshark(&keys, &pcap, &["esp.spi", "ip.src", "icmp.type"]);
-    let echoes = rows
-        .iter()
-        .filter(|r| r.contains("10.2.0.1") && r.ends_with("\t8"))
-        .count();
-    assert!(echoes >= 1, "no decrypted echo request in {rows:?}");
+    // ESP decrypts in both directions: the echo requests vtid encrypted
+    // (ha -> hb) and the replies charon encrypted, each under one of the
+    // key log's two SPIs.
+    let spis: Vec<String> = esp
+        .lines()
+        .map(|l| l.split(',').nth(3).unwrap().trim_matches('"').to_string())
+        .collect();
+    let rows = tshark(&keys, &pcap, &["esp.spi", "ip.src", "ip.dst", "icmp.type"]);
+    let spi_of = |src: &str, dst: &str, ty: &str| -> Vec<String> {
+        rows.iter()
+            .filter_map(|r| {
+                let f: Vec<&str> = r.split('\t').collect();
+                let (spi, srcs, dsts, t) = (f.first()?, f.get(1)?, f.get(2)?, f.get(3)?);
+                (srcs.split(',').nth(1) == Some(src)
+                    && dsts.split(',').nth(1) == Some(dst)
+                    && *t == ty)
+                    .then(|| spi.to_string())
+            })
+            .collect()
+    };
+    let requests = spi_of(HA, HB, "8");
+    let replies = spi_of(HB, HA, "0");
+    assert!(
+        !requests.is_empty(),
+        "no decrypted echo request in {rows:?}"
+    );
+    assert!(!replies.is_empty(), "no decrypted echo reply in {rows:?}");
+    let norm = |x: &str| u32::from_str_radix(x.trim_start_matches("0x"), 16).unwrap();
+    let (rq, rp) = (norm(&requests[0]), norm(&replies[0]));
+    assert_ne!(rq, rp, "one SPI per direction");
+    for spi in [rq, rp] {
+        assert!(
+            spis.iter().any(|k| norm(k) == spi),
+            "SPI {spi:08x} not in the key log {spis:?}"
+        );
+    }
     // Without the key log, tshark sees none of it.
     let empty = work.join("empty");
     fs::create_dir_all(&empty).unwrap();
@@ -164,7 +185,7 @@ fn capture_decrypts_from_vtids_key_log() {
     let sock = work.join("vtid-moon.vici");
     let vtictl = |args: &[&str]| {
         let out = Command::new("ip")
-            .args(["netns", "exec", n.moon.name(), VTICTL, "--socket"])
+            .args(["netns", "exec", s.ga.name(), VTICTL, "--socket"])
             .arg(&sock)
             .args(args)
             .output()

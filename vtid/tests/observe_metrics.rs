@@ -144,6 +144,18 @@ fn prometheus_scrapes_vtid() {
         .parse()
         .unwrap();
     wait_value(&nsname, "vtid_ike_cookies_sent_total", "", cookies);
+    // The engine's and the data plane's daemon-wide counters (moon
+    // initiated: it received no IKE_SA_INIT).
+    for (key, metric) in [
+        ("ike-sa-init-received", "vtid_ike_sa_init_received_total"),
+        ("retransmits", "vtid_ike_retransmits_total"),
+        ("responses-resent", "vtid_ike_responses_resent_total"),
+        ("dpd-timeouts", "vtid_ike_dpd_timeouts_total"),
+        ("esp-unknown-spi", "vtid_esp_unknown_spi_drops_total"),
+    ] {
+        let v: f64 = stats["vtid"][key].as_str().unwrap().parse().unwrap();
+        wait_value(&nsname, metric, "", v);
+    }
     // The per-SA series (sa_series = yes) name the IKE SA's unique id.
     let uid = sas[0]["uniqueid"].as_str().unwrap();
     wait_value(&nsname, "count(vtid_ike_sa_established_seconds)", "", 1.0);

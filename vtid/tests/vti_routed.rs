@@ -10,6 +10,7 @@ mod common;
 mod vtilab;
 
 use std::fs;
+use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use common::Vtid;
@@ -413,6 +414,10 @@ fn gateway_follows_the_peer() {
     );
     // routes go with the SA once DPD gives up
     va.wait_for(&["CHILD_SA vti down"], Duration::from_secs(30));
+    // Counted as a DPD timeout, after the DPD request's retransmits.
+    let stats = vtictl_json(&va, &["stats"]);
+    assert_eq!(json_u64(&stats["vtid"]["dpd-timeouts"]), 1, "{stats}");
+    assert!(json_u64(&stats["vtid"]["retransmits"]) >= 2, "{stats}");
     let _vb2: Vtid = start_vtid(&s, &s.gb, "vtid-b2", &b);
     wait(Duration::from_secs(40), "gateways up again", || {
         va.count(&["gateway IPSEC7_VTIV4", "-> up"]) >= 2
@@ -449,4 +454,101 @@ fn reload_applies_monitor_settings_and_reports_the_rest() {
     va.wait_for(&["gateway IPSEC7_VTIV4 on ipsec7", "every 2s"], T);
     va.wait_for(&["gateway IPSEC7_VTIV6 on ipsec7", "every 2s"], T);
     assert_eq!(va.count(&["gateway IPSEC8_"]), 0, "{}", va.log());
+}
+
+/// The userspace data plane as a service sees it. Readiness: READY=1
+/// (the `NOTIFY_SOCKET` protocol, a test listener) comes when `ipsec7`
+/// exists with its address. Drops at the TUN: `ipsec7` set down under
+/// vtid on gb, what gb decrypts for it the TUN refuses; `vtictl --json
+/// interfaces` and the metrics endpoint both count them as ipsec7's, and
+/// agree. The daemon-wide IKE counters agree too.
+#[test]
+fn readiness_tun_drops_and_metrics() {
+    let s = site("drops");
+    let (a, mut b) = routed_pair(&s, "drops", "", "aes128gcm16");
+    let port = 9574;
+    b.vtid_extra = format!("metrics {{\n    listen = 127.0.0.1:{port}\n  }}");
+    let sock = s.lab.workdir().join("notify.sock");
+    let rx = UnixDatagram::bind(&sock).unwrap();
+    rx.set_read_timeout(Some(T)).unwrap();
+    let notify = format!("NOTIFY_SOCKET={}", sock.display());
+    let mut vb = Vtid::start(
+        s.lab.workdir(),
+        "vtid-b",
+        &b.render(),
+        &["ip", "netns", "exec", s.gb.name(), "env", &notify],
+        &["--dataplane", "userspace"],
+    );
+    let mut buf = [0u8; 1024];
+    let n = rx
+        .recv(&mut buf)
+        .unwrap_or_else(|e| panic!("no READY=1 within {T:?}: {e}\n{}", vb.log()));
+    // At once, before anything else can happen: the interface is there.
+    let addr = s.gb.exec(&["ip", "-o", "addr", "show", "dev", "ipsec7"]);
+    let ready = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(ready.starts_with("READY=1\n"), "{ready}");
+    let addr = addr.unwrap_or_else(|e| panic!("READY=1 before ipsec7 exists: {e}"));
+    assert!(addr.contains(&format!("{TB}/30")), "{addr}");
+
+    let mut va = start_vtid(&s, &s.ga, "vtid-a", &a);
+    va.wait_for(&["CHILD_SA vti{", " up: "], T);
+    vb.wait_for(&["CHILD_SA vti{", " up: "], T);
+    ping_ok(&s.ga, TB, Some(TA));
+    let ipsec7 = |v: &serde_json::Value| -> serde_json::Value {
+        v.as_array()
+            .and_then(|a| a.iter().find(|i| i["name"] == "ipsec7"))
+            .unwrap_or_else(|| panic!("no ipsec7 in {v}"))
+            .clone()
+    };
+    let before = ipsec7(&vtictl_json(&vb, &["interfaces"]));
+    assert_eq!(json_u64(&before["tun-write-errors"]), 0, "{before}");
+
+    s.gb.exec(&["ip", "link", "set", "ipsec7", "down"]).unwrap();
+    let r = s.ga.ping(TB).from(TA).count(3).interval(0.2).run().unwrap();
+    assert_eq!(r.received, 0, "{:?}", r.output);
+    wait(T, "TUN write errors on gb's ipsec7", || {
+        json_u64(&ipsec7(&vtictl_json(&vb, &["interfaces"]))["tun-write-errors"]) >= 3
+    });
+    // ga's gateway monitor keeps pinging: the count grows while we look,
+    // so the scrape lies between two vtictl readings.
+    let v1 = json_u64(&ipsec7(&vtictl_json(&vb, &["interfaces"]))["tun-write-errors"]);
+    let m = scrape(&s.gb, port);
+    let v2 = json_u64(&ipsec7(&vtictl_json(&vb, &["interfaces"]))["tun-write-errors"]);
+    let got = series(
+        &m,
+        "vtid_interface_drops_total",
+        "interface=\"ipsec7\",reason=\"tun_write\"",
+    )
+    .unwrap_or_else(|| panic!("no tun_write drops of ipsec7 in\n{m}"));
+    assert!(
+        (v1 as f64) <= got && got <= v2 as f64,
+        "metrics {got}, vtictl {v1}..{v2}"
+    );
+    for reason in ["no_sa", "too_big", "malformed", "send_error"] {
+        let labels = format!("interface=\"ipsec7\",reason=\"{reason}\"");
+        assert!(
+            series(&m, "vtid_interface_drops_total", &labels).is_some(),
+            "{labels} missing in\n{m}"
+        );
+    }
+    // Daemon-wide: gb answered moon's IKE_SA_INIT.
+    let stats = vtictl_json(&vb, &["stats"]);
+    for (key, metric) in [
+        ("ike-sa-init-received", "vtid_ike_sa_init_received_total"),
+        ("retransmits", "vtid_ike_retransmits_total"),
+        ("responses-resent", "vtid_ike_responses_resent_total"),
+        ("dpd-timeouts", "vtid_ike_dpd_timeouts_total"),
+        ("esp-unknown-spi", "vtid_esp_unknown_spi_drops_total"),
+        (
+            "esp-socket-overflow",
+            "vtid_esp_socket_overflow_drops_total",
+        ),
+    ] {
+        let want = json_u64(&stats["vtid"][key]);
+        assert_eq!(series(&m, metric, ""), Some(want as f64), "{key}: {stats}");
+    }
+    assert!(
+        json_u64(&stats["vtid"]["ike-sa-init-received"]) >= 1,
+        "{stats}"
+    );
 }

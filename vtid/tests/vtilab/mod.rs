@@ -414,3 +414,49 @@ pub fn updown_script(s: &Site) -> (String, std::path::PathBuf) {
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
     (script.display().to_string(), out)
 }
+
+/// `vtictl --json ARGS` against the control socket of `v` (started by
+/// [`start_vtid`]: `<name>.vici` beside its configuration).
+pub fn vtictl_json(v: &Vtid, args: &[&str]) -> serde_json::Value {
+    let sock = v.conf_path.with_file_name(format!("{}.vici", v.name));
+    let out = Command::new(env!("CARGO_BIN_EXE_vtictl"))
+        .args(["--socket", sock.to_str().unwrap(), "--json"])
+        .args(args)
+        .output()
+        .expect("run vtictl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "vtictl {args:?}: {out:?}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("vtictl --json {args:?}: {e}: {text}"))
+}
+
+/// A number vtictl's JSON holds as a string (`"12"`).
+pub fn json_u64(v: &serde_json::Value) -> u64 {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a number string: {v}"))
+}
+
+/// The metrics endpoint at `127.0.0.1:port` in `ns`, scraped with curl.
+pub fn scrape(ns: &Ns, port: u16) -> String {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let out = ns
+        .exec_output(&["curl", "-sS", "--max-time", "10", &url], T)
+        .unwrap();
+    assert!(out.success(), "curl {url}: {}", out.stderr);
+    out.stdout
+}
+
+/// The value of the series `name{labels}` (labels exactly as rendered,
+/// e.g. `interface="ipsec7",reason="tun_write"`; empty for none) in a
+/// scrape.
+pub fn series(scrape: &str, name: &str, labels: &str) -> Option<f64> {
+    let key = if labels.is_empty() {
+        format!("{name} ")
+    } else {
+        format!("{name}{{{labels}}} ")
+    };
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
