@@ -1,6 +1,8 @@
 //! FreeBSD only: `if_ipsec(4)` interfaces (what `ifconfig ipsecN create
 //! reqid R`, `tunnel L R`, `inet A B`, `mtu M`, `up` and `destroy` do),
-//! and the IKE sockets' `UDP_ENCAP` and IPsec bypass options.
+//! the IKE sockets' `UDP_ENCAP` and IPsec bypass options, and routes
+//! through the routing socket (`route add|delete|get`, messages from
+//! [`crate::freebsd_route`]).
 //!
 //! Written from FreeBSD's `sbin/ifconfig/ifipsec.c` (reqids through
 //! `ifr_data` pointing at a `uint32_t`), `sbin/ifconfig/ifconfig.c`
@@ -15,7 +17,7 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::libc;
 
@@ -147,6 +149,78 @@ pub fn bypass_socket(fd: BorrowedFd<'_>, v6: bool) -> io::Result<()> {
         crate::sys::setsockopt_bytes(fd, level, opt, &abi::bypass_policy(dir))?;
     }
     Ok(())
+}
+
+/// The routing socket's sequence numbers (`rtm_seq`), one per message.
+static ROUTE_SEQ: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+fn route_socket() -> io::Result<OwnedFd> {
+    crate::sys::socket(
+        crate::freebsd_route::PF_ROUTE,
+        libc::SOCK_RAW,
+        libc::AF_UNSPEC,
+    )
+}
+
+/// Adds (`add`) or deletes route `r` through the routing socket (what
+/// `route add|delete -net DST/LEN GW` does; messages from
+/// [`crate::freebsd_route`]). The kernel's answer is the `write(2)`
+/// result: `EEXIST` (already there), `ESRCH` (no such route),
+/// `ENETUNREACH` (no interface for the next hop).
+pub fn route_change(add: bool, r: &crate::freebsd_route::Route) -> io::Result<()> {
+    let seq = ROUTE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let msg = crate::freebsd_route::route_message(add, r, seq.wrapping_add(1))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let s = route_socket()?;
+    // As route(8): this socket reads nothing (every routing socket gets a
+    // copy of every change).
+    let _ = nix::sys::socket::shutdown(s.as_raw_fd(), nix::sys::socket::Shutdown::Read);
+    let n = nix::unistd::write(&s, &msg)?;
+    if n != msg.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("routing socket took {n} of {} bytes", msg.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// The route the kernel uses for `dst` (`route -n get DST`): the reply
+/// to an `RTM_GET`, with the destination, gateway, netmask and interface
+/// (`RTAX_IFP`) it found. Waits at most 2 s for the reply.
+pub fn route_get(dst: IpAddr) -> io::Result<crate::freebsd_route::RtMsg> {
+    use nix::sys::socket::{self, sockopt, MsgFlags};
+    let seq = ROUTE_SEQ
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .wrapping_add(1);
+    let s = route_socket()?;
+    socket::setsockopt(
+        &s,
+        sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(2, 0),
+    )?;
+    let msg = crate::freebsd_route::get_message(dst, seq);
+    nix::unistd::write(&s, &msg)?;
+    let pid = i32::try_from(std::process::id()).unwrap_or(0);
+    let mut buf = [0u8; 2048];
+    // Other processes' route changes arrive on this socket too; ours is
+    // the RTM_GET with our seq and pid. Bounded: a reply or the timeout.
+    for _ in 0..256 {
+        let n = socket::recv(s.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+        let Ok(m) = crate::freebsd_route::parse(buf.get(..n).unwrap_or(&[])) else {
+            continue;
+        };
+        if m.hdr.msg_type == crate::freebsd_route::RTM_GET && m.hdr.seq == seq && m.hdr.pid == pid {
+            if m.hdr.errno != 0 {
+                return Err(io::Error::from_raw_os_error(m.hdr.errno));
+            }
+            return Ok(m);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no RTM_GET reply among 256 routing messages",
+    ))
 }
 
 /// The real `if_ipsec` calls behind the PF_KEY backend's

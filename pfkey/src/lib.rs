@@ -34,6 +34,7 @@
 pub mod backend;
 pub mod error;
 pub mod freebsd_abi;
+pub mod freebsd_route;
 pub mod pfkey;
 mod sys;
 pub(crate) mod wire;

@@ -9,7 +9,9 @@
 //! // stripped) arrive through `sink` as DataplaneEvent::Ike, the daemon
 //! // sends IKE on 4500 with dp.send_ike_nat_t(Some(local), remote, msg).
 //! // Its port-500 sockets get the bypass mark: vti::dataplane::mark_socket.
-//! while let Some(a) = endpoint.poll_action() { dp.apply(&a)?; }
+//! // The daemon converts the engine's actions once into backend-neutral
+//! // `pfkey::backend::SaOp`s (ChildSpec installs), as for the kernels:
+//! dp.apply(&SaOp::Install { spec, outbound_active: true })?;
 //! // DataplaneEvent::Expired{spi_in, hard} -> endpoint.child_expired(now, spi_in, hard)
 //! // DataplaneEvent::Activity{spi_in, at}  -> endpoint.child_activity(at, spi_in)
 //! ```
@@ -53,10 +55,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ike::crypto::{Encr, Integ};
-use ike::engine::{Action, ChildInstall, IkeSaId, Mode, Ts};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, sockopt, SockaddrIn, SockaddrIn6};
+use pfkey::backend::{Auth, ChildSpec, Cipher, SaOp, TsRange};
 
 use crate::esp::overhead::{max_inner_len, OuterFamily};
 use crate::esp::selector::{flow_allowed, Flow, TrafficSelector};
@@ -293,7 +294,6 @@ fn inc(c: &AtomicU64) {
 
 #[derive(Debug)]
 struct OutEntry {
-    ike_sa: IkeSaId,
     reqid: u32,
     spi_in: u32,
     serial: u64,
@@ -473,19 +473,19 @@ pub const MAX_AUTO_THREADS: usize = 4;
 /// The most packet threads per direction.
 pub const MAX_THREADS: usize = 64;
 
-fn suite_of(encr: Encr, integ: Option<Integ>) -> Result<Suite, DataplaneError> {
-    let e = match encr {
-        Encr::AesCbc { key_bits: 128 } => Encryption::AesCbc128,
-        Encr::AesCbc { key_bits: 192 } => Encryption::AesCbc192,
-        Encr::AesCbc { key_bits: 256 } => Encryption::AesCbc256,
-        Encr::AesGcm16 { key_bits: 128 } => Encryption::AesGcm16_128,
-        Encr::AesGcm16 { key_bits: 256 } => Encryption::AesGcm16_256,
-        Encr::ChaCha20Poly1305 => Encryption::ChaCha20Poly1305,
-        Encr::TripleDes => Encryption::TripleDesCbc,
-        Encr::CamelliaCbc { key_bits: 128 } => Encryption::CamelliaCbc128,
-        Encr::CamelliaCbc { key_bits: 192 } => Encryption::CamelliaCbc192,
-        Encr::CamelliaCbc { key_bits: 256 } => Encryption::CamelliaCbc256,
-        Encr::AesCcm { key_bits, icv } => match (key_bits, icv) {
+fn suite_of(cipher: Cipher, auth: Option<Auth>) -> Result<Suite, DataplaneError> {
+    let e = match cipher {
+        Cipher::AesCbc { key_bits: 128 } => Encryption::AesCbc128,
+        Cipher::AesCbc { key_bits: 192 } => Encryption::AesCbc192,
+        Cipher::AesCbc { key_bits: 256 } => Encryption::AesCbc256,
+        Cipher::AesGcm16 { key_bits: 128 } => Encryption::AesGcm16_128,
+        Cipher::AesGcm16 { key_bits: 256 } => Encryption::AesGcm16_256,
+        Cipher::ChaCha20Poly1305 => Encryption::ChaCha20Poly1305,
+        Cipher::TripleDes => Encryption::TripleDesCbc,
+        Cipher::CamelliaCbc { key_bits: 128 } => Encryption::CamelliaCbc128,
+        Cipher::CamelliaCbc { key_bits: 192 } => Encryption::CamelliaCbc192,
+        Cipher::CamelliaCbc { key_bits: 256 } => Encryption::CamelliaCbc256,
+        Cipher::AesCcm { key_bits, icv } => match (key_bits, icv) {
             (128, 8) => Encryption::AesCcm8_128,
             (192, 8) => Encryption::AesCcm8_192,
             (256, 8) => Encryption::AesCcm8_256,
@@ -495,24 +495,24 @@ fn suite_of(encr: Encr, integ: Option<Integ>) -> Result<Suite, DataplaneError> {
             (128, 16) => Encryption::AesCcm16_128,
             (192, 16) => Encryption::AesCcm16_192,
             (256, 16) => Encryption::AesCcm16_256,
-            _ => return Err(DataplaneError::Unsupported(format!("{encr:?}"))),
+            _ => return Err(DataplaneError::Unsupported(format!("{cipher:?}"))),
         },
         other => return Err(DataplaneError::Unsupported(format!("{other:?}"))),
     };
-    let i = integ.map(|i| match i {
-        Integ::HmacSha1_96 => Integrity::HmacSha1_96,
-        Integ::HmacSha2_256_128 => Integrity::HmacSha256_128,
-        Integ::HmacSha2_384_192 => Integrity::HmacSha384_192,
-        Integ::HmacSha2_512_256 => Integrity::HmacSha512_256,
-        Integ::HmacMd5_96 => Integrity::HmacMd5_96,
-        Integ::HmacSha2_256_96 => Integrity::HmacSha256_96,
-        Integ::AesXcbc96 => Integrity::AesXcbc96,
-        Integ::AesCmac96 => Integrity::AesCmac96,
+    let i = auth.map(|i| match i {
+        Auth::HmacSha1_96 => Integrity::HmacSha1_96,
+        Auth::HmacSha256_128 => Integrity::HmacSha256_128,
+        Auth::HmacSha384_192 => Integrity::HmacSha384_192,
+        Auth::HmacSha512_256 => Integrity::HmacSha512_256,
+        Auth::HmacMd5_96 => Integrity::HmacMd5_96,
+        Auth::HmacSha256_96 => Integrity::HmacSha256_96,
+        Auth::AesXcbc96 => Integrity::AesXcbc96,
+        Auth::AesCmac96 => Integrity::AesCmac96,
     });
     Ok(Suite::new(e, i)?)
 }
 
-fn ts_of(t: &Ts) -> TrafficSelector {
+fn ts_of(t: &TsRange) -> TrafficSelector {
     TrafficSelector {
         start_addr: t.start,
         end_addr: t.end,
@@ -892,12 +892,16 @@ impl Dataplane {
         send_with_source(sock.as_fd(), &[marker, msg], local, remote)
     }
 
-    /// Carry out one data-plane action of the engine.
-    pub fn apply(&self, action: &Action) -> Result<(), DataplaneError> {
+    /// Carries out one change to the installed SAs (the daemon converts
+    /// the engine's actions into these, as for the kernel backends).
+    pub fn apply(&self, op: &SaOp) -> Result<(), DataplaneError> {
         let sh = &*self.shared;
-        match action {
-            Action::Install(ci) => self.install(ci),
-            Action::ActivateOutbound { reqid, spi_out } => {
+        match op {
+            SaOp::Install {
+                spec,
+                outbound_active,
+            } => self.install(spec, *outbound_active),
+            SaOp::ActivateOutbound { reqid, spi_out } => {
                 let _ctl = lock(&sh.ctl);
                 let serial = sh.out.next_serial();
                 sh.out.for_sa(*reqid, *spi_out, |e| {
@@ -906,19 +910,18 @@ impl Dataplane {
                 });
                 Ok(())
             }
-            Action::RemoveOutbound { reqid, spi_out } => {
+            SaOp::RemoveOutbound { reqid, spi_out } => {
                 let _ctl = lock(&sh.ctl);
                 sh.out.for_sa(*reqid, *spi_out, |e| e.active = false);
                 Ok(())
             }
-            Action::Delete {
+            SaOp::Delete {
                 reqid,
                 spi_in,
                 spi_out,
             } => self.delete(*reqid, *spi_in, *spi_out),
-            Action::UpdateAddress {
-                ike_sa,
-                spis_in,
+            SaOp::Update {
+                spi_in,
                 local,
                 remote,
                 encap,
@@ -926,7 +929,7 @@ impl Dataplane {
                 let pmtu = self.path_mtu(*remote);
                 let _ctl = lock(&sh.ctl);
                 sh.out.for_each(|e| {
-                    if e.ike_sa == *ike_sa || spis_in.contains(&e.spi_in) {
+                    if e.spi_in == *spi_in {
                         e.remote = *remote;
                         e.local = specified(local.ip());
                         e.encap = *encap;
@@ -995,9 +998,9 @@ impl Dataplane {
             .or(sh.shared_slot)
     }
 
-    fn install(&self, ci: &ChildInstall) -> Result<(), DataplaneError> {
+    fn install(&self, ci: &ChildSpec, outbound_active: bool) -> Result<(), DataplaneError> {
         let sh = &*self.shared;
-        if ci.mode != Mode::Tunnel {
+        if !ci.tunnel {
             return Err(DataplaneError::Unsupported(
                 "transport mode (the userspace data plane carries tunnel mode only)".into(),
             ));
@@ -1028,17 +1031,17 @@ impl Dataplane {
             esn: ci.esn,
             replay_window: ci.replay_window,
             lifetime: Lifetime {
-                soft_bytes: nonzero(l.rekey_bytes),
-                hard_bytes: nonzero(l.life_bytes),
-                soft_packets: nonzero(l.rekey_packets),
-                hard_packets: nonzero(l.life_packets),
+                soft_bytes: nonzero(l.soft_bytes),
+                hard_bytes: nonzero(l.hard_bytes),
+                soft_packets: nonzero(l.soft_packets),
+                hard_packets: nonzero(l.hard_packets),
                 soft_time: None,
                 hard_time: None,
             },
             seq_rekey_at: None,
         };
-        let keys = |k: &ike::engine::SaKeys| -> Result<(Suite, u32), DataplaneError> {
-            Ok((suite_of(k.encr, k.integ)?, k.spi))
+        let keys = |k: &pfkey::backend::SaKeys| -> Result<(Suite, u32), DataplaneError> {
+            Ok((suite_of(k.cipher, k.auth)?, k.spi))
         };
         let (suite_in, spi_in) = keys(&ci.inbound)?;
         let (suite_out, spi_out) = keys(&ci.outbound)?;
@@ -1046,8 +1049,8 @@ impl Dataplane {
             spi_in,
             suite_in,
             SaKeys {
-                encryption: ci.inbound.encr_key.as_bytes(),
-                integrity: ci.inbound.integ_key.as_bytes(),
+                encryption: &ci.inbound.enc_key,
+                integrity: &ci.inbound.auth_key,
             },
             &opts,
             now,
@@ -1056,8 +1059,8 @@ impl Dataplane {
             spi_out,
             suite_out,
             SaKeys {
-                encryption: ci.outbound.encr_key.as_bytes(),
-                integrity: ci.outbound.integ_key.as_bytes(),
+                encryption: &ci.outbound.enc_key,
+                integrity: &ci.outbound.auth_key,
             },
             &opts,
             now,
@@ -1096,11 +1099,10 @@ impl Dataplane {
         {
             let serial = sh.out.next_serial();
             lock(&sh.out.slots[slot]).push(OutEntry {
-                ike_sa: ci.ike_sa,
                 reqid: ci.reqid,
                 spi_in,
                 serial,
-                active: ci.outbound_active,
+                active: outbound_active,
                 sa: outbound,
                 local_ts,
                 remote_ts,
@@ -1120,7 +1122,7 @@ impl Dataplane {
                 let src = ci
                     .local_ts
                     .iter()
-                    .filter(|l| l.is_ipv4() == rts.is_ipv4())
+                    .filter(|l| l.start.is_ipv4() == rts.start.is_ipv4())
                     .find_map(|l| ours.iter().copied().find(|a| ts_of(l).contains_addr(*a)));
                 for (dst, prefix) in range_prefixes(rts.start, rts.end) {
                     let r = RouteSpec {

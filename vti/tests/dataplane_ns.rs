@@ -5,8 +5,8 @@
 
 mod lab;
 
-use ike::engine::Action;
 use lab::{Alg, Child, Lab};
+use pfkey::backend::SaOp;
 
 const TABLE: &str = "30324"; // DataplaneConfig::default().table (0x7674)
 
@@ -160,7 +160,7 @@ fn plain_esp_and_cbc() {
     let (li, ri) = (&left.interface_stats()[0], &right.interface_stats()[0]);
     assert_eq!((li.gso_reads, ri.gro_writes), (0, 0), "{li:?} {ri:?}");
     assert!(left.sa_stats()[0].outbound.packets > 100);
-    let _ = Action::RemoveOutbound {
+    let _ = SaOp::RemoveOutbound {
         reqid: 7,
         spi_out: 1,
     };
@@ -302,14 +302,14 @@ fn make_before_break_rekeys_lose_nothing() {
         // initiator deletes on the response.
         right.apply(&new.right(false)).unwrap();
         left.apply(&new.left(true)).unwrap();
-        left.apply(&Action::RemoveOutbound {
+        left.apply(&SaOp::RemoveOutbound {
             reqid: 7,
             spi_out: old.spi_lr,
         })
         .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(30));
         right
-            .apply(&Action::ActivateOutbound {
+            .apply(&SaOp::ActivateOutbound {
                 reqid: 7,
                 spi_out: new.spi_rl,
             })

@@ -26,8 +26,9 @@ use tracing::{debug, error, info, info_span, warn};
 use crate::control::{self, Hub, Job};
 use crate::convert::Resolved;
 use crate::convert::{self, HostEnv, ReqidMap};
-use crate::dataplane::{Dataplane, Report};
+use crate::dataplane::Report;
 use crate::flood::{self, FloodWatch};
+use crate::kernel_ipsec::KernelIpsec;
 use crate::logging::LogHandle;
 use crate::net::{IkeLanes, IkeQueue, Inbound, NetStats, Sockets};
 use crate::routing::{self, Routing};
@@ -117,7 +118,7 @@ pub struct Daemon {
     pub(crate) ep: Endpoint,
     pub(crate) engine_cfg: EngineConfig,
     sockets: Sockets,
-    pub(crate) dp: Box<dyn Dataplane>,
+    pub(crate) dp: KernelIpsec,
     dp_rx: mpsc::UnboundedReceiver<Report>,
     pub(crate) net_stats: Arc<NetStats>,
     pub(crate) reqids: ReqidMap,
@@ -134,6 +135,9 @@ pub struct Daemon {
     pub(crate) file_cfg: config::Config,
     /// Connections and secrets loaded over VICI; a SIGHUP leaves them be.
     pub(crate) vici: control::ViciLoaded,
+    /// Virtual IP pools (the file's and VICI's) and their leases; a SIGHUP
+    /// keeps the leases of unchanged pools.
+    pub(crate) pools: aaa::Pools,
     /// The control socket's side of the event loop.
     pub(crate) hub: Hub,
     jobs: mpsc::Receiver<Job>,
@@ -182,8 +186,9 @@ impl Daemon {
         let dp =
             crate::platform::start_dataplane(kind, &loaded.config, port_nat_t, tx.clone(), dp_tx)
                 .map_err(StartError::Dataplane)?;
+        let dp = KernelIpsec::new(dp, &loaded.config, port_nat_t);
         let mut routing = Routing::new(&loaded.config);
-        if dp.as_userspace().is_some() {
+        if dp.backend().as_userspace().is_some() {
             routing.start_gateways();
         }
         let conv = convert::convert(
@@ -197,9 +202,10 @@ impl Daemon {
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
         )?;
-        dp.prepare_sockets(&sockets)
+        dp.backend()
+            .prepare_sockets(&sockets)
             .map_err(|e| StartError::Dataplane(e.to_string()))?;
-        if let Some(u) = dp.as_userspace() {
+        if let Some(u) = dp.backend().as_userspace() {
             u.mark_sockets(&sockets)
                 .map_err(|e| StartError::Dataplane(e.to_string()))?;
         }
@@ -223,7 +229,7 @@ impl Daemon {
         );
         sockets.spawn_receivers(tx, dp.esp_sink())?;
         let (jobs_tx, jobs) = mpsc::channel(64);
-        let d = Daemon {
+        let mut d = Daemon {
             opts,
             log,
             ep,
@@ -250,7 +256,9 @@ impl Daemon {
             notify: None,
             event_counters: crate::metrics::EventCounters::default(),
             keylog: None,
+            pools: aaa::Pools::new(),
         };
+        d.sync_file_pools();
         Ok((d, rx))
     }
 
@@ -260,8 +268,8 @@ impl Daemon {
     }
 
     /// The data plane (tests, listings).
-    pub fn dataplane(&self) -> &dyn Dataplane {
-        &*self.dp
+    pub fn dataplane(&self) -> &KernelIpsec {
+        &self.dp
     }
 
     /// The automatic gateways of the `ipsecN` interfaces and their state
@@ -670,7 +678,11 @@ impl Daemon {
     fn on_report(&mut self, r: Report) {
         match r {
             Report::Activity { spi_in } => self.ep.child_activity(Instant::now(), spi_in),
-            Report::Expired { spi_in, hard } => {
+            Report::Expired { spi, hard } => {
+                let Some(spi_in) = self.dp.spi_in_of(spi) else {
+                    debug!(target: "vtid::dataplane", "SA {spi:08x}: volume limit reached, but no CHILD_SA has it (deleted meanwhile)");
+                    return;
+                };
                 info!(target: "vtid::dataplane", "CHILD_SA {spi_in:08x}: {} volume limit reached", if hard { "hard" } else { "soft" });
                 self.ep.child_expired(Instant::now(), spi_in, hard)
             }
@@ -678,7 +690,7 @@ impl Daemon {
     }
 
     fn refresh_path_mtu(&self) {
-        if let Some(u) = self.dp.as_userspace() {
+        if let Some(u) = self.dp.backend().as_userspace() {
             let n = u.refresh_path_mtu();
             if n > 0 {
                 info!(target: "vtid::dataplane", "path MTU changed: {n} CHILD_SA(s) now take a different largest inner packet");
@@ -725,7 +737,7 @@ impl Daemon {
         for c in self.dp.counters() {
             info!(target: "vtid::dataplane", "dataplane({}): {}", self.dp.name(), routing::counters_line(&c));
         }
-        if let Some(u) = self.dp.as_userspace() {
+        if let Some(u) = self.dp.backend().as_userspace() {
             for l in u.stats_lines() {
                 info!(target: "vtid::dataplane", "dataplane(userspace): {l}");
             }
@@ -810,7 +822,7 @@ impl Daemon {
         crate::creds::reload(&self.creds, &loaded.config, &self.vici.creds);
         let previous = std::mem::replace(&mut self.file_cfg, loaded.config);
         // The file's connections, plus those loaded over VICI (kept).
-        let conv = match self.convert_merged() {
+        let mut conv = match self.convert_merged() {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running configuration: {e}");
@@ -818,15 +830,64 @@ impl Daemon {
                 return;
             }
         };
+        self.sync_file_pools();
         if format!("{:?}", conv.engine) != format!("{:?}", self.engine_cfg) {
             warn!(
                 "changes in the vtid {{ }} section (ports, retransmission, cookies, ...) take \
                  effect only after a restart; keeping the running settings"
             );
         }
+        let kept = self.keep_failed_connections(&mut conv);
         let n = conv.peers.len();
         self.install(conv);
-        info!("reloaded: {n} connection(s)");
+        if kept.is_empty() {
+            info!("reloaded: {n} connection(s)");
+        } else {
+            info!(
+                "reloaded: {n} connection(s); {} kept as before",
+                kept.join(", ")
+            );
+        }
+    }
+
+    /// Issue 11 §5, as VICI `load-conn` does: a connection of the reloaded
+    /// configuration that fails to load (an error about it or one of its
+    /// children, each reason already logged) keeps its running definition
+    /// and with it its SAs, start actions, reqids and DNS names; the other
+    /// connections take their new definitions. Returns the kept names.
+    fn keep_failed_connections(&self, conv: &mut convert::Converted) -> Vec<String> {
+        let failed: BTreeSet<String> = conv.errors().filter_map(|n| n.conn.clone()).collect();
+        let mut kept = Vec::new();
+        for name in failed {
+            let Some(prev) = self.ep.peers().iter().find(|p| p.name == name) else {
+                continue;
+            };
+            let prev = ike::engine::PeerConfig::clone(prev);
+            match conv.peers.iter_mut().find(|p| p.name == name) {
+                Some(slot) => *slot = prev,
+                None => conv.peers.push(prev),
+            }
+            conv.start.retain(|(c, _)| *c != name);
+            conv.start
+                .extend(self.start.iter().filter(|(c, _)| *c == name).cloned());
+            conv.reqids.retain(|(c, _), _| *c != name);
+            conv.reqids.extend(
+                self.reqids
+                    .iter()
+                    .filter(|((c, _), _)| *c == name)
+                    .map(|(k, v)| (k.clone(), *v)),
+            );
+            conv.dns.remove(&name);
+            if let Some(d) = self.dns.get(&name) {
+                conv.dns.insert(name.clone(), d.clone());
+            }
+            warn!(
+                conn = %name,
+                "reload: connection '{name}' failed to load; keeping its running definition and its SAs"
+            );
+            kept.push(name);
+        }
+        kept
     }
 
     /// Converts the file's configuration merged with what VICI loaded

@@ -1,11 +1,14 @@
 //! The data-plane interface (STYLE.md §3; strongSwan's `kernel_ipsec_t`):
 //! one trait every backend implements — the recording backend here, the
-//! userspace ESP/TUN backend with the VTI work, XFRM/PF_KEY later.
+//! userspace ESP/TUN backend (`userspace.rs`), XFRM and PF_KEY
+//! (`kernel/`). The daemon talks to it through
+//! [`KernelIpsec`](crate::kernel_ipsec::KernelIpsec), which converts the
+//! engine's actions once and keeps the one table of installed SAs.
 //!
 //! # Shape, and why
 //!
-//! * [`Dataplane::apply`] takes the engine's [`Action`]s one by one, in the
-//!   engine's order, on the daemon's engine task. It is synchronous and
+//! * [`Dataplane::apply`] takes backend-neutral [`SaOp`]s one by one, in
+//!   the engine's order, on the daemon's engine task. It is synchronous and
 //!   must not block: order matters (an `Install` precedes the
 //!   `ActivateOutbound` that switches to it, a `Delete` follows), and a
 //!   synchronous call keeps that order without a queue whose tail could
@@ -17,7 +20,8 @@
 //!   is data-plane traffic and never queues behind IKE work on the engine
 //!   task. The sink is `Send + Sync` and shared.
 //! * What the data plane learns for the engine — ESP arrived on an SA
-//!   (liveness for DPD), a byte/packet limit ran out — it sends as a
+//!   (liveness for DPD), a byte/packet limit ran out (either half's SPI:
+//!   the daemon maps it to the CHILD SA) — it sends as a
 //!   [`Report`] on the channel given to the backend at construction; the
 //!   engine task feeds them to [`ike::engine::Endpoint::child_activity`] /
 //!   [`ike::engine::Endpoint::child_expired`]. A channel, because reports
@@ -30,6 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use ike::crypto::{Encr, Integ};
 use ike::engine::{Action, Mode, Ts};
+use pfkey::backend::SaOp;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
@@ -43,8 +48,9 @@ pub enum Report {
     },
     /// A volume limit of the CHILD SA ran out (soft: rekey; hard: delete).
     Expired {
-        /// Our inbound SPI.
-        spi_in: u32,
+        /// The SPI of the SA that ran out: our inbound SPI, or (kernels
+        /// report either half) the outbound one.
+        spi: u32,
         /// Hard limit.
         hard: bool,
     },
@@ -66,12 +72,10 @@ pub trait EspSink: Send + Sync + fmt::Debug {
 pub trait Dataplane: Send + fmt::Debug {
     /// Its name, for logs (`record`, `userspace`, ...).
     fn name(&self) -> &'static str;
-    /// Applies one engine action. Must not block.
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError>;
+    /// Applies one change to the installed SAs. Must not block.
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError>;
     /// Where ESP-in-UDP goes.
     fn esp_sink(&self) -> Arc<dyn EspSink>;
-    /// The installed SAs (for listings and tests).
-    fn sas(&self) -> Vec<SaEntry>;
     /// Whether transport mode can be carried.
     fn supports_transport_mode(&self) -> bool {
         false
@@ -305,7 +309,9 @@ pub fn suite_name(encr: Encr, integ: Option<Integ>) -> String {
     }
 }
 
-/// The SAs a backend has installed, as the daemon lists them.
+/// The SAs installed through the daemon's
+/// [`KernelIpsec`](crate::kernel_ipsec::KernelIpsec), as it lists them
+/// (with the engine's names: connection, child, IKE SA).
 #[derive(Clone, Debug)]
 pub struct SaTable {
     backend: &'static str,
@@ -408,22 +414,14 @@ impl SaTable {
     pub fn entries(&self) -> Vec<SaEntry> {
         self.entries.lock().map(|t| t.clone()).unwrap_or_default()
     }
-
-    /// Whether an inbound SPI is installed.
-    pub fn has_spi_in(&self, spi: u32) -> bool {
-        self.entries
-            .lock()
-            .map(|t| t.iter().any(|e| e.spi_in == spi))
-            .unwrap_or(false)
-    }
 }
 
-/// The `record` backend: keeps a table of the installed SAs, logs every
-/// action in one line (never keys), counts and drops ESP. It carries no
-/// traffic.
+/// The `record` backend: keeps the installed inbound SPIs, counts and
+/// drops ESP (the daemon's table logs every change in one line, never
+/// keys). It carries no traffic.
 #[derive(Debug)]
 pub struct RecordBackend {
-    table: SaTable,
+    spis: Arc<Mutex<Vec<(u32, u32)>>>,
     sink: Arc<RecordSink>,
 }
 
@@ -431,7 +429,8 @@ pub struct RecordBackend {
 /// inbound SPIs, drops.
 #[derive(Debug)]
 pub struct RecordSink {
-    table: SaTable,
+    /// `(spi_in, spi_out)` of the installed SAs.
+    spis: Arc<Mutex<Vec<(u32, u32)>>>,
     reports: UnboundedSender<Report>,
     /// ESP datagrams seen.
     pub packets: AtomicU64,
@@ -447,7 +446,11 @@ impl EspSink for RecordSink {
             return;
         };
         let spi = u32::from_be_bytes([spi[0], spi[1], spi[2], spi[3]]);
-        let known = self.table.has_spi_in(spi);
+        let known = self
+            .spis
+            .lock()
+            .map(|t| t.iter().any(|(i, _)| *i == spi))
+            .unwrap_or(false);
         if known {
             let _ = self.reports.send(Report::Activity { spi_in: spi });
         } else {
@@ -460,21 +463,16 @@ impl EspSink for RecordSink {
 impl RecordBackend {
     /// A new, empty table; reports go to `reports`.
     pub fn new(reports: UnboundedSender<Report>) -> RecordBackend {
-        let table = SaTable::new("record");
+        let spis = Arc::new(Mutex::new(Vec::new()));
         RecordBackend {
             sink: Arc::new(RecordSink {
-                table: table.clone(),
+                spis: spis.clone(),
                 reports,
                 packets: AtomicU64::new(0),
                 unknown_spi: AtomicU64::new(0),
             }),
-            table,
+            spis,
         }
-    }
-
-    /// The shared table (a live view).
-    pub fn table(&self) -> SaTable {
-        self.table.clone()
     }
 
     /// ESP datagrams seen, and of those for unknown SPIs.
@@ -491,8 +489,18 @@ impl Dataplane for RecordBackend {
         "record"
     }
 
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
-        self.table.apply(action);
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
+        let Ok(mut t) = self.spis.lock() else {
+            return Err(DataplaneError("record: table lock poisoned".into()));
+        };
+        match op {
+            SaOp::Install { spec, .. } => {
+                t.retain(|(i, _)| *i != spec.inbound.spi);
+                t.push((spec.inbound.spi, spec.outbound.spi));
+            }
+            SaOp::Delete { spi_in, .. } => t.retain(|(i, _)| i != spi_in),
+            SaOp::ActivateOutbound { .. } | SaOp::RemoveOutbound { .. } | SaOp::Update { .. } => {}
+        }
         Ok(())
     }
 
@@ -500,19 +508,20 @@ impl Dataplane for RecordBackend {
         self.sink.clone()
     }
 
-    fn sas(&self) -> Vec<SaEntry> {
-        self.table.entries()
-    }
-
     fn counters(&self) -> Vec<SaCounters> {
         // It carries no traffic, so every SA's counters are honestly zero.
-        self.sas()
-            .iter()
-            .map(|e| SaCounters {
-                spi_in: e.spi_in,
-                ..SaCounters::default()
+        self.spis
+            .lock()
+            .map(|t| {
+                t.iter()
+                    .map(|(spi_in, spi_out)| SaCounters {
+                        spi_in: *spi_in,
+                        spi_out: *spi_out,
+                        ..SaCounters::default()
+                    })
+                    .collect()
             })
-            .collect()
+            .unwrap_or_default()
     }
 
     fn supports_transport_mode(&self) -> bool {

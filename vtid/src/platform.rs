@@ -56,7 +56,7 @@ pub fn start_dataplane(
             match probe {
                 Ok(()) => {
                     info!(target: "vtid::dataplane", "data plane auto: the kernel has ESP and xfrm interfaces; using the XFRM data plane");
-                    Box::new(XfrmDataplane::start(cfg, port_nat_t, reports).map_err(err)?)
+                    Box::new(XfrmDataplane::start(cfg, reports).map_err(err)?)
                 }
                 Err(why) => {
                     if kind == DataplaneKind::Auto {
@@ -66,9 +66,7 @@ pub fn start_dataplane(
                 }
             }
         }
-        DataplaneKind::Xfrm => {
-            Box::new(XfrmDataplane::start(cfg, port_nat_t, reports).map_err(err)?)
-        }
+        DataplaneKind::Xfrm => Box::new(XfrmDataplane::start(cfg, reports).map_err(err)?),
         DataplaneKind::Pfkey => {
             let why = crate::kernel::pfkey_probe().err().unwrap_or_default();
             return Err(format!("data plane 'pfkey' cannot start: {why}"));
@@ -82,7 +80,7 @@ pub fn start_dataplane(
 pub fn start_dataplane(
     kind: DataplaneKind,
     cfg: &config::Config,
-    port_nat_t: u16,
+    _port_nat_t: u16,
     _ike: IkeQueue,
     reports: UnboundedSender<Report>,
 ) -> Result<Box<dyn Dataplane>, String> {
@@ -90,7 +88,7 @@ pub fn start_dataplane(
     Ok(match kind {
         DataplaneKind::Record => Box::new(RecordBackend::new(reports)),
         DataplaneKind::Auto | DataplaneKind::Pfkey => {
-            Box::new(PfKeyDataplane::start(cfg, port_nat_t, reports).map_err(|e| e.to_string())?)
+            Box::new(PfKeyDataplane::start(cfg, reports).map_err(|e| e.to_string())?)
         }
         DataplaneKind::Xfrm => {
             return Err("data plane 'xfrm' is Linux's; on FreeBSD use pfkey (the default)".into())

@@ -13,20 +13,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use ike::engine::Action;
+use pfkey::backend::SaOp;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::info;
 use vti::dataplane::{self as vdp, DataplaneEvent};
 
 use crate::dataplane::{
-    Dataplane, DataplaneError, EspDrops, EspSink, InterfaceCounters, Report, SaCounters, SaEntry,
+    Dataplane, DataplaneError, EspDrops, EspSink, InterfaceCounters, Report, SaCounters,
 };
 use crate::net::{IkeQueue, Inbound, Sockets};
 
 /// The userspace backend.
 pub struct UserspaceBackend {
     dp: vdp::Dataplane,
-    table: crate::dataplane::SaTable,
 }
 
 impl fmt::Debug for UserspaceBackend {
@@ -83,7 +82,7 @@ impl UserspaceBackend {
                 });
             }
             DataplaneEvent::Expired { spi_in, hard } => {
-                let _ = reports.send(Report::Expired { spi_in, hard });
+                let _ = reports.send(Report::Expired { spi: spi_in, hard });
             }
             DataplaneEvent::Activity { spi_in, .. } => {
                 let _ = reports.send(Report::Activity { spi_in });
@@ -103,10 +102,7 @@ impl UserspaceBackend {
             dp.seal_threads(),
             if offloaded.is_empty() { "none".to_string() } else { offloaded.join(", ") }
         );
-        Ok(UserspaceBackend {
-            dp,
-            table: crate::dataplane::SaTable::new("userspace"),
-        })
+        Ok(UserspaceBackend { dp })
     }
 
     /// Re-read the path MTU towards every peer
@@ -169,20 +165,12 @@ impl Dataplane for UserspaceBackend {
         "userspace"
     }
 
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
-        self.dp
-            .apply(action)
-            .map_err(|e| DataplaneError(e.to_string()))?;
-        self.table.apply(action);
-        Ok(())
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
+        self.dp.apply(op).map_err(|e| DataplaneError(e.to_string()))
     }
 
     fn esp_sink(&self) -> Arc<dyn EspSink> {
         Arc::new(NoEsp)
-    }
-
-    fn sas(&self) -> Vec<SaEntry> {
-        self.table.entries()
     }
 
     fn owns_nat_t(&self) -> bool {

@@ -161,6 +161,40 @@ fn reload_removes_and_adds_connections() {
     assert_eq!(p.moon.count(&["dataplane(record): install"]), 2);
 }
 
+/// Issue 11 §5: SIGHUP with one connection that fails to load (an unknown
+/// group in its only proposal) and one new connection. The broken one
+/// keeps its running definition and its SAs (it was deleted, and the peer
+/// heard a DELETE); the new one is loaded.
+#[test]
+fn reload_keeps_a_connection_that_fails_to_load_with_its_sas() {
+    let mut p = pair("keepbroken");
+    established(&mut p);
+    let broken = Conn {
+        proposals: "aes128gcm16-prfsha256-modp9999",
+        ..p.sun_conf.clone()
+    }
+    .render()
+    .replacen(
+        "connections {\n",
+        "connections {\n  other {\n    remote_addrs = 192.0.2.99\n    local {\n      auth = psk\n      id = other.example.org\n    }\n    remote {\n      auth = psk\n      id = peer.example.org\n    }\n    children {\n      net {\n        local_ts = 10.9.0.0/24\n        remote_ts = 10.8.0.0/24\n      }\n    }\n  }\n",
+        1,
+    );
+    std::fs::write(&p.sun.conf_path, broken).unwrap();
+    p.sun.signal("HUP");
+    let line = p.sun.wait_for(&["reloaded: "], T);
+    assert!(
+        line.contains("reloaded: 2 connection(s); lab kept as before"),
+        "{line}"
+    );
+    let log = p.sun.log();
+    assert!(log.contains("modp9999"), "the reason is logged:\n{log}");
+    assert!(!log.contains("connection removed"), "{log}");
+    let s = stats(&mut p.sun);
+    assert_eq!(num(&s, "ike_sas"), 1, "{s}");
+    assert_eq!(p.sun.count(&["dataplane(record): delete"]), 0);
+    assert!(!p.moon.log().contains("received DELETE"));
+}
+
 #[test]
 fn garbage_is_dropped_counted_and_the_daemon_keeps_serving() {
     let mut p = pair("garbage");

@@ -110,6 +110,12 @@ macro_rules! ctx {
             notes: &mut $notes,
             prelog: &mut $self.prelog,
             reassembly_elsewhere: &|| $self.sas.values().map(IkeSa::reassembly_bytes).sum(),
+            has_contact: &|conn, local, remote, ip| {
+                $self
+                    .sas
+                    .values()
+                    .any(|s| s.is_contact(conn, local, remote, ip))
+            },
             creds: $self.creds.as_deref(),
         }
     };
@@ -820,12 +826,19 @@ impl Endpoint {
                 }
                 Note::InitialContact(id) => {
                     // RFC 7296 §2.4: the peer lost its state; delete our
-                    // other IKE SAs with it, without notifying it.
+                    // other IKE SAs with it, without notifying it. Only
+                    // those established before the IKE SA that carried
+                    // INITIAL_CONTACT began: one that came up meanwhile
+                    // (simultaneous initiations) the peer has too, and
+                    // deleting it silently would leave the peer holding an
+                    // SA we no longer have.
                     let stale: Vec<u64> = match self.sas.get(&id.0) {
                         Some(new) => self
                             .sas
                             .iter()
-                            .filter(|(_, s)| s.same_peer(new))
+                            .filter(|(_, s)| {
+                                s.same_peer(new) && s.established_before(new.created_at())
+                            })
                             .map(|(k, _)| *k)
                             .collect(),
                         None => Vec::new(),

@@ -4,7 +4,7 @@
 //! they come, with the last response cached for retransmissions (§2.1).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,12 +13,13 @@ use tracing::{debug, error, info, warn};
 
 use crate::crypto::{
     check_peer_public, rekey_skeyseed, signed_octets, ChildKeys, IkeKeys, KeyExchange, Prf,
-    SkCipher, Suite,
+    SecretBytes, SkCipher, Suite,
 };
 use crate::engine::auth::{self, AuthClass};
 use crate::engine::config::{
     find_psk, ChildConfig, EngineConfig, Mode, PeerAction, PeerConfig, SharedKey, TsSpec,
 };
+use crate::engine::lifetime;
 use crate::engine::natd::natd_hash;
 use crate::engine::ratelimit::{bounded_list, suppressed_note, LogLimiter};
 use crate::engine::ts::{self, Ts};
@@ -37,6 +38,11 @@ use crate::wire::{
 /// Our nonce length: 32 octets, at least half the PRF key size of every PRF
 /// we negotiate (RFC 7296 §2.10).
 const NONCE_LEN: usize = 32;
+
+/// How long an IKE SA replaced by the peer's rekey waits for the peer's
+/// DELETE before deleting itself (strongSwan's delete_ike_sa_job after an
+/// IKE rekey as responder: 90 s).
+const REKEYED_IKE_SA_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Traffic selectors one TS payload can carry (the Number of TSs is one
 /// octet, RFC 7296 §3.13).
@@ -62,9 +68,17 @@ pub(crate) struct Ctx<'a> {
     pub reassembly_elsewhere: &'a dyn Fn() -> usize,
     /// Rate limit for log lines about unauthenticated peers.
     pub prelog: &'a mut LogLimiter,
+    /// Whether another IKE SA with this peer is up (strongSwan's
+    /// `has_contact`): connection, our identity, the peer's identity (if
+    /// configured) and its address.
+    pub has_contact: &'a HasContact<'a>,
     /// Certificates, keys and trust (public-key authentication).
     pub creds: Option<&'a dyn crate::engine::auth::Credentials>,
 }
+
+/// See [`Ctx::has_contact`].
+pub(crate) type HasContact<'a> =
+    dyn Fn(&str, &Identification, Option<&Identification>, IpAddr) -> bool + 'a;
 
 /// Logs at `$lvl` through the context's rate limit: for what an
 /// unauthenticated peer can trigger once per datagram.
@@ -171,6 +185,8 @@ pub(crate) enum State {
 #[derive(Clone, Debug)]
 pub(crate) enum Task {
     CreateChild(Box<ChildConfig>),
+    /// A CREATE_CHILD_SA that re-establishes a lost CHILD SA.
+    Recreate(Box<ChildConfig>),
     RekeyChild(u32),
     RekeyIke,
     DeleteChild(u32),
@@ -190,6 +206,17 @@ struct PendingChild {
     proposals: Vec<Proposal>,
     /// For a rekey, the inbound SPI of the SA being replaced.
     rekeys: Option<u32>,
+    /// Whether it re-establishes a CHILD SA that was lost (hard expiry, a
+    /// failed rekey): retried until it works while the IKE SA lives.
+    reestablish: bool,
+}
+
+/// A lost CHILD SA to establish again, and when.
+#[derive(Debug)]
+struct Recreate {
+    cfg: ChildConfig,
+    at: Instant,
+    attempt: u32,
 }
 
 /// The request in flight.
@@ -243,6 +270,11 @@ pub(crate) struct ChildSa {
     outbound_active: bool,
     /// When a replaced SA is finally removed.
     remove_at: Option<Instant>,
+    /// Whether the data plane holds it (an expired SA leaves at once, its
+    /// record stays until the peer has its DELETE).
+    in_dataplane: bool,
+    /// Whether it reached its hard lifetime.
+    expired: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -323,6 +355,11 @@ pub(crate) struct IkeSa {
     /// The message ID of a fragmented message refused for its size.
     refused_fragmented: Option<u32>,
     pub(crate) children: Vec<ChildSa>,
+    /// Lost CHILD SAs waiting to be established again.
+    recreate: Vec<Recreate>,
+    /// When this SA, replaced by a rekey the peer made, is deleted if the
+    /// peer never deletes it (strongSwan: 90 s).
+    reap_at: Option<Instant>,
     /// The child to set up in IKE_AUTH (initiator).
     first_child: Option<ChildConfig>,
     created_at: Instant,
@@ -591,6 +628,8 @@ impl IkeSa {
             reassembly: None,
             refused_fragmented: None,
             children: Vec::new(),
+            recreate: Vec::new(),
+            reap_at: None,
             first_child: None,
             created_at: ctx.now,
             established_at: None,
@@ -1219,8 +1258,9 @@ impl IkeSa {
         signed_octets(self.prf(), message, nonce, sk_p.as_bytes(), &id.to_body())
     }
 
-    fn psk(&self, ctx: &Ctx<'_>, remote: &Identification) -> Option<Vec<u8>> {
-        find_psk(ctx.keys, &self.peer.local_id, remote).map(|s| s.as_bytes().to_vec())
+    /// The PSK for `remote`: a copy that is zeroized when dropped.
+    fn psk(&self, ctx: &Ctx<'_>, remote: &Identification) -> Option<SecretBytes> {
+        find_psk(ctx.keys, &self.peer.local_id, remote).cloned()
     }
 
     /// The responder's CERTREQ in IKE_SA_INIT (RFC 7296 §1.2): our CAs,
@@ -1276,6 +1316,7 @@ impl IkeSa {
             ke,
             proposals,
             rekeys: None,
+            reestablish: false,
         })
     }
 
@@ -1309,7 +1350,7 @@ impl IkeSa {
                     .find(|k| k.ids.is_empty() || k.ids.contains(local))
                     .map(|k| &k.secret),
             })
-            .map(|s| s.as_bytes().to_vec()) else {
+            .cloned() else {
                 return self.fail(
                     ctx,
                     Failure::Local(format!(
@@ -1331,7 +1372,7 @@ impl IkeSa {
             ctx.creds,
             &self.peer.local_auth,
             self.peer.send_cert,
-            psk.as_deref(),
+            psk.as_ref().map(SecretBytes::as_bytes),
             self.prf(),
             &octets,
             &self.announced,
@@ -1349,7 +1390,15 @@ impl IkeSa {
         };
         let mut p = vec![Payload::new(PayloadBody::IdI(self.peer.local_id.clone()))];
         p.extend(certs);
-        if self.attempt <= 1 && !self.peer.name.is_empty() {
+        // RFC 7296 §2.4: INITIAL_CONTACT only when no other IKE SA with the
+        // peer exists; the peer deletes every other one it has with us.
+        let contact = (ctx.has_contact)(
+            &self.peer.name,
+            &self.peer.local_id,
+            self.peer.remote_id.as_ref(),
+            self.remote.ip(),
+        );
+        if !contact && !self.peer.name.is_empty() {
             p.push(notify(NotifyType::INITIAL_CONTACT, vec![]));
         }
         if self.peer.remote_auth.class == AuthClass::PubKey && self.peer.send_certreq {
@@ -1441,7 +1490,7 @@ impl IkeSa {
         match auth::verify_auth(
             ctx.creds,
             &self.peer.remote_auth,
-            psk.as_deref(),
+            psk.as_ref().map(SecretBytes::as_bytes),
             self.prf(),
             &octets,
             &idr,
@@ -1484,18 +1533,14 @@ impl IkeSa {
         self.half_open = false;
         self.established_at = Some(ctx.now);
         let peer = self.peer.clone();
-        if !peer.rekey_time.is_zero() {
-            let j = ctx.jitter(peer.rand_time.min(peer.rekey_time / 2));
-            self.rekey_at = Some(ctx.now + peer.rekey_time - j);
-        }
-        if !peer.reauth_time.is_zero() {
-            let j = ctx.jitter(peer.rand_time.min(peer.reauth_time / 2));
-            self.reauth_at = Some(ctx.now + peer.reauth_time - j);
-        }
-        let longest = peer.rekey_time.max(peer.reauth_time);
-        if !longest.is_zero() {
-            self.expire_at = Some(ctx.now + longest + peer.over_time);
-        }
+        (self.rekey_at, self.reauth_at, self.expire_at) = lifetime::ike_schedule(
+            ctx.now,
+            peer.rekey_time,
+            peer.reauth_time,
+            peer.over_time,
+            peer.rand_time,
+            |max| ctx.jitter(max),
+        );
         info!(
             conn = %self.conn(),
             "IKE_SA {}[{}] established between {}[{}]...{}[{}]",
@@ -1515,7 +1560,7 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         c: PendingChild,
         p: &[Payload],
-        ke_secret: Option<Vec<u8>>,
+        ke_secret: Option<SecretBytes>,
     ) {
         let fail = |sa: &mut IkeSa, ctx: &mut Ctx<'_>, reason: Failure| {
             warn!(conn = %sa.conn(), child = %c.cfg.name, "CHILD_SA failed: {reason}");
@@ -1671,7 +1716,7 @@ impl IkeSa {
         chosen: Proposal,
         spi_out: u32,
         nonces: (Vec<u8>, Vec<u8>),
-        g_ir: Option<Vec<u8>>,
+        g_ir: Option<SecretBytes>,
         we_initiated: bool,
     ) {
         let suite = match Suite::from_proposal(&crate::proposal::strip_ke(&chosen)) {
@@ -1685,7 +1730,7 @@ impl IkeSa {
         let ck = match ChildKeys::derive(
             self.prf(),
             keys.sk_d.as_bytes(),
-            g_ir.as_deref(),
+            g_ir.as_ref().map(SecretBytes::as_bytes),
             &nonces.0,
             &nonces.1,
             &suite,
@@ -1714,11 +1759,16 @@ impl IkeSa {
         let esn = suite.esn.unwrap_or(false);
         let encap = self.nat_local || self.nat_remote || self.peer.encap;
         let cfg = c.cfg;
-        let rekey_at = (!cfg.rekey_time.is_zero()).then(|| {
-            let j = ctx.jitter(cfg.rand_time.min(cfg.rekey_time / 2));
-            ctx.now + cfg.rekey_time - j
-        });
-        let expire_at = (!cfg.life_time.is_zero()).then(|| ctx.now + cfg.life_time);
+        // Rekey always before the hard expiry, whatever the times say.
+        let (rekey_at, expire_at) = lifetime::schedule(
+            ctx.now,
+            cfg.rekey_time,
+            cfg.life_time,
+            cfg.rand_time,
+            |max| ctx.jitter(max),
+        );
+        // A re-established child is back: no more retries for it.
+        self.recreate.retain(|r| r.cfg.name != cfg.name);
         // A rekeying responder keeps sending on the old SA until the
         // initiator deletes it or traffic arrives on the new one.
         let outbound_active = we_initiated || c.rekeys.is_none();
@@ -1739,6 +1789,8 @@ impl IkeSa {
             created_by_us: we_initiated,
             outbound_active,
             remove_at: None,
+            in_dataplane: true,
+            expired: false,
             cfg,
         };
         let sa_keys = |spi, e: crate::crypto::SecretBytes, a: crate::crypto::SecretBytes| SaKeys {
@@ -2031,6 +2083,25 @@ impl IkeSa {
                 idr.as_ref()
                     .is_none_or(|r| c.local_id_at(self.local.ip()).as_ref() == Some(r))
             })
+            // The IKE proposal was negotiated with the connection matched
+            // by address: one chosen now by identity must accept it too
+            // (strongSwan ignores candidates without a matching proposal).
+            .filter(|c| {
+                let ok = self.proposal.as_ref().is_none_or(|chosen| {
+                    select(&c.proposals, std::slice::from_ref(chosen), SelectOptions::default())
+                        .is_ok()
+                });
+                if !ok {
+                    info!(
+                        conn = %c.name,
+                        "connection '{}' matches '{}' but not the negotiated IKE proposal {}; not used",
+                        c.name,
+                        id_string(&idi),
+                        self.proposal.as_ref().map(proposal_name).unwrap_or_default()
+                    );
+                }
+                ok
+            })
             .cloned()
             .collect();
         let chosen = candidates
@@ -2074,7 +2145,7 @@ impl IkeSa {
         match auth::verify_auth(
             ctx.creds,
             &self.peer.remote_auth,
-            psk.as_deref(),
+            psk.as_ref().map(SecretBytes::as_bytes),
             self.prf(),
             &octets,
             &idi,
@@ -2106,7 +2177,7 @@ impl IkeSa {
             ctx.creds,
             &self.peer.local_auth,
             self.peer.send_cert,
-            psk.as_deref(),
+            psk.as_ref().map(SecretBytes::as_bytes),
             self.prf(),
             &octets,
             &self.announced,
@@ -2336,7 +2407,7 @@ impl IkeSa {
                         let s = ke
                             .agree(&k.data)
                             .map_err(|_| notify(NotifyType::INVALID_SYNTAX, vec![]))?;
-                        g_ir = Some(s.as_bytes().to_vec());
+                        g_ir = Some(s);
                         ke_out = Some(Payload::new(PayloadBody::Ke(KePayload {
                             group,
                             data: ke.public_value().to_vec(),
@@ -2396,6 +2467,7 @@ impl IkeSa {
             remote_ts: new_tsi,
             proposals: Vec::new(),
             rekeys,
+            reestablish: false,
         };
         self.install_child(ctx, pending, chosen, spi_out, nonces, g_ir, false);
         Ok(out)
@@ -2480,7 +2552,7 @@ impl IkeSa {
                     return;
                 }
                 for spi in spis {
-                    self.remove_child(ctx, spi, Failure::DeletedLocally);
+                    self.deleted_with_peer(ctx, spi);
                 }
                 self.run_queue(ctx);
             }
@@ -2646,6 +2718,12 @@ impl IkeSa {
         let Some(ni) = find_nonce(p).map(<[u8]>::to_vec) else {
             return vec![notify(NotifyType::INVALID_SYNTAX, vec![])];
         };
+        // RFC 7296 §2.10: 16 to 256 octets, in CREATE_CHILD_SA as in
+        // IKE_SA_INIT.
+        if !(16..=256).contains(&ni.len()) {
+            warn!(conn = %self.conn(), "CREATE_CHILD_SA request with a {}-octet nonce; sending INVALID_SYNTAX", ni.len());
+            return vec![notify(NotifyType::INVALID_SYNTAX, vec![])];
+        }
         if sa.proposals.first().map(|x| x.protocol) == Some(ProtocolId::IKE) {
             return self.respond_rekey_ike(ctx, p, ni);
         }
@@ -2662,7 +2740,14 @@ impl IkeSa {
                     return vec![notify(NotifyType::INVALID_SYNTAX, vec![])];
                 };
                 // The peer names the SA by its inbound SPI: our outbound.
-                match self.children.iter().find(|c| c.spi_out == spi) {
+                // One deleted already, whose inbound half only waits for
+                // packets in flight, is not found (as strongSwan's
+                // CHILD_DELETED state).
+                match self
+                    .children
+                    .iter()
+                    .find(|c| c.spi_out == spi && c.remove_at.is_none())
+                {
                     None => {
                         let mut n = NotifyPayload::new(NotifyType::CHILD_SA_NOT_FOUND, vec![]);
                         n.protocol = ProtocolId::ESP;
@@ -2675,6 +2760,14 @@ impl IkeSa {
             }
             None => None,
         };
+        // A bounded number of CHILD SAs per IKE SA (a rekey may go beyond
+        // for a while: its old SA leaves soon).
+        let limit = ctx.cfg.child_sa_limit;
+        let held = self.children.len();
+        if (rekeys.is_none() && held >= limit) || held >= limit.saturating_mul(2) {
+            warn!(conn = %self.conn(), "peer asks for a CHILD_SA beyond the {limit} this IKE_SA may hold; sending NO_ADDITIONAL_SAS");
+            return vec![notify(NotifyType::NO_ADDITIONAL_SAS, vec![])];
+        }
         match self.respond_child(ctx, p, rekeys, false, (ni, Vec::new())) {
             Ok(out) => {
                 if let Some(old) = rekeys {
@@ -2718,76 +2811,84 @@ impl IkeSa {
                 return self.send_create_child(ctx, c);
             }
         }
-        if find_notify(&p, NotifyType::TEMPORARY_FAILURE).is_some()
-            || find_notify(&p, NotifyType::CHILD_SA_NOT_FOUND).is_some()
-        {
-            if let Some(old) = c.rekeys {
-                if let Some(ch) = self
+        let rekeys = c.rekeys;
+        let again = c.reestablish.then(|| c.cfg.clone());
+        let created = self.create_child_response(ctx, c, &p);
+        match (created, rekeys) {
+            (true, Some(old)) => {
+                let new_spi = self.children.last().map(|c| c.spi_in).unwrap_or(0);
+                self.complete_child_rekey(ctx, old, new_spi);
+            }
+            (true, None) => {}
+            // RFC 7296 §1.3.3: the peer does not know the SA we rekey: it
+            // is established anew (strongSwan's force-reestablish).
+            (false, Some(old)) if find_notify(&p, NotifyType::CHILD_SA_NOT_FOUND).is_some() => {
+                let cfg = self
                     .children
-                    .iter_mut()
+                    .iter()
                     .find(|x| x.spi_in == old && x.state == ChildState::Rekeying)
-                {
-                    ch.state = ChildState::Installed;
-                    // Retry later (§2.25: TEMPORARY_FAILURE).
-                    ch.rekey_at = Some(ctx.now + Duration::from_secs(2) + ctx_jitter_small(ctx));
+                    .map(|x| x.cfg.clone());
+                if let Some(cfg) = cfg {
+                    info!(conn = %self.conn(), "peer does not know CHILD_SA {old:08x}; establishing it anew");
+                    self.remove_child(ctx, old, Failure::PeerError("CHILD_SA_NOT_FOUND".into()));
+                    self.queue.push_front(Task::Recreate(Box::new(cfg)));
                 }
             }
-            self.run_queue(ctx);
-            return;
-        }
-        if error_notify(&p).is_some() {
-            let rekeys = c.rekeys;
-            self.finish_child_as_initiator(ctx, c, &p, None);
-            if let Some(old) = rekeys {
-                if let Some(ch) = self.children.iter_mut().find(|x| x.spi_in == old) {
-                    ch.state = ChildState::Installed;
+            (false, Some(old)) => {
+                let temporary = find_notify(&p, NotifyType::TEMPORARY_FAILURE).is_some();
+                // (a retired SA, replaced by the peer's rekey meanwhile,
+                // stays retired: rekey_failed only touches REKEYING ones)
+                self.rekey_failed(ctx, old, temporary);
+            }
+            (false, None) => {
+                if let Some(cfg) = again {
+                    self.schedule_recreate(ctx, cfg);
                 }
             }
-            self.run_queue(ctx);
-            return;
         }
-        let g_ir = match (&c.ke, find_ke(&p)) {
+        self.run_queue(ctx);
+    }
+
+    /// Installs the CHILD SA of a CREATE_CHILD_SA response, if the peer
+    /// agreed and the response is sound; `false` otherwise (logged, and
+    /// for a new CHILD SA a ChildDown event).
+    fn create_child_response(&mut self, ctx: &mut Ctx<'_>, c: PendingChild, p: &[Payload]) -> bool {
+        if find_notify(p, NotifyType::TEMPORARY_FAILURE).is_some()
+            || find_notify(p, NotifyType::CHILD_SA_NOT_FOUND).is_some()
+        {
+            if c.rekeys.is_none() {
+                self.finish_child_as_initiator(ctx, c, p, None);
+            }
+            return false;
+        }
+        if error_notify(p).is_some() {
+            self.finish_child_as_initiator(ctx, c, p, None);
+            return false;
+        }
+        // RFC 7296 §2.10: nonces are 16 to 256 octets.
+        if find_nonce(p).is_some_and(|n| !(16..=256).contains(&n.len())) {
+            warn!(conn = %self.conn(), "CREATE_CHILD_SA response with a nonce of the wrong length");
+            return false;
+        }
+        let g_ir = match (&c.ke, find_ke(p)) {
             (Some(ours), Some(theirs)) if theirs.group == ours.group() => {
                 match ours.agree(&theirs.data) {
-                    Ok(s) => Some(s.as_bytes().to_vec()),
+                    Ok(s) => Some(s),
                     Err(e) => {
-                        warn!("bad KE in CREATE_CHILD_SA response: {e}");
-                        None
+                        warn!(conn = %self.conn(), "bad KE in CREATE_CHILD_SA response: {e}");
+                        return false;
                     }
                 }
             }
             (Some(_), _) => {
                 warn!(conn = %self.conn(), "CREATE_CHILD_SA response lacks the PFS KE payload");
-                if let Some(ch) = c
-                    .rekeys
-                    .and_then(|old| self.children.iter_mut().find(|x| x.spi_in == old))
-                {
-                    ch.state = ChildState::Installed;
-                }
-                self.run_queue(ctx);
-                return;
+                return false;
             }
             _ => None,
         };
-        let rekeys = c.rekeys;
         let before = self.children.len();
-        self.finish_child_as_initiator(ctx, c, &p, g_ir);
-        let created = self.children.len() > before;
-        if let Some(old) = rekeys {
-            if created {
-                let new_spi = self.children.last().map(|c| c.spi_in).unwrap_or(0);
-                self.complete_child_rekey(ctx, old, new_spi);
-            } else if let Some(ch) = self
-                .children
-                .iter_mut()
-                .find(|x| x.spi_in == old && x.state == ChildState::Rekeying)
-            {
-                // (a retired SA, replaced by the peer's rekey meanwhile,
-                // stays retired)
-                ch.state = ChildState::Installed;
-            }
-        }
-        self.run_queue(ctx);
+        self.finish_child_as_initiator(ctx, c, p, g_ir);
+        self.children.len() > before
     }
 
     /// After our rekey of `old` created `new`: resolve a collision (§2.8.1)
@@ -3078,7 +3179,7 @@ impl IkeSa {
             debug!(conn = %self.conn(), "IKE_SA rekey collision: peer rekeyed it too (§2.8.2)");
             self.peer_rekey = Some((new_id, ni.clone().min(nr.clone())));
         } else {
-            self.state = State::Rekeyed;
+            self.mark_rekeyed(ctx.now);
             ctx.notes.push(Note::AdoptChildren {
                 from: self.id,
                 to: new_id,
@@ -3150,15 +3251,17 @@ impl IkeSa {
         new.state = State::Established;
         new.established_at = Some(ctx.now);
         let peer = new.peer.clone();
-        if !peer.rekey_time.is_zero() {
-            let j = ctx.jitter(peer.rand_time.min(peer.rekey_time / 2));
-            new.rekey_at = Some(ctx.now + peer.rekey_time - j);
-        }
+        (new.rekey_at, _, new.expire_at) = lifetime::ike_schedule(
+            ctx.now,
+            peer.rekey_time,
+            peer.reauth_time,
+            peer.over_time,
+            peer.rand_time,
+            |max| ctx.jitter(max),
+        );
+        // Reauthentication stays due when it was (a rekey does not
+        // authenticate anew).
         new.reauth_at = self.reauth_at;
-        let longest = peer.rekey_time.max(peer.reauth_time);
-        if !longest.is_zero() {
-            new.expire_at = Some(ctx.now + longest + peer.over_time);
-        }
         ctx.events.push_back(Event::IkeRekeyed {
             old: self.id,
             new: new.id,
@@ -3198,15 +3301,19 @@ impl IkeSa {
         if let Some(n) = error_notify(&p) {
             info!(conn = %self.conn(), "IKE_SA rekey refused: {}", n.ty);
             self.peer_rekey = None;
-            if n.ty == NotifyType::TEMPORARY_FAILURE {
-                self.rekey_at = Some(ctx.now + Duration::from_secs(2) + ctx_jitter_small(ctx));
-            }
+            self.ike_rekey_failed(ctx, n.ty == NotifyType::TEMPORARY_FAILURE);
             return self.run_queue(ctx);
         }
         let (Some(sa), Some(nr), Some(theirs)) = (find_sa(&p), find_nonce(&p), find_ke(&p)) else {
             warn!("IKE_SA rekey response incomplete");
+            self.ike_rekey_failed(ctx, false);
             return self.run_queue(ctx);
         };
+        if !(16..=256).contains(&nr.len()) {
+            warn!(conn = %self.conn(), "IKE_SA rekey response with a {}-octet nonce (RFC 7296 §2.10)", nr.len());
+            self.ike_rekey_failed(ctx, false);
+            return self.run_queue(ctx);
+        }
         let Some(chosen) = sa.proposals.first().cloned() else {
             return self.run_queue(ctx);
         };
@@ -3218,6 +3325,7 @@ impl IkeSa {
         .is_err()
         {
             warn!("peer chose an IKE proposal we did not offer in the rekey");
+            self.ike_rekey_failed(ctx, false);
             return self.run_queue(ctx);
         }
         let Ok(peer_spi) = <[u8; 8]>::try_from(chosen.spi.as_slice()) else {
@@ -3225,6 +3333,7 @@ impl IkeSa {
         };
         let Ok(g_ir) = ke.agree(&theirs.data) else {
             warn!("bad KE in IKE_SA rekey response");
+            self.ike_rekey_failed(ctx, false);
             return self.run_queue(ctx);
         };
         let nr = nr.to_vec();
@@ -3253,7 +3362,7 @@ impl IkeSa {
                     to: their_new,
                 });
                 ctx.notes.push(Note::DeleteRedundantIke(new_id));
-                self.state = State::Rekeyed;
+                self.mark_rekeyed(ctx.now);
                 return;
             }
             info!(conn = %self.conn(), "IKE_SA rekey collision won");
@@ -3263,7 +3372,7 @@ impl IkeSa {
             to: new_id,
         });
         // Delete the old IKE SA (§1.3.2) - the children moved already.
-        self.state = State::Rekeyed;
+        self.mark_rekeyed(ctx.now);
         self.queue.clear();
         self.queue.push_back(Task::DeleteIke);
         self.run_queue(ctx);
@@ -3300,7 +3409,7 @@ impl IkeSa {
                             to: their_new,
                             children: std::mem::take(&mut self.children),
                         });
-                        self.state = State::Rekeyed;
+                        self.mark_rekeyed(ctx.now);
                     }
                 }
                 continue;
@@ -3401,16 +3510,33 @@ impl IkeSa {
         }
     }
 
+    /// The peer answered our DELETE of CHILD SA `spi_in`. A replaced
+    /// (rekeyed) one keeps its inbound half for `delete_rekeyed_delay`, as
+    /// strongSwan does: the peer may have sealed packets on it just before
+    /// it switched to the new SA, and they are still on their way. Any
+    /// other goes at once.
+    fn deleted_with_peer(&mut self, ctx: &mut Ctx<'_>, spi_in: u32) {
+        let delay = ctx.cfg.delete_rekeyed_delay;
+        match self.children.iter_mut().find(|c| c.spi_in == spi_in) {
+            Some(c) if c.state == ChildState::Rekeyed && c.in_dataplane && !delay.is_zero() => {
+                c.remove_at.get_or_insert(ctx.now + delay);
+            }
+            _ => self.remove_child(ctx, spi_in, Failure::DeletedLocally),
+        }
+    }
+
     fn remove_child(&mut self, ctx: &mut Ctx<'_>, spi_in: u32, reason: Failure) {
         let Some(i) = self.children.iter().position(|c| c.spi_in == spi_in) else {
             return;
         };
         let c = self.children.remove(i);
-        ctx.actions.push_back(Action::Delete {
-            reqid: c.cfg.reqid,
-            spi_in: c.spi_in,
-            spi_out: c.spi_out,
-        });
+        if c.in_dataplane {
+            ctx.actions.push_back(Action::Delete {
+                reqid: c.cfg.reqid,
+                spi_in: c.spi_in,
+                spi_out: c.spi_out,
+            });
+        }
         if c.state == ChildState::Rekeyed {
             return;
         }
@@ -3420,8 +3546,122 @@ impl IkeSa {
             child: c.cfg.name.clone(),
             spi_in: c.spi_in,
             spi_out: c.spi_out,
-            reason,
+            reason: if c.expired { Failure::Expired } else { reason },
         });
+    }
+
+    /// A CHILD SA reached its hard lifetime (time, or volume as the data
+    /// plane reports). It leaves the data plane at once. A replaced one
+    /// just goes (its replacement takes over sending if it had not yet);
+    /// any other is deleted with the peer and, as strongSwan does after a
+    /// hard expiry, established again with its configuration, so a routed
+    /// interface does not stay down while the IKE SA lives.
+    fn expire_child(&mut self, ctx: &mut Ctx<'_>, spi_in: u32) {
+        let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi_in) else {
+            return;
+        };
+        c.expire_at = None;
+        c.rekey_at = None;
+        if c.state == ChildState::Rekeyed {
+            let (name, active) = (c.cfg.name.clone(), c.outbound_active);
+            self.remove_child(ctx, spi_in, Failure::Replaced);
+            if active {
+                if let Some(n) = self.newest_installed(&name) {
+                    self.activate(ctx, n);
+                }
+            }
+            return;
+        }
+        if !c.in_dataplane {
+            return;
+        }
+        warn!(
+            conn = %self.peer.name,
+            "CHILD_SA {}{{{}}} with SPIs {:08x}_i {:08x}_o expired before it was rekeyed",
+            c.cfg.name,
+            c.unique_id,
+            c.spi_in,
+            c.spi_out
+        );
+        c.in_dataplane = false;
+        c.expired = true;
+        c.outbound_active = false;
+        c.state = ChildState::Deleting;
+        ctx.actions.push_back(Action::Delete {
+            reqid: c.cfg.reqid,
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
+        });
+        let cfg = c.cfg.clone();
+        self.queue.push_back(Task::DeleteChild(spi_in));
+        if self.state == State::Established {
+            self.queue.push_back(Task::Recreate(Box::new(cfg)));
+        }
+        self.run_queue(ctx);
+    }
+
+    /// The newest INSTALLED CHILD SA of child config `name`.
+    fn newest_installed(&self, name: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .filter(|x| x.cfg.name == name && x.state == ChildState::Installed)
+            .max_by_key(|x| x.installed_at)
+            .map(|x| x.spi_in)
+    }
+
+    /// Our rekey of `old` did not happen: the old SA stays and is rekeyed
+    /// again later (strongSwan's retry interval; after TEMPORARY_FAILURE
+    /// sooner), always before its hard expiry.
+    fn rekey_failed(&mut self, ctx: &mut Ctx<'_>, old: u32, temporary: bool) {
+        let retry = if temporary {
+            Duration::from_secs(2) + ctx_jitter_small(ctx)
+        } else {
+            lifetime::RETRY_INTERVAL - ctx.jitter(lifetime::RETRY_JITTER)
+        };
+        let now = ctx.now;
+        if let Some(ch) = self
+            .children
+            .iter_mut()
+            .find(|x| x.spi_in == old && x.state == ChildState::Rekeying)
+        {
+            ch.state = ChildState::Installed;
+            ch.rekey_at = Some(lifetime::retry_at(
+                now,
+                retry,
+                ch.expire_at,
+                ch.installed_at,
+            ));
+            info!(conn = %self.peer.name, "CHILD_SA rekey of {old:08x} failed; trying again in {:?}", ch.rekey_at.map(|t| t.saturating_duration_since(now)).unwrap_or_default());
+        }
+    }
+
+    /// Our IKE SA rekey did not happen: try again later (sooner after
+    /// TEMPORARY_FAILURE), before the hard expiry.
+    fn ike_rekey_failed(&mut self, ctx: &mut Ctx<'_>, temporary: bool) {
+        let retry = if temporary {
+            Duration::from_secs(2) + ctx_jitter_small(ctx)
+        } else {
+            lifetime::RETRY_INTERVAL - ctx.jitter(lifetime::RETRY_JITTER)
+        };
+        let since = self.established_at.unwrap_or(ctx.now);
+        self.rekey_at = Some(lifetime::retry_at(ctx.now, retry, self.expire_at, since));
+    }
+
+    /// A re-establishment of child `cfg` failed: try again later, with
+    /// back-off (5 s doubling to 2 min), while the IKE SA lives.
+    fn schedule_recreate(&mut self, ctx: &mut Ctx<'_>, cfg: ChildConfig) {
+        let attempt = self
+            .recreate
+            .iter()
+            .find(|r| r.cfg.name == cfg.name)
+            .map_or(0, |r| r.attempt.saturating_add(1));
+        self.recreate.retain(|r| r.cfg.name != cfg.name);
+        let backoff = Duration::from_secs(5)
+            .saturating_mul(1u32 << attempt.min(5))
+            .min(Duration::from_secs(120));
+        let at = ctx.now + backoff + ctx_jitter_small(ctx);
+        info!(conn = %self.peer.name, child = %cfg.name, "CHILD_SA {} could not be established again; next attempt in {backoff:?}", cfg.name);
+        self.recreate.push(Recreate { cfg, at, attempt });
     }
 
     // ------------------------------------------------------------------
@@ -3461,6 +3701,27 @@ impl IkeSa {
                     Ok(c) => self.send_create_child(ctx, c),
                     Err(f) => warn!("{f}"),
                 },
+                Task::Recreate(cfg) => {
+                    // Lost meanwhile its reason (the config is gone, or an
+                    // SA of it is up again)?
+                    let name = cfg.name.clone();
+                    let up = self
+                        .children
+                        .iter()
+                        .any(|c| c.cfg.name == name && c.state == ChildState::Installed);
+                    let cfg = self.peer.children.iter().find(|c| c.name == name).cloned();
+                    match cfg {
+                        Some(cfg) if !up => match self.pending_child(ctx, cfg, true) {
+                            Ok(mut c) => {
+                                info!(conn = %self.conn(), child = %name, "establishing CHILD_SA {name} again");
+                                c.reestablish = true;
+                                self.send_create_child(ctx, c);
+                            }
+                            Err(f) => warn!("{f}"),
+                        },
+                        _ => self.recreate.retain(|r| r.cfg.name != name),
+                    }
+                }
                 Task::RekeyChild(spi) => {
                     let Some(ch) = self
                         .children
@@ -3579,11 +3840,7 @@ impl IkeSa {
             return;
         };
         if hard {
-            let state = c.state;
-            self.remove_child(ctx, spi_in, Failure::Expired);
-            if state != ChildState::Rekeyed {
-                self.queue.push_back(Task::DeleteChild(spi_in));
-            }
+            self.expire_child(ctx, spi_in);
         } else if c.state == ChildState::Installed {
             self.queue(ctx, Task::RekeyChild(spi_in));
         }
@@ -3684,11 +3941,13 @@ impl IkeSa {
                 t.extend(c.expire_at);
                 t.extend(c.remove_at);
             }
+            t.extend(self.recreate.iter().map(|r| r.at));
         }
         if self.state == State::Rekeyed {
             for c in &self.children {
                 t.extend(c.remove_at);
             }
+            t.extend(self.reap_at);
         }
         t.into_iter().min()
     }
@@ -3760,6 +4019,12 @@ impl IkeSa {
         for spi in done {
             self.remove_child(ctx, spi, Failure::Replaced);
         }
+        if self.state == State::Rekeyed && self.reap_at.is_some_and(|t| t <= now) {
+            self.reap_at = None;
+            info!(conn = %self.conn(), "rekeyed IKE_SA {}[{}] was not deleted by the peer; deleting it", self.conn(), self.unique_id);
+            self.terminate(ctx);
+            return;
+        }
         if self.state != State::Established {
             return;
         }
@@ -3804,19 +4069,27 @@ impl IkeSa {
             })
             .collect();
         for (spi, hard) in due {
-            if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi) {
-                if hard {
-                    c.expire_at = None;
-                } else {
+            if hard {
+                self.expire_child(ctx, spi);
+            } else {
+                if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == spi) {
                     c.rekey_at = None;
                 }
-            }
-            if hard {
-                self.remove_child(ctx, spi, Failure::Expired);
-                self.queue(ctx, Task::DeleteChild(spi));
-            } else {
                 self.queue(ctx, Task::RekeyChild(spi));
             }
+        }
+        // Lost CHILD SAs whose next attempt is due.
+        let due: Vec<ChildConfig> = self
+            .recreate
+            .iter_mut()
+            .filter(|r| r.at <= now)
+            .map(|r| {
+                r.at = now + Duration::from_secs(3600);
+                r.cfg.clone()
+            })
+            .collect();
+        for cfg in due {
+            self.queue(ctx, Task::Recreate(Box::new(cfg)));
         }
         if let Some(k) = self.next_keepalive {
             if k <= now {
@@ -3942,6 +4215,14 @@ impl IkeSa {
         })
     }
 
+    /// This IKE SA was replaced by a rekey (§2.18). The rekey's initiator
+    /// deletes it; if that DELETE never comes, it is deleted after
+    /// [`REKEYED_IKE_SA_TIMEOUT`] (strongSwan does the same after 90 s).
+    fn mark_rekeyed(&mut self, now: Instant) {
+        self.state = State::Rekeyed;
+        self.reap_at.get_or_insert(now + REKEYED_IKE_SA_TIMEOUT);
+    }
+
     /// Our SPI, as the endpoint routes by.
     pub(crate) fn route_spi(&self) -> u64 {
         u64::from_be_bytes(self.our_spi())
@@ -3967,6 +4248,35 @@ impl IkeSa {
             && self.remote_id.is_some()
             && self.remote_id == other.remote_id
             && self.state != State::Dead
+    }
+
+    /// Whether this SA is an established one with the peer described
+    /// (see [`Ctx::has_contact`]): the same identities, or without a
+    /// configured peer identity the same connection and peer address.
+    pub(crate) fn is_contact(
+        &self,
+        conn: &str,
+        local_id: &Identification,
+        remote_id: Option<&Identification>,
+        remote: IpAddr,
+    ) -> bool {
+        matches!(self.state, State::Established | State::Rekeyed)
+            && self.peer.local_id == *local_id
+            && match remote_id {
+                Some(r) => self.remote_id.as_ref() == Some(r),
+                None => self.peer.name == conn && self.remote.ip() == remote,
+            }
+    }
+
+    /// Whether this SA was established before `t` (INITIAL_CONTACT only
+    /// clears SAs older than the IKE SA that carried it).
+    pub(crate) fn established_before(&self, t: Instant) -> bool {
+        self.established_at.is_some_and(|e| e < t)
+    }
+
+    /// When this SA was created (its IKE_SA_INIT).
+    pub(crate) fn created_at(&self) -> Instant {
+        self.created_at
     }
 
     /// Whether an inbound SPI belongs to this SA.

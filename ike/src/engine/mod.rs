@@ -27,6 +27,7 @@ pub mod config;
 mod endpoint;
 mod guard;
 mod ike_sa;
+mod lifetime;
 mod natd;
 mod ratelimit;
 pub mod ts;

@@ -238,6 +238,27 @@ impl Rogue {
         Err("COOKIE demanded twice".into())
     }
 
+    /// A copy with the same SA and keys (to answer the victim's requests
+    /// without disturbing our own message IDs).
+    pub fn clone_keys(&self) -> Rogue {
+        Rogue {
+            local: self.local,
+            remote: self.remote,
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            ni: self.ni.clone(),
+            nr: self.nr.clone(),
+            suite: self.suite,
+            keys: self.keys.clone(),
+            out: self.keys.sk_ciphers(&self.suite, true).expect("ciphers").0,
+            inb: self.keys.sk_ciphers(&self.suite, true).expect("ciphers").1,
+            init_request: self.init_request.clone(),
+            init_response: self.init_response.clone(),
+            next_id: self.next_id,
+            rng: self.rng.clone(),
+        }
+    }
+
     /// The AUTH payload data for identity `idi` with `psk` (RFC 7296 §2.15).
     pub fn auth_data(&self, idi: &Identification, psk: &[u8]) -> Vec<u8> {
         let prf = self.suite.prf.expect("IKE suite has a PRF");
@@ -337,6 +358,62 @@ impl Rogue {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.seal(ex, false, id, p)
+    }
+
+    /// Moves to the IKE SA our rekey created (RFC 7296 §2.18): `ours` is
+    /// the key exchange, `spi` the new SPI and `ni` the nonce our
+    /// CREATE_CHILD_SA request carried; `resp` the victim's answer.
+    pub fn follow_rekey(
+        &mut self,
+        ours: &KeyExchange,
+        spi: [u8; 8],
+        ni: &[u8],
+        resp: &[Payload],
+    ) -> Result<(), String> {
+        let chosen = resp
+            .iter()
+            .find_map(|p| match &p.body {
+                PayloadBody::Sa(s) => s.proposals.first().cloned(),
+                _ => None,
+            })
+            .ok_or("no SA")?;
+        let nr = resp
+            .iter()
+            .find_map(|p| match &p.body {
+                PayloadBody::Nonce(n) => Some(n.data.clone()),
+                _ => None,
+            })
+            .ok_or("no nonce")?;
+        let ke = resp
+            .iter()
+            .find_map(|p| match &p.body {
+                PayloadBody::Ke(k) => Some(k.data.clone()),
+                _ => None,
+            })
+            .ok_or("no KE")?;
+        let spi_r: [u8; 8] = chosen.spi.as_slice().try_into().map_err(|_| "SPI size")?;
+        let suite = Suite::from_proposal(&ike::wire::Proposal {
+            spi: vec![],
+            ..chosen
+        })
+        .map_err(|e| e.to_string())?;
+        let g = ours.agree(&ke).map_err(|e| e.to_string())?;
+        let prf = self.suite.prf.ok_or("no PRF")?;
+        let seed =
+            ike::crypto::rekey_skeyseed(prf, self.keys.sk_d.as_bytes(), g.as_bytes(), ni, &nr);
+        let keys = IkeKeys::derive(&suite, seed.as_bytes(), ni, &nr, &spi, &spi_r)
+            .map_err(|e| e.to_string())?;
+        let (out, inb) = keys.sk_ciphers(&suite, true).map_err(|e| e.to_string())?;
+        self.spi_i = spi;
+        self.spi_r = spi_r;
+        self.suite = suite;
+        self.keys = keys;
+        self.out = out;
+        self.inb = inb;
+        self.ni = ni.to_vec();
+        self.nr = nr;
+        self.next_id = 0;
+        Ok(())
     }
 
     /// Sends `data` to the victim, returns its answers.

@@ -7,6 +7,8 @@
 //! * [`pfkey`](mod@pfkey) — PF_KEY v2 for FreeBSD `if_ipsec(4)`: SAs with
 //!   SA2 reqids, SPD entries only for policy-based children, the tunnel
 //!   endpoints of the interface.
+//! * [`routes`] — which interface carries each routed prefix where the
+//!   kernel's routes have no preference metric (FreeBSD).
 //!
 //! Both take a [`ChildSpec`]: a daemon-neutral description of one CHILD SA
 //! (this crate does not depend on the IKE engine; the daemon converts its
@@ -14,7 +16,9 @@
 //! printed.
 #![forbid(unsafe_code)]
 
+mod op;
 pub mod pfkey;
+pub mod routes;
 mod table;
 /// Linux only (the crate's platform boundary is in `lib.rs`).
 #[cfg(target_os = "linux")]
@@ -26,6 +30,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use zeroize::Zeroizing;
 
 use crate::wire::Redacted;
+
+pub use self::op::SaOp;
 
 /// A kernel notification the daemon acts on (XFRM's `XFRM_MSG_EXPIRE` /
 /// `ACQUIRE`, PF_KEY's `SADB_EXPIRE` / `SADB_ACQUIRE`).

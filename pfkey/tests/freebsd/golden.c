@@ -6,7 +6,10 @@
  *   size.X / off.X.F   sizeof / offsetof from the system headers
  *   const.X            request codes and constants from the system headers
  *   msg.X              hex of a PF_KEY message as libipsec builds it, for
- *                      the same SA or policy the test builds with vtid
+ *                      the same SA or policy the test builds with vtid;
+ *                      msg.RTM_X: a routing-socket message laid out with
+ *                      the installed struct rt_msghdr and SA_SIZE() the way
+ *                      route(8)'s rtmsg_rtsock() writes it
  * The messages are captured by this program's own send(2), which libipsec's
  * pfkey_send() calls (the executable's definition takes precedence over
  * libc's for the shared libipsec too); it sets sadb_msg_pid to 4242 as the
@@ -24,7 +27,9 @@
 #include <sys/socket.h>
 #include <sys/sockio.h>
 #include <net/if.h>
+#include <net/if_dl.h>
 #include <net/if_ipsec.h>
+#include <net/route.h>
 #include <net/pfkeyv2.h>
 #include <netinet/in.h>
 #include <netinet/in_var.h>
@@ -303,6 +308,48 @@ layouts(void)
 #endif
 	num("const.PF_KEY_V2", PF_KEY_V2);
 	num("const.SADB_X_SAFLAGS_ESN", SADB_X_SAFLAGS_ESN);
+
+	num("size.rt_msghdr", sizeof(struct rt_msghdr));
+	num("size.rt_metrics", sizeof(struct rt_metrics));
+	num("size.sockaddr_dl", sizeof(struct sockaddr_dl));
+	num("off.rt_msghdr.rtm_version", offsetof(struct rt_msghdr, rtm_version));
+	num("off.rt_msghdr.rtm_type", offsetof(struct rt_msghdr, rtm_type));
+	num("off.rt_msghdr.rtm_index", offsetof(struct rt_msghdr, rtm_index));
+	num("off.rt_msghdr.rtm_flags", offsetof(struct rt_msghdr, rtm_flags));
+	num("off.rt_msghdr.rtm_addrs", offsetof(struct rt_msghdr, rtm_addrs));
+	num("off.rt_msghdr.rtm_pid", offsetof(struct rt_msghdr, rtm_pid));
+	num("off.rt_msghdr.rtm_seq", offsetof(struct rt_msghdr, rtm_seq));
+	num("off.rt_msghdr.rtm_errno", offsetof(struct rt_msghdr, rtm_errno));
+	num("off.rt_msghdr.rtm_fmask", offsetof(struct rt_msghdr, rtm_fmask));
+	num("off.rt_msghdr.rtm_inits", offsetof(struct rt_msghdr, rtm_inits));
+	num("off.rt_msghdr.rtm_rmx", offsetof(struct rt_msghdr, rtm_rmx));
+	num("off.rt_metrics.rmx_hopcount",
+	    offsetof(struct rt_metrics, rmx_hopcount));
+	num("off.rt_metrics.rmx_weight", offsetof(struct rt_metrics, rmx_weight));
+	num("const.RTM_VERSION", RTM_VERSION);
+	num("const.RTM_ADD", RTM_ADD);
+	num("const.RTM_DELETE", RTM_DELETE);
+	num("const.RTM_CHANGE", RTM_CHANGE);
+	num("const.RTM_GET", RTM_GET);
+	num("const.RTF_UP", RTF_UP);
+	num("const.RTF_GATEWAY", RTF_GATEWAY);
+	num("const.RTF_HOST", RTF_HOST);
+	num("const.RTF_DONE", RTF_DONE);
+	num("const.RTF_STATIC", RTF_STATIC);
+	num("const.RTF_PINNED", RTF_PINNED);
+	num("const.RTA_DST", RTA_DST);
+	num("const.RTA_GATEWAY", RTA_GATEWAY);
+	num("const.RTA_NETMASK", RTA_NETMASK);
+	num("const.RTA_GENMASK", RTA_GENMASK);
+	num("const.RTA_IFP", RTA_IFP);
+	num("const.RTA_IFA", RTA_IFA);
+	num("const.RTA_AUTHOR", RTA_AUTHOR);
+	num("const.RTA_BRD", RTA_BRD);
+	num("const.RTAX_MAX", RTAX_MAX);
+	num("const.RTV_HOPCOUNT", RTV_HOPCOUNT);
+	num("const.RTV_WEIGHT", RTV_WEIGHT);
+	num("const.AF_LINK", AF_LINK);
+	num("const.PF_ROUTE", PF_ROUTE);
 }
 
 /* Key material: bytes from, from+1, ... as the test's km(). */
@@ -424,12 +471,122 @@ spd_messages(void)
 	    "out ipsec esp/tunnel/2001:db8::1-2001:db8:1::2/unique:9");
 }
 
+/*
+ * A routing-socket message as route(8)'s rtmsg_rtsock() lays it out: the
+ * header, then the sockaddrs of rtm_addrs in RTAX order, each SA_SIZE().
+ * dst/gw are addresses, mask a prefix length (-1: none, a host route).
+ */
+static void
+rtm(const char *name, int type, int flags, int seq, const char *dst,
+    const char *gw, int plen)
+{
+	struct {
+		struct rt_msghdr h;
+		char space[512];
+	} m;
+	struct sockaddr_storage d, g, k;
+	char *cp = m.space;
+	int addrs = RTA_DST | RTA_GATEWAY;
+
+	memset(&m, 0, sizeof(m));
+	memset(&k, 0, sizeof(k));
+	addr(&d, dst);
+	addr(&g, gw);
+	if (plen >= 0) {
+		/* route.c prefixlen(): a full-length mask sockaddr. */
+		unsigned char *p;
+		int max, i;
+
+		addrs |= RTA_NETMASK;
+		if (d.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&k;
+
+			a->sin6_len = sizeof(*a);
+			a->sin6_family = AF_INET6;
+			p = (unsigned char *)&a->sin6_addr;
+			max = 128;
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&k;
+
+			a->sin_len = sizeof(*a);
+			a->sin_family = AF_INET;
+			p = (unsigned char *)&a->sin_addr;
+			max = 32;
+		}
+		for (i = 0; i < max / 8; i++) {
+			int bits = plen - 8 * i;
+
+			p[i] = bits >= 8 ? 0xff :
+			    bits <= 0 ? 0 : (unsigned char)(0xff00 >> bits);
+		}
+	}
+	m.h.rtm_type = type;
+	m.h.rtm_flags = flags;
+	m.h.rtm_version = RTM_VERSION;
+	m.h.rtm_seq = seq;
+	m.h.rtm_addrs = addrs;
+	memcpy(cp, &d, SA_SIZE(&d));
+	cp += SA_SIZE(&d);
+	memcpy(cp, &g, SA_SIZE(&g));
+	cp += SA_SIZE(&g);
+	if (addrs & RTA_NETMASK) {
+		memcpy(cp, &k, SA_SIZE(&k));
+		cp += SA_SIZE(&k);
+	}
+	m.h.rtm_msglen = (u_short)(cp - (char *)&m);
+	hexline(name, &m, m.h.rtm_msglen);
+}
+
+static void
+route_messages(void)
+{
+	struct {
+		struct rt_msghdr h;
+		char space[512];
+	} m;
+	struct sockaddr_storage d;
+	struct sockaddr_dl ifp;
+	char *cp = m.space;
+	int gw = RTF_UP | RTF_STATIC | RTF_GATEWAY;
+
+	/* route add|delete -net 10.2.0.0/24 10.6.106.2 (delete: +PINNED) */
+	rtm("msg.RTM_ADD_V4", RTM_ADD, gw, 1, "10.2.0.0", "10.6.106.2", 24);
+	rtm("msg.RTM_DELETE_V4", RTM_DELETE, gw | RTF_PINNED, 2, "10.2.0.0",
+	    "10.6.106.2", 24);
+	rtm("msg.RTM_ADD_V6", RTM_ADD, gw, 3, "2001:db8:b::",
+	    "2001:db8:ffff::2", 48);
+	/* -interface: no RTF_GATEWAY, the gateway is the interface's address */
+	rtm("msg.RTM_ADD_IFACE_V4", RTM_ADD, RTF_UP | RTF_STATIC, 4,
+	    "10.3.0.0", "10.6.106.1", 16);
+	rtm("msg.RTM_ADD_HOST_V4", RTM_ADD, gw | RTF_HOST, 5, "10.9.9.9",
+	    "10.6.106.2", -1);
+
+	/* route -n get 10.2.0.7: RTA_DST and an empty sockaddr_dl as IFP */
+	memset(&m, 0, sizeof(m));
+	memset(&ifp, 0, sizeof(ifp));
+	ifp.sdl_len = sizeof(ifp);
+	ifp.sdl_family = AF_LINK;
+	addr(&d, "10.2.0.7");
+	m.h.rtm_type = RTM_GET;
+	m.h.rtm_flags = gw | RTF_HOST;
+	m.h.rtm_version = RTM_VERSION;
+	m.h.rtm_seq = 6;
+	m.h.rtm_addrs = RTA_DST | RTA_IFP;
+	memcpy(cp, &d, SA_SIZE(&d));
+	cp += SA_SIZE(&d);
+	memcpy(cp, &ifp, SA_SIZE(&ifp));
+	cp += SA_SIZE(&ifp);
+	m.h.rtm_msglen = (u_short)(cp - (char *)&m);
+	hexline("msg.RTM_GET_V4", &m, m.h.rtm_msglen);
+}
+
 int
 main(void)
 {
 	layouts();
 	sa_messages();
 	spd_messages();
+	route_messages();
 	if (fflush(stdout) != 0)
 		return (1);
 	fprintf(stderr, "golden: %d PF_KEY messages captured from libipsec\n",

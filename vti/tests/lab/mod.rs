@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use ike::crypto::{Encr, Integ, SecretBytes};
-use ike::engine::{ChildInstall, IkeSaId, Mode, SaKeys, Ts, VolumeLimits};
+use ike::engine::Ts;
+use pfkey::backend::{Auth, ChildSpec, Cipher, Limits, SaKeys, SaOp, TsRange};
 use vti::dataplane::{Dataplane, DataplaneConfig, DataplaneEvent};
+use zeroize::Zeroizing;
 
 /// Fail (not skip) without root.
 pub fn require_root() {
@@ -332,8 +333,8 @@ pub enum Alg {
 
 fn keys(alg: Alg, spi: u32) -> SaKeys {
     let seed = spi as u8;
-    let bytes = |n: usize, k: u8| -> SecretBytes {
-        SecretBytes::new(
+    let bytes = |n: usize, k: u8| -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(
             (0..n)
                 .map(|i| (i as u8).wrapping_mul(7) ^ seed ^ k)
                 .collect(),
@@ -342,25 +343,36 @@ fn keys(alg: Alg, spi: u32) -> SaKeys {
     match alg {
         Alg::Gcm128 => SaKeys {
             spi,
-            encr: Encr::AesGcm16 { key_bits: 128 },
-            integ: None,
-            encr_key: bytes(20, 0x11),
-            integ_key: SecretBytes::new(Vec::new()),
+            cipher: Cipher::AesGcm16 { key_bits: 128 },
+            auth: None,
+            enc_key: bytes(20, 0x11),
+            auth_key: Zeroizing::new(Vec::new()),
         },
         Alg::ChaCha => SaKeys {
             spi,
-            encr: Encr::ChaCha20Poly1305,
-            integ: None,
-            encr_key: bytes(36, 0x44),
-            integ_key: SecretBytes::new(Vec::new()),
+            cipher: Cipher::ChaCha20Poly1305,
+            auth: None,
+            enc_key: bytes(36, 0x44),
+            auth_key: Zeroizing::new(Vec::new()),
         },
         Alg::Cbc256Sha256 => SaKeys {
             spi,
-            encr: Encr::AesCbc { key_bits: 256 },
-            integ: Some(Integ::HmacSha2_256_128),
-            encr_key: bytes(32, 0x22),
-            integ_key: bytes(32, 0x33),
+            cipher: Cipher::AesCbc { key_bits: 256 },
+            auth: Some(Auth::HmacSha256_128),
+            enc_key: bytes(32, 0x22),
+            auth_key: bytes(32, 0x33),
         },
+    }
+}
+
+/// A selector as the data plane takes it.
+fn range(t: &Ts) -> TsRange {
+    TsRange {
+        proto: t.proto,
+        start_port: t.start_port,
+        end_port: t.end_port,
+        start: t.start,
+        end: t.end,
     }
 }
 
@@ -411,7 +423,7 @@ impl Child {
         }
     }
 
-    fn install(&self, left: bool, active: bool) -> ChildInstall {
+    fn install(&self, left: bool) -> ChildSpec {
         let port = if self.encap { 4500 } else { 500 };
         let l: SocketAddr = (GL_WAN.parse::<IpAddr>().unwrap(), port).into();
         let r: SocketAddr = (GR_WAN.parse::<IpAddr>().unwrap(), port).into();
@@ -434,45 +446,45 @@ impl Child {
                 &self.left_ts,
             )
         };
-        ChildInstall {
-            ike_sa: IkeSaId(1),
-            conn: "lab".into(),
-            child: "net".into(),
+        ChildSpec {
             reqid: self.reqid,
             local,
             remote,
             encap: self.encap,
-            mode: Mode::Tunnel,
+            tunnel: true,
             esn: false,
             replay_window: 64,
             inbound: keys(self.alg, spi_in),
             outbound: keys(self.alg, spi_out),
-            local_ts: lts.clone(),
-            remote_ts: rts.clone(),
-            limits: VolumeLimits::default(),
+            local_ts: lts.iter().map(range).collect(),
+            remote_ts: rts.iter().map(range).collect(),
+            limits: Limits::default(),
+            routed: false,
             if_id: self.if_id,
-            outbound_active: active,
+            selector_limit: 0,
         }
     }
 
     /// Left's install.
-    pub fn left(&self, active: bool) -> ike::engine::Action {
-        ike::engine::Action::Install(Box::new(self.install(true, active)))
+    pub fn left(&self, active: bool) -> SaOp {
+        SaOp::Install {
+            spec: Box::new(self.install(true)),
+            outbound_active: active,
+        }
     }
 
     /// Right's install.
-    pub fn right(&self, active: bool) -> ike::engine::Action {
-        ike::engine::Action::Install(Box::new(self.install(false, active)))
+    pub fn right(&self, active: bool) -> SaOp {
+        SaOp::Install {
+            spec: Box::new(self.install(false)),
+            outbound_active: active,
+        }
     }
 
     /// `action` (an install) with its local and/or remote address
     /// replaced (ports kept): a secondary address, another family.
-    pub fn with_addrs(
-        mut action: ike::engine::Action,
-        local: Option<&str>,
-        remote: Option<&str>,
-    ) -> ike::engine::Action {
-        if let ike::engine::Action::Install(ci) = &mut action {
+    pub fn with_addrs(mut action: SaOp, local: Option<&str>, remote: Option<&str>) -> SaOp {
+        if let SaOp::Install { spec: ci, .. } = &mut action {
             if let Some(l) = local {
                 ci.local.set_ip(l.parse().unwrap());
             }
@@ -483,16 +495,16 @@ impl Child {
         action
     }
 
-    pub fn delete_left(&self) -> ike::engine::Action {
-        ike::engine::Action::Delete {
+    pub fn delete_left(&self) -> SaOp {
+        SaOp::Delete {
             reqid: self.reqid,
             spi_in: self.spi_rl,
             spi_out: self.spi_lr,
         }
     }
 
-    pub fn delete_right(&self) -> ike::engine::Action {
-        ike::engine::Action::Delete {
+    pub fn delete_right(&self) -> SaOp {
+        SaOp::Delete {
             reqid: self.reqid,
             spi_in: self.spi_lr,
             spi_out: self.spi_rl,

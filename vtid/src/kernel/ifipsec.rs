@@ -9,43 +9,73 @@
 //!   its reqid, given the configured `local_addrs` (point-to-point to the
 //!   `remote_addrs` of the family), MTU and `up`, and destroyed at exit.
 //!   The tunnel endpoints follow each CHILD SA (`pfkey::freebsd::IfIpsec`).
-//!   The configured `routes` are not installed on FreeBSD (pfSense routes
-//!   through its own gateways; see the README's FreeBSD section).
+//! * Routes: while an interface has a CHILD SA, its configured `routes` go
+//!   through it with the routing socket (`route add -net P GW`), the gateway
+//!   being its remote transit address of the family (the automatic gateway;
+//!   the point-to-point address vtid gives a created interface makes the
+//!   kernel's host route to it), else its own address of the family
+//!   (`-interface`). FreeBSD routes have no preference metric, so of the
+//!   interfaces that are up and route one prefix only the lowest
+//!   `route_metric` (then name) has it installed
+//!   ([`pfkey::backend::routes::PreferredRoutes`]): failover as on Linux.
+//!   They are removed with the interface's last SA and at exit; a route
+//!   that was there before vtid added it is never deleted by vtid.
 //! * IKE sockets: IPsec bypass on every one (`IP_IPSEC_POLICY`), and
 //!   `UDP_ENCAP_ESPINUDP` on the NAT-T ones, so the kernel takes ESP in UDP.
 //! * Events: a thread on a second PF_KEY socket registered for ESP turns
 //!   `SADB_EXPIRE` into [`Report::Expired`]; `SADB_ACQUIRE` is logged.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use ike::engine::Action;
-use pfkey::backend::{self, KernelEvent};
+use pfkey::backend::routes::{PreferredRoutes, Prefix, RouteChange};
+use pfkey::backend::{self, KernelEvent, SaOp};
 use pfkey::freebsd::{self as bsd, IfIpsec};
+use pfkey::freebsd_route::{NextHop, Route, RtAddr, RTAX_IFP};
 use pfkey::pfkey::{Flavor, Message, PfKeySocket, SaType};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
-use super::{child_spec, KernelEsp};
-use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaEntry, SaTable};
+use super::KernelEsp;
+use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report};
 use crate::net::Sockets;
 
-/// One configured `ipsecN` and whether vtid made it.
+/// One configured `ipsecN`, whether vtid made it, and how many CHILD SAs
+/// it carries.
 #[derive(Debug)]
 struct Iface {
     name: String,
     created: bool,
+    cfg: config::Interface,
+    sas: usize,
+}
+
+impl Iface {
+    fn prefixes(&self) -> Vec<Prefix> {
+        self.cfg.routes.iter().map(|r| (r.addr, r.prefix)).collect()
+    }
+
+    /// The next hop of a route of family `v6` through this interface
+    /// ([`pfkey::freebsd_route::next_hop`]).
+    fn next_hop(&self, v6: bool) -> Option<NextHop> {
+        let local: Vec<_> = self.cfg.local_addrs.iter().map(|a| a.addr).collect();
+        pfkey::freebsd_route::next_hop(&self.cfg.remote_addrs, &local, v6)
+    }
 }
 
 /// PF_KEY with FreeBSD `if_ipsec` interfaces.
 pub struct PfKeyDataplane {
     kernel: backend::pfkey::PfKeyBackend<PfKeySocket, IfIpsec>,
     ifaces: Vec<Iface>,
-    table: SaTable,
-    port_nat_t: u16,
-    /// `vtid.max_policies_per_child`.
-    selector_limit: u32,
+    /// Inbound SPI → reqid of the installed SAs whose reqid has an
+    /// interface (what the interface's SA count follows).
+    routed: HashMap<u32, u32>,
+    routes: PreferredRoutes,
+    /// Routes that already existed when vtid added them (`EEXIST`):
+    /// someone else's, never deleted by vtid.
+    foreign: HashSet<(Prefix, String)>,
 }
 
 impl fmt::Debug for PfKeyDataplane {
@@ -77,12 +107,16 @@ fn setup_iface(i: &config::Interface) -> Result<Iface, DataplaneError> {
         return Ok(Iface {
             name: i.name.clone(),
             created: false,
+            cfg: i.clone(),
+            sas: 0,
         });
     }
     let name = bsd::create_ipsec(&i.name, i.reqid).map_err(|e| err(&i.name, "create", e))?;
     let f = Iface {
         name: name.clone(),
         created: true,
+        cfg: i.clone(),
+        sas: 0,
     };
     // From here a failure drops `f` through the caller, destroying it.
     for a in &i.local_addrs {
@@ -106,7 +140,6 @@ impl PfKeyDataplane {
     /// `reports`).
     pub fn start(
         cfg: &config::Config,
-        port_nat_t: u16,
         reports: UnboundedSender<Report>,
     ) -> Result<PfKeyDataplane, DataplaneError> {
         let sock = PfKeySocket::open(Flavor::native())
@@ -119,25 +152,101 @@ impl PfKeyDataplane {
         let mut dp = PfKeyDataplane {
             kernel: backend::pfkey::PfKeyBackend::new(sock, IfIpsec, Flavor::native(), names),
             ifaces: Vec::new(),
-            table: SaTable::new("pfkey"),
-            port_nat_t,
-            selector_limit: cfg.daemon.max_policies_per_child,
+            routed: HashMap::new(),
+            routes: PreferredRoutes::new(),
+            foreign: HashSet::new(),
         };
         for i in &cfg.interfaces {
             // On failure `dp` drops and destroys what it created.
             let f = setup_iface(i)?;
             dp.ifaces.push(f);
         }
-        spawn_events(dp.table.clone(), reports)?;
+        spawn_events(reports)?;
         Ok(dp)
+    }
+}
+
+impl PfKeyDataplane {
+    /// The interface carrying SAs of `reqid` (`if_ipsec` binds by reqid).
+    fn iface_of(&mut self, reqid: u32) -> Option<&mut Iface> {
+        self.ifaces.iter_mut().find(|f| f.cfg.reqid == reqid)
+    }
+
+    fn sa_up(&mut self, reqid: u32) {
+        let Some(f) = self.iface_of(reqid) else {
+            return;
+        };
+        f.sas += 1;
+        if f.sas == 1 {
+            let (name, metric, prefixes) = (f.name.clone(), f.cfg.route_metric, f.prefixes());
+            let changes = self.routes.up(&name, metric, &prefixes);
+            self.apply_routes(&changes);
+        }
+    }
+
+    fn sa_down(&mut self, reqid: u32) {
+        let Some(f) = self.iface_of(reqid) else {
+            return;
+        };
+        f.sas = f.sas.saturating_sub(1);
+        if f.sas == 0 {
+            let name = f.name.clone();
+            let changes = self.routes.down(&name);
+            self.apply_routes(&changes);
+        }
+    }
+
+    /// Carries out route changes; a failure is logged (the SA stays
+    /// installed, as with XFRM). A route that existed before vtid added it
+    /// is left in place when vtid would delete it.
+    fn apply_routes(&mut self, changes: &[RouteChange]) {
+        for c in changes {
+            let (add, (dst, prefix), name) = match c {
+                RouteChange::Add { prefix, iface } => (true, prefix, iface),
+                RouteChange::Delete { prefix, iface } => (false, prefix, iface),
+            };
+            if !add && self.foreign.remove(&((*dst, *prefix), name.clone())) {
+                continue;
+            }
+            let Some(f) = self.ifaces.iter().find(|f| &f.name == name) else {
+                continue;
+            };
+            let Some(via) = f.next_hop(dst.is_ipv6()) else {
+                warn!(target: "vtid::dataplane", "pfkey: route {dst}/{prefix} via {name}: the interface has no {} address (local_addr or remote_addr) to route through", if dst.is_ipv6() { "IPv6" } else { "IPv4" });
+                continue;
+            };
+            let r = Route {
+                dst: *dst,
+                prefix: *prefix,
+                via,
+            };
+            match bsd::route_change(add, &r) {
+                Ok(()) => {
+                    info!(target: "vtid::dataplane", "pfkey: {} route {dst}/{prefix} via {name} ({via:?})", if add { "added" } else { "removed" })
+                }
+                Err(e) if add && e.raw_os_error() == Some(nix::libc::EEXIST) => {
+                    let now = match bsd::route_get(*dst).map(|m| m.addr(RTAX_IFP).cloned()) {
+                        Ok(Some(RtAddr::Link { name, .. })) if !name.is_empty() => name,
+                        _ => "?".into(),
+                    };
+                    warn!(target: "vtid::dataplane", "pfkey: route {dst}/{prefix} via {name}: a route to it already exists (through interface {now}); vtid leaves it alone and will not delete it");
+                    self.foreign.insert(((*dst, *prefix), name.clone()));
+                }
+                Err(e) => {
+                    warn!(target: "vtid::dataplane", "pfkey: {} route {dst}/{prefix} via {name}: {e}", if add { "adding" } else { "removing" })
+                }
+            }
+        }
     }
 }
 
 impl Drop for PfKeyDataplane {
     fn drop(&mut self) {
-        for en in self.table.entries() {
-            let _ = self.kernel.delete(en.spi_in);
+        for spi_in in self.kernel.spis() {
+            let _ = self.kernel.delete(spi_in);
         }
+        let changes = self.routes.clear();
+        self.apply_routes(&changes);
         for f in self.ifaces.iter().filter(|f| f.created) {
             if let Err(e) = bsd::destroy(&f.name) {
                 warn!(target: "vtid::dataplane", "pfkey: destroying {}: {e}", f.name);
@@ -146,7 +255,7 @@ impl Drop for PfKeyDataplane {
     }
 }
 
-fn spawn_events(table: SaTable, reports: UnboundedSender<Report>) -> Result<(), DataplaneError> {
+fn spawn_events(reports: UnboundedSender<Report>) -> Result<(), DataplaneError> {
     let mut sock = PfKeySocket::open(Flavor::native())
         .map_err(|e| DataplaneError(format!("PF_KEY event socket: {e}")))?;
     sock.request(Message::register(SaType::ESP))
@@ -164,25 +273,16 @@ fn spawn_events(table: SaTable, reports: UnboundedSender<Report>) -> Result<(), 
                 }
             };
             match backend::pfkey::parse_event(&m) {
-                Some(KernelEvent::Expire { spi, hard, .. }) => {
-                    let owner = table
-                        .entries()
-                        .into_iter()
-                        .find(|e| e.spi_in == spi || e.spi_out == spi);
-                    if let Some(e) = owner {
-                        let r = Report::Expired {
-                            spi_in: e.spi_in,
-                            hard,
-                        };
-                        if reports.send(r).is_err() {
-                            return;
-                        }
-                    }
+                Some(KernelEvent::Expire { spi, hard, .. })
+                    if reports.send(Report::Expired { spi, hard }).is_err() =>
+                {
+                    return;
                 }
                 Some(KernelEvent::Acquire { reqid, src, dst }) => {
                     info!(target: "vtid::dataplane", "pfkey: acquire for reqid {reqid} ({src:?} -> {dst:?}); traffic-triggered initiation is not implemented");
                 }
-                None => {}
+                // Sent, or nothing to do.
+                Some(KernelEvent::Expire { .. }) | None => {}
             }
         })
         .map_err(|e| DataplaneError(format!("PF_KEY event thread: {e}")))?;
@@ -194,54 +294,50 @@ impl Dataplane for PfKeyDataplane {
         "pfkey"
     }
 
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
         let e = |e: backend::pfkey::Error| DataplaneError(e.to_string());
-        match action {
-            Action::Install(c) => {
-                let spec = child_spec(c, false, self.port_nat_t, self.selector_limit);
-                self.kernel.install(spec, c.outbound_active).map_err(e)?;
+        match op {
+            SaOp::Install {
+                spec,
+                outbound_active,
+            } => {
+                let spi_in = spec.inbound.spi;
+                let replaced = self.routed.contains_key(&spi_in);
+                self.kernel
+                    .install((**spec).clone(), *outbound_active)
+                    .map_err(e)?;
+                if !replaced && self.iface_of(spec.reqid).is_some() {
+                    self.routed.insert(spi_in, spec.reqid);
+                    self.sa_up(spec.reqid);
+                }
             }
-            Action::ActivateOutbound { reqid, spi_out } => {
+            SaOp::ActivateOutbound { reqid, spi_out } => {
                 self.kernel.activate_outbound(*reqid, *spi_out).map_err(e)?
             }
-            Action::RemoveOutbound { reqid, spi_out } => {
+            SaOp::RemoveOutbound { reqid, spi_out } => {
                 self.kernel.remove_outbound(*reqid, *spi_out).map_err(e)?
             }
-            Action::Delete { spi_in, .. } => self.kernel.delete(*spi_in).map_err(e)?,
-            Action::UpdateAddress {
-                ike_sa,
-                spis_in,
+            SaOp::Delete { spi_in, .. } => {
+                self.kernel.delete(*spi_in).map_err(e)?;
+                if let Some(reqid) = self.routed.remove(spi_in) {
+                    self.sa_down(reqid);
+                }
+            }
+            SaOp::Update {
+                spi_in,
                 local,
                 remote,
                 encap,
-            } => {
-                let id = ike_sa.to_string();
-                let mut local = *local;
-                if *encap {
-                    local.set_port(self.port_nat_t);
-                }
-                for en in self
-                    .table
-                    .entries()
-                    .iter()
-                    .filter(|x| x.ike_sa == id || spis_in.contains(&x.spi_in))
-                {
-                    self.kernel
-                        .update_address(en.spi_in, local, *remote, *encap)
-                        .map_err(e)?;
-                }
-            }
+            } => self
+                .kernel
+                .update_address(*spi_in, *local, *remote, *encap)
+                .map_err(e)?,
         }
-        self.table.apply(action);
         Ok(())
     }
 
     fn esp_sink(&self) -> Arc<dyn EspSink> {
         Arc::new(KernelEsp)
-    }
-
-    fn sas(&self) -> Vec<SaEntry> {
-        self.table.entries()
     }
 
     fn supports_transport_mode(&self) -> bool {

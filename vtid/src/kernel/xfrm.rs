@@ -1,10 +1,8 @@
 //! Linux XFRM with xfrm interfaces (`pfkey::backend::xfrm`) behind the
 //! daemon's [`Dataplane`] trait.
 //!
-//! This adapter converts the engine's [`Action`]s into the backend's
-//! daemon-neutral [`ChildSpec`](pfkey::backend::ChildSpec)s, keeps the
-//! [`SaTable`] for listings, and does
-//! what the kernel does not: the `ipsecN` interfaces (created or adopted at
+//! This adapter hands the backend-neutral [`SaOp`]s to the XFRM backend
+//! and does what the kernel does not: the `ipsecN` interfaces (created or adopted at
 //! start, addresses and MTU from the configuration) and their routes
 //! (installed with the interface's first SA, withdrawn with its last, like
 //! the userspace backend; here in the main table, since the kernel's own
@@ -17,14 +15,13 @@ use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use ike::engine::Action;
-use pfkey::backend;
+use pfkey::backend::{self, SaOp};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 use vti::netlink::{Netlink, RouteSpec};
 
-use super::{child_spec, KernelEsp};
-use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report, SaEntry, SaTable};
+use super::KernelEsp;
+use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report};
 use crate::net::Sockets;
 
 /// The main routing table.
@@ -126,11 +123,10 @@ pub struct XfrmDataplane {
     ifaces: HashMap<u32, Iface>,
     /// The configured interfaces, for `config::interface_for`.
     interfaces: Vec<config::Interface>,
-    table: SaTable,
-    port_nat_t: u16,
+    /// The interface (its reqid) of each installed routed SA, by inbound
+    /// SPI.
+    routed: HashMap<u32, u32>,
     iftype: config::XfrmInterfaceType,
-    /// `vtid.max_policies_per_child`.
-    selector_limit: u32,
 }
 
 impl fmt::Debug for XfrmDataplane {
@@ -147,7 +143,6 @@ impl XfrmDataplane {
     /// events, which go to `reports`.
     pub fn start(
         cfg: &config::Config,
-        port_nat_t: u16,
         reports: UnboundedSender<Report>,
     ) -> Result<XfrmDataplane, DataplaneError> {
         let iftype = cfg.daemon.xfrm_interface_type;
@@ -180,21 +175,18 @@ impl XfrmDataplane {
                 }
             }
         }
-        let table = SaTable::new("xfrm");
         let dp = XfrmDataplane {
             kernel,
             nl,
             ifaces,
             interfaces: cfg.interfaces.clone(),
-            table: table.clone(),
-            port_nat_t,
+            routed: HashMap::new(),
             iftype,
-            selector_limit: cfg.daemon.max_policies_per_child,
         };
         if let Some(e) = dp_err {
             return Err(e); // drop removes what was created
         }
-        spawn_events(table, reports)?;
+        spawn_events(reports)?;
         Ok(dp)
     }
 
@@ -397,7 +389,7 @@ impl XfrmDataplane {
     }
 }
 
-fn spawn_events(table: SaTable, reports: UnboundedSender<Report>) -> Result<(), DataplaneError> {
+fn spawn_events(reports: UnboundedSender<Report>) -> Result<(), DataplaneError> {
     use pfkey::backend::xfrm::{parse_event, KernelEvent};
     use pfkey::xfrm::{group, XfrmSocket};
     let mut sock = XfrmSocket::open_groups(&[group::EXPIRE, group::ACQUIRE])
@@ -415,27 +407,16 @@ fn spawn_events(table: SaTable, reports: UnboundedSender<Report>) -> Result<(), 
                 }
             };
             match parse_event(&m) {
-                Some(KernelEvent::Expire { spi, hard, .. }) => {
-                    let owner = table
-                        .entries()
-                        .into_iter()
-                        .find(|e| e.spi_in == spi || e.spi_out == spi);
-                    if let Some(e) = owner {
-                        if reports
-                            .send(Report::Expired {
-                                spi_in: e.spi_in,
-                                hard,
-                            })
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
+                Some(KernelEvent::Expire { spi, hard, .. })
+                    if reports.send(Report::Expired { spi, hard }).is_err() =>
+                {
+                    return;
                 }
                 Some(KernelEvent::Acquire { reqid, src, dst }) => {
                     info!(target: "vtid::dataplane", "xfrm: acquire for reqid {reqid} ({} -> {}); traffic-triggered initiation is not implemented", opt(src), opt(dst));
                 }
-                None => {}
+                // Sent, or nothing to do.
+                Some(KernelEvent::Expire { .. }) | None => {}
             }
         })
         .map_err(|e| DataplaneError(format!("XFRM event thread: {e}")))?;
@@ -469,85 +450,67 @@ impl Dataplane for XfrmDataplane {
         "xfrm"
     }
 
-    fn apply(&mut self, action: &Action) -> Result<(), DataplaneError> {
-        match action {
-            Action::Install(c) => {
-                let iface = self.iface_of(c.reqid, c.if_id);
-                let spec = child_spec(c, iface.is_some(), self.port_nat_t, self.selector_limit);
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
+        match op {
+            SaOp::Install {
+                spec,
+                outbound_active,
+            } => {
+                let iface = self.iface_of(spec.reqid, spec.if_id);
                 let vti = self.iftype == config::XfrmInterfaceType::Vti;
                 if let Some(i) = iface.filter(|_| vti) {
-                    let key = Self::vti_key(&spec)?;
+                    let key = Self::vti_key(spec)?;
                     self.ensure_vti(i, key, spec.local.ip(), spec.remote.ip())?;
                 }
-                let replaced = self.table.has_spi_in(c.inbound.spi);
+                let spi_in = spec.inbound.spi;
+                let replaced = self.kernel.if_id_of(spi_in).is_some();
                 self.kernel
-                    .install(spec, c.outbound_active)
+                    .install((**spec).clone(), *outbound_active)
                     .map_err(Self::err)?;
-                if let Some(i) = iface.filter(|_| !replaced) {
-                    self.sa_up(i);
+                if let Some(i) = iface {
+                    self.routed.insert(spi_in, i);
+                    if !replaced {
+                        self.sa_up(i);
+                    }
                 }
             }
-            Action::ActivateOutbound { reqid, spi_out } => self
+            SaOp::ActivateOutbound { reqid, spi_out } => self
                 .kernel
                 .activate_outbound(*reqid, *spi_out)
                 .map_err(Self::err)?,
-            Action::RemoveOutbound { reqid, spi_out } => self
+            SaOp::RemoveOutbound { reqid, spi_out } => self
                 .kernel
                 .remove_outbound(*reqid, *spi_out)
                 .map_err(Self::err)?,
-            Action::Delete { reqid, spi_in, .. } => {
-                let if_id = self
-                    .table
-                    .entries()
-                    .iter()
-                    .find(|e| e.spi_in == *spi_in)
-                    .map_or((0, 0), |e| e.if_id);
-                let iface = self.iface_of(*reqid, if_id);
+            SaOp::Delete { spi_in, .. } => {
+                let iface = self.routed.remove(spi_in);
                 if self.kernel.delete(*spi_in) {
                     if let Some(i) = iface {
                         self.sa_down(i);
                     }
                 }
             }
-            Action::UpdateAddress {
-                ike_sa,
-                spis_in,
+            SaOp::Update {
+                spi_in,
                 local,
                 remote,
                 encap,
             } => {
-                let id = ike_sa.to_string();
-                let mut local = *local;
-                if *encap {
-                    local.set_port(self.port_nat_t);
+                let vti = self.iftype == config::XfrmInterfaceType::Vti;
+                if let Some(i) = self.routed.get(spi_in).copied().filter(|_| vti) {
+                    let key = self.kernel.if_id_of(*spi_in).unwrap_or(i);
+                    self.ensure_vti(i, key, local.ip(), remote.ip())?;
                 }
-                for e in self
-                    .table
-                    .entries()
-                    .iter()
-                    .filter(|e| e.ike_sa == id || spis_in.contains(&e.spi_in))
-                {
-                    let vti = self.iftype == config::XfrmInterfaceType::Vti;
-                    if let Some(i) = self.iface_of(e.reqid, e.if_id).filter(|_| vti) {
-                        let key = self.kernel.if_id_of(e.spi_in).unwrap_or(i);
-                        self.ensure_vti(i, key, local.ip(), remote.ip())?;
-                    }
-                    self.kernel
-                        .update_address(e.spi_in, local, *remote, *encap)
-                        .map_err(Self::err)?;
-                }
+                self.kernel
+                    .update_address(*spi_in, *local, *remote, *encap)
+                    .map_err(Self::err)?;
             }
         }
-        self.table.apply(action);
         Ok(())
     }
 
     fn esp_sink(&self) -> Arc<dyn EspSink> {
         Arc::new(KernelEsp)
-    }
-
-    fn sas(&self) -> Vec<SaEntry> {
-        self.table.entries()
     }
 
     fn supports_transport_mode(&self) -> bool {
