@@ -291,7 +291,9 @@ pub struct Connection {
     pub over_time: Option<Duration>,
     /// `rand_time` as configured.
     pub rand_time: Option<Duration>,
-    /// `pools` (names; pools are not supported yet).
+    /// `pools`: names of the pools clients' virtual IPs and attributes
+    /// come from ([`crate::Pool`]; `radius` for addresses a RADIUS server
+    /// assigns).
     pub pools: Vec<String>,
     /// `if_id_in` (default 0).
     pub if_id_in: IfId,
@@ -608,8 +610,20 @@ pub fn connection_from_section(
     let rekey_time = r.parse("rekey_time", values::parse_duration)?;
     let over_time = r.parse("over_time", values::parse_duration)?;
     let rand_time = r.parse("rand_time", values::parse_duration)?;
-    // Pools are refused by the daemon with the connection's other reasons.
-    let pools = r.list("pools").unwrap_or_default();
+    // Names are checked against the pools once all are read
+    // (`check_pool_names`); the daemon decides what it can serve.
+    let pools = r
+        .parse("pools", |v| {
+            let names = values::split_list(v);
+            match names
+                .iter()
+                .find(|n| !n.chars().all(|c| c.is_ascii_graphic()))
+            {
+                Some(n) => Err(format!("'{n}' is not a pool name")),
+                None => Ok(names),
+            }
+        })?
+        .unwrap_or_default();
     let if_id_in = r
         .parse("if_id_in", values::parse_if_id)?
         .unwrap_or_default();

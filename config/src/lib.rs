@@ -25,6 +25,8 @@ mod error;
 mod glob;
 mod observe;
 pub mod paths;
+pub mod pools;
+mod radius;
 mod reader;
 mod secret;
 mod secrets;
@@ -46,6 +48,10 @@ pub use observe::{
     LogRefinement, Metrics, Syslog, SyslogFacility, SyslogTarget, TimePrecision,
     DEFAULT_METRICS_LISTEN,
 };
+pub use pools::{
+    pool_from_section, AttrKind, AttrValue, Pool, PoolAddrs, PoolAttr, PoolSpan, MAX_POOL_SIZE,
+};
+pub use radius::{Dae, Radius, RadiusHost, RadiusServer};
 pub use secret::Secret;
 pub use secrets::{Authority, KeySecret, SecretKind, SharedSecret};
 pub use settings::{KeyValue, Section};
@@ -75,6 +81,10 @@ pub struct Config {
     /// from a file.
     #[serde(skip)]
     pub base_dir: Option<std::path::PathBuf>,
+    /// `pools { ... }`: virtual IP pools and their attributes, in file
+    /// order.
+    #[serde(default)]
+    pub pools: Vec<Pool>,
 }
 
 /// A loaded configuration and what the operator should be told about it.
@@ -209,25 +219,10 @@ fn load_settings_on(
     for s in top.sections(|n| n == "authorities") {
         config.authorities = secrets::authorities_from_section(s, &mut warnings)?;
     }
-    for (what, name) in [("address pools", "pools")] {
-        for s in top.sections(|n| n == name) {
-            for p in &s.sections {
-                warnings.push(Warning::new(
-                    &p.location,
-                    format!(
-                        "'{name}.{}': {what} are not supported by vtid yet; ignored",
-                        p.name
-                    ),
-                ));
-            }
-            for kv in &s.settings {
-                warnings.push(Warning::new(
-                    &kv.location,
-                    format!("unknown key '{name}.{}'; ignored", kv.key),
-                ));
-            }
-        }
+    for s in top.sections(|n| n == "pools") {
+        config.pools = pools::pools_from_section(s, &mut warnings)?;
     }
+    check_pool_names(&config, &mut warnings);
     let mut iface_sections = Vec::new();
     config.daemon = base;
     for s in top.sections(|n| n == "charon") {
@@ -261,6 +256,33 @@ fn load_settings_on(
 
     config.validate()?;
     Ok(Loaded { config, warnings })
+}
+
+/// Warns about a connection's `pools = NAME` that names no pool of the
+/// file: such a pool must come over VICI (`swanctl --load-pools`) before
+/// a client connects, or be `radius` (addresses from the RADIUS server,
+/// as strongSwan's eap-radius plugin provides them).
+fn check_pool_names(config: &Config, warnings: &mut Vec<Warning>) {
+    for conn in &config.connections {
+        for name in &conn.pools {
+            if name == "radius" || config.pools.iter().any(|p| p.name == *name) {
+                continue;
+            }
+            let loc = conn
+                .origin
+                .at("pools")
+                .cloned()
+                .unwrap_or_else(|| Location::synthetic("<config>"));
+            warnings.push(Warning::new(
+                &loc,
+                format!(
+                    "connection '{}': pool '{name}' is not defined in 'pools'; clients get no \
+                     address from it unless it is loaded over VICI (swanctl --load-pools)",
+                    conn.name
+                ),
+            ));
+        }
+    }
 }
 
 /// Hands out reqids for children without a fixed one, skipping reserved

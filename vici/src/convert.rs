@@ -9,7 +9,7 @@
 //! VICI goes through the same [`config::connection_from_section`] as one
 //! read from a file.
 
-use config::{ConfigError, Connection, Location, Section, Warning};
+use config::{ConfigError, Connection, Location, Pool, Section, Warning};
 
 use crate::message::{Element, Message};
 
@@ -103,6 +103,24 @@ pub fn connections_from_load_conn(
     Ok(out)
 }
 
+/// The pools of a `load-pool` request (swanctl sends one per request):
+/// each section has `addrs` as a value and every attribute as a list, as
+/// `swanctl --load-pools` builds it from a `pools.NAME` section.
+pub fn pools_from_load_pool(
+    message: &Message,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Pool>, ConvertError> {
+    let mut out = Vec::new();
+    for item in &message.items {
+        let Element::Section(m) = &item.value else {
+            return Err(ConvertError::NotASection(item.name.clone()));
+        };
+        let sec = to_config_section(&item.name, m)?;
+        out.push(config::pool_from_section(&sec, warnings)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +137,30 @@ mod tests {
         assert_eq!(s.value("remote_addrs"), Some("192.0.2.1,gw.example.net"));
         assert_eq!(s.value("proposals"), Some(""));
         assert_eq!(s.section("local").unwrap().value("auth"), Some("psk"));
+    }
+
+    #[test]
+    fn load_pool_as_swanctl_sends_it() {
+        let m = Message::new().with_section(
+            "rw",
+            Message::new()
+                .with_value("addrs", "10.9.0.0/24")
+                .with_list("dns", ["10.9.0.53", "2001:db8::53"])
+                .with_list("split_include", ["10.1.0.0/16"]),
+        );
+        let p = pools_from_load_pool(&m, &mut Vec::new()).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].name, "rw");
+        assert_eq!(p[0].span().unwrap().size, 254);
+        assert_eq!(p[0].attrs.len(), 3);
+        assert_eq!(p[0].location, None);
+        let bad = Message::new().with_section("x", Message::new().with_list("dns", ["1.2.3.4"]));
+        assert_eq!(
+            pools_from_load_pool(&bad, &mut Vec::new())
+                .unwrap_err()
+                .to_string(),
+            "vici:0:0: pool 'x' has no 'addrs'"
+        );
     }
 
     #[test]

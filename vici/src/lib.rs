@@ -13,7 +13,8 @@
 //!   timeouts so a bad or slow client harms only itself.
 //! * [`Client`]: requests, registrations and event streams.
 //! * [`to_config_section`] / [`connections_from_load_conn`]: `load-conn`
-//!   messages → the config crate's tree and typed connections.
+//!   messages → the config crate's tree and typed connections;
+//!   [`pools_from_load_pool`] likewise for `load-pool`.
 //!
 //! The protocol is specified in strongSwan's
 //! `src/libcharon/plugins/vici/README.md`.
@@ -27,7 +28,10 @@ pub mod packet;
 mod server;
 
 pub use client::{Client, ClientError};
-pub use convert::{connections_from_load_conn, to_config_section, vici_location, ConvertError};
+pub use convert::{
+    connections_from_load_conn, pools_from_load_pool, to_config_section, vici_location,
+    ConvertError,
+};
 pub use io::FrameError;
 pub use message::{DecodeError, DecodeErrorKind, Element, EncodeError, Item, Message};
 pub use packet::{Header, Packet, PacketType, MAX_PACKET_SIZE};

@@ -11,6 +11,8 @@
 //! - [`offload`]: TUN offloads (virtio_net_hdr): GSO segmentation out,
 //!   TCP coalescing in.
 //! - [`updown`]: strongSwan-compatible updown scripts.
+//! - [`addrmon`]: the local addresses and their changes (MOBIKE, moving
+//!   WAN addresses); the monitor itself over rtnetlink on Linux.
 //!
 //! # Platform boundary
 //!
@@ -21,6 +23,7 @@
 //! module (the few calls that differ per system) are the only places that
 //! say so. On FreeBSD vtid uses the kernel's ESP (`pfkey` crate).
 
+pub mod addrmon;
 pub mod checksum;
 pub mod esp;
 pub mod gateway;

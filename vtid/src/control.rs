@@ -20,8 +20,9 @@
 //! names: `version`, `stats`, `reload-settings`, `initiate`, `terminate`,
 //! `rekey`, `list-sas`, `list-conns`, `get-conns`, `load-conn`,
 //! `unload-conn`, `load-shared`, `unload-shared`, `get-shared`,
-//! `clear-creds`, and the empty answers swanctl needs for what vtid does
-//! not have (`get-keys`, `get-authorities`, `get-pools`, ...). vtid's own:
+//! `clear-creds`, `load-pool`, `unload-pool`, `get-pools` (in
+//! [`crate::pools`]), and the empty answers swanctl needs for what vtid
+//! does not have (`get-keys`, `get-authorities`, ...). vtid's own:
 //! `vtid-list-interfaces` and `vtid-list-gateways` (see
 //! `vtid/README-control.md`).
 //!
@@ -732,7 +733,10 @@ impl Handler for Control {
                 Ok(success())
             }
             // What swanctl asks for that vtid does not have: nothing loaded.
-            "get-pools" | "get-certs" | "list-pols" => Ok(Message::new()),
+            "load-pool" => Ok(self.call(move |d| d.ctl_load_pool(&request)).await?),
+            "unload-pool" => Ok(self.call(move |d| d.ctl_unload_pool(&request)).await?),
+            "get-pools" => Ok(self.call(move |d| d.ctl_get_pools(&request)).await?),
+            "get-certs" | "list-pols" => Ok(Message::new()),
             "vtid-list-interfaces" => self.call(|d| d.ctl_interfaces()).await,
             "vtid-list-gateways" => self.call(|d| d.ctl_gateways()).await,
             "vtid-keylog" => {

@@ -135,6 +135,9 @@ pub struct Daemon {
     pub(crate) file_cfg: config::Config,
     /// Connections and secrets loaded over VICI; a SIGHUP leaves them be.
     pub(crate) vici: control::ViciLoaded,
+    /// Virtual IP pools (the file's and VICI's) and their leases; a SIGHUP
+    /// keeps the leases of unchanged pools.
+    pub(crate) pools: aaa::Pools,
     /// The control socket's side of the event loop.
     pub(crate) hub: Hub,
     jobs: mpsc::Receiver<Job>,
@@ -226,7 +229,7 @@ impl Daemon {
         );
         sockets.spawn_receivers(tx, dp.esp_sink())?;
         let (jobs_tx, jobs) = mpsc::channel(64);
-        let d = Daemon {
+        let mut d = Daemon {
             opts,
             log,
             ep,
@@ -253,7 +256,9 @@ impl Daemon {
             notify: None,
             event_counters: crate::metrics::EventCounters::default(),
             keylog: None,
+            pools: aaa::Pools::new(),
         };
+        d.sync_file_pools();
         Ok((d, rx))
     }
 
@@ -825,6 +830,7 @@ impl Daemon {
                 return;
             }
         };
+        self.sync_file_pools();
         if format!("{:?}", conv.engine) != format!("{:?}", self.engine_cfg) {
             warn!(
                 "changes in the vtid {{ }} section (ports, retransmission, cookies, ...) take \

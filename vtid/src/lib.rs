@@ -17,6 +17,7 @@
 //! * [`keylog`]: Wireshark's decryption tables, when asked for.
 //! * [`metrics`]: the Prometheus/OpenMetrics endpoint.
 //! * [`notify`]: readiness and status for the service manager (sd_notify).
+//! * [`pools`]: virtual IP pools and leases, VICI's pool commands.
 //! * [`routing`]: the automatic gateways of the interfaces and the updown hook.
 //! * [`platform`]: what differs between Linux and FreeBSD.
 
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod platform;
+pub mod pools;
 pub mod routing;
 
 // The platform boundary (see [`platform`]): the userspace data plane is

@@ -242,10 +242,7 @@ const CASES: &[Case] = &[
             "con-mobile : con-mobile-defaults",
             &["connection 'con-mobile' not loaded", POOLS],
         )],
-        warnings: &[(
-            "mobile-pool-v4 : mobile-pool",
-            "address pools are not supported",
-        )],
+        warnings: &[],
     },
     Case {
         file: "pfsense-mobile-eap-mschapv2.conf",
@@ -343,7 +340,6 @@ const CASES: &[Case] = &[
         warnings: &[
             ("eap_id = %any", ".eap_id' is not supported"),
             ("eap-alice {", "EAP authentication is not supported"),
-            ("rw-pool {", "address pools are not supported"),
         ],
     },
     Case {
@@ -679,4 +675,58 @@ fn identities_and_dns_names_are_decided_at_set_up() {
     assert!(conv.peers[0].remote_addrs.is_empty());
     assert!(conv.peers[0].local_id_from_address);
     assert!(conv.dns.contains_key("home"));
+}
+
+/// Pools are read (issue 17): every corpus file's pools load, with the
+/// addresses strongSwan would hand out, and the pools its connections name
+/// exist (the connections themselves are refused until the engine assigns
+/// virtual IPs).
+#[test]
+fn corpus_pools_load() {
+    for (file, pool, first, size) in [
+        (
+            "pfsense-mobile-psk.conf",
+            "mobile-pool-v4",
+            "10.99.0.1",
+            254,
+        ),
+        (
+            "pfsense-mobile-eap-mschapv2.conf",
+            "mobile-pool-v4",
+            "10.99.0.1",
+            254,
+        ),
+        (
+            "pfsense-xauth-mobile.conf",
+            "mobile-pool-v4",
+            "10.99.0.1",
+            254,
+        ),
+        ("opnsense-roadwarrior-eap.conf", "rw-pool", "10.98.0.1", 254),
+        ("vyos-remote-access.conf", "ra-rw-ipv4", "100.64.0.1", 254),
+    ] {
+        let loaded = config::load_file(corpus(file)).unwrap();
+        let c = &loaded.config;
+        let p = c
+            .pools
+            .iter()
+            .find(|p| p.name == pool)
+            .unwrap_or_else(|| panic!("{file}: no pool {pool}"));
+        let span = p.span().unwrap();
+        assert_eq!(
+            (span.first.to_string(), span.size),
+            (first.to_string(), size),
+            "{file}"
+        );
+        for conn in &c.connections {
+            for name in &conn.pools {
+                assert!(c.pools.iter().any(|p| p.name == *name), "{file}: {name}");
+            }
+        }
+        assert!(
+            !loaded.warnings.iter().any(|w| w.message.contains("pool")),
+            "{file}: {:?}",
+            loaded.warnings
+        );
+    }
 }
