@@ -525,3 +525,62 @@ proptest! {
         prop_assert_eq!(eap::decode(&eap::encode(&p).unwrap()).unwrap(), p);
     }
 }
+
+#[test]
+fn secrets_from_the_configuration() {
+    let text = "\
+secrets {
+  eap-alice {
+    id = alice
+    id-2 = alice@example.org
+    secret = alice-pw
+  }
+  ntlm-carol {
+    id = carol
+    secret = 0x8846f7eaee8fb117ad06bdd830b7586c
+  }
+  ntlm-bad {
+    id = dave
+    secret = 0x1234
+  }
+  ike-gw {
+    id = gw
+    secret = not-eap
+  }
+}
+";
+    let l = config::load_str(text, "s.conf").unwrap();
+    let t = eap::SecretTable::new(&l.config.secrets);
+    assert_eq!(t.len(), 3);
+    use eap::EapSecrets;
+    assert!(
+        matches!(t.secret(b"alice"), Some(EapSecret::Password(p)) if p.as_slice() == b"alice-pw")
+    );
+    assert!(t.secret(b"alice@example.org").is_some());
+    assert!(t.secret(b"gw").is_none(), "IKE secrets are not EAP secrets");
+    assert!(t.secret(b"dave").is_none(), "a bad NT hash is skipped");
+    // The NT hash of "password" (a well-known value) authenticates carol.
+    let mut limiter = FailureLimiter::default();
+    let mut rng = OsRng;
+    let mut e = ServerEnv {
+        secrets: &t,
+        limiter: &mut limiter,
+        rng: &mut rng,
+        now: Instant::now(),
+    };
+    let mut auth = Authenticator::new(vec![Method::MsChapV2], Some(b"carol".to_vec()), 9);
+    let mut peer = Peer::new(
+        b"carol".to_vec(),
+        EapSecret::password(b"password"),
+        vec![Method::MsChapV2],
+    );
+    let mut step = auth.start(&mut e);
+    for _ in 0..4 {
+        let ServerStep::Request(r) = &step else { break };
+        let PeerStep::Respond(resp) = peer.process(r, &mut OsRng) else {
+            panic!()
+        };
+        step = auth.process(&resp, &mut e);
+    }
+    assert!(matches!(step, ServerStep::Success { .. }), "{step:?}");
+}

@@ -194,6 +194,10 @@ pub struct Daemon {
     pub syslog: Option<Syslog>,
     /// `metrics { ... }`: the Prometheus endpoint, off without the section.
     pub metrics: Option<Metrics>,
+    /// `eap-radius { }` (strongswan.conf's `charon.plugins.eap-radius`):
+    /// the RADIUS client, if configured.
+    #[serde(default)]
+    pub radius: Option<crate::radius::Radius>,
     /// `keylog`: a directory where vtid keeps Wireshark's
     /// `ikev2_decryption_table` and `esp_sa` for every SA (insecure:
     /// debugging only).
@@ -232,6 +236,7 @@ impl Default for Daemon {
             filelog: Vec::new(),
             syslog: None,
             metrics: None,
+            radius: None,
             keylog: None,
         }
     }
@@ -304,6 +309,14 @@ pub(crate) fn charon_from_section(
     }
     for plugins in r.sections(|n| n == "plugins") {
         for p in &plugins.sections {
+            if p.name == "eap-radius" {
+                daemon.radius = Some(crate::radius::radius_from_section(
+                    p,
+                    "charon.plugins.eap-radius",
+                    warnings,
+                )?);
+                continue;
+            }
             warnings.push(Warning::new(
                 &p.location,
                 format!(
@@ -466,6 +479,7 @@ fn daemon_settings<'a>(
         filelog: Vec::new(),
         syslog: None,
         metrics: None,
+        radius: d.radius.clone(),
         keylog: r.string("keylog"),
     };
     if daemon.port == daemon.port_nat_t {
@@ -522,6 +536,13 @@ fn daemon_settings<'a>(
     }
     for m in r.sections(|n| n == "metrics") {
         daemon.metrics = Some(observe::metrics_from_section(m, warnings)?);
+    }
+    for s in r.sections(|n| n == "eap-radius") {
+        daemon.radius = Some(crate::radius::radius_from_section(
+            s,
+            "vtid.eap-radius",
+            warnings,
+        )?);
     }
     let interfaces = r.sections(|n| n == "interfaces").into_iter().next();
     Ok((daemon, interfaces))

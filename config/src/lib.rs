@@ -26,6 +26,7 @@ mod glob;
 mod observe;
 pub mod paths;
 pub mod pools;
+mod radius;
 mod reader;
 mod secret;
 mod secrets;
@@ -50,6 +51,7 @@ pub use observe::{
 pub use pools::{
     pool_from_section, AttrKind, AttrValue, Pool, PoolAddrs, PoolAttr, PoolSpan, MAX_POOL_SIZE,
 };
+pub use radius::{Dae, Radius, RadiusHost, RadiusServer};
 pub use secret::Secret;
 pub use secrets::{Authority, KeySecret, SecretKind, SharedSecret};
 pub use settings::{KeyValue, Section};

@@ -126,6 +126,9 @@ impl Authenticator {
     /// first Identifier (random, RFC 3748 §4.1 recommends an unpredictable
     /// start).
     pub fn new(methods: Vec<Method>, identity: Option<Vec<u8>>, first_id: u8) -> Authenticator {
+        // EAP-TLS is run by the peer only (see the module docs): the
+        // authenticator never offers it.
+        let methods = methods.into_iter().filter(|m| *m != Method::Tls).collect();
         Authenticator {
             methods,
             tried: Vec::new(),
@@ -275,6 +278,10 @@ impl Authenticator {
                     &mschapv2::build(opcode::CHALLENGE, ms_id, &body),
                 ))
             }
+            Method::Tls => self.fail(
+                self.id,
+                "EAP-TLS is not offered by vtid's authenticator".into(),
+            ),
         }
     }
 
@@ -442,5 +449,66 @@ impl Authenticator {
             identity: self.identity.clone(),
             reason,
         }
+    }
+}
+
+/// The users' secrets of `secrets { eap-NAME { id, secret } }` (passwords)
+/// and `ntlm-NAME` (NT hashes, 16 octets), looked up as strongSwan does: a
+/// secret naming the identity among its `id`s, else one without any `id`
+/// (it applies to everyone). Built from the configuration on start and
+/// reload.
+#[derive(Debug, Default)]
+pub struct SecretTable {
+    by_id: std::collections::HashMap<Vec<u8>, EapSecret>,
+    any: Option<EapSecret>,
+}
+
+impl SecretTable {
+    /// The EAP and NTLM secrets of `secrets` (others are skipped); an
+    /// NTLM secret that is not 16 octets is skipped with a warning.
+    pub fn new(secrets: &[config::SharedSecret]) -> SecretTable {
+        let mut t = SecretTable::default();
+        for s in secrets {
+            let secret = match s.kind {
+                config::SecretKind::Eap => EapSecret::password(s.secret.expose()),
+                config::SecretKind::Ntlm => match <[u8; 16]>::try_from(s.secret.expose()) {
+                    Ok(h) => EapSecret::NtHash(Zeroizing::new(h)),
+                    Err(_) => {
+                        warn!(
+                            "secret '{}': an NT hash is 16 octets (0x + 32 hex digits); skipped",
+                            s.name
+                        );
+                        continue;
+                    }
+                },
+                _ => continue,
+            };
+            if s.ids.is_empty() {
+                t.any.get_or_insert(secret);
+                continue;
+            }
+            for id in &s.ids {
+                t.by_id
+                    .entry(id.as_bytes().to_vec())
+                    .or_insert_with(|| secret.clone());
+            }
+        }
+        t
+    }
+
+    /// How many identities have their own secret.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether there is no secret at all.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty() && self.any.is_none()
+    }
+}
+
+impl EapSecrets for SecretTable {
+    fn secret(&self, identity: &[u8]) -> Option<EapSecret> {
+        self.by_id.get(identity).or(self.any.as_ref()).cloned()
     }
 }
