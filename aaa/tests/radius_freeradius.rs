@@ -14,6 +14,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use aaa::eap::tls::TlsPeerConfig;
 use aaa::eap::{EapPayload, EapSecret, Method, Peer, PeerStep};
 use aaa::radius::packet::{attr, code, Packet};
 use aaa::radius::{
@@ -21,14 +22,51 @@ use aaa::radius::{
     RadiusClient, RadiusStep, Reply, Server, Timers,
 };
 use rand_core::OsRng;
+use rustls::pki_types::PrivateKeyDer;
 use vtid_tests::netns::{self, Lab, Ns};
 use zeroize::Zeroizing;
 
 const SECRET: &str = "radius-s3cret";
 const DAE_SECRET: &str = "dae-s3cret";
 
+/// A CA, the server's certificate (radius.example.org) and a client's
+/// (alice), P-256, made with openssl; plus a client certificate of a CA
+/// FreeRADIUS does not trust. Keys as PKCS#8 DER for rustls too.
+const MAKE_CERTS: &str = r#"
+set -e
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
+        openssl pkcs8 -topk8 -nocrypt -in "$1.key" -outform DER -out "$1.key.der"; }
+ca() { key "$1"
+       openssl req -x509 -new -key "$1.key" -subj "/CN=$1" -days 2 -out "$1.pem" \
+         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+       openssl x509 -in "$1.pem" -outform DER -out "$1.der"; }
+leaf() { key "$1"
+         openssl req -new -key "$1.key" -subj "/CN=$2" -out "$1.csr" 2>/dev/null
+         printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=%s\nsubjectAltName=DNS:%s\n' "$4" "$2" > "$1.ext"
+         openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 2 \
+           -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+         openssl x509 -in "$1.pem" -outform DER -out "$1.der"; }
+ca ca
+ca rogue
+leaf server radius.example.org ca serverAuth
+leaf alice alice ca clientAuth
+leaf mallory mallory rogue clientAuth
+"#;
+
 fn write_config(dir: &Path) {
     fs::create_dir_all(dir.join("acct")).unwrap();
+    fs::create_dir_all(dir.join("certs")).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(MAKE_CERTS)
+        .current_dir(dir.join("certs"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let d = dir.display();
     fs::write(
         dir.join("radiusd.conf"),
@@ -84,6 +122,22 @@ modules {{
         md5 {{
         }}
         mschapv2 {{
+        }}
+        tls-config tls-common {{
+            private_key_file = {d}/certs/server.key
+            certificate_file = {d}/certs/server.pem
+            ca_file = {d}/certs/ca.pem
+            cipher_list = "DEFAULT"
+            ecdh_curve = "prime256v1"
+            tls_min_version = "1.2"
+            tls_max_version = "1.2"
+            fragment_size = 1024
+            cache {{
+                enable = no
+            }}
+        }}
+        tls {{
+            tls = tls-common
         }}
     }}
     mschap {{
@@ -141,7 +195,7 @@ server default {{
 }
 
 fn start_freeradius(lab: &mut Lab) -> (Ns, netns::Proc) {
-    netns::require_root_and_tools(&["freeradius", "radclient"]).unwrap();
+    netns::require_root_and_tools(&["freeradius", "radclient", "openssl"]).unwrap();
     let ns = lab.add_ns("radius").unwrap();
     let dir = ns.workdir().join("raddb");
     write_config(&dir);
@@ -218,6 +272,8 @@ struct Outcome {
     peer: PeerStep,
     info: Option<aaa::radius::AcceptInfo>,
     rounds: usize,
+    /// The server that answered last.
+    server: usize,
 }
 
 /// One EAP conversation: our peer ↔ EAP-RADIUS ↔ FreeRADIUS.
@@ -228,11 +284,22 @@ fn authenticate(
     pw: &str,
     m: Method,
 ) -> Outcome {
-    let mut peer = Peer::new(
+    let peer = Peer::new(
         user.as_bytes().to_vec(),
         EapSecret::password(pw.as_bytes()),
         vec![m],
     );
+    run_peer(c, sock, user, peer, 10)
+}
+
+/// One conversation of `peer` through EAP-RADIUS, at most `max_rounds`.
+fn run_peer(
+    c: &mut RadiusClient,
+    sock: &UdpSocket,
+    user: &str,
+    mut peer: Peer,
+    max_rounds: usize,
+) -> Outcome {
     let mut relay = EapRadius::new(
         user.as_bytes().to_vec(),
         b"vtid-test".to_vec(),
@@ -247,7 +314,8 @@ fn authenticate(
     let PeerStep::Respond(mut resp) = peer.process(&id_req, &mut OsRng) else {
         panic!("peer did not answer EAP-Identity")
     };
-    for rounds in 1..10 {
+    let mut last_server;
+    for rounds in 1..max_rounds {
         let req = relay.request(&resp).unwrap();
         let Reply::Answer {
             packet,
@@ -257,13 +325,20 @@ fn authenticate(
         else {
             panic!("no RADIUS server answered");
         };
-        // The first server never answers: every reply is the second's.
-        assert_eq!(server, 1, "reply from the dead server");
+        last_server = server;
         let secret = c.secret(server).unwrap().to_vec();
         match relay.reply(&packet, &request_auth, &secret).unwrap() {
             RadiusStep::Challenge(eap) => match peer.process(&eap, &mut OsRng) {
                 PeerStep::Respond(r) => resp = r,
-                other => panic!("peer: {other:?}"),
+                other => {
+                    return Outcome {
+                        accepted: false,
+                        peer: other,
+                        info: None,
+                        rounds,
+                        server: last_server,
+                    }
+                }
             },
             RadiusStep::Accept { eap, info } => {
                 return Outcome {
@@ -271,6 +346,7 @@ fn authenticate(
                     peer: peer.process(&eap, &mut OsRng),
                     info: Some(info),
                     rounds,
+                    server: last_server,
                 }
             }
             RadiusStep::Reject { eap, .. } => {
@@ -279,11 +355,12 @@ fn authenticate(
                     peer: peer.process(&eap, &mut OsRng),
                     info: None,
                     rounds,
+                    server: last_server,
                 }
             }
         }
     }
-    panic!("EAP did not finish in 10 rounds");
+    panic!("EAP did not finish in {max_rounds} rounds");
 }
 
 #[test]
@@ -307,6 +384,8 @@ fn eap_accounting_failover_and_disconnect_with_freeradius() {
         // EAP-MSCHAPv2: FreeRADIUS starts with EAP-MD5, our peer Naks it.
         let o = authenticate(&mut c, &sock, "alice", "alice-pw", Method::MsChapV2);
         assert!(o.accepted);
+        // The first server never answers: the replies are the second's.
+        assert_eq!(o.server, 1, "reply from the dead server");
         let PeerStep::Success {
             method: Method::MsChapV2,
             msk: Some(peer_msk),
@@ -464,6 +543,97 @@ fn eap_accounting_failover_and_disconnect_with_freeradius() {
     ] {
         assert!(text.contains(want), "detail lacks {want:?}:\n{text}");
     }
+    drop(fr);
+}
+
+fn tls_peer(certs: &Path, who: &str, server_name: &str) -> Peer {
+    let read = |n: &str| fs::read(certs.join(n)).unwrap();
+    let cfg = TlsPeerConfig::new(
+        &[read("ca.der")],
+        server_name,
+        vec![read(&format!("{who}.der"))],
+        PrivateKeyDer::Pkcs8(read(&format!("{who}.key.der")).into()),
+    )
+    .unwrap();
+    Peer::new(
+        who.as_bytes().to_vec(),
+        EapSecret::password(b"unused"),
+        vec![],
+    )
+    .with_tls(cfg)
+}
+
+/// EAP-TLS (RFC 5216) with FreeRADIUS as the server: our peer Naks
+/// FreeRADIUS's default EAP-MD5, runs TLS 1.2 over EAP-TLS fragments
+/// (the server's certificate flight is fragmented at 1024 octets), and
+/// its MSK equals the one FreeRADIUS sends as MS-MPPE keys. A client
+/// certificate of an untrusted CA is rejected by the server; a server
+/// name that is not in the server's certificate is refused by our peer.
+#[test]
+fn eap_tls_with_freeradius() {
+    let mut lab = Lab::new("freeradius-tls").unwrap();
+    let (ns, fr) = start_freeradius(&mut lab);
+    let certs = ns.workdir().join("raddb/certs");
+    let log = fr.log_path().to_path_buf();
+    in_ns(&ns, move || {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut c = RadiusClient::new(vec![server("fr", "127.0.0.1")], Timers::default());
+        let o = run_peer(
+            &mut c,
+            &sock,
+            "alice",
+            tls_peer(&certs, "alice", "radius.example.org"),
+            30,
+        );
+        assert!(
+            o.accepted,
+            "{:?}\n{}",
+            o.peer,
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+        let PeerStep::Success {
+            method: Method::Tls,
+            msk: Some(msk),
+        } = &o.peer
+        else {
+            panic!("peer: {:?}", o.peer)
+        };
+        let radius = o.info.unwrap().msk.expect("MS-MPPE keys");
+        assert_eq!(msk.expose().len(), 64);
+        assert_eq!(
+            radius.expose(),
+            msk.expose(),
+            "MSK differs from FreeRADIUS's"
+        );
+        assert!(o.rounds >= 5, "{} rounds", o.rounds);
+
+        // An untrusted client certificate: FreeRADIUS refuses it.
+        let o = run_peer(
+            &mut c,
+            &sock,
+            "mallory",
+            tls_peer(&certs, "mallory", "radius.example.org"),
+            30,
+        );
+        assert!(!o.accepted);
+        assert!(matches!(o.peer, PeerStep::Failure(_)), "{:?}", o.peer);
+        // The wrong server name: our peer refuses the server.
+        let o = run_peer(
+            &mut c,
+            &sock,
+            "alice",
+            tls_peer(&certs, "alice", "vpn.example.org"),
+            30,
+        );
+        assert!(!o.accepted);
+        let PeerStep::Failure(why) = &o.peer else {
+            panic!("{:?}", o.peer)
+        };
+        assert!(
+            why.contains("TLS handshake with the server failed"),
+            "{why}"
+        );
+    });
     drop(fr);
 }
 

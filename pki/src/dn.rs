@@ -10,44 +10,9 @@ use der::asn1::{Any, ObjectIdentifier, SetOfVec};
 use der::{Decode, Encode, Tag};
 use x509_parser::prelude::{FromDer, X509Name};
 
-/// Attribute names strongSwan knows (libstrongswan `identification.c`,
-/// `x501rdns`), first the name it prints.
-const NAMES: &[(&str, &str)] = &[
-    ("ND", "2.5.4.54"),
-    ("UID", "0.9.2342.19200300.100.1.1"),
-    ("DC", "0.9.2342.19200300.100.1.25"),
-    ("CN", "2.5.4.3"),
-    ("S", "2.5.4.4"),
-    ("SN", "2.5.4.5"),
-    ("serialNumber", "2.5.4.5"),
-    ("C", "2.5.4.6"),
-    ("L", "2.5.4.7"),
-    ("ST", "2.5.4.8"),
-    ("STREET", "2.5.4.9"),
-    ("O", "2.5.4.10"),
-    ("OU", "2.5.4.11"),
-    ("T", "2.5.4.12"),
-    ("D", "2.5.4.13"),
-    ("postalAddress", "2.5.4.16"),
-    ("postalCode", "2.5.4.17"),
-    ("N", "2.5.4.41"),
-    ("G", "2.5.4.42"),
-    ("I", "2.5.4.43"),
-    ("dnQualifier", "2.5.4.46"),
-    ("dmdName", "2.5.4.54"),
-    ("pseudonym", "2.5.4.65"),
-    ("ID", "2.5.4.45"),
-    ("EN", "2.16.840.1.113730.3.1.3"),
-    ("employeeNumber", "2.16.840.1.113730.3.1.3"),
-    ("E", "1.2.840.113549.1.9.1"),
-    ("Email", "1.2.840.113549.1.9.1"),
-    ("emailAddress", "1.2.840.113549.1.9.1"),
-    ("UN", "1.2.840.113549.1.9.2"),
-    ("unstructuredName", "1.2.840.113549.1.9.2"),
-    ("UA", "1.2.840.113549.1.9.8"),
-    ("unstructuredAddress", "1.2.840.113549.1.9.8"),
-    ("TCGID", "1.3.6.1.4.1.2.3.5.1"),
-];
+/// Attribute names strongSwan knows, first the name it prints (shared with
+/// the engine, which prints DN identities).
+use ike::wire::DN_ATTRIBUTES as NAMES;
 
 const EMAIL: &str = "1.2.840.113549.1.9.1";
 
@@ -141,13 +106,6 @@ pub fn looks_like_dn(s: &str) -> bool {
     s.contains('=')
 }
 
-fn attr_name(oid: &str) -> String {
-    NAMES
-        .iter()
-        .find(|(_, o)| *o == oid)
-        .map_or_else(|| oid.to_string(), |(n, _)| (*n).to_string())
-}
-
 /// One attribute: (OID, value bytes, whether the value is a string type).
 type Attr = (String, Vec<u8>, bool);
 
@@ -171,29 +129,11 @@ fn attributes(der: &[u8]) -> Option<Vec<Vec<Attr>>> {
     )
 }
 
-/// Prints a DER DN as strongSwan does: `C=CH, O=Lab, CN=gw`. Undecodable
-/// input prints as hex.
+/// Prints a DER DN as strongSwan does: `C=CH, O=Lab, CN=gw`, every byte of
+/// a value outside printable ASCII as `?` ([`ike::wire::dn_to_string`]).
+/// Undecodable input prints as hex.
 pub fn to_string(der: &[u8]) -> String {
-    let Some(rdns) = attributes(der) else {
-        return format!("(invalid DN {})", hex_of(der));
-    };
-    let mut out = String::new();
-    for rdn in rdns {
-        for (i, (oid, value, is_str)) in rdn.iter().enumerate() {
-            if !out.is_empty() {
-                out.push_str(if i == 0 { ", " } else { " + " });
-            }
-            out.push_str(&attr_name(oid));
-            out.push('=');
-            if *is_str {
-                out.push_str(&String::from_utf8_lossy(value));
-            } else {
-                out.push('#');
-                out.push_str(&hex_of(value));
-            }
-        }
-    }
-    out
+    ike::wire::dn_to_string(der).unwrap_or_else(|| format!("(invalid DN {})", hex_of(der)))
 }
 
 fn hex_of(d: &[u8]) -> String {

@@ -608,3 +608,22 @@ fn crl_fetch_defers_the_decision_to_the_retransmission() {
         }
     }
 }
+
+/// Subject DN identities print as strongSwan prints them (not as hex) in
+/// what the engine reports (`vtictl`/VICI list-sas) and logs.
+#[test]
+fn dn_identities_print_as_dns() {
+    let p = lab(KeyKind::Ecdsa(256));
+    let sun_dn = pki::dn::parse("C=CH, O=vtid test, CN=sun.example.org").unwrap();
+    let (mut a, mut b) = pair(&p, |a, b| {
+        b.local_id = Identification::DerAsn1Dn(sun_dn.clone());
+        a.remote_id = Some(Identification::DerAsn1Dn(sun_dn.clone()));
+    });
+    assert_up(&run(&mut a, &mut b), "DN");
+    let sa = &a.ike_sas()[0];
+    assert_eq!(sa.remote_id, "C=CH, O=vtid test, CN=sun.example.org");
+    assert_eq!(
+        b.ike_sas()[0].local_id,
+        "C=CH, O=vtid test, CN=sun.example.org"
+    );
+}

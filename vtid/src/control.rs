@@ -817,7 +817,9 @@ impl Daemon {
         let mut infos = std::mem::take(&mut self.hub.infos);
         let before: HashMap<IkeSaId, IkeInfo> = infos.clone();
         // Refresh the cache of SA states (a down SA keeps its last state).
-        for i in self.ep.ike_sas() {
+        let current = self.ep.ike_sas();
+        prune_gone_half_open(&mut infos, &current);
+        for i in current {
             infos.insert(i.id, i);
         }
         let sas = self.dp.sas();
@@ -2017,8 +2019,58 @@ pub(crate) fn format_time(t: SystemTime) -> String {
     )
 }
 
+/// Drops from the hub's cache the SAs that are gone without an `IkeDown`
+/// to come: the engine reports none for a half-open responder SA that
+/// fails (charon raises no `ike-updown` for those either), so without this
+/// every failed attempt of an unauthenticated peer would stay cached for
+/// as long as a VICI client listens. Established SAs and our own attempts
+/// stay until their `IkeDown`.
+fn prune_gone_half_open(infos: &mut HashMap<IkeSaId, IkeInfo>, current: &[IkeInfo]) {
+    infos.retain(|id, i| {
+        i.established_at.is_some() || i.initiator || current.iter().any(|c| c.id == *id)
+    });
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// A failed half-open responder SA (no IkeDown comes) leaves the
+    /// cache; established SAs and our own attempts wait for their IkeDown.
+    #[test]
+    fn hub_cache_forgets_failed_half_open_responders() {
+        use ike::engine::{Endpoint, EngineConfig, PeerConfig};
+        use ike::proposal::parse_ike_proposals;
+        let mut ep = Endpoint::new(EngineConfig::default(), Box::new(rand_core::OsRng));
+        ep.set_local_addrs(Some("192.0.2.1:500".parse().unwrap()), None);
+        let mut p = PeerConfig::new(
+            "gw",
+            Identification::Fqdn(b"a".to_vec()),
+            parse_ike_proposals("aes128gcm16-prfsha256-ecp256").unwrap(),
+        );
+        p.remote_addrs = vec![AddrMatch::Addr("192.0.2.2".parse().unwrap())];
+        ep.load(Instant::now(), vec![p], vec![]);
+        ep.initiate(Instant::now(), "gw", None).unwrap();
+        let ours = ep.ike_sas().remove(0);
+        assert!(ours.initiator && ours.established_at.is_none());
+        let mut half_open = ours.clone();
+        half_open.id = IkeSaId(1000);
+        half_open.initiator = false;
+        let mut up = half_open.clone();
+        up.id = IkeSaId(1001);
+        up.established_at = Some(Instant::now());
+        let mut infos: HashMap<IkeSaId, IkeInfo> = [&ours, &half_open, &up]
+            .into_iter()
+            .map(|i| (i.id, i.clone()))
+            .collect();
+        prune_gone_half_open(&mut infos, std::slice::from_ref(&half_open));
+        assert_eq!(infos.len(), 3, "all still there or awaiting IkeDown");
+        prune_gone_half_open(&mut infos, &[]);
+        let mut left: Vec<IkeSaId> = infos.keys().copied().collect();
+        left.sort_by_key(|i| i.0);
+        let mut want = vec![ours.id, up.id];
+        want.sort_by_key(|i| i.0);
+        assert_eq!(left, want);
+    }
     use super::*;
 
     #[test]

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -188,7 +189,7 @@ impl Daemon {
                 .map_err(StartError::Dataplane)?;
         let dp = KernelIpsec::new(dp, &loaded.config, port_nat_t);
         let mut routing = Routing::new(&loaded.config);
-        if dp.backend().as_userspace().is_some() {
+        if dp.watches_gateways() {
             routing.start_gateways();
         }
         let conv = convert::convert(
@@ -202,11 +203,8 @@ impl Daemon {
             conv.engine.port,
             (!dp.owns_nat_t()).then_some(conv.engine.port_nat_t),
         )?;
-        dp.backend()
-            .prepare_sockets(&sockets)
-            .map_err(|e| StartError::Dataplane(e.to_string()))?;
-        if let Some(u) = dp.backend().as_userspace() {
-            u.mark_sockets(&sockets)
+        for s in &sockets.list {
+            dp.prepare_socket(s.as_fd(), s.bound, s.nat_t)
                 .map_err(|e| StartError::Dataplane(e.to_string()))?;
         }
         for s in &sockets.list {
@@ -690,11 +688,9 @@ impl Daemon {
     }
 
     fn refresh_path_mtu(&self) {
-        if let Some(u) = self.dp.backend().as_userspace() {
-            let n = u.refresh_path_mtu();
-            if n > 0 {
-                info!(target: "vtid::dataplane", "path MTU changed: {n} CHILD_SA(s) now take a different largest inner packet");
-            }
+        let n = self.dp.refresh_path_mtu();
+        if n > 0 {
+            info!(target: "vtid::dataplane", "path MTU changed: {n} CHILD_SA(s) now take a different largest inner packet");
         }
     }
 
@@ -737,10 +733,8 @@ impl Daemon {
         for c in self.dp.counters() {
             info!(target: "vtid::dataplane", "dataplane({}): {}", self.dp.name(), routing::counters_line(&c));
         }
-        if let Some(u) = self.dp.backend().as_userspace() {
-            for l in u.stats_lines() {
-                info!(target: "vtid::dataplane", "dataplane(userspace): {l}");
-            }
+        for l in self.dp.stats_lines() {
+            info!(target: "vtid::dataplane", "dataplane({}): {l}", self.dp.name());
         }
         for l in self.routing.dump_lines() {
             info!(target: "vtid::gateway", "{l}");

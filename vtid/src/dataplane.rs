@@ -29,6 +29,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -118,16 +119,36 @@ pub trait Dataplane: Send + fmt::Debug {
         EspDrops::default()
     }
 
-    /// Prepares the daemon's IKE sockets for this backend (kernel
-    /// backends: IPsec bypass policies, ESP-in-UDP decapsulation on the
-    /// NAT-T socket). Called once after binding.
-    fn prepare_sockets(&self, _sockets: &crate::net::Sockets) -> Result<(), DataplaneError> {
+    /// Prepares one of the daemon's IKE sockets, bound to `bound` (NAT-T
+    /// when `nat_t`), so its packets bypass the tunnels: kernel backends
+    /// set a per-socket IPsec bypass policy and, on NAT-T sockets,
+    /// ESP-in-UDP decapsulation; the userspace plane marks it for its
+    /// bypass rule. Called once per socket after binding.
+    fn prepare_socket(
+        &self,
+        _fd: BorrowedFd<'_>,
+        _bound: SocketAddr,
+        _nat_t: bool,
+    ) -> Result<(), DataplaneError> {
         Ok(())
     }
 
-    /// The userspace backend, for what only it does (socket marks).
-    fn as_userspace(&self) -> Option<&crate::userspace::UserspaceBackend> {
-        None
+    /// Whether the daemon watches the automatic gateways of the `ipsecN`
+    /// interfaces (the userspace plane's TUN interfaces).
+    fn watches_gateways(&self) -> bool {
+        false
+    }
+
+    /// Asks the kernel again for the path MTU towards every peer; how many
+    /// SAs changed their largest inner packet (0 where the kernel does
+    /// this itself). Called periodically.
+    fn refresh_path_mtu(&self) -> usize {
+        0
+    }
+
+    /// Backend-specific statistics, one line each, for the SIGUSR1 dump.
+    fn stats_lines(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

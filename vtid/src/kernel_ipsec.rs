@@ -19,6 +19,7 @@
 //!   been installed by an IKE SA it replaced in a rekey).
 
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use ike::crypto::{Encr, Integ};
@@ -236,11 +237,6 @@ impl KernelIpsec {
             .map(|e| e.spi_in)
     }
 
-    /// The backend.
-    pub fn backend(&self) -> &dyn Dataplane {
-        &*self.backend
-    }
-
     /// The backend's name (`userspace`, `xfrm`, `pfkey`, `record`).
     pub fn name(&self) -> &'static str {
         self.backend.name()
@@ -289,6 +285,32 @@ impl KernelIpsec {
     /// Inbound ESP the backend dropped before any SA had it.
     pub fn esp_drops(&self) -> EspDrops {
         self.backend.esp_drops()
+    }
+
+    /// Prepares one IKE socket for the backend
+    /// ([`Dataplane::prepare_socket`]).
+    pub fn prepare_socket(
+        &self,
+        fd: BorrowedFd<'_>,
+        bound: SocketAddr,
+        nat_t: bool,
+    ) -> Result<(), DataplaneError> {
+        self.backend.prepare_socket(fd, bound, nat_t)
+    }
+
+    /// Whether the daemon watches the `ipsecN` gateways.
+    pub fn watches_gateways(&self) -> bool {
+        self.backend.watches_gateways()
+    }
+
+    /// Re-reads the path MTUs; how many SAs changed.
+    pub fn refresh_path_mtu(&self) -> usize {
+        self.backend.refresh_path_mtu()
+    }
+
+    /// The backend's own statistics lines.
+    pub fn stats_lines(&self) -> Vec<String> {
+        self.backend.stats_lines()
     }
 }
 

@@ -41,11 +41,8 @@ pub mod pools;
 pub mod routing;
 
 // The platform boundary (see [`platform`]): the userspace data plane is
-// Linux's; elsewhere an uninhabited stand-in keeps its callers compiling.
+// Linux's.
 #[cfg(target_os = "linux")]
-pub mod userspace;
-#[cfg(not(target_os = "linux"))]
-#[path = "platform/no_userspace.rs"]
 pub mod userspace;
 
 #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]

@@ -8,10 +8,10 @@
 //!   interfaces for it, else vtid's userspace ESP over TUN; on FreeBSD
 //!   (pfSense, OPNsense) always the kernel's ESP through PF_KEY and
 //!   `if_ipsec(4)`, as pfSense's strongSwan does. The userspace data plane
-//!   needs Linux TUN offloads and rtnetlink and does not exist on FreeBSD;
-//!   there the `userspace` module is an uninhabited stand-in
-//!   (`platform/no_userspace.rs`), so code asking "is this the userspace
-//!   backend?" compiles unchanged and the answer is always no.
+//!   needs Linux TUN offloads and rtnetlink and is not built on FreeBSD;
+//!   what only it does (socket marks, gateway monitors, path MTU refresh)
+//!   the daemon asks of every backend through the `Dataplane` trait, so no
+//!   code outside this file names it.
 //! * The IKE sockets' local-address control messages ([`V4PktInfo`],
 //!   [`enable_v4_pktinfo`], [`v4_local`], [`V4Src`]): Linux `IP_PKTINFO`
 //!   (`struct in_pktinfo`) both ways; FreeBSD `IP_RECVDSTADDR` on receive

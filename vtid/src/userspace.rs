@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use pfkey::backend::SaOp;
@@ -21,7 +21,7 @@ use vti::dataplane::{self as vdp, DataplaneEvent};
 use crate::dataplane::{
     Dataplane, DataplaneError, EspDrops, EspSink, InterfaceCounters, Report, SaCounters,
 };
-use crate::net::{IkeQueue, Inbound, Sockets};
+use crate::net::{IkeQueue, Inbound};
 
 /// The userspace backend.
 pub struct UserspaceBackend {
@@ -104,17 +104,49 @@ impl UserspaceBackend {
         );
         Ok(UserspaceBackend { dp })
     }
+}
 
-    /// Re-read the path MTU towards every peer
-    /// ([`vti::dataplane::Dataplane::refresh_path_mtu`]); how many SAs
-    /// changed.
-    pub fn refresh_path_mtu(&self) -> usize {
+impl Dataplane for UserspaceBackend {
+    fn name(&self) -> &'static str {
+        "userspace"
+    }
+
+    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
+        self.dp.apply(op).map_err(|e| DataplaneError(e.to_string()))
+    }
+
+    fn esp_sink(&self) -> Arc<dyn EspSink> {
+        Arc::new(NoEsp)
+    }
+
+    fn owns_nat_t(&self) -> bool {
+        true
+    }
+
+    /// Marks the socket so its packets bypass the tunnels (the data
+    /// plane's rule sends marked packets to the main table only).
+    fn prepare_socket(
+        &self,
+        fd: BorrowedFd<'_>,
+        bound: SocketAddr,
+        _nat_t: bool,
+    ) -> Result<(), DataplaneError> {
+        vdp::mark_socket(fd, self.dp.mark())
+            .map_err(|e| DataplaneError(format!("SO_MARK on {bound}: {e}")))
+    }
+
+    fn watches_gateways(&self) -> bool {
+        true
+    }
+
+    /// [`vti::dataplane::Dataplane::refresh_path_mtu`].
+    fn refresh_path_mtu(&self) -> usize {
         self.dp.refresh_path_mtu()
     }
 
     /// Per-interface counters and the unknown-SPI and socket-overflow
     /// drops, one line each (for the SIGUSR1 dump).
-    pub fn stats_lines(&self) -> Vec<String> {
+    fn stats_lines(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .dp
             .interface_stats()
@@ -146,39 +178,6 @@ impl UserspaceBackend {
             self.dp.socket_overflow_drops()
         ));
         v
-    }
-
-    /// Marks the daemon's own IKE sockets so their packets bypass the
-    /// tunnels (the data plane's rule sends marked packets to the main
-    /// table only).
-    pub fn mark_sockets(&self, sockets: &Sockets) -> Result<(), DataplaneError> {
-        for s in &sockets.list {
-            vdp::mark_socket(s.as_fd(), self.dp.mark())
-                .map_err(|e| DataplaneError(format!("SO_MARK on {}: {e}", s.bound)))?;
-        }
-        Ok(())
-    }
-}
-
-impl Dataplane for UserspaceBackend {
-    fn name(&self) -> &'static str {
-        "userspace"
-    }
-
-    fn apply(&mut self, op: &SaOp) -> Result<(), DataplaneError> {
-        self.dp.apply(op).map_err(|e| DataplaneError(e.to_string()))
-    }
-
-    fn esp_sink(&self) -> Arc<dyn EspSink> {
-        Arc::new(NoEsp)
-    }
-
-    fn owns_nat_t(&self) -> bool {
-        true
-    }
-
-    fn as_userspace(&self) -> Option<&UserspaceBackend> {
-        Some(self)
     }
 
     fn send_nat_t(

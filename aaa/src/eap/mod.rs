@@ -8,7 +8,9 @@
 //!   no key: IKEv2 then signs with SK_pi/SK_pr, RFC 7296 §2.16);
 //! * MS-CHAPv2 ([`mschapv2`]: RFC 2759, framed as
 //!   draft-kamath-pppext-eap-mschapv2-02 and strongSwan do; the MSK from
-//!   RFC 3079's MPPE keys).
+//!   RFC 3079's MPPE keys);
+//! * TLS ([`tls`]: RFC 5216 over rustls, TLS 1.2; the peer's side only —
+//!   the authenticator does not offer it yet).
 //!
 //! Messages are [`ike::wire::EapPayload`] (the one EAP type of the
 //! project); [`decode`] and [`encode`] turn them into and from the raw
@@ -24,6 +26,7 @@ mod limiter;
 pub mod mschapv2;
 mod peer;
 mod server;
+pub mod tls;
 
 use std::fmt;
 
@@ -59,6 +62,8 @@ pub enum Method {
     Md5,
     /// EAP-MSCHAPv2 (`auth = eap-mschapv2`).
     MsChapV2,
+    /// EAP-TLS (`auth = eap-tls`; RFC 5216): the peer's side only.
+    Tls,
 }
 
 impl Method {
@@ -67,6 +72,7 @@ impl Method {
         match self {
             Method::Md5 => types::MD5,
             Method::MsChapV2 => types::MSCHAPV2,
+            Method::Tls => types::TLS,
         }
     }
 
@@ -75,6 +81,7 @@ impl Method {
         match t {
             types::MD5 => Some(Method::Md5),
             types::MSCHAPV2 => Some(Method::MsChapV2),
+            types::TLS => Some(Method::Tls),
             _ => None,
         }
     }
@@ -84,6 +91,7 @@ impl Method {
         match self {
             Method::Md5 => "md5",
             Method::MsChapV2 => "mschapv2",
+            Method::Tls => "tls",
         }
     }
 
@@ -92,6 +100,7 @@ impl Method {
         match name {
             "md5" => Some(Method::Md5),
             "mschapv2" => Some(Method::MsChapV2),
+            "tls" => Some(Method::Tls),
             _ => None,
         }
     }
@@ -99,7 +108,7 @@ impl Method {
     /// Whether it derives an MSK (RFC 7296 §2.16: the AUTH payloads are
     /// then computed with it).
     pub fn has_msk(self) -> bool {
-        matches!(self, Method::MsChapV2)
+        matches!(self, Method::MsChapV2 | Method::Tls)
     }
 }
 

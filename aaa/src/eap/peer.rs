@@ -5,6 +5,7 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use super::mschapv2::{self, opcode};
+use super::tls::{TlsPeer, TlsPeerConfig, TlsStep};
 use super::{
     ct_eq, md5_build, md5_parse, md5_response, type_data, typed, types, EapPayload, EapSecret,
     Method, Msk,
@@ -58,6 +59,7 @@ pub struct Peer {
     secret: EapSecret,
     methods: Vec<Method>,
     state: State,
+    tls: Option<TlsPeer>,
 }
 
 impl Peer {
@@ -68,13 +70,30 @@ impl Peer {
             secret,
             methods,
             state: State::Running,
+            tls: None,
         }
+    }
+
+    /// Adds EAP-TLS (RFC 5216) with `cfg`, preferred over the password
+    /// methods in a Nak.
+    pub fn with_tls(mut self, cfg: TlsPeerConfig) -> Peer {
+        self.tls = Some(TlsPeer::new(cfg));
+        self.methods.retain(|m| *m != Method::Tls);
+        self.methods.insert(0, Method::Tls);
+        self
     }
 
     /// Answers the server's packet.
     pub fn process(&mut self, req: &EapPayload, rng: &mut dyn CryptoRngCore) -> PeerStep {
         match req.code {
             EapPayload::SUCCESS => {
+                if let Some(t) = self.tls.as_mut().filter(|t| t.done()) {
+                    self.state = State::Ended;
+                    return PeerStep::Success {
+                        method: Method::Tls,
+                        msk: t.take_msk(),
+                    };
+                }
                 return match std::mem::replace(&mut self.state, State::Ended) {
                     State::Md5Done => PeerStep::Success {
                         method: Method::Md5,
@@ -110,6 +129,15 @@ impl Peer {
             types::NOTIFICATION => self.respond(id, types::NOTIFICATION, Vec::new()),
             types::MD5 if self.methods.contains(&Method::Md5) => self.md5(id, td),
             types::MSCHAPV2 if self.methods.contains(&Method::MsChapV2) => self.mschap(id, td, rng),
+            types::TLS if self.tls.is_some() => {
+                let Some(t) = self.tls.as_mut() else {
+                    return self.fail("EAP-TLS not configured".into());
+                };
+                match t.process(id, td) {
+                    TlsStep::Respond(r) => PeerStep::Respond(r),
+                    TlsStep::Failed(why) => self.fail(why),
+                }
+            }
             types::NAK | types::EXPANDED => {
                 self.fail(format!("server sent a Request of EAP Type {ty}"))
             }

@@ -126,6 +126,9 @@ impl Authenticator {
     /// first Identifier (random, RFC 3748 §4.1 recommends an unpredictable
     /// start).
     pub fn new(methods: Vec<Method>, identity: Option<Vec<u8>>, first_id: u8) -> Authenticator {
+        // EAP-TLS is run by the peer only (see the module docs): the
+        // authenticator never offers it.
+        let methods = methods.into_iter().filter(|m| *m != Method::Tls).collect();
         Authenticator {
             methods,
             tried: Vec::new(),
@@ -275,6 +278,10 @@ impl Authenticator {
                     &mschapv2::build(opcode::CHALLENGE, ms_id, &body),
                 ))
             }
+            Method::Tls => self.fail(
+                self.id,
+                "EAP-TLS is not offered by vtid's authenticator".into(),
+            ),
         }
     }
 

@@ -543,7 +543,9 @@ pub(crate) fn id_string(id: &Identification) -> String {
         Identification::Ipv6(a) => a.to_string(),
         Identification::Fqdn(d) | Identification::Rfc822(d) => printable(d),
         Identification::KeyId(d) => format!("@#{}", hex(d)),
-        Identification::DerAsn1Dn(d) => format!("dn:{}", hex(d)),
+        Identification::DerAsn1Dn(d) => {
+            crate::wire::dn_to_string(d).unwrap_or_else(|| format!("dn:{}", hex(d)))
+        }
         Identification::Other { ty, data } => format!("{ty}:{}", hex(data)),
     }
 }

@@ -23,6 +23,7 @@
 //! SK payload; [`Message::sk_body_offset`] / [`Message::split_encrypted`]
 //! for the AEAD associated data.
 
+mod dn;
 mod error;
 mod header;
 mod ident;
@@ -33,6 +34,7 @@ pub mod registry;
 pub mod sa;
 mod ts;
 
+pub use dn::{dn_to_string, DN_ATTRIBUTES};
 pub use error::{Part, WireError};
 pub use header::{Flags, Header};
 pub use ident::Identification;

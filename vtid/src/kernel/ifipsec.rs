@@ -27,7 +27,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::os::fd::AsFd;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use pfkey::backend::routes::{PreferredRoutes, Prefix, RouteChange};
@@ -40,7 +41,6 @@ use tracing::{info, warn};
 
 use super::KernelEsp;
 use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report};
-use crate::net::Sockets;
 
 /// One configured `ipsecN`, whether vtid made it, and how many CHILD SAs
 /// it carries.
@@ -346,15 +346,17 @@ impl Dataplane for PfKeyDataplane {
 
     /// IPsec bypass on every IKE socket, `UDP_ENCAP_ESPINUDP` on the NAT-T
     /// ones (the daemon binds port 4500 itself with this backend).
-    fn prepare_sockets(&self, sockets: &Sockets) -> Result<(), DataplaneError> {
-        for s in &sockets.list {
-            bsd::bypass_socket(s.as_fd(), s.bound.is_ipv6()).map_err(|e| {
-                DataplaneError(format!("IP_IPSEC_POLICY bypass on {}: {e}", s.bound))
-            })?;
-            if s.nat_t {
-                bsd::udp_encap_socket(s.as_fd())
-                    .map_err(|e| DataplaneError(format!("UDP_ENCAP on {}: {e}", s.bound)))?;
-            }
+    fn prepare_socket(
+        &self,
+        fd: BorrowedFd<'_>,
+        bound: SocketAddr,
+        nat_t: bool,
+    ) -> Result<(), DataplaneError> {
+        bsd::bypass_socket(fd, bound.is_ipv6())
+            .map_err(|e| DataplaneError(format!("IP_IPSEC_POLICY bypass on {bound}: {e}")))?;
+        if nat_t {
+            bsd::udp_encap_socket(fd)
+                .map_err(|e| DataplaneError(format!("UDP_ENCAP on {bound}: {e}")))?;
         }
         Ok(())
     }

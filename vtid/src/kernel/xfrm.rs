@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
-use std::os::fd::AsFd;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use pfkey::backend::{self, SaOp};
@@ -22,7 +22,6 @@ use vti::netlink::{Netlink, RouteSpec};
 
 use super::KernelEsp;
 use crate::dataplane::{Dataplane, DataplaneError, EspSink, Report};
-use crate::net::Sockets;
 
 /// The main routing table.
 pub const RT_TABLE_MAIN: u32 = 254;
@@ -333,22 +332,6 @@ impl XfrmDataplane {
         Ok(i)
     }
 
-    /// Per-socket bypass policies on every IKE socket and kernel ESP-in-UDP
-    /// decapsulation on the NAT-T ones.
-    pub fn prepare(sockets: &Sockets) -> Result<(), DataplaneError> {
-        for s in &sockets.list {
-            let v6 = s.bound.is_ipv6();
-            backend::xfrm::bypass_socket(s.as_fd(), v6).map_err(|e| {
-                DataplaneError(format!("IP_XFRM_POLICY bypass on {}: {e}", s.bound))
-            })?;
-            if s.nat_t {
-                backend::xfrm::udp_encap_socket(s.as_fd())
-                    .map_err(|e| DataplaneError(format!("UDP_ENCAP on {}: {e}", s.bound)))?;
-            }
-        }
-        Ok(())
-    }
-
     /// The interface (its reqid, the key of `ifaces`) carrying an SA of
     /// `reqid` and `if_id`: by reqid, else by if_id (`config::interface_for`,
     /// the rule of every data plane).
@@ -517,7 +500,20 @@ impl Dataplane for XfrmDataplane {
         true
     }
 
-    fn prepare_sockets(&self, sockets: &Sockets) -> Result<(), DataplaneError> {
-        Self::prepare(sockets)
+    /// A per-socket bypass policy on every IKE socket and kernel
+    /// ESP-in-UDP decapsulation on the NAT-T ones.
+    fn prepare_socket(
+        &self,
+        fd: BorrowedFd<'_>,
+        bound: SocketAddr,
+        nat_t: bool,
+    ) -> Result<(), DataplaneError> {
+        backend::xfrm::bypass_socket(fd, bound.is_ipv6())
+            .map_err(|e| DataplaneError(format!("IP_XFRM_POLICY bypass on {bound}: {e}")))?;
+        if nat_t {
+            backend::xfrm::udp_encap_socket(fd)
+                .map_err(|e| DataplaneError(format!("UDP_ENCAP on {bound}: {e}")))?;
+        }
+        Ok(())
     }
 }
